@@ -1,0 +1,1 @@
+"""Subcommands of ``blt-status``: one module each, discovered by ``blt_status.cli``."""

@@ -1,0 +1,150 @@
+"""The one error tree of blt-status: every failure a user can meet, with a stable code.
+
+    BltError                      code, Indonesian and English sentence
+    ├── InputError                the user gave something that cannot be used
+    │   ├── NikError              length, not_digits, empty, province, region, birth_date, serial
+    │   ├── KkError               kk_length, kk_not_digits, kk_region
+    │   └── FileFormatError       a CSV/TOML/report file that cannot be read
+    ├── DeviceError               the device's own set-up
+    │   ├── NotInstalled
+    │   ├── PassphraseRequired
+    │   └── WrongPassphrase
+    ├── IndexStoreError           the local index
+    │   ├── IndexMissing
+    │   ├── IndexCorrupt
+    │   └── IndexKeyMismatch      built with other KDF parameters, salt or pepper
+    ├── SyncError                 fetching and verifying a new index (see blt_status.sync)
+    └── CentralError              the publisher's side (see blt_status.central)
+
+Messages never contain a NIK, a KK number or a name: at most a masked NIK (last four digits).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("id", "en")
+
+
+class BltError(Exception):
+    """Base of every error blt-status reports to a user."""
+
+    code: str = "error"
+
+    def __init__(self, code: str | None = None, id_text: str = "", en_text: str = "") -> None:
+        self.code = code or type(self).code
+        self.id_text = id_text or en_text or self.code
+        self.en_text = en_text or id_text or self.code
+        super().__init__(self.en_text)
+
+    def message(self, lang: str = "id") -> str:
+        """The sentence for a user, in ``lang`` (``id`` or ``en``)."""
+        return self.en_text if lang == "en" else self.id_text
+
+    def line(self, lang: str = "id") -> str:
+        """One line with the stable code, as the CLI prints it."""
+        return f"error [{self.code}]: {self.message(lang)}"
+
+    def to_dict(self, lang: str = "id") -> dict[str, str]:
+        return {"code": self.code, "message": self.message(lang)}
+
+
+class InputError(BltError):
+    code = "input"
+
+
+class NikError(InputError):
+    code = "nik"
+
+
+class KkError(InputError):
+    code = "kk"
+
+
+class FileFormatError(InputError):
+    code = "file_format"
+
+
+class DeviceError(BltError):
+    code = "device"
+
+
+class NotInstalled(DeviceError):
+    code = "not_installed"
+
+    def __init__(self, data_dir: str) -> None:
+        super().__init__(
+            None,
+            f"Perangkat belum dipasang di {data_dir}: jalankan `blt-status init --data-dir "
+            f"{data_dir} --bundle BUNDLE`.",
+            f"No device is installed in {data_dir}: run `blt-status init --data-dir {data_dir} "
+            "--bundle BUNDLE`.",
+        )
+
+
+class PassphraseRequired(DeviceError):
+    code = "passphrase_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            None,
+            "Kata sandi diperlukan: isi BLT_PASSPHRASE atau jalankan di terminal.",
+            "A passphrase is needed: set BLT_PASSPHRASE or run in a terminal.",
+        )
+
+
+class WrongPassphrase(DeviceError):
+    code = "wrong_passphrase"
+
+    def __init__(self) -> None:
+        super().__init__(
+            None,
+            "Kata sandi salah.",
+            "Wrong passphrase.",
+        )
+
+
+class IndexStoreError(BltError):
+    code = "index"
+
+
+class IndexMissing(IndexStoreError):
+    code = "index_missing"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            None,
+            f"Belum ada data di {where}: jalankan `blt-status sync` saat online.",
+            f"No index in {where} yet: run `blt-status sync` while online.",
+        )
+
+
+class IndexCorrupt(IndexStoreError):
+    code = "index_corrupt"
+
+    def __init__(self, where: str, detail: str = "") -> None:
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(
+            None,
+            f"Berkas data {where} rusak{suffix}: jalankan `blt-status sync` lagi.",
+            f"The index file {where} is corrupt{suffix}: run `blt-status sync` again.",
+        )
+
+
+class IndexKeyMismatch(IndexStoreError):
+    code = "index_key_mismatch"
+
+    def __init__(self, region: str) -> None:
+        super().__init__(
+            None,
+            f"Data wilayah {region} dibuat dengan parameter kunci (KDF, salt atau pepper) yang "
+            "berbeda dari perangkat ini: daftarkan ulang perangkat atau sinkronkan.",
+            f"The index for region {region} was written with other key parameters (KDF, salt "
+            "or pepper) than this device holds: re-enrol the device or sync.",
+        )
+
+
+class SyncError(BltError):
+    code = "sync"
+
+
+class CentralError(BltError):
+    code = "central"

@@ -1,0 +1,182 @@
+"""Parse, normalise and validate an Indonesian NIK (and a KK number) into a typed value.
+
+A NIK is 16 digits: ``PP KK CC`` (kecamatan where it was first issued), ``DD MM YY`` (birth date,
+40 added to the day for women), ``SSSS`` (serial, never 0000). Input may carry spaces, dots and
+dashes between digits (``3201 0145 0590 0001``). The two-digit year is resolved against today:
+the most recent century in which the date is not in the future.
+
+A :class:`Nik`'s ``repr`` and ``str`` are masked, so a NIK cannot leak through a log line or a
+traceback by accident; ``.digits`` is the only way to the number itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from blt_status.errors import KkError, NikError
+from blt_status.regions import Region, nik_region
+
+__all__ = ["Kk", "Nik", "mask_digits", "normalize", "parse_kk", "parse_nik"]
+
+NIK_LENGTH = 16
+_SEPARATED_DIGITS = re.compile(r"[0-9]+(?:[ .\-]+[0-9]+)*")
+_SEPARATORS = re.compile(r"[ .\-]+")
+_MAX_INPUT = 200  # longer input is rejected before any regex work
+
+
+def mask_digits(digits: str) -> str:
+    """All but the last four digits hidden: ``************0001``."""
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class Nik:
+    """A valid NIK, decoded. ``repr``/``str`` show only the last four digits."""
+
+    digits: str = field(repr=False)
+    province: Region
+    kabupaten: Region
+    kecamatan: Region
+    birth_date: dt.date
+    sex: Literal["F", "M"]
+    serial: str = field(repr=False)
+
+    @property
+    def masked(self) -> str:
+        return mask_digits(self.digits)
+
+    @property
+    def last4(self) -> str:
+        return self.digits[-4:]
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"Nik({self.masked}, kecamatan={self.kecamatan.code})"
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``nik --json`` fields (without the NIK itself)."""
+        return {
+            "valid": True,
+            "error": None,
+            "nik_masked": self.masked,
+            "province": self.province.to_dict(),
+            "kabupaten": self.kabupaten.to_dict(),
+            "kecamatan": self.kecamatan.to_dict(),
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Kk:
+    """A plausible KK (family card) number: 16 digits under a known kecamatan code."""
+
+    digits: str = field(repr=False)
+    kecamatan: Region
+
+    def __repr__(self) -> str:
+        return f"Kk({mask_digits(self.digits)})"
+
+    __str__ = __repr__
+
+
+def _error(code: str, id_text: str, en_text: str) -> NikError:
+    return NikError(code, id_text, en_text)
+
+
+def normalize(raw: str) -> str:
+    """Strip spaces, dots and dashes between digits; raise :class:`NikError` otherwise."""
+    if not isinstance(raw, str):
+        raise _error("not_digits", "NIK harus berupa angka.", "A NIK must be digits.")
+    text = raw.strip()
+    if not text:
+        raise _error("empty", "NIK belum diisi.", "No NIK was given.")
+    if len(text) > _MAX_INPUT or _SEPARATED_DIGITS.fullmatch(text) is None:
+        raise _error(
+            "not_digits",
+            "NIK hanya boleh berisi 16 angka (spasi, titik atau tanda hubung di antaranya boleh).",
+            "A NIK may hold only 16 digits (spaces, dots or dashes between them are fine).",
+        )
+    digits = _SEPARATORS.sub("", text)
+    if len(digits) != NIK_LENGTH:
+        raise _error(
+            "length",
+            f"NIK harus 16 angka, yang diberikan {len(digits)} angka.",
+            f"A NIK has 16 digits; this one has {len(digits)}.",
+        )
+    return digits
+
+
+def _region_prefixes(digits: str, subject: str) -> tuple[Region, Region, Region]:
+    province = nik_region(digits[0:2])
+    if province is None:
+        raise _error(
+            "province",
+            f"Kode provinsi {digits[0:2]} pada {subject} tidak dikenal.",
+            f"Province code {digits[0:2]} in this {subject} does not exist.",
+        )
+    kabupaten = nik_region(digits[0:4])
+    kecamatan = nik_region(digits[0:6])
+    if kabupaten is None or kecamatan is None:
+        code = f"{digits[0:2]}.{digits[2:4]}.{digits[4:6]}"
+        raise _error(
+            "region",
+            f"Kode wilayah {code} pada {subject} tidak dikenal.",
+            f"Region code {code} in this {subject} does not exist.",
+        )
+    return province, kabupaten, kecamatan
+
+
+def _birth_date(digits: str, today: dt.date) -> tuple[dt.date, Literal["F", "M"]]:
+    day, month, year2 = int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
+    sex: Literal["F", "M"] = "F" if day > 40 else "M"
+    if day > 40:
+        day -= 40
+    for century in (2000, 1900):
+        try:
+            born = dt.date(century + year2, month, day)
+        except ValueError:
+            break
+        if born <= today:
+            return born, sex
+    raise _error(
+        "birth_date",
+        f"Tanggal lahir pada NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) tidak valid.",
+        f"The birth date in this NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) is not valid.",
+    )
+
+
+def parse_nik(raw: str, *, today: dt.date | None = None) -> Nik:
+    """Normalise and validate ``raw``; raise :class:`NikError` with a stable code if invalid."""
+    digits = normalize(raw)
+    province, kabupaten, kecamatan = _region_prefixes(digits, "NIK")
+    born, sex = _birth_date(digits, today or dt.date.today())
+    serial = digits[12:16]
+    if serial == "0000":
+        raise _error(
+            "serial",
+            "Nomor urut NIK (4 angka terakhir) tidak boleh 0000.",
+            "The serial (last four digits) of a NIK cannot be 0000.",
+        )
+    return Nik(digits, province, kabupaten, kecamatan, born, sex, serial)
+
+
+def parse_kk(raw: str) -> Kk:
+    """Validate a KK number: 16 digits (separators allowed) under a known kecamatan."""
+    try:
+        digits = normalize(raw)
+        _, _, kecamatan = _region_prefixes(digits, "KK")
+    except NikError as error:
+        raise KkError(f"kk_{error.code}", error.id_text.replace("NIK", "KK"),
+                      error.en_text.replace("NIK", "KK")) from None
+    if digits[12:16] == "0000":
+        raise KkError("kk_serial", "Nomor urut KK tidak boleh 0000.",
+                      "The serial of a KK number cannot be 0000.")
+    return Kk(digits, kecamatan)
