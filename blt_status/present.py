@@ -102,10 +102,10 @@ def next_steps(record: RecordPayload, lang: str = "id") -> list[str]:
                 "and KK ready." if en else
                 "Petugas Pos akan datang ke rumah pada rentang tanggal di atas; siapkan KTP-el "
                 "dan KK."]
-    return ["Come at your time slot with the documents below; the aid is paid in full, "
+    return ["Come at your time slot with the documents listed; the aid is paid in full, "
             "without any deduction." if en else
-            "Datang sesuai jam yang tertera dengan dokumen di bawah; bantuan diterima utuh, "
-            "tanpa potongan apa pun."]
+            "Datang sesuai jam yang tertera dengan membawa dokumen tersebut; bantuan diterima "
+            "utuh, tanpa potongan apa pun."]
 
 
 def not_found_reasons(lang: str = "id") -> list[str]:

@@ -1,0 +1,133 @@
+"""The published repository's layout and file formats: what the publisher writes, devices read.
+
+``DIR/public/`` is a TUF repository with consistent snapshots, served by any static host:
+
+    metadata/1.root.json, 2.root.json, ...     root history (N -> N+1 rotation)
+    metadata/timestamp.json                    the only unversioned file
+    metadata/<v>.snapshot.json, <v>.targets.json
+    targets/<sha256>.<name>                    consistent-snapshot target files
+
+Target names (paths under ``targets/``, with the hash prefix on the file name):
+
+    params.json                             kind=params: epoch salt, KDF, program, canaries
+    shards/<view>/<kecamatan>.jsonl         kind=shard: sealed records of one kecamatan
+    aggregates/<kecamatan>.json             kind=aggregates: public per-desa and per-day counts
+
+Every target's ``custom`` carries ``{"blt": {...}}`` (:func:`target_custom`); a device checks a
+shard's ``view`` and ``region`` there against what the file's own header says before use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from blt_status.errors import SyncError
+from blt_status.records import SealedRecord
+
+__all__ = [
+    "AGGREGATES_FORMAT",
+    "PARAMS_FORMAT",
+    "PARAMS_TARGET",
+    "SHARD_FORMAT",
+    "ShardHeader",
+    "aggregates_target",
+    "read_shard",
+    "shard_target",
+    "target_custom",
+    "write_shard",
+]
+
+PARAMS_TARGET = "params.json"
+PARAMS_FORMAT = "blt-params-v1"
+SHARD_FORMAT = "blt-shard-v1"
+AGGREGATES_FORMAT = "blt-aggregates-v1"
+
+
+def shard_target(view: str, kecamatan: str) -> str:
+    return f"shards/{view}/{kecamatan}.jsonl"
+
+
+def aggregates_target(kecamatan: str) -> str:
+    return f"aggregates/{kecamatan}.json"
+
+
+def target_custom(kind: str, **fields: Any) -> dict[str, Any]:
+    """The ``custom`` field of a target: ``{"blt": {"kind": ..., **fields}}``.
+
+    Shards: ``view``, ``region`` (kecamatan), ``records``. Aggregates: ``region``.
+    """
+    return {"blt": {"kind": kind, **fields}}
+
+
+@dataclass(frozen=True)
+class ShardHeader:
+    """First line of a shard file."""
+
+    view: str
+    region: str
+    records: int
+    epoch: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": SHARD_FORMAT, "view": self.view, "region": self.region,
+                "records": self.records, "epoch": self.epoch}
+
+
+def write_shard(out: IO[bytes], header: ShardHeader, records: Iterable[SealedRecord]) -> int:
+    """Write a shard as JSON lines: the header, then ``{"t": tag hex, "b": blob b64}``.
+
+    Records must be given in a deterministic order (sorted by tag) so an unchanged shard
+    hashes the same and is not republished. Returns the number of records written.
+    """
+    out.write(json.dumps(header.to_dict(), sort_keys=True).encode() + b"\n")
+    count = 0
+    for record in records:
+        if record.shard != header.region:
+            raise ValueError("record of another shard")
+        line = {"t": record.tag.hex(), "b": base64.b64encode(record.blob).decode("ascii")}
+        out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        count += 1
+    if count != header.records:
+        raise ValueError("record count does not match the header")
+    return count
+
+
+def _bad_shard(detail: str) -> SyncError:
+    return SyncError("shard_invalid", f"Berkas shard tidak valid: {detail}.",
+                     f"A shard file is not valid: {detail}.")
+
+
+def read_shard(lines: Iterable[bytes], *, view: str, region: str) -> Iterator[SealedRecord]:
+    """Stream the records of a shard, checking its header against the expected view/region.
+
+    Raises :class:`SyncError` (``shard_invalid``) on a header of another view or region, a
+    malformed line, or a record count that differs from the header.
+    """
+    iterator = iter(lines)
+    try:
+        header = json.loads(next(iterator))
+    except (StopIteration, ValueError):
+        raise _bad_shard("no header") from None
+    if not isinstance(header, dict) or header.get("format") != SHARD_FORMAT:
+        raise _bad_shard("unknown format")
+    if header.get("view") != view or header.get("region") != region:
+        raise _bad_shard(f"expected {view}/{region}, got {header.get('view')}/"
+                         f"{header.get('region')}")
+    count = 0
+    for line in iterator:
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            record = SealedRecord(bytes.fromhex(item["t"]), region,
+                                  base64.b64decode(item["b"], validate=True))
+        except (ValueError, KeyError, TypeError):
+            raise _bad_shard(f"line {count + 2} unreadable") from None
+        count += 1
+        yield record
+    if count != header.get("records"):
+        raise _bad_shard("record count differs from header")
