@@ -1,0 +1,1 @@
+"""The central store: validate inputs, schedule payouts, publish signed snapshots, enroll devices."""
