@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from blt_status.crypto import IndexKey
 from blt_status.device import ALL_REGIONS, Device, Keyring
 from blt_status.errors import IndexKeyMismatch
 from blt_status.nik import Nik, parse_nik
@@ -36,6 +37,10 @@ class LookupResult:
     expires: dt.datetime | None
     stale: bool
     kdf_label: str
+    # The lookup tag (hex) and, when found, the record's key: what a subscriber (the bot's
+    # reminders) needs to re-open this one record in a later index version without the NIK.
+    tag_hex: str = ""
+    record_key: IndexKey | None = field(default=None, repr=False, compare=False)
 
     @property
     def found(self) -> bool:
@@ -139,17 +144,22 @@ class LookupService:
             index = self._index
         meta = index.meta
         record: RecordPayload | None = None
+        record_key: IndexKey | None = None
+        first_tag = ""
         # One derivation per pepper, whatever is found: no early exit.
         for region, pepper in sorted(self._keyring.peppers.items()):
             key = key_for(nik.digits, epoch_salt=meta.epoch_salt, pepper=pepper,
                           view=meta.view, profile=meta.kdf)
+            first_tag = first_tag or key.tag.hex()
             sealed = index.get(key.tag)
             if sealed is not None and record is None and region in (ALL_REGIONS, sealed.shard):
                 record = open_payload(sealed, key=key, view=meta.view)
+                record_key = key
         return LookupResult(
             nik=nik, record=record, view=meta.view, data_version=meta.version,
             data_as_of=meta.data_as_of, expires=meta.expires,
             stale=meta.is_stale(now or utcnow()), kdf_label=meta.kdf.label,
+            tag_hex=record_key.tag.hex() if record_key else first_tag, record_key=record_key,
         )
 
     def close(self) -> None:
