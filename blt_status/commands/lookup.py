@@ -48,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
         result = service.lookup(args.nik)
     finally:
         service.close()
+    if device.config.view == "officer":  # every officer lookup is audited (blt_status.audit)
+        from blt_status.audit import AuditLog
+
+        AuditLog.open(device, keyring).append(
+            action="lookup", tag=result.tag_hex, result="found" if result.found else "not_found",
+            data_version=result.data_version)
     if args.json:
         print_json(result.to_dict())
     else:
