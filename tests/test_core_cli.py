@@ -1,0 +1,110 @@
+"""`blt-status nik` and `blt-status lookup` as a user runs them: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NOT_LISTED_NIK, PASSPHRASE, PEOPLE
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BLT_")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "blt_status.cli", *args], capture_output=True,
+                          text=True, env=environment, input=stdin, timeout=60)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error [{code}]: ")
+
+
+def test_nik_text_and_json() -> None:
+    text = run("nik", "3201 0145 0590 0001")
+    assert text.returncode == 0
+    assert "Cibinong" in text.stdout and "perempuan" in text.stdout
+    assert "3201014505900001" not in text.stdout
+    data = json.loads(run("nik", "3201014505900001", "--json").stdout)
+    assert data["valid"] is True and data["error"] is None
+    assert data["province"]["code"] == "32" and data["kabupaten"]["name"] == "Kabupaten Bogor"
+    assert data["kecamatan"] == {"code": "32.01.01", "name": "Cibinong", "historical": False}
+    assert data["birth_date"] == "1990-05-05" and data["sex"] == "F"
+    english = run("--lang", "en", "nik", "3201010505900001")
+    assert "male" in english.stdout and "Birth date" in english.stdout
+
+
+@pytest.mark.parametrize(("raw", "code"), [("320101450590001", "length"),
+                                           ("32010145059O0001", "not_digits"),
+                                           ("9901014505900001", "province"),
+                                           ("3201013202900001", "birth_date")])
+def test_nik_rejections(raw: str, code: str) -> None:
+    result = run("nik", raw, "--json")
+    assert_one_line_error(result, code)
+    data = json.loads(result.stdout)
+    assert data["valid"] is False and data["error"] == code and data["message"]
+
+
+def test_lookup_found_and_not_found(make_device) -> None:
+    device = make_device(backend="sqlite")
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    found = run("lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir), "--json", env=env)
+    assert found.returncode == 0, found.stderr
+    data = json.loads(found.stdout)
+    assert (data["found"], data["status"], data["amount"]) == (True, "scheduled", 600_000)
+    assert data["schedule"]["mode"] == "kantor_pos" and data["payout_point"]["name"]
+    text = run("lookup", "3201-0145-0590-0001", "--data-dir", str(device.data_dir), env=env)
+    assert "Siti Aminah" in text.stdout and "Rp600.000" in text.stdout
+    assert "Senin, 24 November 2025, 08:00–09:00" in text.stdout
+    assert "BUKAN UNTUK DATA ASLI" in text.stdout  # the test KDF profile is labelled
+    missing = run("lookup", NOT_LISTED_NIK, "--data-dir", str(device.data_dir), "--json",
+                  env=env)
+    assert missing.returncode == 0 and json.loads(missing.stdout)["found"] is False
+    missing_text = run("--lang", "en", "lookup", NOT_LISTED_NIK, "--data-dir",
+                       str(device.data_dir), env=env)
+    assert "not found" in missing_text.stdout and "Possible reasons" in missing_text.stdout
+
+
+def test_lookup_failures_are_one_line_with_a_code(make_device, tmp_path: Path) -> None:
+    device = make_device()
+    data_dir = str(device.data_dir)
+    good = {"BLT_PASSPHRASE": PASSPHRASE}
+    before = {p: p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file()}
+
+    assert_one_line_error(run("lookup", "1234", "--data-dir", data_dir, env=good), "length")
+    invalid_json = run("lookup", "1234", "--data-dir", data_dir, "--json", env=good)
+    assert json.loads(invalid_json.stdout)["error"]["code"] == "length"
+    assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", data_dir,
+                              env={"BLT_PASSPHRASE": "salah"}), "wrong_passphrase")
+    assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", data_dir, stdin=""),
+                          "passphrase_required")
+    assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", str(tmp_path / "none"),
+                              env=good), "not_installed")
+    # nothing on disk changed through all of that
+    assert {p: p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file()} == before
+
+    device.current_index_path().write_bytes(b"\x00garbage")
+    assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", data_dir, env=good),
+                          "index_corrupt")
+    device.current_index_path().unlink()
+    assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", data_dir, env=good),
+                          "index_missing")
+
+
+def test_every_command_has_help() -> None:
+    from blt_status.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"nik", "lookup"} <= set(commands)
+    for name in commands:
+        result = run(name, "--help")
+        assert result.returncode == 0 and "usage: blt-status" in result.stdout
