@@ -1,0 +1,377 @@
+"""From recipients.csv, payout_points.csv and program.toml to a publication plan.
+
+:func:`plan_publication` reads and checks the three files (file-level problems raise
+:class:`FileFormatError` before anything is written), validates every recipient row, applies
+eligibility and the duplicate rules, computes the entitlement and the schedule, and returns a
+:class:`PublicationPlan` in which every input row is either a :class:`PlannedRecipient` or a
+:class:`Rejection` — ``input_rows == len(recipients) + len(rejected)`` always.
+
+Row checks, in order (the first failing one is the row's rejection code):
+
+    row_extra_fields   more fields than the header
+    nik_<code>         parse_nik failed (nik_length, nik_not_digits, nik_empty, nik_province,
+                       nik_region, nik_birth_date, nik_serial)
+    kk_<code>          parse_kk failed (kk_length, kk_not_digits, kk_region, ...)
+    name_missing, address_missing
+    desa_unknown       kode_wilayah is not a current desa/kelurahan code
+    household_invalid  jumlah_anggota is not a whole number 1..99
+    desil_invalid      desil is not a whole number 1..10
+    status_invalid     status is not aktif/nonaktif
+    special_needs_invalid  kebutuhan_khusus is not empty/lansia/disabilitas
+    duplicate_nik      the NIK is on an earlier valid row (that row is used)
+    not_active         status nonaktif
+    desil_above_max    desil above the program's max_desil
+    duplicate_kk       the household (KK) already has an eligible recipient on an earlier row
+    no_payout_point    no payout point serves the desa or its kecamatan
+
+Reasons name line numbers, codes and values of non-personal fields, never a NIK, KK or name.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blt_status.central.entitlement import SPECIAL_NEEDS, entitlement_amount
+from blt_status.central.inputs import (
+    RECIPIENT_COLUMNS,
+    CsvRow,
+    PayoutPointRow,
+    ProgramConfig,
+    load_payout_points,
+    load_program,
+    read_csv_rows,
+)
+from blt_status.central.schedule import ScheduleRequest, build_schedule
+from blt_status.errors import KkError, NikError
+from blt_status.layout import AGGREGATES_FORMAT
+from blt_status.nik import mask_digits, parse_kk, parse_nik
+from blt_status.records import Program, RecordPayload
+from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
+from blt_status.store import atomic_write_bytes
+
+__all__ = [
+    "DISTRIBUTION_COLUMNS",
+    "PayoutPointRow",
+    "PlannedRecipient",
+    "ProgramConfig",
+    "PublicationPlan",
+    "Rejection",
+    "compute_aggregates",
+    "load_payout_points",
+    "load_program",
+    "mask_raw_nik",
+    "plan_publication",
+    "write_distribution_lists",
+]
+
+PROGRESS_EVERY = 1000
+DISTRIBUTION_COLUMNS = ("tanggal", "sampai_tanggal", "jam_mulai", "jam_selesai", "nama", "alamat",
+                        "desa", "kode_desa", "nik_4_terakhir", "jumlah", "mode",
+                        "kebutuhan_khusus")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input row that is not published, and why (masked NIK only)."""
+
+    line: int
+    nik_masked: str
+    code: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "nik_masked": self.nik_masked, "code": self.code,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PlannedRecipient:
+    """One recipient to publish: the officer-view payload and its shard (kecamatan of residence).
+
+    ``payload.for_recipient()`` gives the recipient-view copy.
+    """
+
+    nik_digits: str = field(repr=False)
+    kk_digits: str = field(repr=False)
+    shard: str
+    payload: RecordPayload
+    line: int = 0
+    desil: int = 0
+
+    @property
+    def nik_masked(self) -> str:
+        return mask_digits(self.nik_digits)
+
+
+@dataclass
+class PublicationPlan:
+    program: ProgramConfig
+    recipients: list[PlannedRecipient]  # sorted by (shard, nik_digits)
+    rejected: list[Rejection]  # sorted by line
+    input_rows: int
+    payout_points: dict[str, PayoutPointRow]
+
+    def rejected_counts(self) -> dict[str, int]:
+        """How many rows were rejected per code."""
+        counts: dict[str, int] = defaultdict(int)
+        for rejection in self.rejected:
+            counts[rejection.code] += 1
+        return dict(sorted(counts.items()))
+
+    def shards(self) -> list[str]:
+        return sorted({recipient.shard for recipient in self.recipients})
+
+
+def mask_raw_nik(raw: str) -> str:
+    """The masked form of whatever was in a NIK cell: its digits, all but the last four hidden."""
+    return mask_digits(re.sub(r"\D", "", raw)[:32])
+
+
+@dataclass(frozen=True)
+class _ValidRow:
+    line: int
+    nik_digits: str = field(repr=False)
+    kk_digits: str = field(repr=False)
+    name: str = field(repr=False)
+    address: str = field(repr=False)
+    desa: str
+    household_size: int
+    desil: int
+    active: bool
+    special_needs: str | None
+
+
+def _whole_number(text: str, low: int, high: int) -> int | None:
+    if not re.fullmatch(r"[0-9]{1,3}", text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
+    values = row.values
+    masked = mask_raw_nik(values["nik"])
+
+    def reject(code: str, reason: str) -> Rejection:
+        return Rejection(row.line, masked, code, reason)
+
+    if row.extra:
+        return reject("row_extra_fields", "the row has more fields than the header "
+                      "(an unquoted comma in a name or address?)")
+    try:
+        nik = parse_nik(values["nik"], today=today)
+    except NikError as error:
+        return reject(f"nik_{error.code}", f"invalid NIK: {error.en_text}")
+    masked = nik.masked
+    try:
+        kk = parse_kk(values["no_kk"])
+    except KkError as error:
+        code = error.code if error.code.startswith("kk_") else f"kk_{error.code}"
+        return reject(code, f"invalid KK number: {error.en_text}")
+    if not values["nama"]:
+        return reject("name_missing", "nama is empty")
+    if not values["alamat"]:
+        return reject("address_missing", "alamat is empty")
+    desa_text = values["kode_wilayah"]
+    if not re.fullmatch(r"[0-9.]{10,13}", desa_text) or not is_current_desa(desa_text):
+        shown = desa_text[:20] if re.fullmatch(r"[0-9.]*", desa_text) else "(not a code)"
+        return reject("desa_unknown",
+                      f"kode_wilayah {shown} is not a current desa/kelurahan code")
+    household_size = _whole_number(values["jumlah_anggota"], 1, 99)
+    if household_size is None:
+        return reject("household_invalid", "jumlah_anggota must be a whole number from 1 to 99")
+    desil = _whole_number(values["desil"], 1, 10)
+    if desil is None:
+        return reject("desil_invalid", "desil must be a whole number from 1 to 10")
+    status = values["status"].lower()
+    if status not in ("aktif", "nonaktif"):
+        return reject("status_invalid", "status must be aktif or nonaktif")
+    special = values["kebutuhan_khusus"].lower() or None
+    if special is not None and special not in SPECIAL_NEEDS:
+        return reject("special_needs_invalid",
+                      "kebutuhan_khusus must be empty, lansia or disabilitas")
+    return _ValidRow(row.line, nik.digits, kk.digits, values["nama"], values["alamat"],
+                     dotted(desa_text), household_size, desil, status == "aktif", special)
+
+
+def _select_eligible(rows: list[CsvRow], program: ProgramConfig, today: dt.date | None,
+                     progress: Callable[[int, int], None] | None,
+                     ) -> tuple[list[_ValidRow], list[Rejection]]:
+    """Validate rows, then the NIK duplicate, eligibility and KK (household) rules."""
+    rejected: list[Rejection] = []
+    eligible: list[_ValidRow] = []
+    first_nik: dict[str, int] = {}
+    first_kk: dict[str, int] = {}
+    total = len(rows)
+    for done, row in enumerate(rows, start=1):
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total)
+        checked = _validate_row(row, today)
+        if isinstance(checked, Rejection):
+            rejected.append(checked)
+            continue
+        masked = mask_digits(checked.nik_digits)
+        winner = first_nik.setdefault(checked.nik_digits, checked.line)
+        if winner != checked.line:
+            rejected.append(Rejection(checked.line, masked, "duplicate_nik",
+                                      f"the same NIK is on line {winner}, which is used"))
+            continue
+        if not checked.active:
+            rejected.append(Rejection(checked.line, masked, "not_active",
+                                      "status is nonaktif"))
+            continue
+        if checked.desil > program.max_desil:
+            rejected.append(Rejection(checked.line, masked, "desil_above_max",
+                                      f"desil {checked.desil} is above the program's maximum "
+                                      f"{program.max_desil}"))
+            continue
+        household_winner = first_kk.setdefault(checked.kk_digits, checked.line)
+        if household_winner != checked.line:
+            rejected.append(Rejection(checked.line, masked, "duplicate_kk",
+                                      f"this household (KK) already has a recipient on line "
+                                      f"{household_winner}; one recipient per KK"))
+            continue
+        eligible.append(checked)
+    return eligible, rejected
+
+
+def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
+                     progress: Callable[[int, int], None] | None = None,
+                     today: dt.date | None = None) -> PublicationPlan:
+    """Read the inputs and decide, for every row, what is published and what is rejected.
+
+    Raises :class:`FileFormatError` for an unusable file and
+    :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
+    everyone eligible; both before the caller has written anything.
+    """
+    program = load_program(program_toml)
+    payout_points = load_payout_points(payout_points_csv)
+    rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
+    eligible, rejected = _select_eligible(rows, program, today, progress)
+
+    requests = [ScheduleRequest(row.nik_digits, row.desa, row.special_needs) for row in eligible]
+    result = build_schedule(requests, payout_points, program)
+    unserved = set(result.unserved)
+    recipients: list[PlannedRecipient] = []
+    for row in eligible:
+        if row.nik_digits in unserved:
+            rejected.append(Rejection(
+                row.line, mask_digits(row.nik_digits), "no_payout_point",
+                f"no payout point serves desa {row.desa} or kecamatan {kecamatan_of(row.desa)}"))
+            continue
+        assignment = result.assignments[row.nik_digits]
+        amount = entitlement_amount(program.base_amount, program.rules,
+                                    household_size=row.household_size, desil=row.desil,
+                                    special_needs=row.special_needs)
+        payload = RecordPayload(
+            view="officer", status="scheduled", amount=amount, program=program.program,
+            schedule=assignment.schedule, payout_point=assignment.point.point, name=row.name,
+            kode_wilayah=row.desa, address=row.address, household_size=row.household_size,
+            special_needs=row.special_needs)
+        recipients.append(PlannedRecipient(row.nik_digits, row.kk_digits,
+                                           kecamatan_of(row.desa), payload, row.line, row.desil))
+    recipients.sort(key=lambda recipient: (recipient.shard, recipient.nik_digits))
+    rejected.sort(key=lambda rejection: rejection.line)
+    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points)
+    if plan.input_rows != len(plan.recipients) + len(plan.rejected):  # pragma: no cover
+        raise AssertionError("every input row must be published or rejected")
+    return plan
+
+
+def _distribution_order(recipient: PlannedRecipient) -> tuple[str, str, str, str]:
+    schedule = recipient.payload.schedule
+    start = schedule.start.isoformat() if schedule.start else "99"
+    return (schedule.date.isoformat(), start, recipient.payload.name.casefold(),
+            recipient.nik_digits)
+
+
+def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]:
+    """One private CSV (0600) per payout point, ``<point id>.csv``, sorted by date, slot, name.
+
+    Every payout point gets a file, an empty one (header only) when nobody is assigned to it.
+    NIKs appear only as their last four digits.
+    """
+    by_point: dict[str, list[PlannedRecipient]] = {pid: [] for pid in plan.payout_points}
+    for recipient in plan.recipients:
+        point = recipient.payload.payout_point
+        if point is not None:
+            by_point.setdefault(point.id, []).append(recipient)
+    paths = []
+    for point_id, members in sorted(by_point.items()):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(DISTRIBUTION_COLUMNS)
+        for recipient in sorted(members, key=_distribution_order):
+            payload = recipient.payload
+            schedule = payload.schedule
+            writer.writerow([
+                schedule.date.isoformat(),
+                (schedule.window_end or schedule.date).isoformat(),
+                schedule.start.strftime("%H:%M") if schedule.start else "",
+                schedule.end.strftime("%H:%M") if schedule.end else "",
+                payload.name, payload.address or "",
+                region_name(payload.kode_wilayah) or "", payload.kode_wilayah,
+                recipient.nik_digits[-4:], payload.amount, schedule.mode,
+                payload.special_needs or "",
+            ])
+        path = out_dir / f"{point_id}.csv"
+        atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), mode=0o600)
+        path.chmod(0o600)
+        paths.append(path)
+    return paths
+
+
+def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program,
+                       ) -> dict[str, dict[str, Any]]:
+    """Public per-kecamatan aggregates (format ``blt-aggregates-v1``): counts, no personal data.
+
+    ``records`` are ``(kecamatan, officer or recipient payload)`` pairs. Per desa: recipients,
+    collected, held, returned, amount_total, amount_collected; per payout day: how many are
+    scheduled that day (home deliveries on their window's first day) and how many collected.
+    """
+    desa_counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    day_counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for kecamatan, payload in records:
+        desa = desa_counts[kecamatan].setdefault(payload.kode_wilayah, {
+            "recipients": 0, "collected": 0, "held": 0, "returned": 0, "amount_total": 0,
+            "amount_collected": 0})
+        desa["recipients"] += 1
+        desa["amount_total"] += payload.amount
+        if payload.status in ("collected", "held", "returned"):
+            desa[payload.status] += 1
+        if payload.status == "collected":
+            desa["amount_collected"] += payload.amount
+        days = day_counts[kecamatan]
+        scheduled_day = days.setdefault(payload.schedule.date.isoformat(),
+                                        {"scheduled": 0, "collected": 0})
+        scheduled_day["scheduled"] += 1
+        if payload.status == "collected" and payload.collected_at is not None:
+            collected_day = days.setdefault(payload.collected_at.date().isoformat(),
+                                            {"scheduled": 0, "collected": 0})
+            collected_day["collected"] += 1
+    result: dict[str, dict[str, Any]] = {}
+    for kecamatan in sorted(desa_counts):
+        desa_list = [{"kode": code, "nama": region_name(code) or "", **counts}
+                     for code, counts in sorted(desa_counts[kecamatan].items())]
+        totals = {key: sum(int(item[key]) for item in desa_list)
+                  for key in ("recipients", "collected", "held", "returned", "amount_total",
+                              "amount_collected")}
+        result[kecamatan] = {
+            "format": AGGREGATES_FORMAT,
+            "region": kecamatan,
+            "region_name": region_name(kecamatan) or "",
+            "program": program.to_dict(),
+            "totals": totals,
+            "desa": desa_list,
+            "days": [{"date": day, **counts}
+                     for day, counts in sorted(day_counts[kecamatan].items())],
+        }
+    return result
