@@ -1,0 +1,61 @@
+"""Enrolling a device: the bundle with the pinned root, central URL, view, regions and peppers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from blt_status.bundle import Bundle
+from blt_status.central.store import CentralStore
+from blt_status.errors import CentralError
+from blt_status.indexer import device_keyring
+from blt_status.regions import current_region, dotted, region_name
+
+__all__ = ["enroll", "store_kecamatan"]
+
+
+def store_kecamatan(store: CentralStore) -> set[str]:
+    """Kecamatan with records in the published version."""
+    return set(store.load_state(records=False).objects)
+
+
+def _region_error(code: str, region: str, id_reason: str, en_reason: str) -> CentralError:
+    return CentralError(code, f"Wilayah {region} {id_reason}.", f"Region {region} {en_reason}.")
+
+
+def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = False) -> Bundle:
+    """A bundle for an officer device over ``regions`` (kecamatan codes) or for the bot.
+
+    Regions must be current kecamatan codes with records in the published version.
+    """
+    if bot == bool(regions):
+        raise CentralError("enroll_view", "Pilih --region KODE... atau --bot (salah satu).",
+                           "Give either --region KODE... or --bot, not both or neither.")
+    if store.published_version() == 0:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
+    root = store.root().to_dict()
+    url = store.config.central_url
+    params = store.index_params(store.epochs()[-1])  # peppers do not depend on the epoch
+    if bot:
+        keyring = device_keyring(params, "recipient", ())
+        return Bundle(root=root, view="recipient", regions=(), keyring=keyring, central_url=url,
+                      label="bot penerima (recipient view)")
+    known = store_kecamatan(store)
+    chosen: list[str] = []
+    for raw in regions:
+        code = dotted(raw)
+        region = current_region(code)
+        if region is None or code.count(".") != 2:
+            raise _region_error("region_unknown", raw, "bukan kode kecamatan yang berlaku",
+                                "is not a current kecamatan code")
+        if code not in known:
+            raise _region_error("region_not_published", code,
+                                "tidak punya data di versi yang diterbitkan",
+                                "has no records in the published version")
+        if code not in chosen:
+            chosen.append(code)
+    keyring = device_keyring(params, "officer", chosen)
+    names = ", ".join(f"{code} {region_name(code)}" for code in chosen)
+    return Bundle(root=root, view="officer", regions=tuple(chosen), keyring=keyring,
+                  central_url=url, label=f"operator: {names}")

@@ -1,0 +1,479 @@
+"""Publishing a version: seal records per view, write shard/params/aggregate targets, sign.
+
+The flow of one version (``publish_files`` and ``ingest_payouts`` both end in
+:func:`publish_records`):
+
+1. Compare the new records with the publisher's private state: which kecamatan changed.
+2. Argon2id root keys for NIKs not yet known in this epoch (spread over all cores, chunked),
+   sealing their records in the same worker; known NIKs reuse their cached key, and an
+   unchanged record reuses its sealed blob, so an unchanged shard has the same bytes and hash.
+3. Stage the targets of changed kecamatan (both views and the aggregates) and ``params.json``;
+   unchanged kecamatan carry their previous target entries over untouched.
+4. Seal the new private state, write ``<v>.targets.json`` and ``<v>.snapshot.json``, and replace
+   ``timestamp.json`` last. Any error before that removes everything written: ``public/`` is
+   byte-identical to before and the store stays at the previous version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuf.api.metadata import Metadata, TargetFile, Targets
+
+from blt_status.central.repo import RepoTransaction
+from blt_status.central.store import (
+    CentralStore,
+    Epoch,
+    StateRecord,
+    StoreState,
+    make_private_dir,
+)
+from blt_status.crypto import VIEWS, IndexKey, b64e, canonical_json
+from blt_status.errors import CentralError
+from blt_status.indexer import IndexParams
+from blt_status.layout import (
+    AGGREGATES_FORMAT,
+    PARAMS_FORMAT,
+    PARAMS_TARGET,
+    ShardHeader,
+    aggregates_target,
+    shard_target,
+    target_custom,
+    write_shard,
+)
+from blt_status.records import Program, RecordPayload, SealedRecord, canary_tag, seal_payload
+
+__all__ = [
+    "IngestReport",
+    "Progress",
+    "PublishReport",
+    "VersionResult",
+    "ingest_payouts",
+    "publish_files",
+    "publish_records",
+]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: e.g. ``("sealing", 12000, 20000)``."""
+
+Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mapping[str, Any]]]
+
+_MIN_PARALLEL_ITEMS = 64
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+@dataclass
+class VersionResult:
+    """What one signed version contains and what it wrote."""
+
+    version: int
+    published: int
+    shards_written: int
+    shards_unchanged: int
+    keys_derived: int
+    keys_reused: int
+    kecamatan: list[str]
+    epoch: str
+    data_as_of: dt.datetime
+    distribution_lists: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class PublishReport:
+    version: int
+    published: int
+    rejected: list[dict[str, Any]]
+    input_rows: int
+    shards_written: int
+    shards_unchanged: int
+    keys_derived: int = 0
+    keys_reused: int = 0
+    kecamatan: list[str] = field(default_factory=list)
+    kdf: str = ""
+    distribution_lists: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "published": self.published,
+            "rejected": self.rejected,
+            "input_rows": self.input_rows,
+            "rejected_count": len(self.rejected),
+            "shards_written": self.shards_written,
+            "shards_unchanged": self.shards_unchanged,
+            "keys_derived": self.keys_derived,
+            "keys_reused": self.keys_reused,
+            "kecamatan": self.kecamatan,
+            "kdf": self.kdf,
+            "distribution_lists": self.distribution_lists,
+        }
+
+
+@dataclass
+class IngestReport:
+    version: int
+    applied: int
+    rejected: list[dict[str, Any]]
+    input_rows: int
+    shards_written: int
+    shards_unchanged: int = 0
+    changed_records: int = 0
+    kecamatan: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "applied": self.applied,
+            "rejected": self.rejected,
+            "input_rows": self.input_rows,
+            "rejected_count": len(self.rejected),
+            "changed_records": self.changed_records,
+            "shards_written": self.shards_written,
+            "shards_unchanged": self.shards_unchanged,
+            "kecamatan": self.kecamatan,
+        }
+
+
+# -- key derivation and sealing (worker side) -------------------------------------------------
+
+_worker_params: IndexParams | None = None
+
+WorkItem = tuple[str, str, str, RecordPayload]  # nik, view, shard, payload of that view
+
+
+def _init_worker(params: IndexParams) -> None:
+    global _worker_params
+    _worker_params = params
+
+
+def _derive_and_seal(params: IndexParams, items: Sequence[WorkItem]) -> list[tuple[bytes, bytes]]:
+    results = []
+    for nik, view, shard, payload in items:
+        root = params.root_key(nik, view, shard)
+        sealed = seal_payload(payload, key=IndexKey.from_root(root), shard=shard)
+        results.append((root, sealed.blob))
+    return results
+
+
+def _derive_and_seal_chunk(items: Sequence[WorkItem]) -> list[tuple[bytes, bytes]]:
+    assert _worker_params is not None
+    return _derive_and_seal(_worker_params, items)
+
+
+def _chunks(items: Sequence[WorkItem], size: int) -> list[Sequence[WorkItem]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int | None,
+                progress: Progress | None) -> list[tuple[bytes, bytes]]:
+    """Argon2id + seal each item; over a process pool when worth it. Order is preserved."""
+    total = len(items)
+    workers = max(1, workers or os.cpu_count() or 1)
+    if progress:
+        progress("keys", 0, total)
+    if workers == 1 or total < _MIN_PARALLEL_ITEMS:
+        results: list[tuple[bytes, bytes]] = []
+        for chunk in _chunks(items, 256):
+            results.extend(_derive_and_seal(params, chunk))
+            if progress:
+                progress("keys", len(results), total)
+        return results
+    # Small enough chunks for even load and steady progress, big enough to amortise pickling.
+    size = max(16, min(2000, total // (workers * 8) or 1))
+    results = []
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(params,)) as pool:
+        for chunk_result in pool.map(_derive_and_seal_chunk, _chunks(items, size)):
+            results.extend(chunk_result)
+            if progress:
+                progress("keys", len(results), total)
+    return results
+
+
+# -- the version builder ----------------------------------------------------------------------
+
+
+def _view_payload(payload: RecordPayload, view: str) -> RecordPayload:
+    return payload if view == "officer" else payload.for_recipient()
+
+
+def _previous_targets(store: CentralStore, version: int) -> dict[str, TargetFile]:
+    if version == 0:
+        return {}
+    path = store.metadata_dir / f"{version}.targets.json"
+    return dict(Metadata[Targets].from_file(str(path)).signed.targets)
+
+
+def _merge_state(previous: StoreState, epoch: Epoch,
+                 records: Mapping[str, tuple[str, RecordPayload]]) -> tuple[
+                     dict[str, StateRecord], set[str]]:
+    """New state records carrying over what is still valid; and the changed kecamatan."""
+    same_epoch = previous.epoch_id == epoch.id
+    merged: dict[str, StateRecord] = {}
+    dirty: set[str] = set()
+    for nik, (shard, payload) in records.items():
+        if payload.view != "officer":
+            raise ValueError("publish expects officer-view payloads")
+        record = StateRecord(shard, payload, key_shard=shard)
+        old = previous.records.get(nik) if same_epoch else None
+        if old is not None:
+            if "recipient" in old.keys:
+                record.keys["recipient"] = old.keys["recipient"]
+            if "officer" in old.keys and old.key_shard == shard:
+                record.keys["officer"] = old.keys["officer"]
+            if old.payload == payload and old.shard == shard:
+                record.blobs = {view: blob for view, blob in old.blobs.items()
+                                if view in record.keys}
+        if old is None or old.shard != shard or old.payload != payload:
+            dirty.add(shard)
+            if old is not None:
+                dirty.add(old.shard)
+        merged[nik] = record
+    for nik, old in previous.records.items():
+        if nik not in records:
+            dirty.add(old.shard)
+    if not same_epoch:
+        dirty.update(record.shard for record in merged.values())
+    return merged, dirty
+
+
+def _shard_bytes(view: str, kecamatan: str, epoch_id: str,
+                 records: Iterable[StateRecord]) -> tuple[bytes, int]:
+    sealed = sorted((SealedRecord(IndexKey.from_root(record.keys[view]).tag, kecamatan,
+                                  record.blobs[view]) for record in records),
+                    key=lambda item: item.tag)
+    buffer = io.BytesIO()
+    write_shard(buffer, ShardHeader(view, kecamatan, len(sealed), epoch_id), sealed)
+    return buffer.getvalue(), len(sealed)
+
+
+def _canaries(params: IndexParams, epoch: Epoch, kecamatan: Iterable[str],
+              cached: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    def tag(view: str, shard: str) -> str:
+        return canary_tag(epoch_salt=epoch.salt, pepper=params.pepper(view, shard), view=view,
+                          profile=params.kdf).hex()
+
+    officer_cache = cached.get("officer", {})
+    recipient = cached.get("recipient", {}).get("*") or tag("recipient", "")
+    return {
+        "officer": {kec: officer_cache.get(kec) or tag("officer", kec)
+                    for kec in sorted(kecamatan)},
+        "recipient": {"*": recipient},
+    }
+
+
+def publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
+                    program: Program, aggregate: Aggregator,
+                    inputs: Mapping[str, str] | None = None,
+                    distribution: Callable[[Path], list[Path]] | None = None,
+                    workers: int | None = None, progress: Progress | None = None,
+                    now: dt.datetime | None = None,
+                    previous: StoreState | None = None) -> VersionResult:
+    """Publish ``records`` (NIK -> (kecamatan of residence, officer payload)) as the next version.
+
+    All or nothing: on any error nothing under ``public/`` changes and the private state stays
+    at the previous version.
+    """
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    previous = previous if previous is not None else store.load_state()
+    epoch, new_epoch = store.epoch_for_program(program.id)
+    params = store.index_params(epoch)
+    version = previous.version + 1
+    merged, dirty = _merge_state(previous, epoch, records)
+    kecamatan = sorted({record.shard for record in merged.values()})
+    previous_targets = _previous_targets(store, previous.version)
+    for kec in kecamatan:  # anything not carried over intact is rebuilt
+        if kec not in previous.objects or any(
+                shard_target(view, kec) not in previous_targets for view in VIEWS):
+            dirty.add(kec)
+
+    # Keys and sealing.
+    work: list[WorkItem] = []
+    work_refs: list[tuple[StateRecord, str]] = []
+    reseal: list[tuple[StateRecord, str]] = []
+    keys_reused = 0
+    for nik, record in merged.items():
+        for view in VIEWS:
+            if view not in record.keys:
+                work.append((nik, view, record.shard, _view_payload(record.payload, view)))
+                work_refs.append((record, view))
+            else:
+                keys_reused += 1
+                if view not in record.blobs:
+                    reseal.append((record, view))
+    for (record, view), (root, blob) in zip(work_refs, derive_keys(
+            params, work, workers=workers, progress=progress), strict=True):
+        record.keys[view] = root
+        record.blobs[view] = blob
+    for done, (record, view) in enumerate(reseal, 1):
+        record.blobs[view] = seal_payload(_view_payload(record.payload, view),
+                                          key=IndexKey.from_root(record.keys[view]),
+                                          shard=record.shard).blob
+        if progress and (done % 1000 == 0 or done == len(reseal)):
+            progress("sealing", done, len(reseal))
+
+    transaction = RepoTransaction(store.public_dir, version)
+    new_state = StoreState(version, epoch.id, records=merged,
+                           inputs=dict(inputs or previous.inputs))
+    written_objects: list[str] = []
+    distribution_dir = store.private_dir / "distribution" / str(version)
+    distribution_lists: list[Path] = []
+    shards_written = shards_unchanged = 0
+    committed = False
+    try:
+        by_shard: dict[str, dict[str, StateRecord]] = {}
+        for nik, record in merged.items():
+            by_shard.setdefault(record.shard, {})[nik] = record
+        dirty_present = sorted(kec for kec in dirty if kec in by_shard)
+        aggregates = dict(aggregate((record.shard, record.payload)
+                                    for kec in dirty_present
+                                    for record in by_shard[kec].values()))
+        for done, kec in enumerate(kecamatan, 1):
+            if kec not in dirty:
+                for name in (*(shard_target(view, kec) for view in VIEWS),
+                             aggregates_target(kec)):
+                    if name in previous_targets:
+                        transaction.keep_target(previous_targets[name])
+                shards_unchanged += len(VIEWS)
+                new_state.objects[kec] = previous.objects[kec]
+                continue
+            for view in VIEWS:
+                data, count = _shard_bytes(view, kec, epoch.id, by_shard[kec].values())
+                _, wrote = transaction.add_target(
+                    shard_target(view, kec), data,
+                    target_custom("shard", view=view, region=kec, records=count,
+                                  epoch=epoch.id))
+                if wrote:
+                    shards_written += 1
+                else:
+                    shards_unchanged += 1
+            if kec in aggregates:
+                body = {"format": AGGREGATES_FORMAT, "region": kec, **aggregates[kec]}
+                transaction.add_target(aggregates_target(kec), canonical_json(body),
+                                       target_custom("aggregates", region=kec))
+            object_id = store.write_state_object(kec, by_shard[kec])
+            written_objects.append(object_id)
+            new_state.objects[kec] = object_id
+            if progress:
+                progress("shards", done, len(kecamatan))
+
+        new_state.canaries = _canaries(params, epoch, kecamatan,
+                                       previous.canaries if previous.epoch_id == epoch.id else {})
+        params_body = {
+            "format": PARAMS_FORMAT,
+            "epoch": epoch.id,
+            "epoch_salt": b64e(epoch.salt),
+            "kdf": params.kdf.to_dict(),
+            "kdf_label": params.kdf.label,
+            "program": program.to_dict(),
+            "canaries": new_state.canaries,
+            "data_as_of": now.isoformat(),
+        }
+        transaction.add_target(PARAMS_TARGET, canonical_json(params_body),
+                               target_custom("params", epoch=epoch.id))
+
+        if distribution is not None:
+            shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
+            make_private_dir(distribution_dir)
+            distribution_lists = distribution(distribution_dir)
+            for path in distribution_dir.rglob("*"):
+                os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+        if new_epoch:
+            store.save_epoch(epoch)
+        store.write_manifest(new_state)
+        expires = {role: store.config.expiry(role, now)
+                   for role in ("targets", "snapshot", "timestamp")}
+        timestamp = transaction.write_metadata(
+            targets_signer=store.signer("targets"), snapshot_signer=store.signer("snapshot"),
+            timestamp_signer=store.signer("timestamp"), expires=expires)
+        transaction.commit(timestamp)
+        committed = True
+    finally:
+        if not committed:
+            transaction.rollback()
+            for object_id in written_objects:
+                store._object_path(object_id).unlink(missing_ok=True)
+            store.manifest_path(version).unlink(missing_ok=True)
+            shutil.rmtree(distribution_dir, ignore_errors=True)
+    store.prune_state({version, version - 1})
+    return VersionResult(version, len(merged), shards_written, shards_unchanged, len(work),
+                         keys_reused, kecamatan, epoch.id, now, distribution_lists)
+
+
+# -- the two entry points ---------------------------------------------------------------------
+
+
+def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: Path,
+                  program_toml: Path, *, workers: int | None = None,
+                  progress: Progress | None = None, now: dt.datetime | None = None,
+                  ) -> PublishReport:
+    """Validate, plan and publish the next version from the three input files."""
+    from blt_status.central.payouts import compute_aggregates
+    from blt_status.central.plan import plan_publication, write_distribution_lists
+
+    plan = plan_publication(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
+                            progress=progress)
+    program = plan.program.program
+    records = {recipient.nik_digits: (recipient.shard, recipient.payload)
+               for recipient in plan.recipients}
+    inputs = {"program": store.save_input(Path(program_toml), ".toml"),
+              "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
+    result = publish_records(
+        store, records, program=program,
+        aggregate=lambda items: compute_aggregates(items, program),
+        inputs=inputs, distribution=lambda out_dir: write_distribution_lists(plan, out_dir),
+        workers=workers, progress=progress, now=now)
+    rejected = [rejection.to_dict() for rejection in plan.rejected]
+    if result.published + len(rejected) != plan.input_rows:
+        raise CentralError("count_mismatch", "Jumlah baris tidak cocok.",
+                           "Published and rejected rows do not add up to the input rows.")
+    return PublishReport(result.version, result.published, rejected, plan.input_rows,
+                         result.shards_written, result.shards_unchanged, result.keys_derived,
+                         result.keys_reused, result.kecamatan, store.config.kdf.label,
+                         [str(path) for path in result.distribution_lists])
+
+
+def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None = None,
+                   now: dt.datetime | None = None, workers: int | None = None) -> IngestReport:
+    """Apply a Kantor Pos payout report and publish the next version (only changed shards)."""
+    from blt_status.central.inputs import load_payout_points, load_program
+    from blt_status.central.payouts import apply_payouts, compute_aggregates, read_payout_report
+
+    state = store.load_state()
+    if state.version == 0:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
+    events, rejections, input_rows = read_payout_report(Path(report_csv))
+    program_config = load_program(store.input_path(state.inputs["program"]))
+    payout_points = load_payout_points(store.input_path(state.inputs["payout_points"]))
+    current = {nik: record.payload for nik, record in state.records.items()}
+    changed, apply_rejections = apply_payouts(current, events, payout_points, program_config)
+    rejected = [rejection.to_dict() for rejection in [*rejections, *apply_rejections]]
+    records = {nik: (record.shard, changed.get(nik, record.payload))
+               for nik, record in state.records.items()}
+    program = program_config.program
+    result = publish_records(
+        store, records, program=program,
+        aggregate=lambda items: compute_aggregates(items, program),
+        workers=workers, progress=progress, now=now, previous=state)
+    applied = input_rows - len(rejected)
+    changed_kec = sorted({state.records[nik].shard for nik in changed})
+    return IngestReport(result.version, applied, rejected, input_rows, result.shards_written,
+                        result.shards_unchanged, len(changed), changed_kec)
+
+
+def report_json(report: PublishReport | IngestReport) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)

@@ -1,0 +1,464 @@
+"""The central store on disk: keys, peppers, config, and the publisher's encrypted private state.
+
+    DIR/public/                    the TUF repository (served as-is; see blt_status.layout)
+    DIR/private/          0700     never served
+        config.json                KDF profile, expiries, central URL, root threshold
+        secrets.json               master pepper and epoch salts
+        keys/<role>.pem            Ed25519 signing keys (PKCS#8 PEM): root-1..n, targets,
+                                   snapshot, timestamp
+        state/<v>.json             manifest of published version v (no personal data)
+        state/objects/<id>.bin     AES-GCM sealed per-kecamatan state: payloads, cached
+                                   Argon2id root keys, sealed blobs (NIK, name inside only)
+        inputs/<sha256>.<ext>      copies of the program and payout point files a version used
+        distribution/<v>/          Kantor Pos distribution lists (names, masked NIK)
+
+Every file under ``private/`` is written 0600. The state key is derived from the master pepper,
+so the state is unreadable without ``secrets.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata, Root, Timestamp
+
+from blt_status.crypto import (
+    PRODUCTION_INDEX_KDF,
+    TEST_INDEX_KDF,
+    KdfProfile,
+    b64d,
+    b64e,
+    new_secret,
+)
+from blt_status.errors import CentralError
+from blt_status.indexer import IndexParams
+from blt_status.records import RecordPayload
+from blt_status.store import atomic_write_bytes
+
+__all__ = [
+    "KDF_PROFILES",
+    "CentralConfig",
+    "CentralStore",
+    "Epoch",
+    "StateRecord",
+    "StoreState",
+]
+
+CONFIG_FORMAT = "blt-central-v1"
+STATE_FORMAT = "blt-central-state-v1"
+KDF_PROFILES = {"production": PRODUCTION_INDEX_KDF, "test": TEST_INDEX_KDF}
+DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 28, "snapshot": 28, "timestamp": 3}
+ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+_NONCE = 12
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _central_error(code: str, id_text: str, en_text: str) -> CentralError:
+    return CentralError(code, id_text, en_text)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+        os.chmod(path, 0o700)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private file atomically with mode 0600 (its directories 0700)."""
+    make_private_dir(path.parent)
+    atomic_write_bytes(path, data, mode=0o600)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class CentralConfig:
+    """What ``private/config.json`` holds (nothing secret)."""
+
+    kdf: KdfProfile
+    central_url: str | None
+    root_threshold: int
+    root_keys: int
+    expiry_days: Mapping[str, int]
+    created: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": CONFIG_FORMAT, "kdf": self.kdf.to_dict(),
+                "central_url": self.central_url, "root_threshold": self.root_threshold,
+                "root_keys": self.root_keys, "expiry_days": dict(self.expiry_days),
+                "created": self.created}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CentralConfig:
+        try:
+            if data.get("format") != CONFIG_FORMAT:
+                raise ValueError("format")
+            return cls(KdfProfile.from_dict(data["kdf"]), data.get("central_url"),
+                       int(data["root_threshold"]), int(data["root_keys"]),
+                       {str(k): int(v) for k, v in data["expiry_days"].items()},
+                       str(data.get("created", "")))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
+                                 "The central store's config.json is corrupt.") from None
+
+    def expiry(self, role: str, now: dt.datetime) -> dt.datetime:
+        return now + dt.timedelta(days=self.expiry_days[role])
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One key epoch: an id, its salt, and the program it serves (bound at first publish)."""
+
+    id: str
+    salt: bytes = field(repr=False)
+    program_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "salt": b64e(self.salt), "program_id": self.program_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Epoch:
+        return cls(str(data["id"]), b64d(data["salt"]), data.get("program_id"))
+
+
+@dataclass
+class StateRecord:
+    """The publisher's memory of one recipient (kept only inside sealed state objects).
+
+    ``keys``/``blobs`` are per view: the Argon2id root key and the sealed record last
+    published. ``key_shard`` is the kecamatan the officer key was derived for (its pepper).
+    """
+
+    shard: str
+    payload: RecordPayload = field(repr=False)
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    key_shard: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"s": self.shard, "ks": self.key_shard, "p": self.payload.to_dict(),
+                "k": {view: b64e(key) for view, key in self.keys.items()},
+                "b": {view: b64e(blob) for view, blob in self.blobs.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StateRecord:
+        return cls(str(data["s"]), RecordPayload.from_dict(data["p"]),
+                   {view: b64d(key) for view, key in data["k"].items()},
+                   {view: b64d(blob) for view, blob in data["b"].items()},
+                   str(data.get("ks", "")))
+
+
+@dataclass
+class StoreState:
+    """The publisher's state at one published version (``version`` 0: nothing published)."""
+
+    version: int
+    epoch_id: str | None
+    records: dict[str, StateRecord] = field(default_factory=dict, repr=False)  # by NIK
+    objects: dict[str, str] = field(default_factory=dict)  # kecamatan -> state object id
+    inputs: dict[str, str] = field(default_factory=dict)  # program/payout_points -> file name
+    canaries: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def by_shard(self) -> dict[str, dict[str, StateRecord]]:
+        shards: dict[str, dict[str, StateRecord]] = {}
+        for nik, record in self.records.items():
+            shards.setdefault(record.shard, {})[nik] = record
+        return shards
+
+
+class CentralStore:
+    """A central store directory: open it, sign with its keys, read and write its state."""
+
+    def __init__(self, directory: Path, config: CentralConfig) -> None:
+        self.directory = directory
+        self.config = config
+        self.public_dir = directory / "public"
+        self.private_dir = directory / "private"
+        self.metadata_dir = self.public_dir / "metadata"
+        self.targets_dir = self.public_dir / "targets"
+        self._secrets: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"CentralStore({str(self.directory)!r}, kdf={self.config.kdf.name})"
+
+    # -- creation --------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, directory: Path, *, kdf: KdfProfile = PRODUCTION_INDEX_KDF,
+             central_url: str | None = None, root_threshold: int = 2, root_keys: int = 3,
+             now: dt.datetime | None = None) -> CentralStore:
+        """Create a new store: keys, master pepper, first epoch salt, config, ``1.root.json``.
+
+        Refuses an existing non-empty directory (``store_exists``).
+        """
+        directory = Path(directory)
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise _central_error(
+                "store_exists",
+                f"{directory} sudah ada dan tidak kosong: pilih folder baru.",
+                f"{directory} already exists and is not empty: choose a new folder.")
+        if not 1 <= root_threshold <= root_keys:
+            raise _central_error("root_threshold", "Ambang kunci root tidak valid.",
+                                 "The root key threshold must be between 1 and the key count.")
+        if central_url is not None and not central_url.startswith(("http://", "https://")):
+            raise _central_error("central_url", "URL pusat harus diawali http:// atau https://.",
+                                 "The central URL must start with http:// or https://.")
+        created_dir = not directory.exists()
+        now = (now or _utcnow()).replace(microsecond=0)
+        config = CentralConfig(kdf, central_url.rstrip("/") + "/" if central_url else None,
+                               root_threshold, root_keys, dict(DEFAULT_EXPIRY_DAYS),
+                               now.isoformat())
+        store = cls(directory, config)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            make_private_dir(store.private_dir)
+            signers: dict[str, CryptoSigner] = {}
+            for name in [f"root-{i}" for i in range(1, root_keys + 1)] + list(ONLINE_ROLES):
+                signer = CryptoSigner.generate_ed25519()
+                write_private(store.private_dir / "keys" / f"{name}.pem", signer.private_bytes)
+                signers[name] = signer
+            secrets = {"master_pepper": b64e(new_secret(32)),
+                       "epochs": [Epoch("e1", new_secret(16)).to_dict()]}
+            write_private(store.private_dir / "secrets.json",
+                          json.dumps(secrets, indent=1).encode())
+            write_private(store.private_dir / "config.json",
+                          json.dumps(config.to_dict(), indent=1).encode())
+            from blt_status.central.repo import make_root
+
+            root = make_root(
+                root_signers=[signers[f"root-{i}"] for i in range(1, root_keys + 1)],
+                role_signers={role: signers[role] for role in ONLINE_ROLES},
+                threshold=root_threshold, expires=config.expiry("root", now))
+            store.metadata_dir.mkdir(parents=True)
+            (store.targets_dir).mkdir()
+            atomic_write_bytes(store.metadata_dir / "1.root.json", root.to_bytes(), mode=0o644)
+        except BaseException:
+            if created_dir:
+                shutil.rmtree(directory, ignore_errors=True)
+            else:
+                for child in directory.iterdir():
+                    shutil.rmtree(child, ignore_errors=True) if child.is_dir() \
+                        else child.unlink(missing_ok=True)
+            raise
+        return store
+
+    @classmethod
+    def open(cls, directory: Path) -> CentralStore:
+        directory = Path(directory)
+        config_path = directory / "private" / "config.json"
+        try:
+            data = json.loads(config_path.read_bytes())
+        except FileNotFoundError:
+            raise _central_error(
+                "store_missing",
+                f"Tidak ada penyimpanan pusat di {directory}: jalankan `blt-status central init "
+                f"{directory}` dulu.",
+                f"No central store in {directory}: run `blt-status central init {directory}` "
+                "first.") from None
+        except (OSError, ValueError):
+            raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
+                                 "The central store's config.json is corrupt.") from None
+        return cls(directory, CentralConfig.from_dict(data))
+
+    # -- secrets and keys ------------------------------------------------------------------
+
+    def _load_secrets(self) -> dict[str, Any]:
+        if self._secrets is None:
+            try:
+                self._secrets = json.loads((self.private_dir / "secrets.json").read_bytes())
+                b64d(self._secrets["master_pepper"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise _central_error("store_corrupt", "Berkas rahasia pusat rusak atau hilang.",
+                                     "The central store's secrets.json is missing or corrupt."
+                                     ) from None
+        return self._secrets
+
+    @property
+    def master_pepper(self) -> bytes:
+        return b64d(self._load_secrets()["master_pepper"])
+
+    def epochs(self) -> list[Epoch]:
+        return [Epoch.from_dict(item) for item in self._load_secrets()["epochs"]]
+
+    def epoch(self, epoch_id: str) -> Epoch:
+        for epoch in self.epochs():
+            if epoch.id == epoch_id:
+                return epoch
+        raise _central_error("store_corrupt", "Epoch kunci tidak ditemukan.",
+                             f"Key epoch {epoch_id} is missing from secrets.json.")
+
+    def epoch_for_program(self, program_id: str) -> tuple[Epoch, bool]:
+        """The epoch serving ``program_id``; a new one (new salt) for a new program period.
+
+        Returns ``(epoch, is_new)``; a new epoch is saved only by :meth:`save_epoch`.
+        """
+        epochs = self.epochs()
+        for epoch in epochs:
+            if epoch.program_id == program_id:
+                return epoch, False
+        last = epochs[-1]
+        if last.program_id is None:  # the salt made at init, not bound yet
+            return Epoch(last.id, last.salt, program_id), True
+        return Epoch(f"e{len(epochs) + 1}", new_secret(16), program_id), True
+
+    def save_epoch(self, epoch: Epoch) -> None:
+        secrets = dict(self._load_secrets())
+        epochs = [item for item in secrets["epochs"] if item["id"] != epoch.id]
+        secrets["epochs"] = [*epochs, epoch.to_dict()]
+        write_private(self.private_dir / "secrets.json", json.dumps(secrets, indent=1).encode())
+        self._secrets = secrets
+
+    def index_params(self, epoch: Epoch) -> IndexParams:
+        return IndexParams(epoch_salt=epoch.salt, kdf=self.config.kdf,
+                           master_pepper=self.master_pepper)
+
+    def signer(self, name: str) -> CryptoSigner:
+        """The signer of ``name`` (``root-1``.., ``targets``, ``snapshot``, ``timestamp``)."""
+        try:
+            pem = (self.private_dir / "keys" / f"{name}.pem").read_bytes()
+            return CryptoSigner(load_pem_private_key(pem, None))
+        except (OSError, ValueError, TypeError):
+            raise _central_error("key_missing", f"Kunci {name} hilang atau rusak.",
+                                 f"The signing key {name} is missing or unreadable.") from None
+
+    # -- published metadata ----------------------------------------------------------------
+
+    def root_version(self) -> int:
+        versions = [int(path.name.split(".")[0]) for path in self.metadata_dir.glob("*.root.json")
+                    if path.name.split(".")[0].isdigit()]
+        return max(versions, default=0)
+
+    def root(self) -> Metadata[Root]:
+        """The newest root metadata."""
+        return Metadata[Root].from_file(
+            str(self.metadata_dir / f"{self.root_version()}.root.json"))
+
+    def published_version(self) -> int:
+        """The version the published ``timestamp.json`` points at (0: nothing published)."""
+        path = self.metadata_dir / "timestamp.json"
+        if not path.exists():
+            return 0
+        try:
+            return Metadata[Timestamp].from_file(str(path)).signed.snapshot_meta.version
+        except Exception:
+            raise _central_error("store_corrupt", "timestamp.json rusak.",
+                                 "The published timestamp.json is corrupt.") from None
+
+    # -- private state ---------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return self.private_dir / "state"
+
+    def _state_key(self) -> bytes:
+        return hmac.new(self.master_pepper, b"blt-central-state-v1", hashlib.sha256).digest()
+
+    def _object_path(self, object_id: str) -> Path:
+        return self.state_dir / "objects" / f"{object_id}.bin"
+
+    def write_state_object(self, kecamatan: str, records: Mapping[str, StateRecord]) -> str:
+        """Seal one kecamatan's records into a new state object; returns its id."""
+        object_id = new_secret(12).hex()
+        body = json.dumps({nik: record.to_dict() for nik, record in sorted(records.items())},
+                          separators=(",", ":")).encode()
+        nonce = new_secret(_NONCE)
+        aad = f"{STATE_FORMAT}|{kecamatan}".encode()
+        sealed = nonce + AESGCM(self._state_key()).encrypt(nonce, zlib.compress(body, 6), aad)
+        write_private(self._object_path(object_id), sealed)
+        return object_id
+
+    def read_state_object(self, kecamatan: str, object_id: str) -> dict[str, StateRecord]:
+        try:
+            sealed = self._object_path(object_id).read_bytes()
+            aad = f"{STATE_FORMAT}|{kecamatan}".encode()
+            body = AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+            data = json.loads(zlib.decompress(body))
+            return {nik: StateRecord.from_dict(item) for nik, item in data.items()}
+        except (OSError, InvalidTag, ValueError, KeyError, TypeError, zlib.error):
+            raise _central_error(
+                "state_corrupt", f"Status penerbit untuk kecamatan {kecamatan} rusak.",
+                f"The publisher's private state for kecamatan {kecamatan} is missing or corrupt."
+            ) from None
+
+    def manifest_path(self, version: int) -> Path:
+        return self.state_dir / f"{version}.json"
+
+    def load_state(self, *, records: bool = True) -> StoreState:
+        """The state of the published version (empty before the first publish)."""
+        version = self.published_version()
+        if version == 0:
+            return StoreState(0, None)
+        try:
+            manifest = json.loads(self.manifest_path(version).read_bytes())
+        except (OSError, ValueError):
+            raise _central_error(
+                "state_corrupt", f"Status penerbit versi {version} hilang atau rusak.",
+                f"The publisher's private state for version {version} is missing or corrupt."
+            ) from None
+        state = StoreState(version, manifest["epoch"], objects=dict(manifest["objects"]),
+                           inputs=dict(manifest["inputs"]), canaries=manifest["canaries"])
+        if records:
+            for kecamatan, object_id in state.objects.items():
+                state.records.update(self.read_state_object(kecamatan, object_id))
+        return state
+
+    def write_manifest(self, state: StoreState) -> Path:
+        path = self.manifest_path(state.version)
+        manifest = {"format": STATE_FORMAT, "version": state.version, "epoch": state.epoch_id,
+                    "objects": state.objects, "inputs": state.inputs,
+                    "canaries": state.canaries, "records": len(state.records)}
+        write_private(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return path
+
+    def save_input(self, source: Path, suffix: str) -> str:
+        """Keep a copy of an input file (program, payout points) by content hash."""
+        data = source.read_bytes()
+        name = f"{hashlib.sha256(data).hexdigest()}{suffix}"
+        path = self.private_dir / "inputs" / name
+        if not path.exists():
+            write_private(path, data)
+        return name
+
+    def input_path(self, name: str) -> Path:
+        return self.private_dir / "inputs" / name
+
+    def prune_state(self, keep_versions: Iterable[int]) -> None:
+        """Remove manifests and state objects no kept version refers to."""
+        keep = set(keep_versions)
+        referenced: set[str] = set()
+        for path in self.state_dir.glob("*.json"):
+            stem = path.stem
+            if not stem.isdigit():
+                continue
+            if int(stem) not in keep:
+                path.unlink(missing_ok=True)
+                continue
+            try:
+                referenced.update(json.loads(path.read_bytes())["objects"].values())
+            except (OSError, ValueError, KeyError):
+                return  # do not guess: leave everything
+        for path in (self.state_dir / "objects").glob("*.bin"):
+            if path.stem not in referenced:
+                path.unlink(missing_ok=True)

@@ -1,0 +1,231 @@
+"""Publishing versions into a real central store: TUF metadata, shards, deltas, all-or-nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import stat
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from conftest import KNOWN_SECRETS, PEOPLE, PROGRAM
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
+
+from blt_status.central import CentralStore, publish_records
+from blt_status.central.repo import target_path_on_disk
+from blt_status.crypto import TEST_INDEX_KDF, IndexKey
+from blt_status.layout import read_shard, shard_target
+from blt_status.records import RecordPayload, open_payload
+
+NOW = dt.datetime(2025, 11, 20, 6, 0, tzinfo=dt.UTC)
+
+
+def count_aggregates(items: Iterable[tuple[str, RecordPayload]]) -> dict[str, dict]:
+    """A minimal stand-in for the data plane's aggregates: recipients per desa."""
+    result: dict[str, Counter] = {}
+    for shard, payload in items:
+        result.setdefault(shard, Counter())[f"{payload.kode_wilayah}/{payload.status}"] += 1
+    return {shard: {"desa": dict(sorted(counts.items()))} for shard, counts in result.items()}
+
+
+def people_records(people=PEOPLE) -> dict[str, tuple[str, RecordPayload]]:
+    return {person.nik: (person.shard, person.payload) for person in people}
+
+
+def snapshot_tree(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def publish(store: CentralStore, records=None, **kwargs):
+    return publish_records(store, records if records is not None else people_records(),
+                           program=PROGRAM, aggregate=count_aggregates, workers=1,
+                           now=kwargs.pop("now", NOW), **kwargs)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> CentralStore:
+    return CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF,
+                             central_url="http://127.0.0.1:8000", now=NOW)
+
+
+def load_verified(store: CentralStore, version: int) -> Metadata[Targets]:
+    """Load every role of ``version`` with python-tuf and check the signature chain."""
+    metadata = store.public_dir / "metadata"
+    root = Metadata[Root].from_file(str(metadata / "1.root.json"))
+    root.signed.verify_delegate("root", root.signed_bytes, root.signatures)
+    timestamp = Metadata[Timestamp].from_file(str(metadata / "timestamp.json"))
+    root.signed.verify_delegate("timestamp", timestamp.signed_bytes, timestamp.signatures)
+    assert timestamp.signed.snapshot_meta.version == version
+    snapshot_bytes = (metadata / f"{version}.snapshot.json").read_bytes()
+    timestamp.signed.snapshot_meta.verify_length_and_hashes(snapshot_bytes)
+    snapshot = Metadata[Snapshot].from_bytes(snapshot_bytes)
+    root.signed.verify_delegate("snapshot", snapshot.signed_bytes, snapshot.signatures)
+    targets_bytes = (metadata / f"{version}.targets.json").read_bytes()
+    snapshot.signed.meta["targets.json"].verify_length_and_hashes(targets_bytes)
+    targets = Metadata[Targets].from_bytes(targets_bytes)
+    root.signed.verify_delegate("targets", targets.signed_bytes, targets.signatures)
+    assert targets.signed.version == snapshot.signed.version == version
+    for target in targets.signed.targets.values():
+        target.verify_length_and_hashes(
+            target_path_on_disk(store.public_dir / "targets", target).read_bytes())
+    return targets
+
+
+def test_first_publish_is_a_verifiable_tuf_repository(store: CentralStore) -> None:
+    result = publish(store)
+    assert (result.version, result.published) == (1, len(PEOPLE))
+    assert result.keys_derived == 2 * len(PEOPLE)
+    targets = load_verified(store, 1).signed.targets
+    assert sorted(targets) == [
+        "aggregates/32.01.01.json", "aggregates/32.01.02.json", "params.json",
+        "shards/officer/32.01.01.jsonl", "shards/officer/32.01.02.jsonl",
+        "shards/recipient/32.01.01.jsonl", "shards/recipient/32.01.02.jsonl"]
+    custom = targets["shards/officer/32.01.01.jsonl"].custom["blt"]
+    assert custom == {"kind": "shard", "view": "officer", "region": "32.01.01", "records": 3,
+                      "epoch": "e1"}
+    assert store.root().signed.roles["root"].threshold == 2
+
+
+def test_every_record_opens_with_keys_a_device_can_derive(store: CentralStore) -> None:
+    publish(store)
+    targets = load_verified(store, 1).signed.targets
+    params = json.loads(target_path_on_disk(store.targets_dir, targets["params.json"])
+                        .read_bytes())
+    assert params["kdf"] == TEST_INDEX_KDF.to_dict()
+    assert "NOT FOR REAL DATA" in params["kdf_label"]
+    index_params = store.index_params(store.epoch(params["epoch"]))
+    assert params["canaries"]["officer"].keys() == {"32.01.01", "32.01.02"}
+    for person in PEOPLE:
+        for view in ("officer", "recipient"):
+            target = targets[shard_target(view, person.shard)]
+            lines = target_path_on_disk(store.targets_dir, target).read_bytes().splitlines()
+            records = {record.tag: record
+                       for record in read_shard(lines, view=view, region=person.shard)}
+            key = IndexKey.from_root(index_params.root_key(person.nik, view, person.shard))
+            payload = open_payload(records[key.tag], key=key, view=view)
+            expected = person.payload if view == "officer" else person.payload.for_recipient()
+            assert payload == expected
+
+
+def test_unchanged_input_writes_no_new_shard_files(store: CentralStore) -> None:
+    publish(store)
+    before = snapshot_tree(store.targets_dir)
+    first = load_verified(store, 1).signed.targets
+    result = publish(store, now=NOW + dt.timedelta(hours=1))
+    assert result.version == 2 and result.keys_derived == 0 and result.shards_written == 0
+    second = load_verified(store, 2).signed.targets
+    new_files = set(snapshot_tree(store.targets_dir)) - set(before)
+    params_file = target_path_on_disk(store.targets_dir, second["params.json"])
+    assert new_files == {str(params_file.relative_to(store.targets_dir))}  # its data_as_of
+    for name, target in first.items():
+        if name != "params.json":
+            assert second[name] == target
+
+
+def test_status_change_touches_only_its_kecamatan(store: CentralStore) -> None:
+    publish(store)
+    first = load_verified(store, 1).signed.targets
+    changed = dataclasses.replace(PEOPLE[0].payload, status="collected",
+                                  collected_at=NOW, collected_point_id="KP-CIBINONG")
+    records = people_records()
+    records[PEOPLE[0].nik] = (PEOPLE[0].shard, changed)
+    result = publish(store, records, now=NOW + dt.timedelta(hours=2))
+    assert result.keys_derived == 0  # no Argon2id for known NIKs in the same epoch
+    second = load_verified(store, 2).signed.targets
+    differs = sorted(name for name in first if first[name] != second[name])
+    assert differs == ["aggregates/32.01.01.json", "params.json",
+                       "shards/officer/32.01.01.jsonl", "shards/recipient/32.01.01.jsonl"]
+    assert result.shards_written == 2
+
+
+def test_moving_and_removing_recipients(store: CentralStore) -> None:
+    publish(store)
+    records = people_records()
+    del records[PEOPLE[3].nik]
+    moved = dataclasses.replace(PEOPLE[4].payload, kode_wilayah="32.01.01.1001")
+    records[PEOPLE[4].nik] = ("32.01.01", moved)
+    publish(store, records)
+    targets = load_verified(store, 2).signed.targets
+    assert "shards/officer/32.01.02.jsonl" not in targets
+    assert targets["shards/officer/32.01.01.jsonl"].custom["blt"]["records"] == 4
+    state = store.load_state()
+    assert state.records[PEOPLE[4].nik].shard == "32.01.01"
+
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("stage", ["aggregate", "sign", "commit"])
+def test_failure_mid_publish_leaves_public_identical(store: CentralStore, stage: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    publish(store)
+    public_before = snapshot_tree(store.public_dir)
+    state_before = sorted(p.name for p in store.state_dir.rglob("*"))
+    changed = dataclasses.replace(PEOPLE[3].payload, status="collected")
+    records = {**people_records(), PEOPLE[3].nik: (PEOPLE[3].shard, changed),
+               "3201016606990007": ("32.01.03", dataclasses.replace(
+                   PEOPLE[0].payload, kode_wilayah="32.01.03.2001"))}
+    aggregate = count_aggregates
+    if stage == "aggregate":
+        def aggregate(items):
+            raise Boom()
+    elif stage == "sign":
+        monkeypatch.setattr("blt_status.central.repo.Metadata.sign",
+                            lambda *a, **k: (_ for _ in ()).throw(Boom()))
+    else:
+        monkeypatch.setattr("blt_status.central.repo.RepoTransaction.commit",
+                            lambda *a, **k: (_ for _ in ()).throw(Boom()))
+    with pytest.raises(Boom):
+        publish_records(store, records, program=PROGRAM, aggregate=aggregate, workers=1,
+                        now=NOW)
+    assert snapshot_tree(store.public_dir) == public_before
+    assert sorted(p.name for p in store.state_dir.rglob("*")) == state_before
+    assert store.published_version() == 1
+    monkeypatch.undo()
+    assert publish(store, records).version == 2
+    load_verified(store, 2)
+
+
+def test_private_files_are_0600_and_nothing_is_plaintext(store: CentralStore) -> None:
+    publish(store)
+    publish(store)
+    for path in store.private_dir.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    for path in store.directory.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in KNOWN_SECRETS:
+                assert secret.encode() not in data, (path, "secret")
+
+
+def test_new_program_starts_a_new_epoch(store: CentralStore) -> None:
+    publish(store)
+    next_program = dataclasses.replace(PROGRAM, id="BLT-PANGAN-2026", period="Januari 2026")
+    records = {nik: (shard, dataclasses.replace(payload, program=next_program))
+               for nik, (shard, payload) in people_records().items()}
+    result = publish_records(store, records, program=next_program, aggregate=count_aggregates,
+                             workers=1, now=NOW)
+    assert result.epoch == "e2" and result.keys_derived == 2 * len(PEOPLE)
+    epochs = {epoch.id: epoch for epoch in store.epochs()}
+    assert epochs["e1"].salt != epochs["e2"].salt
+    load_verified(store, 2)
+
+
+def test_process_pool_gives_the_same_keys_as_one_worker(store: CentralStore) -> None:
+    base = PEOPLE[0]
+    records = {f"32010145059{index:05d}": (base.shard, base.payload) for index in range(80)}
+    result = publish_records(store, records, program=PROGRAM, aggregate=count_aggregates,
+                             workers=2, now=NOW)
+    assert result.keys_derived == 160
+    params = store.index_params(store.epoch(result.epoch))
+    state = store.load_state()
+    for nik in list(records)[::7]:
+        assert state.records[nik].keys["recipient"] == params.root_key(nik, "recipient",
+                                                                       base.shard)
+        assert state.records[nik].keys["officer"] == params.root_key(nik, "officer", base.shard)
