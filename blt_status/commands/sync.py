@@ -1,0 +1,88 @@
+"""``blt-status sync [--from URL|DIR] --data-dir D``: fetch and switch to the newest index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
+from blt_status.device import Device
+from blt_status.sync import SyncProgress, SyncReport, sync_device
+
+ORDER = 41
+
+_PHASES = {"metadata": ("metadata", "metadata"), "shards": ("unduh shard", "download shards"),
+           "index": ("bangun indeks", "build index"), "switch": ("pindah versi", "switch")}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sync", help="refresh the local index from the central store",
+        description="Download the central store's newest signed version (TUF), only the "
+        "shards that changed, check every signature, hash, view and region, and switch the "
+        "local index over atomically. --from takes the URL of DIR/public on any static HTTP "
+        "server, or a local directory (e.g. a copy on a USB stick); without it the URL from "
+        "the enrollment bundle is used. On any failure the previous index stays in use.")
+    parser.add_argument("--from", dest="source", default=None, metavar="URL",
+                        help="URL or directory of the published repository (DIR/public)")
+    add_data_dir(parser)
+    add_json(parser)
+    parser.set_defaults(handler=run)
+
+
+class TerminalProgress:
+    """One self-rewriting line on stderr."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.width = 0
+
+    def __call__(self, event: SyncProgress) -> None:
+        label = _PHASES.get(event.phase, (event.phase, event.phase))[self.lang == "en"]
+        text = f"sync: {label} {event.done}/{event.total}" if event.total else f"sync: {label}"
+        self.width = max(self.width, len(text))
+        sys.stderr.write("\r" + text.ljust(self.width))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
+def render_text(report: SyncReport, lang: str) -> str:
+    en = lang == "en"
+    if not report.changed:
+        return (f"Already up to date: version {report.version_after} "
+                f"({report.records} records)." if en else
+                f"Sudah mutakhir: versi {report.version_after} ({report.records} catatan).")
+    before = report.version_before if report.version_before is not None else "-"
+    lines = [
+        (f"Synced: version {before} -> {report.version_after}" if en else
+         f"Tersinkron: versi {before} -> {report.version_after}"),
+        (f"  shards downloaded {report.shards_downloaded}, reused {report.shards_reused}, "
+         f"removed {report.shards_removed}" if en else
+         f"  shard diunduh {report.shards_downloaded}, dipakai ulang {report.shards_reused}, "
+         f"dihapus {report.shards_removed}"),
+        (f"  records {report.records}, {report.bytes_downloaded} bytes downloaded" if en else
+         f"  catatan {report.records}, {report.bytes_downloaded} byte diunduh"),
+        (f"  data as of {report.data_as_of}, valid until {report.expires}" if en else
+         f"  data per {report.data_as_of}, berlaku sampai {report.expires}"),
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    device = Device.load(args.data_dir)
+    lang = current_lang()
+    progress = TerminalProgress(lang) if not args.json and sys.stderr.isatty() else None
+    try:
+        report = sync_device(device, args.source, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(render_text(report, lang))
+    return 0
