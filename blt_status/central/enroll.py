@@ -25,15 +25,12 @@ def _region_error(code: str, region: str, id_reason: str, en_reason: str) -> Cen
 def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = False) -> Bundle:
     """A bundle for an officer device over ``regions`` (kecamatan codes) or for the bot.
 
-    Regions must be current kecamatan codes with records in the published version.
+    Regions must be current kecamatan codes with records in the published version; the bot
+    bundle can be made before the first publish (its pepper covers the whole country).
     """
     if bot == bool(regions):
         raise CentralError("enroll_view", "Pilih --region KODE... atau --bot (salah satu).",
                            "Give either --region KODE... or --bot, not both or neither.")
-    if store.published_version() == 0:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
     root = store.root().to_dict()
     url = store.config.central_url
     params = store.index_params(store.epochs()[-1])  # peppers do not depend on the epoch
@@ -41,6 +38,10 @@ def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = Fals
         keyring = device_keyring(params, "recipient", ())
         return Bundle(root=root, view="recipient", regions=(), keyring=keyring, central_url=url,
                       label="bot penerima (recipient view)")
+    if store.published_version() == 0:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
     known = store_kecamatan(store)
     chosen: list[str] = []
     for raw in regions:

@@ -1,0 +1,312 @@
+"""``blt-status central ...``: create the central store, publish, ingest payouts, enroll, serve."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+from blt_status.commands._common import add_json, current_lang, print_json
+
+ORDER = 50
+
+
+def _say(id_text: str, en_text: str) -> str:
+    return en_text if current_lang() == "en" else id_text
+
+
+class TerminalProgress:
+    """``sealing 12000/20000`` on one rewritten stderr line, at most a few times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = 0.0
+        self._shown = False
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> TerminalProgress:
+        return cls(not getattr(args, "json", False) and sys.stderr.isatty())
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        sys.stderr.write(f"\r{stage} {done}/{total}\033[K")
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._shown = False
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes as one line with a code (``error [usage]: ...``), exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error [usage]: {self.prog}: {message} (--help)\n")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    central = subparsers.add_parser(
+        "central", help="the central store: init, publish, ingest payouts, enroll, serve",
+        description="Run the central store: a folder whose public/ part is a signed static "
+        "repository any HTTP server can serve, and whose private/ part (keys, peppers, the "
+        "publisher's encrypted state, Kantor Pos lists) is never served.")
+    commands = central.add_subparsers(dest="central_command", metavar="SUBCOMMAND",
+                                      required=True, parser_class=OneLineErrorParser)
+
+    init = commands.add_parser(
+        "init", help="create a new central store: signing keys, peppers, config",
+        description="Create a new central store in DIR: Ed25519 TUF keys (root 2-of-3, "
+        "targets, snapshot, timestamp), the master pepper, an epoch salt and config, and the "
+        "first root metadata. Refuses a non-empty DIR.")
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("--kdf", choices=("production", "test"), default="production",
+                      help="index KDF profile (test is cheap and NOT FOR REAL DATA)")
+    init.add_argument("--url", metavar="URL", default=None,
+                      help="public URL devices sync from (written into enrollment bundles)")
+    add_json(init)
+    init.set_defaults(handler=run_init)
+
+    publish = commands.add_parser(
+        "publish", help="validate inputs and publish the next signed version",
+        description="Validate recipients, payout points and the program, schedule payouts, "
+        "write Kantor Pos distribution lists (private) and publish the next signed version. "
+        "Every input row is published or rejected with a reason; nothing is published "
+        "half-way.")
+    publish.add_argument("directory", type=Path, metavar="DIR")
+    publish.add_argument("--recipients", type=Path, required=True, metavar="CSV")
+    publish.add_argument("--payout-points", type=Path, required=True, metavar="CSV")
+    publish.add_argument("--program", type=Path, required=True, metavar="TOML")
+    publish.add_argument("--workers", type=int, default=None, metavar="N",
+                         help="processes for key derivation (default: all cores)")
+    add_json(publish)
+    publish.set_defaults(handler=run_publish)
+
+    ingest = commands.add_parser(
+        "ingest-payouts", help="apply a Kantor Pos payout report and publish the next version",
+        description="Apply a Kantor Pos payout report (salur, gagal, kembali) to the current "
+        "state and publish the next version, in which only the affected shards change.")
+    ingest.add_argument("directory", type=Path, metavar="DIR")
+    ingest.add_argument("report", type=Path, metavar="REPORT_CSV")
+    ingest.add_argument("--workers", type=int, default=None, metavar="N",
+                        help=argparse.SUPPRESS)
+    add_json(ingest)
+    ingest.set_defaults(handler=run_ingest)
+
+    enroll = commands.add_parser(
+        "enroll", help="write an enrollment bundle for an officer device or the bot",
+        description="Write a device bundle: the pinned TUF root, the central URL, the view, "
+        "regions and the view's pepper(s). The bundle is secret (0600): carry it to the "
+        "device, run `blt-status init --bundle`, then delete it.")
+    enroll.add_argument("directory", type=Path, metavar="DIR")
+    who = enroll.add_mutually_exclusive_group(required=True)
+    who.add_argument("--region", nargs="+", metavar="KODE", default=[],
+                     help="kecamatan code(s) of an officer device, e.g. 32.01.01")
+    who.add_argument("--bot", action="store_true", help="the recipient-view bundle for the bot")
+    enroll.add_argument("--out", type=Path, required=True, metavar="BUNDLE")
+    add_json(enroll)
+    enroll.set_defaults(handler=run_enroll)
+
+    demo = commands.add_parser(
+        "demo-data", help="write a synthetic demo world (recipients, points, program, report)",
+        description="Write a synthetic but realistic world on real region codes: "
+        "recipients.csv, payout_points.csv, program.toml and a sample payout report.")
+    demo.add_argument("out_dir", type=Path, metavar="OUTDIR")
+    demo.add_argument("--kabupaten", default="32.01", metavar="KODE")
+    demo.add_argument("--recipients", type=int, default=2000, metavar="N")
+    demo.add_argument("--seed", type=int, default=7, metavar="S")
+    add_json(demo)
+    demo.set_defaults(handler=run_demo_data)
+
+    serve = commands.add_parser(
+        "serve", help="serve DIR/public over HTTP (a convenience; any static server works)",
+        description="Serve DIR/public (never DIR/private) as static files, like "
+        "`python -m http.server -d DIR/public`.")
+    serve.add_argument("directory", type=Path, metavar="DIR")
+    serve.add_argument("--port", type=int, default=8000, metavar="P")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(handler=run_serve)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from blt_status.central import KDF_PROFILES, CentralStore
+
+    store = CentralStore.init(args.directory, kdf=KDF_PROFILES[args.kdf], central_url=args.url)
+    root = store.root().signed
+    if args.json:
+        print_json({"directory": str(store.directory), "public": str(store.public_dir),
+                    "private": str(store.private_dir), "kdf": store.config.kdf.to_dict(),
+                    "kdf_label": store.config.kdf.label, "insecure": store.config.kdf.insecure,
+                    "central_url": store.config.central_url,
+                    "root_threshold": root.roles["root"].threshold,
+                    "root_keys": list(root.roles["root"].keyids)})
+        return 0
+    print(_say(f"Penyimpanan pusat dibuat: {store.directory}",
+               f"Central store created: {store.directory}"))
+    print(_say(f"  publik (disajikan): {store.public_dir}",
+               f"  public (served):    {store.public_dir}"))
+    print(_say(f"  privat (RAHASIA):   {store.private_dir}",
+               f"  private (SECRET):   {store.private_dir}"))
+    print(f"  KDF: {store.config.kdf.label}")
+    print(_say(f"  kunci root: {root.roles['root'].threshold} dari "
+               f"{len(root.roles['root'].keyids)}",
+               f"  root keys: {root.roles['root'].threshold} of "
+               f"{len(root.roles['root'].keyids)}"))
+    if store.config.kdf.insecure:
+        print(_say("PERINGATAN: profil KDF uji — HANYA UNTUK DEMO/UJI, BUKAN DATA NYATA.",
+                   "WARNING: test KDF profile — FOR DEMOS AND TESTS ONLY, NOT FOR REAL DATA."),
+              file=sys.stderr)
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore, publish_files
+
+    store = CentralStore.open(args.directory)
+    progress = TerminalProgress.for_args(args)
+    try:
+        report = publish_files(store, args.recipients, args.payout_points, args.program,
+                               workers=args.workers, progress=progress)
+    finally:
+        progress.close()
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    print(_say(f"Versi {report.version} diterbitkan: {report.published} penerima, "
+               f"{len(report.rejected)} ditolak dari {report.input_rows} baris.",
+               f"Version {report.version} published: {report.published} recipients, "
+               f"{len(report.rejected)} rejected of {report.input_rows} rows."))
+    print(_say(f"  shard baru: {report.shards_written}, tidak berubah: "
+               f"{report.shards_unchanged}; kunci baru: {report.keys_derived}, dipakai ulang: "
+               f"{report.keys_reused}",
+               f"  shards written: {report.shards_written}, unchanged: "
+               f"{report.shards_unchanged}; keys derived: {report.keys_derived}, reused: "
+               f"{report.keys_reused}"))
+    print(f"  KDF: {report.kdf}")
+    _print_rejections(report.rejected)
+    if report.distribution_lists:
+        folder = Path(report.distribution_lists[0]).parent
+        print(_say(f"  daftar salur Kantor Pos (RAHASIA): {folder}",
+                   f"  Kantor Pos distribution lists (SECRET): {folder}"))
+    return 0
+
+
+def _print_rejections(rejected: list[dict[str, Any]], limit: int = 20) -> None:
+    for item in rejected[:limit]:
+        print(f"  - {_say('baris', 'line')} {item.get('line')}: {item.get('nik_masked')} "
+              f"[{item.get('code')}] {item.get('reason')}")
+    if len(rejected) > limit:
+        print(_say(f"  ... dan {len(rejected) - limit} lagi (lihat --json)",
+                   f"  ... and {len(rejected) - limit} more (see --json)"))
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore, ingest_payouts
+
+    store = CentralStore.open(args.directory)
+    progress = TerminalProgress.for_args(args)
+    try:
+        report = ingest_payouts(store, args.report, progress=progress, workers=args.workers)
+    finally:
+        progress.close()
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    print(_say(f"Versi {report.version} diterbitkan: {report.applied} baris diterapkan, "
+               f"{len(report.rejected)} ditolak dari {report.input_rows}; "
+               f"{report.changed_records} data berubah, shard baru: {report.shards_written}.",
+               f"Version {report.version} published: {report.applied} rows applied, "
+               f"{len(report.rejected)} rejected of {report.input_rows}; "
+               f"{report.changed_records} records changed, shards written: "
+               f"{report.shards_written}."))
+    _print_rejections(report.rejected)
+    return 0
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore
+    from blt_status.central.enroll import enroll
+
+    store = CentralStore.open(args.directory)
+    bundle = enroll(store, regions=args.region, bot=args.bot)
+    bundle.write(args.out)
+    if args.json:
+        print_json({"bundle": str(args.out), "view": bundle.view, "regions": list(bundle.regions),
+                    "central_url": bundle.central_url, "root_version": bundle.root["signed"][
+                        "version"]})
+        return 0
+    regions = ", ".join(bundle.regions) or _say("seluruh negeri", "the whole country")
+    print(_say(f"Bundel {bundle.view} ditulis: {args.out} (wilayah: {regions})",
+               f"Bundle for the {bundle.view} view written: {args.out} (regions: {regions})"))
+    print(_say("RAHASIA: bundel berisi pepper. Pasang dengan `blt-status init --data-dir D "
+               f"--bundle {args.out}`, lalu hapus.",
+               "SECRET: the bundle holds peppers. Install it with `blt-status init --data-dir D "
+               f"--bundle {args.out}`, then delete it."))
+    return 0
+
+
+def run_demo_data(args: argparse.Namespace) -> int:
+    from blt_status.central.demodata import write_demo_world
+    from blt_status.errors import InputError
+
+    if args.recipients < 1:
+        raise InputError("demo_recipients", "Jumlah penerima harus paling sedikit 1.",
+                         "The number of recipients must be at least 1.")
+    files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
+                             recipients=args.recipients, seed=args.seed)
+    paths = {"recipients": str(files.recipients_csv),
+             "payout_points": str(files.payout_points_csv),
+             "program": str(files.program_toml),
+             "payout_report": str(files.payout_report_csv)}
+    if args.json:
+        print_json(paths)
+        return 0
+    print(_say(f"Data demo (sintetis) ditulis ke {args.out_dir}:",
+               f"Synthetic demo data written to {args.out_dir}:"))
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    return 0
+
+
+class _PublicHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore
+
+    store = CentralStore.open(args.directory)
+    handler = functools.partial(_PublicHandler, directory=str(store.public_dir))
+    try:
+        server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
+    except OSError as error:
+        from blt_status.errors import CentralError
+
+        raise CentralError("serve_port", f"Tidak bisa membuka {args.host}:{args.port} "
+                           f"({error.strerror}).",
+                           f"Cannot listen on {args.host}:{args.port} ({error.strerror}).",
+                           ) from None
+    host, port = server.server_address[:2]
+    print(_say(f"Menyajikan {store.public_dir} di http://{host}:{port}/ (Ctrl-C untuk berhenti)",
+               f"Serving {store.public_dir} at http://{host}:{port}/ (Ctrl-C to stop)"),
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
