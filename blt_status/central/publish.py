@@ -423,8 +423,12 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     from blt_status.central.payouts import compute_aggregates
     from blt_status.central.plan import plan_publication, write_distribution_lists
 
+    def row_progress(done: int, total: int) -> None:
+        if progress is not None:
+            progress("checking", done, total)
+
     plan = plan_publication(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
-                            progress=progress)
+                            progress=row_progress)
     program = plan.program.program
     records = {recipient.nik_digits: (recipient.shard, recipient.payload)
                for recipient in plan.recipients}
