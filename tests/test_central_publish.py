@@ -229,3 +229,21 @@ def test_process_pool_gives_the_same_keys_as_one_worker(store: CentralStore) -> 
         assert state.records[nik].keys["recipient"] == params.root_key(nik, "recipient",
                                                                        base.shard)
         assert state.records[nik].keys["officer"] == params.root_key(nik, "officer", base.shard)
+
+
+def test_old_target_files_are_pruned_after_three_versions(store: CentralStore) -> None:
+    publish(store)
+    first_shard = target_path_on_disk(store.targets_dir, load_verified(store, 1).signed.targets[
+        "shards/officer/32.01.01.jsonl"])
+    for version, status in enumerate(["held", "returned", "collected"], start=2):
+        records = people_records()
+        records[PEOPLE[0].nik] = (PEOPLE[0].shard,
+                                  dataclasses.replace(PEOPLE[0].payload, status=status))
+        publish(store, records, now=NOW + dt.timedelta(hours=version))
+        assert first_shard.exists() == (version <= 3)
+    named = set()
+    for version in (2, 3, 4):
+        targets = Metadata[Targets].from_file(str(store.metadata_dir / f"{version}.targets.json"))
+        named |= {target_path_on_disk(store.targets_dir, target)
+                  for target in targets.signed.targets.values()}
+    assert {path for path in store.targets_dir.rglob("*") if path.is_file()} == named

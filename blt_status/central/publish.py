@@ -29,7 +29,7 @@ from typing import Any
 
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
-from blt_status.central.repo import RepoTransaction
+from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import (
     CentralStore,
     Epoch,
@@ -68,6 +68,7 @@ Progress = Callable[[str, int, int], None]
 Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mapping[str, Any]]]
 
 _MIN_PARALLEL_ITEMS = 64
+KEEP_TARGET_VERSIONS = 3  # devices mid-sync on a recent version still find its files
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ def publish_records(store: CentralStore, records: Mapping[str, tuple[str, Record
 
     transaction = RepoTransaction(store.public_dir, version)
     new_state = StoreState(version, epoch.id, records=merged,
-                           inputs=dict(inputs or previous.inputs))
+                           inputs=dict(inputs or previous.inputs), program=program)
     written_objects: list[str] = []
     distribution_dir = store.private_dir / "distribution" / str(version)
     distribution_lists: list[Path] = []
@@ -408,8 +409,53 @@ def publish_records(store: CentralStore, records: Mapping[str, tuple[str, Record
             store.manifest_path(version).unlink(missing_ok=True)
             shutil.rmtree(distribution_dir, ignore_errors=True)
     store.prune_state({version, version - 1})
+    prune_targets(store, keep_versions=KEEP_TARGET_VERSIONS)
     return VersionResult(version, len(merged), shards_written, shards_unchanged, len(work),
                          keys_reused, kecamatan, epoch.id, now, distribution_lists)
+
+
+def prune_targets(store: CentralStore, *, keep_versions: int) -> int:
+    """Delete target files no longer named by the newest ``keep_versions`` versions.
+
+    Runs only after a commit; old ``<v>.targets.json``/``<v>.snapshot.json`` stay (small, and
+    a client that asks for them gets a consistent answer). Returns the number of files removed.
+    """
+    current = store.published_version()
+    referenced: set[Path] = set()
+    for version in range(max(1, current - keep_versions + 1), current + 1):
+        path = store.metadata_dir / f"{version}.targets.json"
+        if not path.exists():
+            continue
+        try:
+            targets = Metadata[Targets].from_file(str(path)).signed.targets
+        except Exception:
+            return 0  # never delete on a doubt
+        referenced.update(target_path_on_disk(store.targets_dir, target)
+                          for target in targets.values())
+    if not referenced:
+        return 0
+    removed = 0
+    for path in store.targets_dir.rglob("*"):
+        if path.is_file() and path not in referenced:
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def refresh(store: CentralStore, *, now: dt.datetime | None = None) -> VersionResult:
+    """Re-sign the current content as the next version (new expiry dates, no new shards)."""
+    from blt_status.central.payouts import compute_aggregates
+
+    state = store.load_state()
+    if state.version == 0 or state.program is None:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
+    program = state.program
+    records = {nik: (record.shard, record.payload) for nik, record in state.records.items()}
+    return publish_records(store, records, program=program,
+                           aggregate=lambda items: compute_aggregates(items, program),
+                           now=now, previous=state)
 
 
 # -- the two entry points ---------------------------------------------------------------------

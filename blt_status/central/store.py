@@ -46,7 +46,7 @@ from blt_status.crypto import (
 )
 from blt_status.errors import CentralError
 from blt_status.indexer import IndexParams
-from blt_status.records import RecordPayload
+from blt_status.records import Program, RecordPayload
 from blt_status.store import atomic_write_bytes
 
 __all__ = [
@@ -180,6 +180,7 @@ class StoreState:
     objects: dict[str, str] = field(default_factory=dict)  # kecamatan -> state object id
     inputs: dict[str, str] = field(default_factory=dict)  # program/payout_points -> file name
     canaries: dict[str, dict[str, str]] = field(default_factory=dict)
+    program: Program | None = None
 
     def by_shard(self) -> dict[str, dict[str, StateRecord]]:
         shards: dict[str, dict[str, StateRecord]] = {}
@@ -418,7 +419,8 @@ class CentralStore:
                 f"The publisher's private state for version {version} is missing or corrupt."
             ) from None
         state = StoreState(version, manifest["epoch"], objects=dict(manifest["objects"]),
-                           inputs=dict(manifest["inputs"]), canaries=manifest["canaries"])
+                           inputs=dict(manifest["inputs"]), canaries=manifest["canaries"],
+                           program=Program.from_dict(manifest["program"]))
         if records:
             for kecamatan, object_id in state.objects.items():
                 state.records.update(self.read_state_object(kecamatan, object_id))
@@ -428,7 +430,8 @@ class CentralStore:
         path = self.manifest_path(state.version)
         manifest = {"format": STATE_FORMAT, "version": state.version, "epoch": state.epoch_id,
                     "objects": state.objects, "inputs": state.inputs,
-                    "canaries": state.canaries, "records": len(state.records)}
+                    "canaries": state.canaries, "records": len(state.records),
+                    "program": state.program.to_dict() if state.program else None}
         write_private(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
         return path
 

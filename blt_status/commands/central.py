@@ -105,6 +105,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json(ingest)
     ingest.set_defaults(handler=run_ingest)
 
+    refresh = commands.add_parser(
+        "refresh", help="re-sign the current data as the next version (new expiry dates)",
+        description="Re-sign the published data as the next version with fresh expiry dates "
+        "(the timestamp expires after a few days). No input files needed; no shard changes.")
+    refresh.add_argument("directory", type=Path, metavar="DIR")
+    add_json(refresh)
+    refresh.set_defaults(handler=run_refresh)
+
     enroll = commands.add_parser(
         "enroll", help="write an enrollment bundle for an officer device or the bot",
         description="Write a device bundle: the pinned TUF root, the central URL, the view, "
@@ -232,6 +240,24 @@ def run_ingest(args: argparse.Namespace) -> int:
                f"{report.changed_records} records changed, shards written: "
                f"{report.shards_written}."))
     _print_rejections(report.rejected)
+    return 0
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore
+    from blt_status.central.publish import refresh
+
+    store = CentralStore.open(args.directory)
+    result = refresh(store)
+    expires = store.config.expiry("timestamp", result.data_as_of).isoformat()
+    if args.json:
+        print_json({"version": result.version, "published": result.published,
+                    "shards_written": result.shards_written, "timestamp_expires": expires})
+        return 0
+    print(_say(f"Versi {result.version} ditandatangani ulang ({result.published} penerima); "
+               f"timestamp berlaku sampai {expires}.",
+               f"Version {result.version} re-signed ({result.published} recipients); the "
+               f"timestamp expires {expires}."))
     return 0
 
 
