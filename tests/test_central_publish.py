@@ -17,6 +17,7 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 from blt_status.central import CentralStore, publish_records
 from blt_status.central.repo import target_path_on_disk
 from blt_status.crypto import TEST_INDEX_KDF, IndexKey
+from blt_status.errors import CentralError
 from blt_status.layout import read_shard, shard_target
 from blt_status.records import RecordPayload, open_payload
 
@@ -247,3 +248,12 @@ def test_old_target_files_are_pruned_after_three_versions(store: CentralStore) -
         named |= {target_path_on_disk(store.targets_dir, target)
                   for target in targets.signed.targets.values()}
     assert {path for path in store.targets_dir.rglob("*") if path.is_file()} == named
+
+
+def test_a_second_publisher_is_refused_while_one_runs(store: CentralStore) -> None:
+    other = CentralStore.open(store.directory)
+    with store.lock():
+        with pytest.raises(CentralError) as caught:
+            publish(other)
+        assert caught.value.code == "store_busy"
+    assert publish(other).version == 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -286,6 +285,17 @@ def publish_records(store: CentralStore, records: Mapping[str, tuple[str, Record
     All or nothing: on any error nothing under ``public/`` changes and the private state stays
     at the previous version.
     """
+    with store.lock():
+        return _publish_records(store, records, program=program, aggregate=aggregate,
+                                inputs=inputs, distribution=distribution, workers=workers,
+                                progress=progress, now=now, previous=previous)
+
+
+def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
+                     program: Program, aggregate: Aggregator, inputs: Mapping[str, str] | None,
+                     distribution: Callable[[Path], list[Path]] | None, workers: int | None,
+                     progress: Progress | None, now: dt.datetime | None,
+                     previous: StoreState | None) -> VersionResult:
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     previous = previous if previous is not None else store.load_state()
     epoch, new_epoch = store.epoch_for_program(program.id)
@@ -446,6 +456,12 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None) -> VersionRe
     """Re-sign the current content as the next version (new expiry dates, no new shards)."""
     from blt_status.central.payouts import compute_aggregates
 
+    with store.lock():
+        return _refresh(store, now, compute_aggregates)
+
+
+def _refresh(store: CentralStore, now: dt.datetime | None,
+             compute_aggregates: Callable[..., Any]) -> VersionResult:
     state = store.load_state()
     if state.version == 0 or state.program is None:
         raise CentralError("nothing_published",
@@ -498,6 +514,13 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
 def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None = None,
                    now: dt.datetime | None = None, workers: int | None = None) -> IngestReport:
     """Apply a Kantor Pos payout report and publish the next version (only changed shards)."""
+    with store.lock():
+        return _ingest_payouts(store, Path(report_csv), progress=progress, now=now,
+                               workers=workers)
+
+
+def _ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None,
+                    now: dt.datetime | None, workers: int | None) -> IngestReport:
     from blt_status.central.inputs import load_payout_points, load_program
     from blt_status.central.payouts import apply_payouts, compute_aggregates, read_payout_report
 
@@ -525,5 +548,3 @@ def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress 
                         result.shards_unchanged, len(changed), changed_kec)
 
 
-def report_json(report: PublishReport | IngestReport) -> str:
-    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)

@@ -18,14 +18,16 @@ so the state is unreadable without ``secrets.json``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import shutil
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,7 @@ class CentralStore:
         self.metadata_dir = self.public_dir / "metadata"
         self.targets_dir = self.public_dir / "targets"
         self._secrets: dict[str, Any] | None = None
+        self._lock_depth = 0
 
     def __repr__(self) -> str:
         return f"CentralStore({str(self.directory)!r}, kdf={self.config.kdf.name})"
@@ -282,6 +285,34 @@ class CentralStore:
             raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
                                  "The central store's config.json is corrupt.") from None
         return cls(directory, CentralConfig.from_dict(data))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's writer lock (one publish at a time); ``store_busy`` if taken."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        fd = os.open(self.private_dir / "publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _central_error(
+                    "store_busy", "Penerbitan lain sedang berjalan di penyimpanan ini.",
+                    "Another publish is running on this store; try again when it ends."
+                ) from None
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- secrets and keys ------------------------------------------------------------------
 
