@@ -1,0 +1,189 @@
+"""``blt-bot``: run the recipients' Telegram bot (polling or webhook), or chat in the terminal.
+
+    blt-bot --data-dir /var/lib/blt-bot/device            # token from BLT_BOT_TOKEN
+    blt-bot --config /etc/blt-bot/blt-bot.toml
+    blt-bot --console [--data-dir D]                      # no token, no network; demo data
+                                                          # when no data dir is given
+Every failure is one line ``error [code]: message`` and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from blt_status.commands._common import current_lang, print_error, read_passphrase
+from blt_status.device import Device
+from blt_status.errors import BltError, DeviceError
+from bots.config import BotConfig, ConfigError, load_config
+from bots.engine import BotEngine, EngineSettings
+from bots.limits import LimitSettings
+
+__all__ = ["build_parser", "configure_logging", "main", "make_engine"]
+
+_LOG = logging.getLogger("bots.app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blt-bot",
+        description="The BLT Pangan recipients' Telegram bot: a NIK in, the payout date, time, "
+        "place and amount out. Token from BLT_BOT_TOKEN; Bot API server from BLT_BOT_API_URL.",
+    )
+    parser.add_argument("--data-dir", type=Path, metavar="D",
+                        help="the bot's device data directory (recipient view; "
+                        "default: data_dir in the config, $BLT_BOT_DATA_DIR)")
+    parser.add_argument("--console", action="store_true",
+                        help="chat in this terminal (no token, no network); without a data dir "
+                        "a local demo world is built and used")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML configuration file (default: $BLT_BOT_CONFIG)")
+    parser.add_argument("--state-file", type=Path, metavar="FILE",
+                        help="where languages and reminders are kept "
+                        "(default: D/bot-state.json)")
+    parser.add_argument("--lang", choices=("id", "en"), default=None,
+                        help="default language of replies and messages")
+    parser.add_argument("--webhook", action="store_true",
+                        help="receive updates by webhook ([webhook] in the config) instead of "
+                        "long polling")
+    return parser
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Our own events at INFO; library loggers that could print URLs (with the token) or
+    update contents are kept at WARNING."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("httpx", "httpcore", "telegram", "apscheduler", "tornado"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _error(code: str, id_text: str, en_text: str) -> int:
+    print_error(BltError(code, id_text, en_text))
+    return 2
+
+
+def make_engine(config: BotConfig, data_dir: Path, *, console: bool = False,
+                passphrase: str | None = None,
+                clock: Callable[[], float] = time.time) -> BotEngine:
+    """Load the device (pepper from the config's file if given), unlock it, build the engine."""
+    device = Device.load(data_dir)
+    if config.pepper_file:
+        device = Device(device.data_dir,
+                        dataclasses.replace(device.config, pepper_file=config.pepper_file))
+    if device.config.view != "recipient":
+        raise DeviceError("bot_view", "Bot memerlukan perangkat tampilan penerima "
+                          "(`central enroll --bot`).",
+                          "The bot needs a recipient-view device (`central enroll --bot`).")
+    if device.needs_passphrase and passphrase is None:
+        passphrase = read_passphrase()
+    settings = EngineSettings(
+        language=config.language, timezone=config.tz,
+        limits=LimitSettings.lifted() if console else config.limits,
+        chatter=LimitSettings.lifted() if console else EngineSettings().chatter,
+        refresh_interval=config.refresh_interval, reminder_hour=config.reminder_hour,
+        lookup_workers=config.lookup_workers,
+    )
+    state_path = None if console else config.resolved_state_file()
+    return BotEngine.from_device(device, state_path, settings, passphrase=passphrase,
+                                 clock=clock)
+
+
+def _console(config: BotConfig) -> int:
+    from bots.console import run_console
+
+    data_dir = config.data_dir
+    passphrase = None
+    if data_dir is None:
+        try:
+            from blt_status.demo import ensure_demo_world  # type: ignore[import-not-found]
+        except ImportError:
+            return _error("bot_no_data", "Tidak ada --data-dir dan data demo belum tersedia.",
+                          "No --data-dir given and the demo data is not available.")
+        print("Menyiapkan data demo... / preparing the demo data...", file=sys.stderr)
+        world = ensure_demo_world()
+        data_dir = Path(world.bot_dir)
+        passphrase = world.passphrase
+        samples = ", ".join(f"{label}: {nik}" for label, nik in
+                            list(world.sample_niks.items())[:4])
+        print(f"Data demo di {data_dir}. Coba NIK contoh / try sample NIKs — {samples}",
+              file=sys.stderr)
+    engine = make_engine(config, data_dir, console=True, passphrase=passphrase)
+    try:
+        run_console(engine)
+    finally:
+        engine.close()
+    return 0
+
+
+def _serve(config: BotConfig, webhook: bool) -> int:
+    from bots.telegram_adapter import build_application
+
+    if not config.token:
+        return _error("bot_token_missing",
+                      "BLT_BOT_TOKEN belum diisi (atau token_file di konfigurasi); untuk mencoba "
+                      "tanpa token jalankan `blt-bot --console`.",
+                      "BLT_BOT_TOKEN is not set (nor token_file in the config); to try it "
+                      "without a token run `blt-bot --console`.")
+    if config.data_dir is None:
+        return _error("bot_no_data", "Direktori data belum diberikan: --data-dir D.",
+                      "No data directory given: --data-dir D.")
+    engine = make_engine(config, config.data_dir)
+    application = build_application(config, engine)
+    if webhook:
+        if not config.webhook_url:
+            return _error("bot_webhook", "Mode webhook memerlukan [webhook] url di konfigurasi.",
+                          "Webhook mode needs [webhook] url in the config.")
+        _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
+        path = config.webhook_url.rstrip("/").rsplit("/", 1)[-1]
+        application.run_webhook(listen=config.webhook_listen, port=config.webhook_port,
+                                url_path=path, webhook_url=config.webhook_url,
+                                secret_token=config.webhook_secret,
+                                allowed_updates=["message", "edited_message", "callback_query"])
+    else:
+        _LOG.info("starting (long polling)")
+        application.run_polling(
+            allowed_updates=["message", "edited_message", "callback_query"])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.lang:
+        os.environ.setdefault("BLT_LANG", args.lang)
+    try:
+        config = load_config(args.config)
+        changes: dict[str, object] = {}
+        if args.data_dir:
+            changes["data_dir"] = args.data_dir
+        if args.state_file:
+            changes["state_file"] = args.state_file
+        if args.lang:
+            changes["language"] = args.lang
+        config = config.with_changes(**changes)
+        if args.console:
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+            return _console(config)
+        configure_logging()
+        return _serve(config, args.webhook)
+    except (BltError, ConfigError) as error:
+        print_error(error)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # never a traceback (it could hold message content)
+        hint = ("jalankan lagi dengan BLT_DEBUG=1 untuk detail" if current_lang() == "id"
+                else "run again with BLT_DEBUG=1 for details")
+        if os.environ.get("BLT_DEBUG"):
+            raise
+        print(f"error [internal]: {type(error).__name__} ({hint})", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

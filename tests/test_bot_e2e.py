@@ -1,0 +1,512 @@
+"""The bot end to end: the real PTB Application against a fake Bot API on 127.0.0.1.
+
+Updates go in through ``Application.process_update`` (and, in one test, real long polling of
+``getUpdates``); what the bot did is read back from the fake API's recorded requests. Reply
+texts are compared exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import NOT_LISTED_NIK, PEOPLE
+from telegram import Update
+from telegram.request import HTTPXRequest
+
+import blt_status.lookup
+from blt_status.crypto import b64e
+from bots import dialogue
+from bots.app import make_engine
+from bots.config import BotConfig
+from bots.fake_api import PHOTO, STICKER, VOICE, FakeBotApi, callback_update, message_update
+from bots.limits import LimitSettings
+from bots.telegram_adapter import build_application, run_reminders
+
+TOKEN = "123456:TEST-TOKEN-not-real"
+USER = 4242
+WIB = dt.timezone(dt.timedelta(hours=7))
+START = dt.datetime(2025, 11, 23, 10, 0, tzinfo=WIB)  # the day before Siti's payout
+SITI, BUDI, MARYAM, AGUS, DEWI = PEOPLE
+
+SITI_ANSWER = """\
+✅ Terdaftar sebagai penerima BLT Pangan 2025.
+👤 S*** A***** (NIK ****0001)
+Status: Terjadwal — belum diambil
+💰 Jumlah: Rp600.000
+Wajib diterima utuh, tanpa potongan apa pun — laporkan setiap potongan ke kantor desa atau \
+Kemensos 171.
+Program: BLT Pangan 2025, periode Oktober-Desember 2025
+
+📅 Tanggal: Senin, 24 November 2025
+🕗 Jam: 08:00–09:00 waktu setempat
+📍 Tempat: Kantor Pos Cibinong (Kantor Pos)
+   Jl. Raya Bogor No. 12, Cibinong
+   Peta: https://www.google.com/maps/search/?api=1&query=Kantor+Pos+Cibinong%2C+Jl.+Raya+\
+Bogor+No.+12%2C+Cibinong
+
+Yang dibawa:
+• KTP-el asli
+• Kartu Keluarga (KK) asli
+• Surat undangan/barcode PBP (bila ada)
+
+Langkah berikutnya:
+• Datang sesuai jam yang tertera dengan membawa dokumen tersebut; bantuan diterima utuh, \
+tanpa potongan apa pun.
+
+Data per 20 November 2025 13:00 WIB (versi 1). [DATA UJI/DEMO]"""
+
+NOT_FOUND_ANSWER = """\
+❌ NIK ****0009 tidak ditemukan dalam data penerima.
+• NIK ini tidak ada dalam daftar periode ini untuk wilayah yang dicakup data ini.
+• Kemungkinan: tidak memenuhi syarat periode ini (desil atau status), terdaftar di wilayah \
+lain, atau data di sini lebih lama dari daftar terbaru.
+• Periksa tanggal data di bawah, lalu tanyakan ke kantor desa atau hubungi Kemensos 171.
+
+Data per 20 November 2025 13:00 WIB (versi 1). [DATA UJI/DEMO]"""
+
+START_TEXT = """\
+Halo! Bot ini memberi tahu penerima BLT Pangan (KPM) kapan dan di mana bantuan diambil, \
+berapa jumlahnya, dan apakah sudah disalurkan. Kirim NIK Anda (16 angka di KTP), boleh dengan \
+spasi, titik atau tanda hubung.
+
+Pengecekan bersifat pribadi: NIK tidak disimpan dan pesan berisi NIK dihapus setelah \
+dijawab. Ketik /bantuan untuk jalur resmi dan /bahasa untuk mengganti bahasa.
+
+⚠️ Bot ini TIDAK PERNAH meminta PIN, OTP, kata sandi, foto, atau uang, dan tidak pernah \
+mengirim tautan untuk "pendaftaran". Bantuan ini gratis."""
+
+
+def spaced(nik: str) -> str:
+    return " ".join(nik[i:i + 4] for i in range(0, 16, 4))
+
+
+class Clock:
+    def __init__(self, moment: dt.datetime) -> None:
+        self.now = moment.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclasses.dataclass
+class BotUnderTest:
+    app: object
+    api: FakeBotApi
+    clock: Clock
+    config: BotConfig
+    next_id: int = 100
+
+    @property
+    def engine(self):
+        return self.app.bot_data["engine"]
+
+    async def feed(self, update: dict) -> None:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def say(self, text: str | None, *, chat_id: int = USER, chat_type: str = "private",
+                  edited: bool = False, **content) -> int:
+        self.next_id += 1
+        await self.feed(message_update(self.next_id, chat_id, text, chat_type=chat_type,
+                                       edited=edited, user_id=USER, **content))
+        return self.next_id
+
+    async def press(self, data: str, message_id: int = 1) -> None:
+        self.next_id += 1
+        await self.feed(callback_update(self.next_id, USER, data, message_id=message_id))
+
+
+@pytest.fixture()
+def api():
+    with FakeBotApi() as server:
+        yield server
+
+
+@pytest.fixture()
+def recipient_device(make_device, index_params, tmp_path):
+    device = make_device(view="recipient", backend="sqlite")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    pepper = secrets / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    return device, pepper
+
+
+def bot_config(api: FakeBotApi, device, pepper: Path, tmp_path: Path, **changes) -> BotConfig:
+    config = BotConfig(token=TOKEN, api_url=api.base_url, data_dir=device.data_dir,
+                       state_file=tmp_path / "bot-state" / "state.json", pepper_file=str(pepper),
+                       retry_backoff=0.05, send_retries=3, lookup_workers=1)
+    return config.with_changes(**changes)
+
+
+async def start_bot(api, device, pepper, tmp_path, *, request=None, **changes) -> BotUnderTest:
+    config = bot_config(api, device, pepper, tmp_path, **changes)
+    clock = Clock(START)
+    engine = make_engine(config, device.data_dir, clock=clock)
+    app = build_application(config, engine, request=request, reminder_loop=False)
+    await app.initialize()
+    return BotUnderTest(app, api, clock, config)
+
+
+@pytest.fixture()
+async def bot(api, recipient_device, tmp_path):
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path)
+    yield running
+    await running.app.shutdown()
+    running.engine.close()
+
+
+@pytest.fixture()
+def kdf_calls(monkeypatch):
+    """Counts Argon2id derivations made by lookups."""
+    calls = []
+    original = blt_status.lookup.key_for
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(blt_status.lookup, "key_for", counting)
+    return calls
+
+
+# -- conversation ------------------------------------------------------------------------------
+
+
+async def test_start_is_two_paragraphs_and_the_anti_scam_line(bot):
+    await bot.say("/start")
+    assert bot.api.sent_texts() == [START_TEXT]
+    assert bot.api.calls("sendMessage")[0].params["chat_id"] == str(USER)
+
+
+async def test_found_answer_is_exact_has_buttons_and_the_nik_message_is_deleted(bot):
+    message_id = await bot.say(spaced(SITI.nik))
+    methods = [call.method for call in bot.api.calls() if call.method != "getMe"]
+    assert methods == ["sendMessage", "deleteMessage"]  # answer first, then delete
+    send = bot.api.calls("sendMessage")[0]
+    assert send.params["text"] == SITI_ANSWER
+    keyboard = send.params["reply_markup"]["inline_keyboard"]
+    assert [[button["text"] for button in row] for row in keyboard] == [
+        ["🔔 Ingatkan saya", "🗺️ Peta"], ["🔎 Cek NIK lain", "❓ Bantuan"]]
+    assert keyboard[0][1]["url"].startswith("https://www.google.com/maps/search/?api=1&query=")
+    delete = bot.api.calls("deleteMessage")[0]
+    assert (delete.params["chat_id"], delete.params["message_id"]) == (str(USER), str(message_id))
+
+
+async def test_not_found_explains_why_and_costs_the_same_derivations(bot, kdf_calls):
+    await bot.say(NOT_LISTED_NIK)
+    await bot.say(f"/cek {SITI.nik[:4]}.{SITI.nik[4:8]}-{SITI.nik[8:]}")
+    texts = bot.api.sent_texts()
+    assert texts[0] == NOT_FOUND_ANSWER
+    assert texts[1] == SITI_ANSWER
+    assert len(kdf_calls) == 2  # one per lookup, found or not
+    assert len(bot.api.calls("deleteMessage")) == 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("3201O14505900001", "⚠️ NIK hanya boleh berisi 16 angka (spasi, titik atau tanda hubung di "
+                         "antaranya boleh).\nPeriksa lagi 16 angka NIK di KTP lalu kirim ulang."),
+    ("320101450590001", "⚠️ NIK harus 16 angka, yang diberikan 15 angka.\nPeriksa lagi 16 angka "
+                        "NIK di KTP lalu kirim ulang."),
+    ("32010145059000011", "⚠️ NIK harus 16 angka, yang diberikan 17 angka.\nPeriksa lagi 16 "
+                          "angka NIK di KTP lalu kirim ulang."),
+    ("😀🙏", "Kirim NIK Anda (16 angka di KTP) untuk melihat jadwal bantuan. Ketik /bantuan "
+            "untuk petunjuk."),
+    ("1" * 500, "Pesan terlalu panjang. Kirim hanya 16 angka NIK."),
+])
+async def test_bad_text_gets_a_short_helpful_reply_without_key_work(bot, kdf_calls, text,
+                                                                    expected):
+    await bot.say(text)
+    assert bot.api.sent_texts() == [expected]
+    assert kdf_calls == []
+    assert len(bot.api.calls("deleteMessage")) == (1 if any(c.isdigit() for c in text) else 0)
+
+
+async def test_stickers_photos_voice_edits_and_unknown_commands(bot):
+    await bot.say(None, **STICKER)
+    await bot.say(None, **VOICE)
+    await bot.say(None, **PHOTO)
+    await bot.say(SITI.nik, edited=True)
+    await bot.say("/foo")
+    assert bot.api.sent_texts() == [
+        dialogue.media_reply("id").text,
+        dialogue.media_reply("id").text,
+        dialogue.photo_reply("id").text,
+        dialogue.edited_reply("id").text,
+        dialogue.unknown_command_reply("id").text,
+    ]
+    # the photo (a KTP, perhaps) and the edited NIK are deleted
+    assert len(bot.api.calls("deleteMessage")) == 2
+
+
+async def test_help_lists_official_channels(bot):
+    await bot.say("/bantuan")
+    text = bot.api.sent_texts()[0]
+    assert text == dialogue.help_reply("id").text
+    assert "Kemensos 171" in text and "cekbansos.kemensos.go.id" in text
+
+
+async def test_a_failed_deletion_does_not_stop_the_answer(bot):
+    bot.api.fail("deleteMessage", status=400, description="Bad Request: message can't be deleted")
+    await bot.say(SITI.nik)
+    await bot.say("/start")
+    assert bot.api.sent_texts() == [SITI_ANSWER, START_TEXT]
+
+
+# -- abuse resistance --------------------------------------------------------------------------
+
+
+async def test_rate_limit_before_any_derivation_then_polite_retry_time(bot, kdf_calls):
+    for _ in range(5):
+        await bot.say(NOT_LISTED_NIK)
+    assert len(kdf_calls) == 5
+    await bot.say(NOT_LISTED_NIK)
+    await bot.say(SITI.nik)  # still limited: silent, but the NIK is deleted
+    assert len(kdf_calls) == 5
+    texts = bot.api.sent_texts()
+    assert texts[5:] == ["Demi melindungi data penerima, jumlah pengecekan dibatasi. Silakan "
+                         "coba lagi pukul 10:02 WIB."]
+    assert len(bot.api.calls("deleteMessage")) == 7
+    bot.clock.advance(121)
+    await bot.say(SITI.nik)
+    assert bot.api.sent_texts()[-1] == SITI_ANSWER
+    assert len(kdf_calls) == 6
+
+
+async def test_global_cap_says_busy(api, recipient_device, tmp_path, kdf_calls):
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path,
+                              limits=LimitSettings(user_lookups=0, user_daily=0,
+                                                   global_per_minute=2))
+    try:
+        for chat in (1, 2, 3):
+            running.next_id += 1
+            await running.feed(message_update(running.next_id, chat, NOT_LISTED_NIK))
+        assert len(kdf_calls) == 2
+        assert api.sent_texts()[-1] == ("Layanan sedang ramai. Silakan coba lagi pukul "
+                                        "10:01 WIB.")
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+async def test_group_chats_get_no_lookup(bot, kdf_calls):
+    await bot.say(spaced(SITI.nik), chat_id=-1001234, chat_type="supergroup")
+    await bot.say("halo semua, kapan cair?", chat_id=-1001234, chat_type="supergroup")
+    await bot.say(f"/cek {SITI.nik}", chat_id=-1001234, chat_type="supergroup")
+    expected = ("Demi privasi, pengecekan NIK hanya lewat chat pribadi dengan bot "
+                "@blt_status_bot. Jangan kirim NIK di grup.")
+    assert bot.api.sent_texts() == [expected, expected]
+    assert kdf_calls == []
+    assert bot.api.calls("deleteMessage") == []
+
+
+# -- language --------------------------------------------------------------------------------
+
+
+async def test_language_switch_is_kept_per_user(bot, api, recipient_device, tmp_path):
+    await bot.say("/bahasa")
+    prompt = bot.api.calls("sendMessage")[0]
+    assert prompt.params["text"] == "Pilih bahasa:"
+    assert prompt.params["reply_markup"]["inline_keyboard"] == [[
+        {"text": "Bahasa Indonesia", "callback_data": "lang:id"},
+        {"text": "English", "callback_data": "lang:en"}]]
+    await bot.press("lang:en", message_id=555)
+    assert len(bot.api.calls("answerCallbackQuery")) == 1
+    edit = bot.api.calls("editMessageText")[0]
+    assert (edit.params["text"], edit.params["message_id"]) == ("Language set to English.", "555")
+    await bot.say(NOT_LISTED_NIK)
+    assert bot.api.sent_texts()[-1].startswith("❌ NIK ****0009 was not found in the "
+                                               "recipients' data.")
+    # kept across a restart
+    await bot.app.shutdown()
+    bot.engine.close()
+    device, pepper = recipient_device
+    again = await start_bot(api, device, pepper, tmp_path)
+    try:
+        await again.say("/start")
+        assert api.sent_texts()[-1] == dialogue.start_reply("en").text
+        assert api.sent_texts()[-1].startswith("Hello! This bot tells")
+    finally:
+        await again.app.shutdown()
+        again.engine.close()
+    await bot.app.initialize()  # so the fixture's teardown has something to shut down
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+
+def _with_status(person, **changes):
+    return dataclasses.replace(person, payload=dataclasses.replace(person.payload, **changes))
+
+
+async def test_reminders_day_before_then_status_change_after_a_new_index(bot, make_device,
+                                                                          recipient_device):
+    device, _ = recipient_device
+    await bot.say(SITI.nik)
+    await bot.press("remind")
+    assert bot.api.sent_texts()[-1] == (
+        "🔔 Pengingat aktif untuk S*** A***** (NIK ****0001): pesan dikirim sehari sebelum "
+        "jadwal dan saat status berubah. Matikan dengan /berhenti.")
+    state_text = bot.config.state_file.read_text()
+    assert bot.engine.state.subscriptions[0].tag_hex in state_text
+
+    morning = dt.datetime(2025, 11, 23, 8, 0, tzinfo=WIB)
+    assert await run_reminders(bot.app, morning) == 1
+    reminder = bot.api.sent_texts()[-1]
+    siti_record = SITI.payload.for_recipient()
+    assert reminder == dialogue.reminder_reply(siti_record, "0001", bot.config.tz, "id").text
+    assert reminder.startswith("🔔 Pengingat: besok, Senin, 24 November 2025, jadwal bantuan "
+                               "Anda.\n\n👤 S*** A***** (NIK ****0001)\n")
+    assert await run_reminders(bot.app, morning + dt.timedelta(hours=1)) == 0  # once only
+
+    # a sync switches in version 2, where Siti's aid has been collected
+    collected_at = dt.datetime(2025, 11, 24, 1, 30, tzinfo=dt.UTC)
+    people = [_with_status(SITI, status="collected", collected_at=collected_at,
+                           collected_point_id="KP-CIBINONG"), *PEOPLE[1:]]
+    make_device(view="recipient", backend="sqlite", data_dir=device.data_dir, version=2,
+                people=people)
+    assert await run_reminders(bot.app, morning + dt.timedelta(hours=3)) == 1
+    changed = bot.api.sent_texts()[-1]
+    assert changed.startswith("🔔 Status bantuan berubah: Terjadwal — belum diambil → Sudah "
+                              "disalurkan.\n\n👤 S*** A***** (NIK ****0001)\n")
+    assert "✅ Diambil pada Senin, 24 November 2025 08:30 WIB di Kantor Pos Cibinong." in changed
+    assert bot.engine.index_version == 2
+    # the new version answers lookups too, without a restart
+    await bot.say(SITI.nik)
+    assert "Status: Sudah disalurkan" in bot.api.sent_texts()[-1]
+    assert "(versi 2)" in bot.api.sent_texts()[-1]
+
+    # version 3 no longer lists her: the subscription ends with a message
+    make_device(view="recipient", backend="sqlite", data_dir=device.data_dir, version=3,
+                people=PEOPLE[1:])
+    assert await run_reminders(bot.app, morning + dt.timedelta(hours=4)) == 1
+    assert bot.api.sent_texts()[-1] == dialogue.subscription_gone_reply("0001", "id").text
+    assert bot.engine.state.subscriptions == []
+
+
+async def test_reminder_needs_a_lookup_and_berhenti_deletes_it(bot):
+    await bot.say("/ingatkan")
+    assert bot.api.sent_texts()[-1] == dialogue.remind_needs_lookup_reply("id").text
+    await bot.say(f"/ingatkan {AGUS.nik}")
+    assert bot.api.sent_texts()[-1].startswith("🔔 Pengingat aktif untuk A*** W***** "
+                                               "(NIK ****0004)")
+    assert len(bot.engine.state.subscriptions) == 1
+    await bot.say("/berhenti")
+    assert bot.api.sent_texts()[-1] == "Pengingat dimatikan dan datanya sudah dihapus."
+    assert bot.engine.state.subscriptions == []
+    assert '"subscriptions": []' in bot.config.state_file.read_text()
+
+
+# -- data missing or stale ---------------------------------------------------------------------
+
+
+async def test_missing_index_says_data_is_being_updated_with_last_valid_date(
+        api, recipient_device, tmp_path):
+    device, pepper = recipient_device
+    first = await start_bot(api, device, pepper, tmp_path)  # records the last valid date
+    await first.app.shutdown()
+    first.engine.close()
+    for path in device.index_dir.iterdir():
+        path.unlink()
+    running = await start_bot(api, device, pepper, tmp_path)
+    try:
+        await running.say(SITI.nik)
+        assert api.sent_texts() == ["Data sedang diperbarui. Silakan coba lagi beberapa saat "
+                                    "lagi. Data terakhir yang valid: per 20 November 2025 "
+                                    "13:00 WIB."]
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+async def test_expired_index_still_answers_and_says_so(api, make_device, index_params, tmp_path):
+    device = make_device(view="recipient", backend="sqlite",
+                         expires=dt.datetime(2025, 11, 21, tzinfo=dt.UTC))
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    running = await start_bot(api, device, pepper, tmp_path)
+    try:
+        await running.say(SITI.nik)
+        assert api.sent_texts()[0].endswith(
+            "Data per 20 November 2025 13:00 WIB (versi 1). [DATA UJI/DEMO]\n⚠️ Masa berlaku "
+            "data ini sudah lewat; data sedang diperbarui dan mungkin belum terbaru.")
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+# -- the Bot API failing ---------------------------------------------------------------------
+
+
+async def test_flood_control_429_is_waited_out(bot):
+    bot.api.fail("sendMessage", status=429, retry_after=1)
+    await bot.say("/start")
+    assert bot.api.sent_texts() == [START_TEXT, START_TEXT]  # refused once, then delivered
+    first, second = bot.api.calls("sendMessage")
+    assert second.at - first.at >= 1.0
+
+
+async def test_5xx_and_timeouts_are_retried(api, recipient_device, tmp_path):
+    device, pepper = recipient_device
+    request = HTTPXRequest(read_timeout=0.3, connect_timeout=1.0)
+    running = await start_bot(api, device, pepper, tmp_path, request=request)
+    try:
+        api.fail("sendMessage", status=500)
+        await running.say("/start")
+        api.fail("sendMessage", delay=0.8)
+        await running.say(SITI.nik)
+        texts = api.sent_texts()
+        assert texts == [START_TEXT, START_TEXT, SITI_ANSWER, SITI_ANSWER]
+        assert len(api.calls("deleteMessage")) == 1
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+async def test_persistent_failure_reaches_the_error_handler_without_personal_data(bot, caplog):
+    caplog.set_level(logging.INFO)
+    bot.api.fail("sendMessage", status=502, times=4)  # every retry of the answer fails
+    await bot.say(SITI.nik)
+    errors = [r for r in caplog.records if r.name == "bots.telegram" and r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == [
+        f"handling update {bot.next_id} failed: NetworkError"]
+    assert api_texts_after_failure(bot) == [dialogue.error_reply("id").text]
+    await bot.say("/start")  # and the bot carries on
+    assert bot.api.sent_texts()[-1] == START_TEXT
+
+
+def api_texts_after_failure(bot: BotUnderTest) -> list[str]:
+    """What was sent successfully once the four failing attempts were used up."""
+    return bot.api.sent_texts()[4:]
+
+
+# -- real long polling through base_url ---------------------------------------------------------
+
+
+async def test_long_polling_through_base_url(api, recipient_device, tmp_path):
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path)
+    app = running.app
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        api.push_update(message_update(1, USER, "/start"))
+        api.push_update(message_update(2, USER, spaced(SITI.nik), message_id=77))
+        await asyncio.to_thread(api.wait_for, "deleteMessage", 1)
+        assert set(api.sent_texts()) == {START_TEXT, SITI_ANSWER}
+        assert api.calls("deleteMessage")[0].params["message_id"] == "77"
+        assert api.calls("getUpdates")  # it really polled
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        running.engine.close()
