@@ -1,0 +1,1 @@
+"""The screens of the officer TUI, one per module."""

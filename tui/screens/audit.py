@@ -1,0 +1,97 @@
+"""The audit view: today's lookups, the log's verification state, the latest entries.
+
+Entries carry a lookup tag, never a NIK or a name. Verification walks the whole chain from
+the initial key (derived from the unlocked keyring) in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Static
+
+from blt_status.audit import AuditReport, verify
+from tui.i18n import text
+from tui.screens.base import BltScreen
+from tui.widgets.data_bar import DataBar
+
+SHOWN_ENTRIES = 50
+
+
+class AuditScreen(BltScreen):
+    """Counts, verification state, and the last entries of the audit log."""
+
+    TITLE_KEY = "audit_title"
+    CSS_PATH = "audit.tcss"
+    BINDINGS: ClassVar = [
+        Binding("v", "verify_audit", "Verifikasi", id="verify_audit",
+                tooltip="Periksa rantai log audit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: AuditReport | None = None
+        self.verifying = False
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar()
+        yield DataBar(id="data-bar")
+        with VerticalScroll(id="audit-body"):
+            yield Static("", id="audit-summary")
+            yield Static("", id="audit-state")
+            yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_screen_resume(self) -> None:
+        """Every visit re-checks the log."""
+        self.action_verify_audit()
+
+    def refresh_view(self) -> None:
+        """Redraw counts, state and entries."""
+        super().refresh_view()
+        lang = self.lang
+        session = self.session
+        entries = session.audit.entries() if session and session.audit else []
+        today = self.blt.now().date()
+        self.query_one("#audit-summary", Static).update(
+            text("today_lookups", lang, count=sum(1 for e in entries if e.day == today
+                                                  and e.action == "lookup"))
+            + "   " + text("audit_total", lang, count=len(entries)))
+        state = self.query_one("#audit-state", Static)
+        state.remove_class("ok", "broken")
+        if self.verifying or self.report is None:
+            state.update(text("audit_verifying", lang))
+        else:
+            state.add_class("ok" if self.report.ok else "broken")
+            state.update(text("audit_state", lang, state=self.report.message(lang)))
+        table = self.query_one("#audit-table", DataTable)
+        table.clear(columns=True)
+        for key in ("col_time", "col_action", "col_tag", "col_result", "col_version"):
+            table.add_column(text(key, lang), key=key)
+        for entry in reversed(entries[-SHOWN_ENTRIES:]):
+            table.add_row(entry.time[:19].replace("T", " "), entry.action,
+                          (entry.tag[:12] + "…") if entry.tag else "—", entry.result,
+                          f"v{entry.data_version}")
+
+    def action_verify_audit(self) -> None:
+        """Verify the whole chain now."""
+        self.verifying = True
+        self.refresh_view()
+        self.run_verify()
+
+    @work(exclusive=True, group="audit-verify")
+    async def run_verify(self) -> None:
+        """Walk the chain off the event loop."""
+        session = self.session
+        keyring = session.keyring if session else None
+        if session is None or keyring is None:
+            self.verifying = False
+            return
+        self.report = await asyncio.to_thread(verify, session.device.data_dir, keyring)
+        self.verifying = False
+        self.refresh_view()

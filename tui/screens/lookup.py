@@ -1,0 +1,152 @@
+"""The lookup screen (the main one): NIK box validated as you type, Enter looks it up.
+
+Validation and decoding come from the core (``LookupService.check`` / ``parse_nik``); the
+lookup (an Argon2id derivation) runs in a worker, and its audit entry is written there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Input, Static
+
+from blt_status.errors import NikError
+from blt_status.nik import parse_nik
+from blt_status.present import format_date
+from tui.i18n import text
+from tui.messages import LookupDone
+from tui.screens.base import BltScreen
+from tui.session import LookupOutcome
+from tui.widgets.data_bar import DataBar
+from tui.widgets.result_card import ResultCard, render_result
+
+
+class LookupScreen(BltScreen):
+    """Type a NIK, press Enter, read the card."""
+
+    TITLE_KEY = "found_none"  # replaced in _title_text
+    CSS_PATH = "lookup.tcss"
+    BINDINGS: ClassVar = [
+        Binding("escape", "clear", "Bersihkan", id="clear", tooltip="Kosongkan NIK dan hasil"),
+    ]
+
+    def _title_text(self) -> str:
+        label = "Lookup" if self.lang == "en" else "Cari"
+        return f"{text('app_title', self.lang)} · {label}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar()
+        yield DataBar(id="data-bar")
+        yield Static(text("nik_label", self.lang), id="nik-label")
+        yield Input(placeholder=text("nik_placeholder", self.lang), id="nik", max_length=64)
+        yield Static(text("nik_hint_empty", self.lang), id="nik-hint")
+        with VerticalScroll(id="result-scroll"):
+            yield ResultCard("", id="result")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Focus the NIK box (cursor blink off in tests/snapshots)."""
+        box = self.query_one("#nik", Input)
+        box.cursor_blink = self.blt.cursor_blink
+        box.focus()
+        super().on_mount()
+        self.show_no_data_hint()
+
+    def refresh_view(self) -> None:
+        """Redraw labels, the hint and the last result in the current language."""
+        super().refresh_view()
+        self.query_one("#nik-label", Static).update(text("nik_label", self.lang))
+        box = self.query_one("#nik", Input)
+        box.placeholder = text("nik_placeholder", self.lang)
+        self.validate_input(box.value)
+        if self.blt.last_outcome is not None:
+            self.show_outcome(self.blt.last_outcome)
+        else:
+            self.show_no_data_hint()
+
+    def show_no_data_hint(self) -> None:
+        session = self.session
+        card = self.query_one("#result", ResultCard)
+        if session is not None and session.service is None and session.open_error:
+            card.update(Text(session.open_error.message(self.lang) + "\n\n"
+                             + text("no_data", self.lang, key=self.blt.key_for("sync")),
+                             style="bold"))
+        elif self.blt.last_outcome is None:
+            card.update("")
+
+    @on(Input.Changed, "#nik")
+    def nik_changed(self, event: Input.Changed) -> None:
+        """Validate as the officer types (the core decides what a valid NIK is)."""
+        self.validate_input(event.value)
+
+    def validate_input(self, raw: str) -> None:
+        hint = self.query_one("#nik-hint", Static)
+        hint.remove_class("invalid", "valid")
+        if not raw.strip():
+            hint.update(text("nik_hint_empty", self.lang))
+            return
+        try:
+            nik = parse_nik(raw)
+        except NikError as error:
+            hint.add_class("invalid")
+            hint.update(f"✘ {error.message(self.lang)}")
+            return
+        hint.add_class("valid")
+        hint.update("✔ " + text(
+            "nik_valid", self.lang, kecamatan=nik.kecamatan.name, kabupaten=nik.kabupaten.name,
+            birth=format_date(nik.birth_date, self.lang, weekday=False),
+            sex=text(f"sex_{nik.sex}", self.lang)))
+
+    @on(Input.Submitted, "#nik")
+    def nik_submitted(self, event: Input.Submitted) -> None:
+        """Enter: look the NIK up in a worker."""
+        if self.session is None:
+            return
+        self.query_one("#result", ResultCard).update(text("searching", self.lang))
+        self.run_lookup(event.value)
+
+    @work(exclusive=True, group="lookup")
+    async def run_lookup(self, raw: str) -> None:
+        """Derive the key and open the record off the event loop; audit the lookup."""
+        session = self.session
+        if session is None:
+            return
+        outcome = await asyncio.to_thread(session.lookup, raw, now=self.blt.now())
+        self.blt.last_outcome = outcome if outcome.result is not None else None
+        self.show_outcome(outcome)
+        if outcome.result is not None:
+            self.query_one("#nik", Input).value = ""
+        self.update_data_bar()
+        if outcome.audit_error is not None:
+            self.notify(text("audit_failed", self.lang,
+                             error=outcome.audit_error.message(self.lang)), severity="error")
+        self.post_message(LookupDone(outcome))
+
+    def show_outcome(self, outcome: LookupOutcome) -> None:
+        card = self.query_one("#result", ResultCard)
+        if outcome.result is not None:
+            card.update(render_result(outcome.result, self.lang))
+        elif outcome.nik_error is not None:
+            card.update(Text(f"✘ {outcome.nik_error.message(self.lang)}", style="bold red"))
+        elif outcome.error is not None:
+            card.update(Text(outcome.error.message(self.lang), style="bold red"))
+        self.query_one("#result-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_clear(self) -> None:
+        """Clear the NIK box and the result card."""
+        self.blt.last_outcome = None
+        self.query_one("#nik", Input).value = ""
+        self.query_one("#result", ResultCard).update("")
+        self.show_no_data_hint()
+
+    def forget(self) -> None:
+        """On lock: nothing personal stays on screen."""
+        self.blt.last_outcome = None
+        self.query_one("#nik", Input).value = ""
+        self.query_one("#result", ResultCard).update("")

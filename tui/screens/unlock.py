@@ -1,0 +1,127 @@
+"""The unlock screen: the passphrase opens the wrapped peppers; nothing else is shown before.
+
+A wrong passphrase gives a clear message and a delay that doubles with each failure (capped),
+during which the box is disabled. The same screen is shown when the app locks (on a key or
+after the idle timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Center, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from blt_status.errors import BltError, WrongPassphrase
+from tui.bindings import relabel
+from tui.i18n import text
+from tui.session import Session
+
+if TYPE_CHECKING:
+    from tui.app import BltApp
+
+MAX_DELAY_SECONDS = 30.0
+
+
+def failure_delay(failures: int, base: float) -> float:
+    """Seconds to wait after ``failures`` wrong passphrases: base, 2×base, 4×base… (capped)."""
+    if failures <= 0:
+        return 0.0
+    return min(base * 2 ** (failures - 1), MAX_DELAY_SECONDS)
+
+
+class UnlockScreen(Screen[None]):
+    """Asks for the passphrase; on success hands a :class:`Session` to the app."""
+
+    CSS_PATH = "unlock.tcss"
+
+    def __init__(self, note_key: str | None = None) -> None:
+        super().__init__()
+        self.note_key = note_key
+
+    @property
+    def blt(self) -> BltApp:
+        return cast("BltApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        lang = self.blt.lang
+        with Center(), Vertical(id="unlock-box"):
+            yield Static(text("app_title", lang), id="unlock-app-title")
+            yield Static(text("unlock_title", lang), id="unlock-title")
+            yield Static(text(self.note_key, lang) if self.note_key else "", id="unlock-note")
+            yield Static(text("unlock_prompt", lang), id="unlock-prompt")
+            yield Input(password=True, placeholder=text("unlock_placeholder", lang),
+                        id="passphrase")
+            yield Static("", id="unlock-message")
+            yield Static(self._demo_text(), id="demo-hint")
+        yield Footer(compact=True)
+
+    def _demo_text(self) -> str:
+        passphrase = self.blt.demo_passphrase
+        return text("demo_passphrase", self.blt.lang, passphrase=passphrase) \
+            if passphrase else ""
+
+    def on_mount(self) -> None:
+        """Focus the passphrase box; label the footer."""
+        box = self.query_one("#passphrase", Input)
+        box.cursor_blink = self.blt.cursor_blink
+        box.focus()
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Redraw the words in the current language."""
+        lang = self.blt.lang
+        relabel(self, lang)
+        self.refresh_bindings()
+        self.query_one("#unlock-app-title", Static).update(text("app_title", lang))
+        self.query_one("#unlock-title", Static).update(text("unlock_title", lang))
+        self.query_one("#unlock-note", Static).update(
+            text(self.note_key, lang) if self.note_key else "")
+        self.query_one("#unlock-prompt", Static).update(text("unlock_prompt", lang))
+        self.query_one("#passphrase", Input).placeholder = text("unlock_placeholder", lang)
+        self.query_one("#demo-hint", Static).update(self._demo_text())
+
+    @on(Input.Submitted, "#passphrase")
+    def submit_passphrase(self, event: Input.Submitted) -> None:
+        """Try the passphrase (in a worker: the key derivation is slow on purpose)."""
+        if event.input.disabled or not event.value:
+            return
+        event.input.disabled = True
+        self.query_one("#unlock-message", Static).update(text("unlock_working", self.blt.lang))
+        self.unlock(event.value)
+
+    @work(exclusive=True, group="unlock")
+    async def unlock(self, passphrase: str) -> None:
+        """Unwrap the keyring and open the session off the event loop."""
+        device = self.blt.device
+        box = self.query_one("#passphrase", Input)
+        message = self.query_one("#unlock-message", Static)
+        try:
+            keyring = await asyncio.to_thread(device.unlock, passphrase)
+            session = await asyncio.to_thread(Session, device, keyring)
+        except WrongPassphrase:
+            self.blt.unlock_failures += 1
+            delay = failure_delay(self.blt.unlock_failures, self.blt.unlock_delay)
+            message.update(text("unlock_wrong", self.blt.lang, seconds=f"{delay:g}"))
+            box.value = ""
+            self.set_timer(delay, self._ready_again) if delay else self._ready_again()
+            return
+        except BltError as error:
+            message.update(error.line(self.blt.lang))
+            box.value = ""
+            box.disabled = False
+            box.focus()
+            return
+        box.value = ""
+        self.blt.unlock_failures = 0
+        # Not awaited here: leaving this screen ends this worker.
+        self.app.call_later(self.blt.session_started, session)
+
+    def _ready_again(self) -> None:
+        box = self.query_one("#passphrase", Input)
+        box.disabled = False
+        box.focus()

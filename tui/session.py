@@ -1,0 +1,113 @@
+"""One unlocked session: the device, its keyring, the lookup service and the audit log.
+
+Plain Python (no Textual): the screens call it from workers. A session that could not open
+its index (missing or corrupt) still exists, so the officer can sync from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from blt_status.audit import AuditLog
+from blt_status.device import Device, Keyring
+from blt_status.errors import BltError, NikError
+from blt_status.lookup import LookupResult, LookupService
+from blt_status.store import IndexMeta
+
+
+@dataclass(frozen=True)
+class LookupOutcome:
+    """What one Enter produced: a result or an input error, and any audit failure."""
+
+    result: LookupResult | None
+    nik_error: NikError | None = None
+    error: BltError | None = None
+    audit_error: BltError | None = None
+
+
+class Session:
+    """The unlocked state; :meth:`close` forgets the keyring and closes the index."""
+
+    def __init__(self, device: Device, keyring: Keyring) -> None:
+        self.device = device
+        self._keyring: Keyring | None = keyring
+        self.service: LookupService | None = None
+        self.open_error: BltError | None = None
+        self.audit: AuditLog | None = None
+        self.audit_error: BltError | None = None
+        self._open_service()
+        try:
+            self.audit = AuditLog.open(device, keyring)
+        except (BltError, OSError) as error:
+            self.audit_error = error if isinstance(error, BltError) else BltError(
+                "audit", "Log audit tidak dapat dibuka.", "The audit log cannot be opened.")
+
+    @property
+    def keyring(self) -> Keyring | None:
+        return self._keyring
+
+    def _open_service(self) -> None:
+        assert self._keyring is not None
+        try:
+            self.service = LookupService.open(self.device, self._keyring)
+            self.open_error = None
+        except BltError as error:
+            self.service = None
+            self.open_error = error
+
+    @property
+    def meta(self) -> IndexMeta | None:
+        return self.service.meta if self.service else None
+
+    def refresh(self) -> bool:
+        """Pick up an index version a sync switched in; True if the data changed."""
+        if self._keyring is None:
+            return False
+        if self.service is None:
+            self._open_service()
+            return self.service is not None
+        try:
+            return self.service.refresh()
+        except BltError as error:
+            self.open_error = error  # the previous index stays in use
+            return False
+
+    def lookup(self, raw: str, *, now: dt.datetime | None = None) -> LookupOutcome:
+        """Look ``raw`` up and append the audit entry (found / not_found / invalid)."""
+        if self.service is None:
+            return LookupOutcome(None, error=self.open_error)
+        try:
+            result = self.service.lookup(raw, now=now)
+        except NikError as error:
+            return LookupOutcome(None, nik_error=error,
+                                 audit_error=self._audit("", "invalid", self.service.meta))
+        except BltError as error:
+            return LookupOutcome(None, error=error)
+        audit_error = self._audit(result.tag_hex, "found" if result.found else "not_found",
+                                  self.service.meta, now=now)
+        return LookupOutcome(result, audit_error=audit_error)
+
+    def _audit(self, tag: str, result: str, meta: IndexMeta,
+               now: dt.datetime | None = None) -> BltError | None:
+        if self.audit is None:
+            return self.audit_error
+        try:
+            self.audit.append(action="lookup", tag=tag, result=result,
+                              data_version=meta.version, now=now)
+        except BltError as error:
+            return error
+        except OSError:
+            return BltError("audit_write", "Log audit tidak dapat ditulis.",
+                            "The audit log cannot be written.")
+        return None
+
+    def today_count(self, today: dt.date) -> int:
+        return self.audit.count_on(today) if self.audit else 0
+
+    def close(self) -> None:
+        """Forget the keyring and close the index (on lock and on exit)."""
+        if self.service is not None:
+            self.service.close()
+        self.service = None
+        self._keyring = None
