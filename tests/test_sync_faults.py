@@ -1,0 +1,365 @@
+"""Fault injection: a real loopback server misbehaves, a real ``blt-status sync`` must refuse.
+
+Every case: a device synced to version 1 is offered a broken or hostile version 2. The sync
+must fail with one line ``error [sync_...]: ...`` and a non-zero exit, the device must answer
+every known NIK exactly as before, ``status`` must record the failure, and once the fault is
+gone a clean sync must succeed. The kill cases run ``blt-status sync`` in a subprocess, stop
+it at a named point (``BLT_SYNC_PAUSE_AT``) and SIGKILL it there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PEOPLE
+from securesystemslib.signer import CryptoSigner
+from sync_world import SyncWorld, answers, collected
+
+from blt_status.cli import main
+from blt_status.device import Device
+from blt_status.layout import shard_target
+from blt_status.store import BACKENDS
+from blt_status.sync import device_status, sync_device
+from blt_status.sync.testing import Fault, RepositoryServer, shard_file
+
+ERROR_LINE = re.compile(r"^error \[(sync_[a-z_]+)\]: .+$")
+CIBINONG = "32.01.01"
+OFFICER_SHARD = shard_target("officer", CIBINONG)
+
+
+def _past(days: float = 1) -> dt.datetime:
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).replace(microsecond=0)
+
+
+def _v2_people() -> list:
+    """Version 2: the first Cibinong recipient has collected (changes the 32.01.01 shards)."""
+    return [collected(p) if p.nik == PEOPLE[0].nik else p for p in PEOPLE]
+
+
+class Case:
+    """A world at version 1, a server, and devices synced to it."""
+
+    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.world = SyncWorld(root)
+        self.world.publish()
+        self.server = RepositoryServer(self.world.public_dir).start()
+        self.capsys = capsys
+        self.officer = self.world.install("officer", (CIBINONG,))
+        self.bot = self.world.install("recipient")
+        for device in (self.officer, self.bot):
+            sync_device(device, self.server.url)
+        self.before = {device.data_dir: answers(device) for device in self.devices}
+
+    @property
+    def devices(self) -> list[Device]:
+        return [self.officer, self.bot]
+
+    def sync_cli(self, device: Device) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main(["--lang", "en", "sync", "--from", self.server.url, "--data-dir",
+                     str(device.data_dir)])
+        return code, self.capsys.readouterr().err
+
+    def assert_refused(self, expected: str, devices: list[Device] | None = None) -> None:
+        """Sync fails with one line carrying ``expected``; every answer is as before."""
+        for device in devices or self.devices:
+            code, err = self.sync_cli(device)
+            lines = err.strip().splitlines()
+            assert code == 1, err
+            assert len(lines) == 1 and ERROR_LINE.match(lines[0]), err
+            assert ERROR_LINE.match(lines[0]).group(1) == expected, err
+            self.assert_unchanged(device)
+            last = device_status(device)["last_sync"]
+            assert last["ok"] is False and last["code"] == expected
+            assert device_status(device)["version"] == 1
+
+    def assert_unchanged(self, device: Device) -> None:
+        assert answers(device) == self.before[device.data_dir]
+        leftovers = [p.name for p in device.index_dir.iterdir() if ".tmp-" in p.name]
+        assert not leftovers
+
+    def assert_recovers(self, devices: list[Device] | None = None) -> None:
+        """With the fault gone, a clean sync reaches the newest version."""
+        for device in devices or self.devices:
+            code, err = self.sync_cli(device)
+            assert code == 0, err
+            status = device_status(device)
+            assert status["version"] == self.world.repo.version and status["last_sync"]["ok"]
+            result = answers(device)
+            expected = {p.nik: p.payload.status for p in self.world.people}
+            assert result[PEOPLE[0].nik]["status"] == expected[PEOPLE[0].nik]
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture()
+def case(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    running = Case(tmp_path, capsys)
+    yield running
+    running.close()
+
+
+# -- the wire ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("drop", "sync_network"),
+    ("truncate", "sync_hash_mismatch"),
+    ("oversize", "sync_too_large"),
+    ("status", "sync_network"),
+])
+def test_broken_shard_transfer(case: Case, kind: str, expected: str):
+    case.world.publish(_v2_people())
+    case.server.faults.append(Fault("/targets/shards/", kind, status=503))
+    case.assert_refused(expected)
+    case.server.faults.clear()
+    case.assert_recovers()
+
+
+def test_oversized_timestamp_is_cut_off(case: Case):
+    case.world.publish(_v2_people())
+    case.server.faults.append(Fault("/metadata/timestamp.json", "oversize", extra=64 * 1024))
+    case.assert_refused("sync_too_large")
+    case.server.faults.clear()
+    case.assert_recovers()
+
+
+def test_server_down(case: Case):
+    case.world.publish(_v2_people())
+    case.server.stop()
+    case.assert_refused("sync_network")
+    case.server = RepositoryServer(case.world.public_dir).start()
+    case.assert_recovers()
+
+
+def test_tampered_shard_bytes(case: Case):
+    case.world.publish(_v2_people())
+    paths = [case.world.repo.target_path(shard_target(view, CIBINONG))
+             for view in ("officer", "recipient")]
+    originals = [path.read_bytes() for path in paths]
+    for path, data in zip(paths, originals, strict=True):
+        tampered = bytearray(data)
+        tampered[-10] = ord("A") if tampered[-10] != ord("A") else ord("B")
+        path.write_bytes(bytes(tampered))  # same length, other content
+    case.assert_refused("sync_hash_mismatch")
+    for path, data in zip(paths, originals, strict=True):
+        path.write_bytes(data)
+    case.assert_recovers()
+
+
+# -- signatures, versions, expiry ----------------------------------------------------------------
+
+
+def test_tampered_metadata_fails_its_signature(case: Case):
+    case.world.publish(_v2_people())
+    timestamp = case.world.public_dir / "metadata" / "timestamp.json"
+    document = json.loads(timestamp.read_bytes())
+    document["signed"]["expires"] = "2099-01-01T00:00:00Z"  # still valid JSON, signature not
+    timestamp.write_text(json.dumps(document))
+    case.assert_refused("sync_bad_signature")
+    case.world.repo.write_timestamp()
+    case.assert_recovers()
+
+
+def test_signature_by_an_unknown_key(case: Case):
+    case.world.publish(_v2_people(), timestamp_signer=CryptoSigner.generate_ed25519())
+    case.assert_refused("sync_bad_signature")
+    case.world.repo.write_timestamp()
+    case.assert_recovers()
+
+
+def test_new_root_with_too_few_signatures(case: Case):
+    repo = case.world.repo
+    repo.write_root(signers=repo.root_signers[:1])  # threshold is 2 of 3
+    case.world.publish(_v2_people())
+    case.assert_refused("sync_bad_signature")
+    repo.root_version = 1
+    repo.write_root(signers=repo.root_signers[1:])  # two distinct keys: enough
+    case.assert_recovers()
+    assert (case.officer.data_dir / "tuf" / "metadata" / "root_history" / "2.root.json").exists()
+
+
+def test_rollback_to_an_older_version(case: Case):
+    case.world.publish(_v2_people())
+    old_timestamp = (case.world.public_dir / "metadata" / "timestamp.json").read_bytes()
+    case.world.publish([collected(p) if p.nik == PEOPLE[2].nik else p for p in _v2_people()])
+    case.assert_recovers()  # both devices now trust version 3
+    case.before = {device.data_dir: answers(device) for device in case.devices}
+    (case.world.public_dir / "metadata" / "timestamp.json").write_bytes(old_timestamp)
+    for device in case.devices:
+        code, err = case.sync_cli(device)
+        assert code == 1 and ERROR_LINE.match(err.strip()).group(1) == "sync_rollback", err
+        case.assert_unchanged(device)
+        assert device_status(device)["version"] == 3
+    case.world.publish(case.world.people)
+    case.assert_recovers()
+
+
+@pytest.mark.parametrize("role", ["timestamp", "snapshot", "targets"])
+def test_expired_metadata_is_refused(case: Case, role: str):
+    case.world.publish(_v2_people(), **{f"{role}_expires": _past()})
+    case.assert_refused("sync_expired")
+    if role == "timestamp":
+        case.world.repo.write_timestamp()
+    else:
+        case.world.publish(case.world.people)
+    case.assert_recovers()
+
+
+def test_stale_device_still_answers_and_says_so(case: Case):
+    """Past expiry the last good index answers; status says it may be out of date."""
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    status = device_status(case.officer, now=now)
+    assert status["stale"] is True and status["version"] == 1
+    assert answers(case.officer) == case.before[case.officer.data_dir]
+
+
+# -- hostile but signed content ----------------------------------------------------------------
+
+
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _shard_of(case: Case, view: str, region: str) -> bytes:
+    return case.world.repo.target_path(shard_target(view, region)).read_bytes()
+
+
+@pytest.mark.parametrize("swap", ["other_region_file", "other_view_file", "signed_other_region",
+                                  "signed_other_view"])
+def test_shard_of_another_region_or_view(case: Case, swap: str):
+    """A shard signed under our name but for another region/view (a buggy or hostile signer)."""
+    if swap == "other_region_file":  # the file's header says 32.01.02
+        data = _shard_of(case, "officer", "32.01.02")
+        custom = {"blt": {"kind": "shard", "view": "officer", "region": CIBINONG,
+                          "records": 2}}
+    elif swap == "other_view_file":  # the file's header says the recipient view
+        data = _shard_of(case, "recipient", CIBINONG)
+        custom = {"blt": {"kind": "shard", "view": "officer", "region": CIBINONG,
+                          "records": 3}}
+    elif swap == "signed_other_region":
+        data, custom = shard_file("officer", CIBINONG, [])
+        custom["blt"]["region"] = "32.01.02"
+    else:
+        data, custom = shard_file("officer", CIBINONG, [])
+        custom["blt"]["view"] = "recipient"
+    case.world.repo.publish({OFFICER_SHARD: (data, custom)})
+    case.assert_refused("sync_shard_mismatch", [case.officer])
+    case.world.publish(_v2_people())
+    case.assert_recovers([case.officer])
+
+
+def test_shard_with_a_wrong_record_count(case: Case):
+    data, custom = shard_file("officer", CIBINONG, [])
+    custom["blt"]["records"] = 3  # the signed count says 3, the file holds 0
+    case.world.repo.publish({OFFICER_SHARD: (data, custom)})
+    case.assert_refused("sync_shard_mismatch", [case.officer])
+    case.world.publish(_v2_people())
+    case.assert_recovers([case.officer])
+
+
+# -- the device's own disk ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["tinydb", "sqlite"])
+def test_failing_disk_write(case: Case, monkeypatch: pytest.MonkeyPatch, backend: str):
+    case.world.publish(_v2_people())
+    target = BACKENDS[backend]
+    original_write = type(target).write
+
+    def failing_write(self, path, meta, records):
+        def records_then_full_disk():
+            yield next(iter(records))
+            raise OSError(28, "No space left on device")
+
+        return original_write(self, path, meta, records_then_full_disk())
+
+    monkeypatch.setattr(type(target), "write", failing_write)
+    if backend == "sqlite":
+        import blt_status.store._sqlite as sqlite_module
+
+        original_insert = sqlite_module._insert
+
+        def failing_insert(connection, records):
+            original_insert(connection, [next(iter(records))])
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(sqlite_module, "_insert", failing_insert)
+    device = case.officer if backend == "tinydb" else case.bot
+    case.assert_refused("sync_disk", [device])
+    monkeypatch.undo()
+    case.assert_recovers([device])
+
+
+# -- killed mid-sync -----------------------------------------------------------------------------
+
+
+def _sync_process(device: Device, url: str, pause_at: str, marker: Path) -> subprocess.Popen:
+    env = dict(os.environ, BLT_SYNC_PAUSE_AT=pause_at, BLT_SYNC_PAUSE_MARKER=str(marker),
+               BLT_LANG="en")
+    return subprocess.Popen(
+        [sys.executable, "-m", "blt_status.cli", "sync", "--from", url, "--data-dir",
+         str(device.data_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(marker: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "exit")
+        if time.monotonic() > deadline:
+            raise AssertionError("the sync never reached its pause point")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("pause_at", ["metadata", "shards", "index", "switch", "switched"])
+def test_killed_during_sync(case: Case, tmp_path: Path, pause_at: str):
+    case.world.publish(_v2_people())
+    for device in case.devices:
+        marker = tmp_path / f"paused-{pause_at}-{device.config.view}"
+        process = _sync_process(device, case.server.url, pause_at, marker)
+        try:
+            _wait_for(marker, process)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        if pause_at == "index" and device.config.backend == "sqlite":  # killed mid-write
+            assert [p for p in device.index_dir.iterdir() if ".tmp-" in p.name]
+        if pause_at == "switched":  # the switch had completed: version 2 is live, whole
+            assert device_status(device)["version"] == 2
+            assert answers(device)[PEOPLE[0].nik]["status"] == "collected"
+        else:
+            assert device_status(device)["version"] == 1
+            assert answers(device) == case.before[device.data_dir]
+    case.assert_recovers()
+    for device in case.devices:
+        assert not [p for p in device.index_dir.iterdir() if ".tmp-" in p.name]
+        assert len(list(device.index_dir.glob("v*"))) <= 2
+
+
+def test_a_second_sync_waits_its_turn(case: Case, tmp_path: Path):
+    case.world.publish(_v2_people())
+    marker = tmp_path / "paused"
+    process = _sync_process(case.officer, case.server.url, "shards", marker)
+    try:
+        _wait_for(marker, process)
+        code, err = case.sync_cli(case.officer)
+        assert code == 1 and "sync_busy" in err
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    case.assert_recovers([case.officer])
+
+
