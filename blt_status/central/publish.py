@@ -454,7 +454,7 @@ def prune_targets(store: CentralStore, *, keep_versions: int) -> int:
 
 def refresh(store: CentralStore, *, now: dt.datetime | None = None) -> VersionResult:
     """Re-sign the current content as the next version (new expiry dates, no new shards)."""
-    from blt_status.central.payouts import compute_aggregates
+    from blt_status.central.plan import compute_aggregates
 
     with store.lock():
         return _refresh(store, now, compute_aggregates)
@@ -482,8 +482,11 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                   progress: Progress | None = None, now: dt.datetime | None = None,
                   ) -> PublishReport:
     """Validate, plan and publish the next version from the three input files."""
-    from blt_status.central.payouts import compute_aggregates
-    from blt_status.central.plan import plan_publication, write_distribution_lists
+    from blt_status.central.plan import (
+        compute_aggregates,
+        plan_publication,
+        write_distribution_lists,
+    )
 
     def row_progress(done: int, total: int) -> None:
         if progress is not None:
@@ -522,7 +525,8 @@ def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress 
 def _ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None,
                     now: dt.datetime | None, workers: int | None) -> IngestReport:
     from blt_status.central.inputs import load_payout_points, load_program
-    from blt_status.central.payouts import apply_payouts, compute_aggregates, read_payout_report
+    from blt_status.central.payouts import apply_payouts, read_payout_report
+    from blt_status.central.plan import compute_aggregates
 
     state = store.load_state()
     if state.version == 0:

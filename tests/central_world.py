@@ -1,0 +1,100 @@
+"""Input files for the central tests: conftest people as recipients.csv, points, program, report.
+
+Besides the five ``PEOPLE`` (all eligible), the recipients file has rows that must be rejected:
+a duplicate NIK, a malformed NIK, a desil above the program's maximum and a ``nonaktif`` row.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import PEOPLE
+
+EXTRA_NIK = "3201016606990007"  # valid, Cibinong; used only in rejected rows
+PROGRAM_TOML = """\
+[program]
+id = "BLT-PANGAN-2025"
+name = "BLT Pangan 2025"
+period = "Oktober-Desember 2025"
+[entitlement]
+monthly_amount = 200000
+months = 3
+[eligibility]
+max_desil = 4
+[schedule]
+start = 2025-11-21
+end = 2025-12-11
+days = ["mon", "tue", "wed", "thu", "fri", "sat"]
+holidays = []
+slot_minutes = 60
+"""
+POINTS = [
+    ["KP-CIBINONG", "kantor_pos", "Kantor Pos Cibinong", "Jl. Raya Bogor No. 12, Cibinong",
+     "32.01.01", "40", "08:00", "12:00"],
+    ["KP-GUNUNGPUTRI", "kantor_pos", "Kantor Pos Gunung Putri",
+     "Jl. Raya Gunung Putri No. 5, Gunung Putri", "32.01.02", "40", "08:00", "12:00"],
+]
+
+
+@dataclass(frozen=True)
+class WorldFiles:
+    recipients: Path
+    payout_points: Path
+    program: Path
+    report: Path
+
+
+def recipient_rows(people=PEOPLE) -> list[list[str]]:
+    rows = []
+    for index, person in enumerate(people):
+        special = person.payload.special_needs or ""
+        rows.append([person.nik, person.kk, person.name, person.payload.address or "",
+                     person.payload.kode_wilayah, "4", str(1 + index % 4), "aktif", special])
+    return rows
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_world(directory: Path, *, people=PEOPLE, report_rows: list[list[str]] | None = None,
+                extra_rows: bool = True) -> WorldFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = recipient_rows(people)
+    if extra_rows:
+        first = rows[0]
+        rows += [
+            first,  # the same NIK again: duplicate
+            ["3201-01", "3201010101100091", "Rina Kurnia", "Jl. Mawar 1", "32.01.01.1001", "3",
+             "2", "aktif", ""],  # malformed NIK
+            [EXTRA_NIK, "3201010101100092", "Rina Kurnia", "Jl. Mawar 2", "32.01.01.1001", "3",
+             "9", "aktif", ""],  # desil above max_desil
+            [EXTRA_NIK[:-1] + "8", "3201010101100093", "Rina Kurnia", "Jl. Mawar 3",
+             "32.01.01.1001", "3", "2", "nonaktif", ""],
+        ]
+    recipients = write_csv(directory / "recipients.csv",
+                           ["nik", "no_kk", "nama", "alamat", "kode_wilayah", "jumlah_anggota",
+                            "desil", "status", "kebutuhan_khusus"], rows)
+    points = write_csv(directory / "payout_points.csv",
+                       ["id", "jenis", "nama", "alamat", "kode_wilayah", "kapasitas_per_hari",
+                        "jam_buka", "jam_tutup"], POINTS)
+    program = directory / "program.toml"
+    program.write_text(PROGRAM_TOML, encoding="utf-8")
+    if report_rows is None:
+        report_rows = [
+            [PEOPLE[0].nik, "salur", "2025-11-24T08:30:00+07:00", "KP-CIBINONG", ""],
+            [PEOPLE[3].nik, "gagal", "2025-11-26T10:10:00+07:00", "KP-GUNUNGPUTRI",
+             "nama tidak sesuai KTP"],
+            [PEOPLE[0].nik, "salur", "2025-11-24T09:00:00+07:00", "KP-CIBINONG", ""],  # dup
+            [EXTRA_NIK, "salur", "2025-11-24T09:00:00+07:00", "KP-CIBINONG", ""],  # unknown
+            [PEOPLE[4].nik, "salur", "2025-11-24T09:00:00+07:00", "KP-NOWHERE", ""],
+        ]
+    report = write_csv(directory / "payout_report.csv",
+                       ["nik", "status", "waktu", "id_titik", "keterangan"], report_rows)
+    return WorldFiles(recipients, points, program, report)
