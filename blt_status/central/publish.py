@@ -103,6 +103,9 @@ class PublishReport:
     kdf: str = ""
     distribution_lists: list[str] = field(default_factory=list)
 
+    def rejected_by_code(self) -> dict[str, int]:
+        return _count_codes(self.rejected)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -115,8 +118,11 @@ class PublishReport:
             "keys_derived": self.keys_derived,
             "keys_reused": self.keys_reused,
             "kecamatan": self.kecamatan,
+            "rejected_by_code": self.rejected_by_code(),
             "kdf": self.kdf,
-            "distribution_lists": self.distribution_lists,
+            "distribution_dir": (str(Path(self.distribution_lists[0]).parent)
+                                 if self.distribution_lists else None),
+            "distribution_lists": len(self.distribution_lists),
         }
 
 
@@ -131,6 +137,9 @@ class IngestReport:
     changed_records: int = 0
     kecamatan: list[str] = field(default_factory=list)
 
+    def rejected_by_code(self) -> dict[str, int]:
+        return _count_codes(self.rejected)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -138,11 +147,19 @@ class IngestReport:
             "rejected": self.rejected,
             "input_rows": self.input_rows,
             "rejected_count": len(self.rejected),
+            "rejected_by_code": self.rejected_by_code(),
             "changed_records": self.changed_records,
             "shards_written": self.shards_written,
             "shards_unchanged": self.shards_unchanged,
             "kecamatan": self.kecamatan,
         }
+
+
+def _count_codes(rejected: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in rejected:
+        counts[str(item["code"])] = counts.get(str(item["code"]), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 # -- key derivation and sealing (worker side) -------------------------------------------------
@@ -538,7 +555,8 @@ def _ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress
     payout_points = load_payout_points(store.input_path(state.inputs["payout_points"]))
     current = {nik: record.payload for nik, record in state.records.items()}
     changed, apply_rejections = apply_payouts(current, events, payout_points, program_config)
-    rejected = [rejection.to_dict() for rejection in [*rejections, *apply_rejections]]
+    rejected = [rejection.to_dict() for rejection in sorted(
+        [*rejections, *apply_rejections], key=lambda rejection: rejection.line)]
     records = {nik: (record.shard, changed.get(nik, record.payload))
                for nik, record in state.records.items()}
     program = program_config.program

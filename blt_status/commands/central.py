@@ -211,7 +211,13 @@ def run_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_rejections(rejected: list[dict[str, Any]], limit: int = 20) -> None:
+def _print_rejections(rejected: list[dict[str, Any]], limit: int = 10) -> None:
+    counts: dict[str, int] = {}
+    for item in rejected:
+        counts[str(item.get("code"))] = counts.get(str(item.get("code")), 0) + 1
+    if counts:
+        summary = ", ".join(f"{code} {count}" for code, count in sorted(counts.items()))
+        print(_say(f"  ditolak per kode: {summary}", f"  rejected by code: {summary}"))
     for item in rejected[:limit]:
         print(f"  - {_say('baris', 'line')} {item.get('line')}: {item.get('nik_masked')} "
               f"[{item.get('code')}] {item.get('reason')}")
