@@ -1,0 +1,175 @@
+"""The bot's parts that need no Telegram: limits, config, sealed state, dialogue, CLI, console."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import NOT_LISTED_NIK, PEOPLE
+
+from blt_status.crypto import b64e
+from bots import dialogue
+from bots.config import ConfigError, load_config
+from bots.limits import LimitSettings, LookupLimiter
+from bots.state import BotState, SubscriptionSecret
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+NOON = dt.datetime(2025, 11, 23, 12, 0, tzinfo=WIB).timestamp()
+
+
+def test_token_bucket_per_user_refills_and_users_are_independent():
+    limiter = LookupLimiter(LimitSettings(user_lookups=5, user_window=600, user_daily=0,
+                                          global_per_minute=0), WIB)
+    assert all(limiter.check(1, NOON).allowed for _ in range(5))
+    refused = limiter.check(1, NOON)
+    assert not refused.allowed and refused.retry_at == pytest.approx(NOON + 120)
+    assert limiter.check(2, NOON).allowed
+    assert not limiter.check(1, NOON + 119).allowed
+    assert limiter.check(1, NOON + 120).allowed
+
+
+def test_daily_cap_resets_at_local_midnight():
+    limiter = LookupLimiter(LimitSettings(user_lookups=0, user_daily=3, global_per_minute=0), WIB)
+    assert all(limiter.check(1, NOON + i).allowed for i in range(3))
+    refused = limiter.check(1, NOON + 10)
+    midnight = dt.datetime(2025, 11, 24, tzinfo=WIB).timestamp()
+    assert (refused.allowed, refused.retry_at) == (False, midnight)
+    assert limiter.check(1, midnight + 1).allowed
+
+
+def test_global_cap_and_lifted_limits():
+    limiter = LookupLimiter(LimitSettings(user_lookups=0, user_daily=0, global_per_minute=2))
+    assert limiter.check(1, NOON).allowed and limiter.check(2, NOON).allowed
+    refused = limiter.check(3, NOON)
+    assert refused.global_cap and refused.retry_at == pytest.approx(NOON + 30)
+    lifted = LookupLimiter(LimitSettings.lifted())
+    assert all(lifted.check(1, NOON).allowed for _ in range(1000))
+
+
+def test_idle_users_are_forgotten_so_memory_stays_bounded(monkeypatch):
+    monkeypatch.setattr(LookupLimiter, "MAX_TRACKED", 100)
+    limiter = LookupLimiter(LimitSettings(user_lookups=5, user_window=600, user_daily=0,
+                                          global_per_minute=0))
+    for user in range(1000):
+        limiter.check(user, NOON + user * 700)  # each earlier user has refilled by now
+    assert limiter.tracked_users <= 100
+
+
+def test_config_from_toml_then_environment(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("111:from-file\n")
+    config_file = tmp_path / "blt-bot.toml"
+    config_file.write_text(textwrap.dedent(f"""
+        data_dir = "/srv/bot"
+        token_file = "{token_file}"
+        language = "en"
+        [limits]
+        user_lookups = 3
+        user_daily = 9
+        [webhook]
+        url = "https://bot.example/hook"
+        secret_token = "s3cret"
+    """))
+    config = load_config(config_file, {})
+    assert (config.token, str(config.data_dir), config.language) == ("111:from-file", "/srv/bot",
+                                                                     "en")
+    assert (config.limits.user_lookups, config.limits.user_daily) == (3, 9)
+    assert (config.webhook_url, config.webhook_secret) == ("https://bot.example/hook", "s3cret")
+    assert "from-file" not in repr(config)
+    env = {"BLT_BOT_TOKEN": "222:env", "BLT_BOT_API_URL": "http://127.0.0.1:8081/bot",
+           "BLT_BOT_DATA_DIR": "/srv/other"}
+    config = load_config(config_file, env)
+    assert (config.token, config.api_url, str(config.data_dir)) == (
+        "222:env", "http://127.0.0.1:8081/bot", "/srv/other")
+    assert str(config.resolved_state_file()) == "/srv/other/bot-state.json"
+
+
+def test_bad_config_is_one_clear_error(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("language = \n")
+    with pytest.raises(ConfigError) as error:
+        load_config(broken, {})
+    assert error.value.code == "bot_config"
+
+
+def test_subscription_secrets_are_sealed_and_bound_to_chat_and_tag(tmp_path):
+    path = tmp_path / "state.json"
+    state = BotState(path, b"k" * 32)
+    state.subscribe(42, "ab" * 16, SubscriptionSecret(b"r" * 32, "scheduled", "0001"))
+    state.set_language(42, "en")
+    text = path.read_text()
+    assert "0001" not in text and "scheduled" not in text and b64e(b"r" * 32) not in text
+    again = BotState(path, b"k" * 32)
+    secret = again.open(again.subscriptions[0])
+    assert secret is not None and (secret.status, secret.last4) == ("scheduled", "0001")
+    assert again.language(42, "id") == "en"
+    moved = again.subscriptions[0]
+    moved.chat_id = 43  # a blob copied to another chat does not open
+    assert again.open(moved) is None
+    assert BotState(path, b"x" * 32).open(BotState(path, b"x" * 32).subscriptions[0]) is None
+
+
+def test_collected_and_home_delivery_wording():
+    budi = PEOPLE[1].payload.for_recipient()
+    lines = dialogue.record_lines(budi, "0002", WIB, "id")
+    assert lines[6:8] == ["✅ Diambil pada Jumat, 21 November 2025 16:17 WIB di Balai Desa "
+                          "Sukahati.",
+                          "Jika Anda tidak merasa mengambilnya, segera lapor ke kantor desa "
+                          "atau Kemensos 171."]
+    maryam = PEOPLE[2].payload.for_recipient()
+    lines = dialogue.record_lines(maryam, "0003", WIB, "en")
+    assert lines[6:8] == ["🏠 Delivered at home: an officer will come between Tuesday, 25 "
+                          "November 2025 and Saturday, 29 November 2025.",
+                          "Served by: Kantor Pos Cibinong."]
+    assert dialogue.map_search_url("Balai Desa", "Jl. A No. 1") == (
+        "https://www.google.com/maps/search/?api=1&query=Balai+Desa%2C+Jl.+A+No.+1")
+
+
+def test_dialogue_and_engine_never_import_telegram():
+    code = ("import sys, bots.dialogue, bots.engine, bots.console, bots.limits, bots.state; "
+            "assert not any(m == 'telegram' or m.startswith('telegram.') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _blt_bot(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BLT_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bots.app", *args], input=stdin,
+                          capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def test_missing_token_is_one_error_line_and_non_zero_exit(tmp_path):
+    result = _blt_bot("--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error [bot_token_missing]: BLT_BOT_TOKEN belum diisi (atau token_file di konfigurasi); "
+        "untuk mencoba tanpa token jalankan `blt-bot --console`."]
+
+
+def test_console_chats_against_the_same_index_without_network(make_device, index_params,
+                                                                tmp_path):
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    stdin = f"{PEOPLE[0].nik}\n[ingatkan]\n/bahasa en\n{NOT_LISTED_NIK}\nhalo\n"
+    result = _blt_bot("--console", "--data-dir", str(device.data_dir),
+                      env={"BLT_BOT_PEPPER_FILE": str(pepper)}, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(dialogue.start_reply("id").text)
+    assert "👤 S*** A***** (NIK ****0001)" in out
+    assert "🔔 Pengingat aktif untuk S*** A***** (NIK ****0001)" in out
+    assert "❌ NIK ****0009 was not found in the recipients' data." in out
+    assert dialogue.no_nik_reply("en").text in out
+    assert PEOPLE[0].nik not in out and NOT_LISTED_NIK not in out
+
+
+def test_console_without_a_device_is_one_error_line(tmp_path):
+    result = _blt_bot("--console", "--data-dir", str(tmp_path / "nothing"))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error [not_installed]")
