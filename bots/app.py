@@ -109,10 +109,13 @@ def _console(config: BotConfig) -> int:
         world = ensure_demo_world()
         data_dir = Path(world.bot_dir)
         passphrase = world.passphrase
-        samples = ", ".join(f"{label}: {nik}" for label, nik in
-                            list(world.sample_niks.items())[:4])
-        print(f"Data demo di {data_dir}. Coba NIK contoh / try sample NIKs — {samples}",
+        preferred = ("scheduled", "komunitas", "antar", "will_be_held", "not_listed")
+        labels = [label for label in preferred if label in world.sample_niks] or \
+            list(world.sample_niks)[:4]
+        print(f"Data demo (sintetis) di {data_dir}. Coba NIK contoh / try these sample NIKs:",
               file=sys.stderr)
+        for label in labels:
+            print(f"  {world.sample_niks[label]}  ({label})", file=sys.stderr)
     engine = make_engine(config, data_dir, console=True, passphrase=passphrase)
     try:
         run_console(engine)
