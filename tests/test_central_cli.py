@@ -1,0 +1,192 @@
+"""``blt-status central ...`` as an admin runs it: output, JSON counts, one-line errors, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from central_world import write_world
+
+from blt_status.cli import main
+
+CLI = [sys.executable, "-m", "blt_status.cli"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--lang", "en", *[str(arg) for arg in args]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def world(tmp_path: Path):
+    return write_world(tmp_path / "inputs")
+
+
+@pytest.fixture()
+def central(tmp_path: Path, capsys) -> Path:
+    directory = tmp_path / "central"
+    code, out, err = run(capsys, "central", "init", directory, "--kdf", "test", "--url",
+                         "http://127.0.0.1:8000")
+    assert code == 0, err
+    assert "NOT FOR REAL DATA" in out and "WARNING" in err
+    return directory
+
+
+def publish_args(directory: Path, world) -> list:
+    return ["central", "publish", directory, "--recipients", world.recipients,
+            "--payout-points", world.payout_points, "--program", world.program]
+
+
+def one_error_line(err: str, code: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error [{code}]: ")
+    assert "Traceback" not in err
+
+
+def test_init_json_and_refusal(tmp_path: Path, capsys) -> None:
+    code, out, _ = run(capsys, "central", "init", tmp_path / "c", "--kdf", "test", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["insecure"] is True and data["root_threshold"] == 2
+    assert len(data["root_keys"]) == 3
+    code, out, err = run(capsys, "central", "init", tmp_path / "c")
+    assert code == 1
+    one_error_line(err, "store_exists")
+
+
+def test_publish_json_counts_add_up(central: Path, world, capsys) -> None:
+    code, out, err = run(capsys, *publish_args(central, world), "--json", "--workers", "1")
+    assert code == 0, err
+    assert err == ""  # quiet with --json (and without a terminal)
+    data = json.loads(out)
+    assert data["version"] == 1
+    assert data["published"] + len(data["rejected"]) == data["input_rows"] == 9
+    assert sum(data["rejected_by_code"].values()) == len(data["rejected"])
+    for item in data["rejected"]:
+        assert set(item) == {"line", "nik_masked", "code", "reason"}
+
+
+def test_publish_text_output(central: Path, world, capsys) -> None:
+    code, out, _ = run(capsys, *publish_args(central, world))
+    assert code == 0
+    assert "Version 1 published: 5 recipients, 4 rejected of 9 rows." in out
+    assert "line 7: ************0001 [duplicate_nik]" in out
+    assert "distribution lists (SECRET)" in out
+
+
+def test_ingest_json_counts_add_up(central: Path, world, capsys) -> None:
+    run(capsys, *publish_args(central, world))
+    code, out, err = run(capsys, "central", "ingest-payouts", central, world.report, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["version"] == 2
+    assert data["applied"] + len(data["rejected"]) == data["input_rows"] == 5
+    assert [item["line"] for item in data["rejected"]] == sorted(
+        item["line"] for item in data["rejected"])
+
+
+def test_enroll_writes_a_private_bundle(central: Path, world, tmp_path: Path, capsys) -> None:
+    run(capsys, *publish_args(central, world))
+    bundle = tmp_path / "officer.bundle"
+    code, out, _ = run(capsys, "central", "enroll", central, "--region", "32.01.01", "32.01.02",
+                       "--out", bundle, "--json")
+    assert code == 0
+    assert json.loads(out)["regions"] == ["32.01.01", "32.01.02"]
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+    data = json.loads(bundle.read_bytes())
+    assert data["central_url"] == "http://127.0.0.1:8000/"
+    assert sorted(data["peppers"]) == ["32.01.01", "32.01.02"]
+    code, _, err = run(capsys, "central", "enroll", central, "--region", "99.01.01", "--out",
+                       tmp_path / "x.bundle")
+    assert code == 1
+    one_error_line(err, "region_unknown")
+    assert not (tmp_path / "x.bundle").exists()
+
+
+def test_refresh_resigns_the_current_data(central: Path, world, capsys) -> None:
+    run(capsys, *publish_args(central, world))
+    code, out, _ = run(capsys, "central", "refresh", central, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["version"] == 2 and data["shards_written"] == 0
+    assert data["published"] == 5
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["central", "publish", "{dir}", "--recipients", "{tmp}/none.csv", "--payout-points",
+      "{tmp}/none.csv", "--program", "{tmp}/none.toml"], "file_missing"),
+    (["central", "publish", "{tmp}/nostore", "--recipients", "a", "--payout-points", "b",
+      "--program", "c"], "store_missing"),
+    (["central", "ingest-payouts", "{dir}", "{tmp}/report.csv"], "nothing_published"),
+    (["central", "enroll", "{dir}", "--region", "32.01.01", "--out", "{tmp}/b"],
+     "nothing_published"),
+    (["central", "refresh", "{dir}"], "nothing_published"),
+])
+def test_errors_are_one_line_with_a_code(central: Path, tmp_path: Path, capsys, args,
+                                         code: str) -> None:
+    filled = [arg.format(dir=central, tmp=tmp_path) for arg in args]
+    status, _, err = run(capsys, *filled)
+    assert status == 1
+    one_error_line(err, code)
+
+
+def test_usage_errors_are_one_line_too(central: Path, tmp_path: Path) -> None:
+    done = subprocess.run([*CLI, "central", "enroll", str(central), "--bot", "--region",
+                           "32.01.01", "--out", str(tmp_path / "b")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    one_error_line(done.stderr, "usage")
+    done = subprocess.run([*CLI, "central", "publish", str(central)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    one_error_line(done.stderr, "usage")
+
+
+def test_serve_publishes_only_the_public_folder(central: Path, world, capsys) -> None:
+    run(capsys, *publish_args(central, world))
+    with subprocess.Popen([*CLI, "central", "serve", str(central), "--port", "0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          env={**os.environ, "BLT_LANG": "en"}) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()
+            url = banner.split(" at ")[1].split(" ")[0].rstrip("/")
+            with httpx.Client(base_url=url, timeout=10) as client:
+                assert client.get("/metadata/timestamp.json").status_code == 200
+                assert client.get("/metadata/1.root.json").json()["signed"]["_type"] == "root"
+                for path in ("/private/config.json", "/../private/config.json",
+                             "/%2e%2e/private/secrets.json"):
+                    assert client.get(path).status_code == 404
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 0
+
+
+def test_demo_data_then_publish(tmp_path: Path, capsys) -> None:
+    code, out, err = run(capsys, "central", "demo-data", tmp_path / "demo", "--kabupaten",
+                         "32.01", "--recipients", "60", "--seed", "3", "--json")
+    assert code == 0, err
+    files = json.loads(out)
+    run(capsys, "central", "init", tmp_path / "c", "--kdf", "test")
+    code, out, err = run(capsys, "central", "publish", tmp_path / "c", "--recipients",
+                         files["recipients"], "--payout-points", files["payout_points"],
+                         "--program", files["program"], "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["published"] + len(data["rejected"]) == data["input_rows"] == 60
+    assert data["published"] > 0
+    code, out, err = run(capsys, "central", "ingest-payouts", tmp_path / "c",
+                         files["payout_report"], "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["applied"] + len(data["rejected"]) == data["input_rows"]
+    code, _, err = run(capsys, "central", "demo-data", tmp_path / "demo2", "--recipients", "0")
+    assert code == 1
+    one_error_line(err, "demo_recipients")
