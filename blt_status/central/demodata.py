@@ -160,14 +160,21 @@ def _regions(kabupaten: str,
 
 
 class _NumberIssuer:
-    """Unique NIK and KK numbers: prefix (region + date) plus a serial per prefix."""
+    """Unique NIK and KK numbers: prefix (region + date) plus a serial per prefix.
 
-    def __init__(self) -> None:
-        self.serials: dict[str, int] = defaultdict(int)
+    Each prefix's serials start at a random small number, as if others had been issued before,
+    so that the last four digits (all a masked NIK shows) differ between people.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.serials: dict[str, int] = {}
 
     def issue(self, prefix: str) -> str:
-        self.serials[prefix] += 1
-        return f"{prefix}{self.serials[prefix]:04d}"
+        serial = self.serials.get(prefix)
+        serial = self.rng.randint(1, 150) if serial is None else serial + 1
+        self.serials[prefix] = serial
+        return f"{prefix}{serial:04d}"
 
 
 def _nik(issuer: _NumberIssuer, kecamatan: str, born: dt.date, female: bool) -> str:
@@ -187,7 +194,7 @@ def _csv_bytes(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
 def _people(rng: random.Random, count: int, kecamatan_names: dict[str, str],
             desa_by_kecamatan: dict[str, list[str]], province_kecamatan: list[str],
             names: dict[str, str]) -> list[_Person]:
-    issuer = _NumberIssuer()
+    issuer = _NumberIssuer(rng)
     all_desa = [desa for kecamatan in sorted(desa_by_kecamatan)
                 for desa in desa_by_kecamatan[kecamatan]]
     kabupaten_kecamatan = sorted(kecamatan_names)
@@ -373,7 +380,7 @@ def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int
     plan = plan_publication(recipients_csv, points_csv, program_toml)
     report_kecamatan = sorted(kecamatan_names)[0]
     chosen = [r for r in plan.recipients if r.shard == report_kecamatan]
-    unknown = _nik(_NumberIssuer(), report_kecamatan, dt.date(1977, 7, 7), True)[:-4] + "9999"
+    unknown = _nik(_NumberIssuer(rng), report_kecamatan, dt.date(1977, 7, 7), True)[:-4] + "9999"
     report_rows, labels = _report(rng, chosen, unknown, plan.program.end)
     by_line = {p_line: person for p_line, person in enumerate(people, start=2)}
     rejected_first = {}
