@@ -1,0 +1,107 @@
+"""Publish throughput (records/s), one worker against all cores, measured side by side.
+
+    python bench/bench_publish.py [--records N] [--production-records M] [--rounds R]
+
+On demo data (``central demo-data``): the inputs are planned once, then each round publishes
+the same plan into fresh central stores (so every Argon2id key is derived) with 1 worker and
+with all cores, alternating, and reports the median. Line 1 uses the test KDF profile (cheap:
+sealing, shard writing and signing weigh as much as the KDF); line 2 a sample under the
+production profile (m=19 MiB, t=2), where the work is KDF-bound and scales with cores. A third
+line times a re-publish of unchanged input (cached keys: no KDF at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from blt_status.central import CentralStore, publish_records
+from blt_status.central.demodata import write_demo_world
+from blt_status.central.plan import compute_aggregates, plan_publication
+from blt_status.crypto import PRODUCTION_INDEX_KDF, TEST_INDEX_KDF, KdfProfile
+from blt_status.records import Program, RecordPayload
+
+Records = dict[str, tuple[str, RecordPayload]]
+
+
+def _plan(directory: Path, records: int) -> tuple[Records, Program]:
+    files = write_demo_world(directory, recipients=records, seed=11)
+    plan = plan_publication(files.recipients_csv, files.payout_points_csv, files.program_toml)
+    program = plan.program.program
+    return {r.nik_digits: (r.shard, r.payload) for r in plan.recipients}, program
+
+
+def _publish_seconds(base: Path, name: str, kdf: KdfProfile, records: Records,
+                     program: Program, workers: int) -> float:
+    store = CentralStore.init(base / name, kdf=kdf)
+    started = time.perf_counter()
+    publish_records(store, records, program=program, workers=workers,
+                    aggregate=lambda items: compute_aggregates(items, program))
+    return time.perf_counter() - started
+
+
+def measure(base: Path, label: str, kdf: KdfProfile, records: Records, program: Program,
+            rounds: int, cores: int) -> tuple[str, int, float, float]:
+    single: list[float] = []
+    parallel: list[float] = []
+    for round_index in range(rounds):
+        order = [1, cores] if round_index % 2 == 0 else [cores, 1]
+        for workers in order:
+            seconds = _publish_seconds(base, f"{label}-{round_index}-{workers}", kdf, records,
+                                       program, workers)
+            (single if workers == 1 else parallel).append(seconds)
+    return label, len(records), statistics.median(single), statistics.median(parallel)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000,
+                        help="demo recipients (rows; ~70%% are eligible and published)")
+    parser.add_argument("--production-records", type=int, default=300,
+                        help="rows for the production-KDF sample (0 to skip)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="the 'all cores' worker count")
+    args = parser.parse_args(argv)
+    cores = max(1, args.workers)
+    rows: list[tuple[str, int, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
+        base = Path(scratch)
+        records, program = _plan(base / "demo", args.records)
+        rows.append(measure(base, "test KDF", TEST_INDEX_KDF, records, program, args.rounds,
+                            cores))
+        if args.production_records:
+            sample, sample_program = _plan(base / "demo-prod", args.production_records)
+            rows.append(measure(base, "production KDF", PRODUCTION_INDEX_KDF, sample,
+                                sample_program, max(1, args.rounds - 1), cores))
+        store = CentralStore.init(base / "republish", kdf=TEST_INDEX_KDF)
+        publish_records(store, records, program=program, workers=cores,
+                        aggregate=lambda items: compute_aggregates(items, program))
+        started = time.perf_counter()
+        publish_records(store, records, program=program, workers=cores,
+                        aggregate=lambda items: compute_aggregates(items, program))
+        republish = time.perf_counter() - started
+
+    print(f"publish throughput, median of rounds; cores available: {os.cpu_count()}, "
+          f"'all cores' = {cores} workers")
+    header = f"{'profile':<16}{'records':>9}{'1 worker rec/s':>17}" \
+             f"{f'{cores} workers rec/s':>19}{'speedup':>10}"
+    print(header)
+    print("-" * len(header))
+    for label, count, single, parallel in rows:
+        print(f"{label:<16}{count:>9}{count / single:>17.0f}{count / parallel:>19.0f}"
+              f"{single / parallel:>9.2f}x")
+    print(f"{'re-publish':<16}{len(records):>9}{'':>17}{len(records) / republish:>19.0f}"
+          "   (unchanged input, cached keys)")
+    print("Rows: each published record is sealed for 2 views (2 Argon2id keys per record).",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
