@@ -35,6 +35,7 @@ from blt_status.central.store import (
     StateRecord,
     StoreState,
     make_private_dir,
+    sync_paths,
 )
 from blt_status.crypto import VIEWS, IndexKey, b64e, canonical_json
 from blt_status.errors import CentralError
@@ -420,6 +421,7 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
 
         if new_epoch:
             store.save_epoch(epoch)
+        sync_paths(store.object_path(object_id) for object_id in written_objects)
         store.write_manifest(new_state)
         expires = {role: store.config.expiry(role, now)
                    for role in ("targets", "snapshot", "timestamp")}
@@ -432,7 +434,7 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
         if not committed:
             transaction.rollback()
             for object_id in written_objects:
-                store._object_path(object_id).unlink(missing_ok=True)
+                store.object_path(object_id).unlink(missing_ok=True)
             store.manifest_path(version).unlink(missing_ok=True)
             shutil.rmtree(distribution_dir, ignore_errors=True)
     store.prune_state({version, version - 1})

@@ -28,6 +28,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
+from blt_status.central.store import sync_paths, write_file_unsynced
 from blt_status.store import atomic_write_bytes, fsync_dir
 
 __all__ = ["RepoTransaction", "make_root", "target_path_on_disk"]
@@ -82,10 +83,13 @@ class RepoTransaction:
             path.mkdir()
             self._new_dirs.append(path)
 
-    def _write_new(self, path: Path, data: bytes) -> None:
+    def _write_new(self, path: Path, data: bytes, *, durable: bool = True) -> None:
         existed = path.exists()
         self._mkdirs(path.parent)
-        atomic_write_bytes(path, data, mode=0o644)
+        if durable:
+            atomic_write_bytes(path, data, mode=0o644)
+        else:
+            write_file_unsynced(path, data, 0o644)
         if not existed:
             self.new_files.append(path)
 
@@ -107,7 +111,7 @@ class RepoTransaction:
             return False
         if data is None:
             raise FileNotFoundError(target.path)
-        self._write_new(path, data)
+        self._write_new(path, data, durable=False)  # made durable by write_metadata
         return True
 
     # -- metadata --------------------------------------------------------------------------
@@ -115,7 +119,12 @@ class RepoTransaction:
     def write_metadata(self, *, targets_signer: Signer, snapshot_signer: Signer,
                        timestamp_signer: Signer, expires: Mapping[str, dt.datetime],
                        unrecognized: Mapping[str, Any] | None = None) -> Metadata[Timestamp]:
-        """Write ``<v>.targets.json`` and ``<v>.snapshot.json``; return the unwritten timestamp."""
+        """Write ``<v>.targets.json`` and ``<v>.snapshot.json``; return the unwritten timestamp.
+
+        First makes every staged target file durable, so no metadata ever names a file that
+        a crash could lose.
+        """
+        sync_paths(self.new_files)
         targets = Targets(version=self.version, expires=expires["targets"],
                           targets=dict(sorted(self.targets.items())),
                           unrecognized_fields=dict(unrecognized or {}))

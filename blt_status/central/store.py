@@ -28,6 +28,7 @@ import os
 import shutil
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from blt_status.crypto import (
 from blt_status.errors import CentralError
 from blt_status.indexer import IndexParams
 from blt_status.records import Program, RecordPayload
-from blt_status.store import atomic_write_bytes
+from blt_status.store import atomic_write_bytes, fsync_dir
 
 __all__ = [
     "KDF_PROFILES",
@@ -88,11 +89,51 @@ def make_private_dir(directory: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_file_unsynced(path: Path, data: bytes, mode: int) -> None:
+    """Write a whole file under a temporary name and rename it, without fsync.
+
+    For the many files of one publish (targets, state objects): the publisher makes them
+    durable together (:func:`sync_paths`) before the metadata that names them is written.
+    """
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def sync_paths(paths: Iterable[Path]) -> None:
+    """fsync many files (concurrently, so the journal can batch them), then their folders."""
+    files = list(paths)
+    if not files:
+        return
+
+    def fsync_file(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+        list(pool.map(fsync_file, files))
+    for directory in sorted({path.parent for path in files}):
+        fsync_dir(directory)
+
+
+def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write a private file atomically with mode 0600 (its directories 0700)."""
     make_private_dir(path.parent)
-    atomic_write_bytes(path, data, mode=0o600)
-    os.chmod(path, 0o600)
+    if durable:
+        atomic_write_bytes(path, data, mode=0o600)
+        os.chmod(path, 0o600)
+    else:
+        write_file_unsynced(path, data, 0o600)
 
 
 @dataclass(frozen=True)
@@ -407,7 +448,7 @@ class CentralStore:
     def _state_key(self) -> bytes:
         return hmac.new(self.master_pepper, b"blt-central-state-v1", hashlib.sha256).digest()
 
-    def _object_path(self, object_id: str) -> Path:
+    def object_path(self, object_id: str) -> Path:
         return self.state_dir / "objects" / f"{object_id}.bin"
 
     def write_state_object(self, kecamatan: str, records: Mapping[str, StateRecord]) -> str:
@@ -417,13 +458,13 @@ class CentralStore:
                           separators=(",", ":")).encode()
         nonce = new_secret(_NONCE)
         aad = f"{STATE_FORMAT}|{kecamatan}".encode()
-        sealed = nonce + AESGCM(self._state_key()).encrypt(nonce, zlib.compress(body, 6), aad)
-        write_private(self._object_path(object_id), sealed)
+        sealed = nonce + AESGCM(self._state_key()).encrypt(nonce, zlib.compress(body, 1), aad)
+        write_private(self.object_path(object_id), sealed, durable=False)  # synced by publish
         return object_id
 
     def read_state_object(self, kecamatan: str, object_id: str) -> dict[str, StateRecord]:
         try:
-            sealed = self._object_path(object_id).read_bytes()
+            sealed = self.object_path(object_id).read_bytes()
             aad = f"{STATE_FORMAT}|{kecamatan}".encode()
             body = AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
             data = json.loads(zlib.decompress(body))
