@@ -257,3 +257,45 @@ def test_a_second_publisher_is_refused_while_one_runs(store: CentralStore) -> No
             publish(other)
         assert caught.value.code == "store_busy"
     assert publish(other).version == 1
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_central_publish import publish, people_records, PEOPLE
+import dataclasses
+from blt_status.central import CentralStore
+from blt_status.central.repo import RepoTransaction
+RepoTransaction.commit = lambda self, timestamp: os.kill(os.getpid(), signal.SIGKILL)
+store = CentralStore.open({directory!r})
+records = people_records()
+records[PEOPLE[1].nik] = (PEOPLE[1].shard, dataclasses.replace(PEOPLE[1].payload, status="held"))
+publish(store, records)
+"""
+
+
+def test_a_publish_killed_before_its_commit_is_never_visible(store: CentralStore) -> None:
+    import subprocess
+    import sys
+
+    publish(store)
+    metadata_before = {name: data for name, data in snapshot_tree(store.metadata_dir).items()
+                       if name in ("timestamp.json", "1.targets.json", "1.snapshot.json")}
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), directory=str(store.directory))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -9
+    assert (store.metadata_dir / "2.targets.json").exists()  # it got that far
+    assert {name: data for name, data in snapshot_tree(store.metadata_dir).items()
+            if name in metadata_before} == metadata_before
+    assert store.published_version() == 1
+    load_verified(store, 1)
+    assert store.load_state().records[PEOPLE[1].nik].payload.status == "collected"
+    # The next publish takes over cleanly and the orphan files go with the pruning.
+    assert publish(store).version == 2
+    load_verified(store, 2)
+    named = set()
+    for version in (1, 2):
+        targets = Metadata[Targets].from_file(str(store.metadata_dir / f"{version}.targets.json"))
+        named |= {target_path_on_disk(store.targets_dir, target)
+                  for target in targets.signed.targets.values()}
+    assert {path for path in store.targets_dir.rglob("*") if path.is_file()} == named
