@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from blt_status.central.entitlement import EntitlementRules
 from blt_status.central.inputs import PayoutPointRow, ProgramConfig
@@ -136,3 +140,42 @@ def test_window_edges_are_inside():
               event("kembali", nik=NIK_B, waktu="2025-12-11T23:59:00+07:00", line=3)]
     changed, rejected = apply_payouts(current, events, POINTS, PROGRAM)
     assert rejected == [] and set(changed) == {NIK_A, NIK_B}
+
+
+def test_unknown_point_reason_hides_a_nik_put_in_the_point_column():
+    changed, rejected = apply_payouts({NIK_A: payload()}, [event("salur", point=NIK_B)], POINTS,
+                                      PROGRAM)
+    assert changed == {} and rejected[0].code == "unknown_point"
+    assert NIK_B not in rejected[0].reason
+
+
+report_values = st.one_of(
+    st.sampled_from([NIK_A, NIK_B, NIK_C, "3201014505900000", "", "salur", "gagal", "kembali",
+                     "LUNAS", "2025-11-24T09:15:00+07:00", "2025-11-24", "2025-06-01T10:00",
+                     "kemarin", "KP-CIBINONG", "KP-X", "nama tidak sesuai"]),
+    st.text(max_size=10))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(table=st.lists(st.lists(report_values, min_size=0, max_size=6), max_size=15),
+       statuses=st.lists(st.sampled_from(["scheduled", "held", "collected", "returned"]),
+                         min_size=3, max_size=3))
+def test_messy_reports_never_crash_and_every_row_is_accounted_for(tmp_path, table, statuses):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(HEADER.split(","))
+    writer.writerows(table)
+    path = tmp_path / "laporan.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    events, rejected, input_rows = read_payout_report(path)
+    current = {nik: payload(status) for nik, status in zip((NIK_A, NIK_B, NIK_C), statuses,
+                                                           strict=True)}
+    changed, refused = apply_payouts(current, events, POINTS, PROGRAM)
+    lines = [r.line for r in rejected + refused]
+    assert len(lines) == len(set(lines))
+    applied = {e.line for e in events} - {r.line for r in refused}
+    assert input_rows == len(applied) + len(lines)
+    assert set(changed) <= {e.nik_digits for e in events}
+    for nik, record in changed.items():
+        assert current[nik].status in ("scheduled", "held") and record != current[nik]

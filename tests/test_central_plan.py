@@ -353,3 +353,16 @@ def test_aggregates_count_per_desa_and_day_without_personal_data(tmp_path):
     text = repr(aggregates)
     for secret in SECRETS:
         assert secret not in text
+
+
+def test_reasons_never_echo_personal_numbers_even_in_the_wrong_column(tmp_path):
+    swapped = ("3201014505900009,3201010101100009,A B,Jl. X,3201014505900009,4,2,aktif,")
+    bad_date = "3201014513900009,3201010101100009,A B,Jl. X,32.01.01.1001,4,2,aktif,"
+    bad_kk = "3201014505900019,3201994505900019,A B,Jl. X,32.01.01.1001,4,2,aktif,"
+    plan = plan_rows(tmp_path, [swapped, bad_date, bad_kk])
+    assert codes(plan) == {2: "desa_unknown", 3: "nik_birth_date", 4: "kk_region"}
+    for rejection in plan.rejected:
+        for digits in ("3201014505900009", "451390", "45-13-90", "32.01.99", "320199"):
+            assert digits not in rejection.reason
+    assert "(not a code)" in plan.rejected[0].reason
+    assert plan.rejected[1].reason == "the NIK has a birth date part that is not a valid date"

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from blt_status.central.inputs import REPORT_COLUMNS, PayoutPointRow, ProgramConfig, read_csv_rows
-from blt_status.central.plan import Rejection, mask_raw_nik
+from blt_status.central.plan import Rejection, mask_raw_nik, number_reason, safe_code_text
 from blt_status.errors import NikError
 from blt_status.nik import mask_digits, parse_nik
 from blt_status.records import RecordPayload
@@ -92,7 +92,7 @@ def read_payout_report(path: Path) -> tuple[list[PayoutEvent], list[Rejection], 
             nik = parse_nik(values["nik"])
         except NikError as error:
             rejected.append(Rejection(row.line, masked, f"nik_{error.code}",
-                                      f"invalid NIK: {error.en_text}"))
+                                      number_reason("NIK", error.code)))
             continue
         masked = nik.masked
         status = values["status"].lower()
@@ -151,7 +151,8 @@ def apply_payouts(current: Mapping[str, RecordPayload], events: Sequence[PayoutE
             reject("unknown_nik", "this NIK is not a recipient of the published program")
             continue
         if event.id_titik not in payout_points:
-            reject("unknown_point", f"id_titik {event.id_titik[:40]!r} is not a payout point")
+            shown = safe_code_text(event.id_titik, r"[A-Za-z0-9_.-]{1,40}")
+            reject("unknown_point", f"id_titik {shown} is not a payout point")
             continue
         if not program.start <= event.waktu.date() <= program.end:
             reject("outside_program",

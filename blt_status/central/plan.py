@@ -68,7 +68,9 @@ __all__ = [
     "load_payout_points",
     "load_program",
     "mask_raw_nik",
+    "number_reason",
     "plan_publication",
+    "safe_code_text",
     "write_distribution_lists",
 ]
 
@@ -130,6 +132,30 @@ class PublicationPlan:
         return sorted({recipient.shard for recipient in self.recipients})
 
 
+_NUMBER_PROBLEMS = {
+    "length": "does not have 16 digits",
+    "not_digits": "may hold only digits (spaces, dots or dashes between them are fine)",
+    "empty": "is empty",
+    "province": "starts with an unknown province code",
+    "region": "starts with an unknown kabupaten/kecamatan code",
+    "birth_date": "has a birth date part that is not a valid date",
+    "serial": "has 0000 as its serial (last four digits)",
+}
+
+
+def number_reason(subject: str, code: str) -> str:
+    """Why a NIK or KK number (``subject``) is invalid, without echoing any of its digits."""
+    problem = _NUMBER_PROBLEMS.get(code.removeprefix("kk_"), f"is not valid ({code})")
+    return f"the {subject} {problem}"
+
+
+def safe_code_text(text: str, pattern: str = r"[0-9.]{1,13}") -> str:
+    """A code value to show in a reason, or a placeholder when it may be something personal."""
+    if re.fullmatch(pattern, text) and not re.search(r"[0-9]{14}", text):
+        return text
+    return "(not a code)"
+
+
 def mask_raw_nik(raw: str) -> str:
     """The masked form of whatever was in a NIK cell: its digits, all but the last four hidden."""
     return mask_digits(re.sub(r"\D", "", raw)[:32])
@@ -169,22 +195,21 @@ def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
     try:
         nik = parse_nik(values["nik"], today=today)
     except NikError as error:
-        return reject(f"nik_{error.code}", f"invalid NIK: {error.en_text}")
+        return reject(f"nik_{error.code}", number_reason("NIK", error.code))
     masked = nik.masked
     try:
         kk = parse_kk(values["no_kk"])
     except KkError as error:
         code = error.code if error.code.startswith("kk_") else f"kk_{error.code}"
-        return reject(code, f"invalid KK number: {error.en_text}")
+        return reject(code, number_reason("KK number", code))
     if not values["nama"]:
         return reject("name_missing", "nama is empty")
     if not values["alamat"]:
         return reject("address_missing", "alamat is empty")
     desa_text = values["kode_wilayah"]
     if not re.fullmatch(r"[0-9.]{10,13}", desa_text) or not is_current_desa(desa_text):
-        shown = desa_text[:20] if re.fullmatch(r"[0-9.]*", desa_text) else "(not a code)"
-        return reject("desa_unknown",
-                      f"kode_wilayah {shown} is not a current desa/kelurahan code")
+        return reject("desa_unknown", f"kode_wilayah {safe_code_text(desa_text)} is not a "
+                      "current desa/kelurahan code")
     household_size = _whole_number(values["jumlah_anggota"], 1, 99)
     if household_size is None:
         return reject("household_invalid", "jumlah_anggota must be a whole number from 1 to 99")
@@ -255,7 +280,7 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
     program = load_program(program_toml)
     payout_points = load_payout_points(payout_points_csv)
     rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
-    eligible, rejected = _select_eligible(rows, program, today, progress)
+    eligible, rejected = _select_eligible(rows, program, today or dt.date.today(), progress)
 
     requests = [ScheduleRequest(row.nik_digits, row.desa, row.special_needs) for row in eligible]
     result = build_schedule(requests, payout_points, program)
