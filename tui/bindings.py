@@ -16,9 +16,9 @@ from tui.i18n import binding_label
 
 
 def translated_bindings(node: DOMNode, lang: str) -> BindingsMap:
-    """The class's declared bindings with labels in ``lang``."""
+    """The node's bindings (declared, plus any Textual added, e.g. the palette's) in ``lang``."""
     bindings: list[Binding] = []
-    for key_bindings in type(node)._merged_bindings.key_to_bindings.values():
+    for key_bindings in node._bindings.key_to_bindings.values():
         for binding in key_bindings:
             label = binding_label(binding.id, lang) if binding.id else None
             bindings.append(replace(binding, description=label[0], tooltip=label[1])
