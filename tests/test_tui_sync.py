@@ -1,0 +1,101 @@
+"""The officer's whole day through the TUI against a real published world over loopback HTTP.
+
+Unlock, look up three residents, open the dashboard, the central office ingests a Kantor Pos
+report and publishes, sync from the TUI (progress, what changed), the dashboard and the
+cards update without a restart, and the audit log verifies. Plus: a sync failing midway.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from test_tui_app import look_up, make_app, screen_text, settle, unlock
+
+from blt_status.cli import main as cli_main
+from blt_status.demo import ensure_demo_world
+from blt_status.device import Device
+from blt_status.sync.testing import Fault, RepositoryServer
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.sync import SyncScreen
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return ensure_demo_world(tmp_path_factory.mktemp("demo-world"), recipients=60)
+
+
+@pytest.fixture()
+def officer(world, tmp_path):
+    """A private copy of the demo officer device (the world is shared by this module)."""
+    target = tmp_path / "officer"
+    shutil.copytree(world.officer_dir, target)
+    return Device.load(target)
+
+
+async def test_sync_failing_midway_keeps_the_old_data(world, officer):
+    with RepositoryServer(world.public_dir, faults=[Fault("timestamp", "drop")]) as server:
+        app = make_app(officer, sync_source=server.url)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await unlock(app, pilot, world.passphrase)
+            await pilot.press("f4")
+            await pilot.pause()
+            assert f"Sumber: {server.url}" in screen_text(app)
+            await pilot.press("s")
+            await settle(app, pilot)
+            shown = screen_text(app)
+            assert "Sinkronisasi gagal:" in shown and "Traceback" not in shown
+            await pilot.press("f2")
+            shown = await look_up(app, pilot, world.sample_niks["scheduled"])
+            assert "Terjadwal — belum diambil" in shown
+
+
+async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, capsys):
+    from blt_status.central.publish import ingest_payouts
+    from blt_status.central.store import CentralStore
+
+    central = tmp_path / "central"
+    shutil.copytree(world.central_dir, central)
+    store = CentralStore.open(central)
+    niks = world.sample_niks
+    with RepositoryServer(store.public_dir) as server:
+        app = make_app(officer, sync_source=server.url)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await unlock(app, pilot, world.passphrase)
+            shown = await look_up(app, pilot, niks["scheduled"])
+            assert "Terjadwal — belum diambil" in shown and "Rp600.000" in shown
+            shown = await look_up(app, pilot, niks["will_be_collected"])
+            assert "Terjadwal — belum diambil" in shown
+            shown = await look_up(app, pilot, niks["not_listed"])
+            assert "TIDAK DITEMUKAN" in shown
+            await pilot.press("f3")
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen)
+            before = screen_text(app)
+            assert "Kec. Cibinong:" in before and "0/" in before
+
+            ingest_payouts(store, world.payout_report_csv)  # the central office publishes v2
+
+            await pilot.press("f4")
+            await pilot.pause()
+            assert isinstance(app.screen, SyncScreen)
+            await pilot.press("s")
+            await settle(app, pilot)
+            shown = screen_text(app)
+            assert "Selesai: data v1 → v2." in shown and "Data v2" in shown
+            await pilot.press("f3")
+            await pilot.pause()
+            after = screen_text(app)
+            assert after != before and "Data v2" in after
+            summary = next(line for line in after.splitlines() if "Kec. Cibinong:" in line)
+            assert not summary.split(": ", 1)[1].startswith("0/")
+            await pilot.press("f2")
+            shown = await look_up(app, pilot, niks["will_be_collected"])
+            assert "Sudah disalurkan" in shown and "Disalurkan:" in shown
+            await pilot.press("f5")
+            await settle(app, pilot)
+            assert "OK: 4 entri" in screen_text(app)
+    monkeypatch.setenv("BLT_PASSPHRASE", world.passphrase)
+    monkeypatch.setenv("BLT_LANG", "en")
+    assert cli_main(["audit", "verify", "--data-dir", str(officer.data_dir)]) == 0
+    assert capsys.readouterr().out.strip() == "OK: 4 entries, chain and MACs intact"
