@@ -190,3 +190,15 @@ def test_demo_data_then_publish(tmp_path: Path, capsys) -> None:
     code, _, err = run(capsys, "central", "demo-data", tmp_path / "demo2", "--recipients", "0")
     assert code == 1
     one_error_line(err, "demo_recipients")
+
+
+def test_rotate_keys(central: Path, world, capsys) -> None:
+    code, out, _ = run(capsys, "central", "rotate-keys", central, "--role", "timestamp",
+                       "--json")
+    assert code == 0
+    assert json.loads(out) == {"root_version": 2, "roles": ["timestamp"], "version": None}
+    run(capsys, *publish_args(central, world))
+    code, out, _ = run(capsys, "central", "rotate-keys", central, "--role", "targets",
+                       "snapshot")
+    assert code == 0
+    assert "root version 3, data re-signed as version 2." in out

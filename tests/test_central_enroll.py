@@ -105,3 +105,49 @@ def test_enrolled_devices_sync_from_the_published_store(store: CentralStore,
             assert not service.lookup(NOT_LISTED_NIK).found
         finally:
             service.close()
+
+
+def test_devices_follow_a_key_rotation(store: CentralStore, tmp_path: Path) -> None:
+    """Root 1 -> 2 replacing the root and timestamp keys: python-tuf accepts the chain."""
+    from tuf.api.metadata import Metadata, Root
+
+    from blt_status.central.publish import rotate_keys
+
+    publish_people(store)
+    bundle_path = tmp_path / "bot.bundle"
+    enroll(store, bot=True).write(bundle_path)
+    device = install_bundle(tmp_path / "bot", bundle_path, PASSPHRASE, wrap_profile=TEST_WRAP_KDF)
+    old_timestamp_key = store.signer("timestamp").public_key.keyid
+    with RepositoryServer(store.public_dir) as server:
+        sync_device(device, server.url)
+        root_version, result = rotate_keys(store, ["root", "timestamp"])
+        assert (root_version, result.version) == (2, 2)
+        report = sync_device(device, server.url)
+        assert (report.version_after, report.shards_downloaded) == (2, 0)
+    first = Metadata[Root].from_file(str(store.metadata_dir / "1.root.json"))
+    second = Metadata[Root].from_file(str(store.metadata_dir / "2.root.json"))
+    first.signed.verify_delegate("root", second.signed_bytes, second.signatures)
+    second.signed.verify_delegate("root", second.signed_bytes, second.signatures)
+    assert set(first.signed.roles["root"].keyids).isdisjoint(second.signed.roles["root"].keyids)
+    assert second.signed.roles["timestamp"].keyids == [store.signer("timestamp").public_key.keyid]
+    assert store.signer("timestamp").public_key.keyid != old_timestamp_key
+    assert second.signed.roles["targets"].keyids == first.signed.roles["targets"].keyids
+    assert len(list((store.private_dir / "keys" / "retired").iterdir())) == 4
+    assert enroll(store, bot=True).root["signed"]["version"] == 2
+    service = LookupService.open(device, device.unlock(PASSPHRASE))
+    try:
+        assert service.lookup(PEOPLE[0].nik).found
+    finally:
+        service.close()
+
+
+def test_an_interrupted_rotation_settles_on_next_use(store: CentralStore) -> None:
+    from securesystemslib.signer import CryptoSigner
+
+    publish_people(store)
+    keyid = store.signer("timestamp").public_key.keyid
+    store.stage_key("timestamp", CryptoSigner.generate_ed25519())  # crashed before the root
+    store.settle_keys()
+    assert store.signer("timestamp").public_key.keyid == keyid
+    assert not list((store.private_dir / "keys").glob("*.next"))
+    assert publish_people(store) == 2

@@ -51,6 +51,7 @@ from blt_status.layout import (
     write_shard,
 )
 from blt_status.records import Program, RecordPayload, SealedRecord, canary_tag, seal_payload
+from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "IngestReport",
@@ -60,6 +61,8 @@ __all__ = [
     "ingest_payouts",
     "publish_files",
     "publish_records",
+    "refresh",
+    "rotate_keys",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -315,6 +318,7 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
                      progress: Progress | None, now: dt.datetime | None,
                      previous: StoreState | None) -> VersionResult:
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    store.settle_keys()
     previous = previous if previous is not None else store.load_state()
     epoch, new_epoch = store.epoch_for_program(program.id)
     params = store.index_params(epoch)
@@ -491,6 +495,43 @@ def _refresh(store: CentralStore, now: dt.datetime | None,
     return publish_records(store, records, program=program,
                            aggregate=lambda items: compute_aggregates(items, program),
                            now=now, previous=state)
+
+
+def rotate_keys(store: CentralStore, roles: Sequence[str], *,
+                now: dt.datetime | None = None) -> tuple[int, VersionResult | None]:
+    """Replace the keys of ``roles`` (root N -> N+1), then re-sign the data with them.
+
+    The new root is signed by every old root key (and every new one when the root keys
+    change), so devices pinned to root N follow to N+1 on their next sync. Returns the new
+    root version and the re-signed data version.
+    """
+    from securesystemslib.signer import CryptoSigner
+
+    from blt_status.central.repo import make_next_root
+
+    chosen = sorted(set(roles))
+    if not chosen:
+        raise CentralError("role_unknown", "Sebutkan peran yang kuncinya diganti.",
+                           "Name the roles whose keys to replace.")
+    with store.lock():
+        store.settle_keys()
+        current = store.root()
+        new_keys = {role: [CryptoSigner.generate_ed25519() for _ in store.key_names(role)]
+                    for role in chosen}
+        now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        old_root_signers = [store.signer(name) for name in store.key_names("root")]
+        root = make_next_root(current, new_keys=new_keys, old_root_signers=old_root_signers,
+                              expires=store.config.expiry("root", now))
+        version = root.signed.version
+        for role, signers in new_keys.items():
+            for name, signer in zip(store.key_names(role), signers, strict=True):
+                store.stage_key(name, signer)
+        # The commit point of the rotation: the new root names the staged keys.
+        atomic_write_bytes(store.metadata_dir / f"{version}.root.json", root.to_bytes(),
+                           mode=0o644)
+        store.settle_keys()
+        result = refresh(store, now=now) if store.published_version() else None
+    return version, result
 
 
 # -- the two entry points ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ new version; :meth:`RepoTransaction.rollback` removes everything the transaction
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from tuf.api.metadata import (
 from blt_status.central.store import sync_paths, write_file_unsynced
 from blt_status.store import atomic_write_bytes, fsync_dir
 
-__all__ = ["RepoTransaction", "make_root", "target_path_on_disk"]
+__all__ = ["RepoTransaction", "make_next_root", "make_root", "target_path_on_disk"]
 
 SPEC_HASH = "sha256"
 
@@ -47,6 +48,29 @@ def make_root(*, root_signers: Sequence[Signer], role_signers: Mapping[str, Sign
         root.add_key(signer.public_key, role)
     metadata = Metadata(root)
     for signer in root_signers:
+        metadata.sign(signer, append=True)
+    return metadata
+
+
+def make_next_root(current: Metadata[Root], *, new_keys: Mapping[str, Sequence[Signer]],
+                   old_root_signers: Sequence[Signer], expires: dt.datetime,
+                   ) -> Metadata[Root]:
+    """Root N+1 with the keys of some roles replaced, signed by old and new root keys.
+
+    A client trusting root N accepts N+1 only with a threshold of N's root keys *and* of its
+    own: so it is signed by every old root key and, if the root keys change, every new one.
+    """
+    root = copy.deepcopy(current.signed)
+    root.version = current.signed.version + 1
+    root.expires = expires
+    for role, signers in new_keys.items():
+        for keyid in list(root.roles[role].keyids):
+            root.revoke_key(keyid, role)
+        for signer in signers:
+            root.add_key(signer.public_key, role)
+    metadata = Metadata(root)
+    signers = [*old_root_signers, *new_keys.get("root", ())]
+    for signer in signers:
         metadata.sign(signer, append=True)
     return metadata
 

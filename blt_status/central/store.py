@@ -407,6 +407,52 @@ class CentralStore:
         return IndexParams(epoch_salt=epoch.salt, kdf=self.config.kdf,
                            master_pepper=self.master_pepper)
 
+    def key_names(self, role: str) -> list[str]:
+        """The key file names of a role: ``root-1``..``root-n`` or the role itself."""
+        if role == "root":
+            return [f"root-{index}" for index in range(1, self.config.root_keys + 1)]
+        if role in ONLINE_ROLES:
+            return [role]
+        raise _central_error("role_unknown", f"Peran {role} tidak dikenal.",
+                             f"Unknown role {role}: use root, targets, snapshot or timestamp.")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.private_dir / "keys"
+
+    def stage_key(self, name: str, signer: CryptoSigner) -> None:
+        """Write a replacement key beside the current one (``<name>.pem.next``)."""
+        write_private(self.keys_dir / f"{name}.pem.next", signer.private_bytes)
+
+    def settle_keys(self) -> None:
+        """Finish or undo a key rotation a crash interrupted.
+
+        A staged ``<name>.pem.next`` whose key the newest root names replaces the current key
+        (which moves to ``keys/retired/``); one the root does not name was never committed.
+        """
+        staged = sorted(self.keys_dir.glob("*.pem.next"))
+        if not staged:
+            return
+        root = self.root().signed
+        named = {keyid for role in root.roles.values() for keyid in role.keyids}
+        for path in staged:
+            name = path.name.removesuffix(".pem.next")
+            try:
+                signer = CryptoSigner(load_pem_private_key(path.read_bytes(), None))
+            except (OSError, ValueError, TypeError):
+                path.unlink(missing_ok=True)
+                continue
+            if signer.public_key.keyid not in named:
+                path.unlink()
+                continue
+            current = self.keys_dir / f"{name}.pem"
+            if current.exists():
+                retired = self.keys_dir / "retired" / f"{name}.{new_secret(4).hex()}.pem"
+                make_private_dir(retired.parent)
+                os.replace(current, retired)
+            os.replace(path, current)
+        fsync_dir(self.keys_dir)
+
     def signer(self, name: str) -> CryptoSigner:
         """The signer of ``name`` (``root-1``.., ``targets``, ``snapshot``, ``timestamp``)."""
         try:

@@ -113,6 +113,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json(refresh)
     refresh.set_defaults(handler=run_refresh)
 
+    rotate = commands.add_parser(
+        "rotate-keys", help="replace signing keys (root N -> N+1) and re-sign the data",
+        description="Replace the keys of the given roles with new Ed25519 keys: writes root "
+        "N+1 signed by the old and new root keys (devices follow it on their next sync), "
+        "retires the old private keys to private/keys/retired/, and re-signs the data.")
+    rotate.add_argument("directory", type=Path, metavar="DIR")
+    rotate.add_argument("--role", nargs="+", required=True, metavar="ROLE",
+                        choices=("root", "targets", "snapshot", "timestamp"),
+                        help="root, targets, snapshot and/or timestamp")
+    add_json(rotate)
+    rotate.set_defaults(handler=run_rotate)
+
     enroll = commands.add_parser(
         "enroll", help="write an enrollment bundle for an officer device or the bot",
         description="Write a device bundle: the pinned TUF root, the central URL, the view, "
@@ -264,6 +276,28 @@ def run_refresh(args: argparse.Namespace) -> int:
                f"timestamp berlaku sampai {expires}.",
                f"Version {result.version} re-signed ({result.published} recipients); the "
                f"timestamp expires {expires}."))
+    return 0
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore
+    from blt_status.central.publish import rotate_keys
+
+    store = CentralStore.open(args.directory)
+    root_version, result = rotate_keys(store, args.role)
+    data_version = result.version if result else None
+    if args.json:
+        print_json({"root_version": root_version, "roles": sorted(set(args.role)),
+                    "version": data_version})
+        return 0
+    print(_say(f"Kunci {', '.join(sorted(set(args.role)))} diganti: root versi {root_version}"
+               + (f", data ditandatangani ulang sebagai versi {data_version}."
+                  if data_version else "."),
+               f"Keys of {', '.join(sorted(set(args.role)))} replaced: root version "
+               f"{root_version}" + (f", data re-signed as version {data_version}."
+                                    if data_version else ".")))
+    print(_say("Bundel baru memakai root ini; perangkat lama mengikutinya saat sinkron.",
+               "New bundles pin this root; enrolled devices follow it on their next sync."))
     return 0
 
 
