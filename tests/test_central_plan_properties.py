@@ -9,28 +9,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from blt_status.central.demodata import DEMO_PROGRAM_TOML as PROGRAM_TOML
 from blt_status.central.plan import plan_publication
 from blt_status.errors import FileFormatError
 
 COLUMNS = ["nik", "no_kk", "nama", "alamat", "kode_wilayah", "jumlah_anggota", "desil", "status",
            "kebutuhan_khusus"]
-PROGRAM_TOML = """\
-[program]
-id = "BLT-PANGAN-2025"
-name = "BLT Pangan 2025"
-period = "Oktober-Desember 2025"
-[entitlement]
-monthly_amount = 200000
-months = 3
-[eligibility]
-max_desil = 4
-[schedule]
-start = 2025-11-21
-end = 2025-12-11
-days = ["mon", "tue", "wed", "thu", "fri", "sat"]
-holidays = []
-slot_minutes = 60
-"""
 POINTS_CSV = """\
 id,jenis,nama,alamat,kode_wilayah,kapasitas_per_hari,jam_buka,jam_tutup
 KP-CIBINONG,kantor_pos,Kantor Pos Cibinong,Jl. Raya Bogor No. 12,32.01.01,500,08:00,15:00

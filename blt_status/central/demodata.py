@@ -36,7 +36,7 @@ from blt_status.central.plan import PlannedRecipient, plan_publication
 from blt_status.errors import CentralError
 from blt_status.regions import dotted
 
-__all__ = ["DemoFiles", "write_demo_world"]
+__all__ = ["DEMO_PROGRAM_TOML", "DemoFiles", "write_demo_world"]
 
 DEMO_PROGRAM_TOML = """\
 [program]

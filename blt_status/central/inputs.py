@@ -324,12 +324,6 @@ class PayoutPointRow:
     def id(self) -> str:
         return self.point.id
 
-    def serves_desa(self, desa: str) -> bool:
-        return desa in self.serves
-
-    def serves_kecamatan_of(self, desa: str) -> bool:
-        return desa.rsplit(".", 1)[0] in self.serves
-
     def slot_starts(self, slot_minutes: int) -> list[dt.time]:
         """Start times of the whole slots between opening and closing."""
         opening = self.jam_buka.hour * 60 + self.jam_buka.minute

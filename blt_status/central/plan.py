@@ -108,10 +108,6 @@ class PlannedRecipient:
     line: int = 0
     desil: int = 0
 
-    @property
-    def nik_masked(self) -> str:
-        return mask_digits(self.nik_digits)
-
 
 @dataclass
 class PublicationPlan:
@@ -127,9 +123,6 @@ class PublicationPlan:
         for rejection in self.rejected:
             counts[rejection.code] += 1
         return dict(sorted(counts.items()))
-
-    def shards(self) -> list[str]:
-        return sorted({recipient.shard for recipient in self.recipients})
 
 
 _NUMBER_PROBLEMS = {
