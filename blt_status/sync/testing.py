@@ -125,18 +125,22 @@ class SignedRepository:
 
     # -- publishing -------------------------------------------------------------------------
 
-    def publish(self, files: Mapping[str, tuple[bytes, dict[str, Any]]], *,
+    def publish(self, files: Mapping[str, tuple[bytes, dict[str, Any]]]
+                | Iterable[tuple[str, tuple[bytes, dict[str, Any]]]], *,
                 keep: bool = True, targets_expires: dt.datetime | None = None,
                 snapshot_expires: dt.datetime | None = None,
                 timestamp_expires: dt.datetime | None = None,
                 timestamp_signer: Signer | None = None) -> int:
         """The next version: ``files`` (target name -> bytes, custom) added or replaced.
 
-        ``keep`` carries the previous version's other targets over. Returns the version.
+        ``files`` may also be an iterable of pairs (a generator keeps memory flat for big
+        repositories). ``keep`` carries the previous version's other targets over. Returns
+        the version.
         """
         self.version += 1
         targets = dict(self.targets) if keep else {}
-        for name, (data, custom) in files.items():
+        pairs = files.items() if isinstance(files, Mapping) else files
+        for name, (data, custom) in pairs:
             target = TargetFile.from_data(name, data, ["sha256"])
             target.unrecognized_fields["custom"] = dict(custom)
             parent, _, base = name.rpartition("/")
