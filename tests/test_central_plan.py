@@ -350,3 +350,18 @@ def test_reasons_never_echo_personal_numbers_even_in_the_wrong_column(tmp_path):
             assert digits not in rejection.reason
     assert "(not a code)" in plan.rejected[0].reason
     assert plan.rejected[1].reason == "the NIK has a birth date part that is not a valid date"
+
+
+def test_semicolon_separated_files_from_excel_are_read(tmp_path):
+    recipients, points, program = write_world(tmp_path, [SITI, BUDI])
+    recipients.write_text(recipients.read_text(encoding="utf-8").replace(",", ";"),
+                          encoding="utf-8")
+    semicolon_points = "\n".join(
+        ";".join(f'"{field}"' if ";" in field else field for field in line.split(","))
+        for line in POINTS_CSV.replace("32.01.01.1001,10", "32.01.01.1001;32.01.01.1002,10")
+        .splitlines())
+    points.write_text(semicolon_points + "\n", encoding="utf-8")
+    plan = plan_publication(recipients, points, program)
+    assert plan.rejected == [] and len(plan.recipients) == 2
+    assert plan.payout_points["KOM-PONDOKRAJEG"].serves == ("32.01.01.1001", "32.01.01.1002")
+    assert {r.payload.payout_point.id for r in plan.recipients} == {"KOM-PONDOKRAJEG"}

@@ -102,17 +102,29 @@ class CsvRow:
     extra: bool = False
 
 
+def _delimiter(text: str) -> str:
+    """``,`` — or ``;``/tab when the header uses that and has no comma (Excel in an Indonesian
+    locale saves "CSV" with semicolons)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if "," not in header:
+        for candidate in (";", "\t"):
+            if candidate in header:
+                return candidate
+    return ","
+
+
 def read_csv_rows(path: Path, required: Sequence[str]) -> list[CsvRow]:
     """Every non-blank data row of a CSV file whose header holds ``required`` columns.
 
     Header names are matched case-insensitively with surrounding whitespace ignored; values are
-    stripped. Raises :class:`FileFormatError` for the file as a whole.
+    stripped; the separator is a comma, or a semicolon or tab when the header uses one and has
+    no comma. Raises :class:`FileFormatError` for the file as a whole.
     """
     text = _read_text(path, "CSV")
     if not text.strip():
         raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
                     f"The file {path} is empty: it needs a header row, then the data.")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     rows: list[CsvRow] = []
     try:
         header: list[str] | None = None
