@@ -175,3 +175,33 @@ def test_cli_init_sync_status_lookup(world, server, tmp_path, monkeypatch, capsy
     assert "v1" in capsys.readouterr().out
     assert main(["lookup", PEOPLE[0].nik, "--data-dir", str(data_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "scheduled"
+
+
+def test_cli_errors_are_one_coded_line(world, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BLT_PASSPHRASE", raising=False)
+    device = world.install("officer", ("32.01.01",))  # no central URL in its bundle
+    cases = [
+        (["sync", "--data-dir", str(device.data_dir)], "sync_source"),
+        (["sync", "--from", str(tmp_path / "nowhere"), "--data-dir", str(device.data_dir)],
+         "sync_source"),
+        (["sync", "--from", "http://127.0.0.1:9/", "--data-dir", str(device.data_dir)],
+         "sync_network"),
+        (["sync", "--from", "http://x", "--data-dir", str(tmp_path / "none")], "not_installed"),
+        (["status", "--data-dir", str(tmp_path / "none")], "not_installed"),
+        (["init", "--data-dir", str(tmp_path / "new"), "--bundle", str(tmp_path / "no.json")],
+         "passphrase_required"),
+    ]
+    for argv, code in cases:
+        capsys.readouterr()
+        assert main(argv) == 1, argv
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error [{code}]"), (argv, lines)
+    assert device_status(device)["last_sync"]["code"] == "sync_network"
+    assert device_status(device)["version"] is None
+
+
+def test_sync_json_error_object(world, tmp_path, capsys):
+    device = world.install("officer", ("32.01.01",))
+    assert main(["sync", "--from", str(tmp_path / "nowhere"), "--data-dir",
+                 str(device.data_dir), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "sync_source"
