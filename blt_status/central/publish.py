@@ -202,13 +202,13 @@ def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int 
     total = len(items)
     workers = max(1, workers or os.cpu_count() or 1)
     if progress:
-        progress("keys", 0, total)
+        progress("sealing", 0, total)
     if workers == 1 or total < _MIN_PARALLEL_ITEMS:
         results: list[tuple[bytes, bytes]] = []
         for chunk in _chunks(items, 256):
             results.extend(_derive_and_seal(params, chunk))
             if progress:
-                progress("keys", len(results), total)
+                progress("sealing", len(results), total)
         return results
     # Small enough chunks for even load and steady progress, big enough to amortise pickling.
     size = max(16, min(2000, total // (workers * 8) or 1))
@@ -218,7 +218,7 @@ def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int 
         for chunk_result in pool.map(_derive_and_seal_chunk, _chunks(items, size)):
             results.extend(chunk_result)
             if progress:
-                progress("keys", len(results), total)
+                progress("sealing", len(results), total)
     return results
 
 
@@ -354,7 +354,7 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
                                           key=IndexKey.from_root(record.keys[view]),
                                           shard=record.shard).blob
         if progress and (done % 1000 == 0 or done == len(reseal)):
-            progress("sealing", done, len(reseal))
+            progress("resealing", done, len(reseal))
 
     transaction = RepoTransaction(store.public_dir, version)
     new_state = StoreState(version, epoch.id, records=merged,
