@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cores = max(1, args.workers)
     rows: list[tuple[str, int, float, float]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
         base = Path(scratch)
         records, program = _plan(base / "demo", args.records)
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         republish = time.perf_counter() - started
 
     print(f"publish throughput, median of rounds; cores available: {os.cpu_count()}, "
-          f"'all cores' = {cores} workers")
+          f"'all cores' = {cores} workers; load average before/after: {load_before:.1f}/"
+          f"{os.getloadavg()[0]:.1f} (other work on the machine lowers the speedup)")
     header = f"{'profile':<16}{'records':>9}{'1 worker rec/s':>17}" \
              f"{f'{cores} workers rec/s':>19}{'speedup':>10}"
     print(header)
