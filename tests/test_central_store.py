@@ -98,3 +98,27 @@ def test_two_stores_have_different_secrets(tmp_path: Path) -> None:
     assert first.master_pepper != second.master_pepper
     assert first.epochs()[0].salt != second.epochs()[0].salt
     assert first.signer("targets").public_key.keyid != second.signer("targets").public_key.keyid
+
+
+def test_damaged_private_state_is_a_clear_error(tmp_path: Path) -> None:
+    from conftest import PROGRAM
+    from test_central_publish import count_aggregates, people_records
+
+    from blt_status.central import publish_records
+
+    store = CentralStore.init(tmp_path / "c", kdf=TEST_INDEX_KDF)
+    publish_records(store, people_records(), program=PROGRAM, aggregate=count_aggregates,
+                    workers=1)
+    objects = sorted((store.private_dir / "state" / "objects").iterdir())
+    objects[0].write_bytes(objects[0].read_bytes()[:-1] + b"\0")
+    with pytest.raises(CentralError) as caught:
+        store.load_state()
+    assert caught.value.code == "state_corrupt"
+    store.manifest_path(1).write_text("{}")
+    with pytest.raises(CentralError) as caught:
+        store.load_state()
+    assert caught.value.code == "state_corrupt"
+    (store.private_dir / "keys" / "targets.pem").unlink()
+    with pytest.raises(CentralError) as caught:
+        store.signer("targets")
+    assert caught.value.code == "key_missing"

@@ -531,14 +531,16 @@ class CentralStore:
             return StoreState(0, None)
         try:
             manifest = json.loads(self.manifest_path(version).read_bytes())
-        except (OSError, ValueError):
+            program = manifest.get("program")
+            state = StoreState(version, str(manifest["epoch"]),
+                               objects=dict(manifest["objects"]),
+                               inputs=dict(manifest["inputs"]), canaries=manifest["canaries"],
+                               program=Program.from_dict(program) if program else None)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise _central_error(
                 "state_corrupt", f"Status penerbit versi {version} hilang atau rusak.",
                 f"The publisher's private state for version {version} is missing or corrupt."
             ) from None
-        state = StoreState(version, manifest["epoch"], objects=dict(manifest["objects"]),
-                           inputs=dict(manifest["inputs"]), canaries=manifest["canaries"],
-                           program=Program.from_dict(manifest["program"]))
         if records:
             for kecamatan, object_id in state.objects.items():
                 state.records.update(self.read_state_object(kecamatan, object_id))
