@@ -202,3 +202,15 @@ def test_rotate_keys(central: Path, world, capsys) -> None:
                        "snapshot")
     assert code == 0
     assert "root version 3, data re-signed as version 2." in out
+
+
+def test_file_system_failures_are_one_line(central: Path, world, tmp_path: Path,
+                                           capsys) -> None:
+    code, _, err = run(capsys, "central", "enroll", central, "--bot", "--out", tmp_path)
+    assert code == 1
+    one_error_line(err, "bundle_out")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run(capsys, "central", "init", blocker / "store", "--kdf", "test")
+    assert code == 1
+    one_error_line(err, "io_error")

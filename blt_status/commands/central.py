@@ -50,6 +50,27 @@ class TerminalProgress:
             self._shown = False
 
 
+Handler = typing.Callable[[argparse.Namespace], int]
+
+
+def _os_errors_as_one_line(handler: Handler) -> Handler:
+    """A failing disk or permission becomes ``error [io_error]: ...`` instead of a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        from blt_status.errors import CentralError
+
+        try:
+            return handler(args)
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            reason = error.strerror or type(error).__name__
+            raise CentralError("io_error", f"Gagal membaca/menulis berkas{where}: {reason}.",
+                               f"Reading or writing a file failed{where}: {reason}.") from None
+
+    return run
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """Usage mistakes as one line with a code (``error [usage]: ...``), exit status 2."""
 
@@ -77,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--url", metavar="URL", default=None,
                       help="public URL devices sync from (written into enrollment bundles)")
     add_json(init)
-    init.set_defaults(handler=run_init)
+    init.set_defaults(handler=_os_errors_as_one_line(run_init))
 
     publish = commands.add_parser(
         "publish", help="validate inputs and publish the next signed version",
@@ -92,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     publish.add_argument("--workers", type=int, default=None, metavar="N",
                          help="processes for key derivation (default: all cores)")
     add_json(publish)
-    publish.set_defaults(handler=run_publish)
+    publish.set_defaults(handler=_os_errors_as_one_line(run_publish))
 
     ingest = commands.add_parser(
         "ingest-payouts", help="apply a Kantor Pos payout report and publish the next version",
@@ -103,7 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ingest.add_argument("--workers", type=int, default=None, metavar="N",
                         help=argparse.SUPPRESS)
     add_json(ingest)
-    ingest.set_defaults(handler=run_ingest)
+    ingest.set_defaults(handler=_os_errors_as_one_line(run_ingest))
 
     refresh = commands.add_parser(
         "refresh", help="re-sign the current data as the next version (new expiry dates)",
@@ -111,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(the timestamp expires after a few days). No input files needed; no shard changes.")
     refresh.add_argument("directory", type=Path, metavar="DIR")
     add_json(refresh)
-    refresh.set_defaults(handler=run_refresh)
+    refresh.set_defaults(handler=_os_errors_as_one_line(run_refresh))
 
     rotate = commands.add_parser(
         "rotate-keys", help="replace signing keys (root N -> N+1) and re-sign the data",
@@ -123,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         choices=("root", "targets", "snapshot", "timestamp"),
                         help="root, targets, snapshot and/or timestamp")
     add_json(rotate)
-    rotate.set_defaults(handler=run_rotate)
+    rotate.set_defaults(handler=_os_errors_as_one_line(run_rotate))
 
     enroll = commands.add_parser(
         "enroll", help="write an enrollment bundle for an officer device or the bot",
@@ -137,7 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     who.add_argument("--bot", action="store_true", help="the recipient-view bundle for the bot")
     enroll.add_argument("--out", type=Path, required=True, metavar="BUNDLE")
     add_json(enroll)
-    enroll.set_defaults(handler=run_enroll)
+    enroll.set_defaults(handler=_os_errors_as_one_line(run_enroll))
 
     demo = commands.add_parser(
         "demo-data", help="write a synthetic demo world (recipients, points, program, report)",
@@ -148,7 +169,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--recipients", type=int, default=2000, metavar="N")
     demo.add_argument("--seed", type=int, default=7, metavar="S")
     add_json(demo)
-    demo.set_defaults(handler=run_demo_data)
+    demo.set_defaults(handler=_os_errors_as_one_line(run_demo_data))
 
     serve = commands.add_parser(
         "serve", help="serve DIR/public over HTTP (a convenience; any static server works)",
@@ -306,6 +327,11 @@ def run_enroll(args: argparse.Namespace) -> int:
     from blt_status.central.enroll import enroll
 
     store = CentralStore.open(args.directory)
+    if args.out.is_dir():
+        from blt_status.errors import CentralError
+
+        raise CentralError("bundle_out", f"{args.out} adalah folder: beri nama berkas bundel.",
+                           f"{args.out} is a folder: give the bundle a file name.")
     bundle = enroll(store, regions=args.region, bot=args.bot)
     bundle.write(args.out)
     if args.json:
