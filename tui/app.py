@@ -136,7 +136,12 @@ class BltApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Before unlocking only help, language and quit work."""
-        return not (self.session is None and action in UNLOCKED_ONLY)
+        if self.session is None and action in UNLOCKED_ONLY:
+            return False
+        if action == "show" and self._installed and parameters:
+            name = str(parameters[0])  # hide the key of the screen already shown
+            return not (name in DATA_SCREENS and self.screen is self.get_screen(name))
+        return True
 
     # -- session ----------------------------------------------------------------------------
 

@@ -13,12 +13,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from blt_status.audit import AuditReport, verify
 from tui.i18n import text
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
+from tui.widgets.key_bar import KeyBar
 
 SHOWN_ENTRIES = 50
 
@@ -45,7 +46,7 @@ class AuditScreen(BltScreen):
             yield Static("", id="audit-summary")
             yield Static("", id="audit-state")
             yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_screen_resume(self) -> None:
         """Every visit re-checks the log."""

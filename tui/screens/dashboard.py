@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from blt_status.present import format_rupiah
 from tui.aggregates import DashboardData, DesaRow, read_aggregates
@@ -20,6 +20,7 @@ from tui.i18n import text
 from tui.screens.base import BltScreen
 from tui.widgets.charts import day_chart, desa_chart
 from tui.widgets.data_bar import DataBar
+from tui.widgets.key_bar import KeyBar
 
 # Sortable columns: (column key, interface word, sort key, descending first?)
 SORT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -71,7 +72,7 @@ class DashboardScreen(BltScreen):
             yield Static("", id="desa-chart")
             yield Static("", id="days-title", classes="section")
             yield Static("", id="days-chart")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def refresh_view(self) -> None:
         """Re-read the aggregates of the index in use and redraw everything."""

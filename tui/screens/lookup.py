@@ -13,8 +13,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Input, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Static
 
 from blt_status.errors import NikError
 from blt_status.nik import parse_nik
@@ -24,6 +24,7 @@ from tui.messages import LookupDone
 from tui.screens.base import BltScreen
 from tui.session import LookupOutcome
 from tui.widgets.data_bar import DataBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.result_card import ResultCard, render_result
 
 
@@ -33,7 +34,7 @@ class LookupScreen(BltScreen):
     TITLE_KEY = "found_none"  # replaced in _title_text
     CSS_PATH = "lookup.tcss"
     BINDINGS: ClassVar = [
-        Binding("escape", "clear", "Bersihkan", id="clear", tooltip="Kosongkan NIK dan hasil"),
+        Binding("escape", "clear", "Hapus", id="clear", tooltip="Kosongkan NIK dan hasil"),
     ]
 
     def _title_text(self) -> str:
@@ -43,12 +44,14 @@ class LookupScreen(BltScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar()
         yield DataBar(id="data-bar")
-        yield Static(text("nik_label", self.lang), id="nik-label")
-        yield Input(placeholder=text("nik_placeholder", self.lang), id="nik", max_length=64)
+        with Horizontal(id="nik-row"):
+            yield Static(text("nik_label", self.lang), id="nik-label")
+            yield Input(placeholder=text("nik_placeholder", self.lang), id="nik", max_length=64,
+                        compact=True)
         yield Static(text("nik_hint_empty", self.lang), id="nik-hint")
         with VerticalScroll(id="result-scroll"):
             yield ResultCard("", id="result")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Focus the NIK box (cursor blink off in tests/snapshots)."""

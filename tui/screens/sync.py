@@ -12,11 +12,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from tui.i18n import text
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
+from tui.widgets.key_bar import KeyBar
 
 
 class SyncScreen(BltScreen):
@@ -35,7 +36,7 @@ class SyncScreen(BltScreen):
             yield Static("", id="sync-source")
             yield ProgressBar(id="sync-progress", show_eta=False)
             yield Static("", id="sync-status")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def refresh_view(self) -> None:
         """Redraw from the app's sync state."""

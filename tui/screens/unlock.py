@@ -14,12 +14,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from blt_status.errors import BltError, WrongPassphrase
 from tui.bindings import relabel
 from tui.i18n import text
 from tui.session import Session
+from tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from tui.app import BltApp
@@ -58,7 +59,7 @@ class UnlockScreen(Screen[None]):
                         id="passphrase")
             yield Static("", id="unlock-message")
             yield Static(self._demo_text(), id="demo-hint")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def _demo_text(self) -> str:
         passphrase = self.blt.demo_passphrase

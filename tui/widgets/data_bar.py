@@ -22,7 +22,7 @@ def render_data_bar(meta: IndexMeta | None, lang: str, *, now: dt.datetime,
         out.append(text("data_bar", lang, version=meta.version,
                         as_of=format_date(meta.data_as_of.date(), lang, weekday=False)))
         if today_count is not None:
-            out.append("  ·  " + text("today_lookups", lang, count=today_count))
+            out.append("  ·  " + text("today_short", lang, count=today_count))
         if meta.is_stale(now):
             out.append("  ")
             out.append(f" {text('data_stale', lang)} ", style="bold black on yellow3")
