@@ -38,7 +38,7 @@ class HttpxFetcher(FetcherInterface):
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             headers={"User-Agent": f"blt-status/{__version__}"},
             follow_redirects=True,
-            trust_env=False,
+            trust_env=True,  # HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE, like other tools
         )
 
     def close(self) -> None:
