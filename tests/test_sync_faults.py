@@ -205,6 +205,20 @@ def test_rollback_to_an_older_version(case: Case):
     case.assert_recovers()
 
 
+def test_fresh_timestamp_naming_an_older_snapshot(case: Case):
+    """A correctly signed, newer timestamp that points back at snapshot version 1."""
+    case.world.publish(_v2_people())
+    case.assert_recovers()  # both devices trust snapshot version 2
+    case.before = {device.data_dir: answers(device) for device in case.devices}
+    case.world.repo.write_timestamp(snapshot_version=1)
+    for device in case.devices:
+        code, err = case.sync_cli(device)
+        assert code == 1 and ERROR_LINE.match(err.strip()).group(1) == "sync_rollback", err
+        case.assert_unchanged(device)
+    case.world.repo.write_timestamp()
+    case.assert_recovers()
+
+
 @pytest.mark.parametrize("role", ["timestamp", "snapshot", "targets"])
 def test_expired_metadata_is_refused(case: Case, role: str):
     case.world.publish(_v2_people(), **{f"{role}_expires": _past()})

@@ -167,14 +167,16 @@ class SignedRepository:
 
     def write_timestamp(self, snapshot_bytes: bytes | None = None, *,
                         expires: dt.datetime | None = None, signer: Signer | None = None,
-                        ) -> None:
-        """A new timestamp for the current snapshot (e.g. re-signed with another expiry)."""
+                        snapshot_version: int | None = None) -> None:
+        """A new timestamp for the current snapshot (or ``snapshot_version``'s, e.g. an old
+        one), e.g. re-signed with another expiry."""
+        version = snapshot_version or self.version
         if snapshot_bytes is None:
-            snapshot_bytes = (self.metadata_dir / f"{self.version}.snapshot.json").read_bytes()
+            snapshot_bytes = (self.metadata_dir / f"{version}.snapshot.json").read_bytes()
         self.timestamp_version += 1
         timestamp_md = Metadata(Timestamp(
             version=self.timestamp_version, expires=expires or _in(7),
-            snapshot_meta=MetaFile.from_data(self.version, snapshot_bytes, ["sha256"])))
+            snapshot_meta=MetaFile.from_data(version, snapshot_bytes, ["sha256"])))
         timestamp_md.sign(signer or self.signers["timestamp"])
         atomic_write_bytes(self.metadata_dir / "timestamp.json", timestamp_md.to_bytes(),
                            mode=0o644)
