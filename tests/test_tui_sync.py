@@ -99,3 +99,17 @@ async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, cap
     monkeypatch.setenv("BLT_LANG", "en")
     assert cli_main(["audit", "verify", "--data-dir", str(officer.data_dir)]) == 0
     assert capsys.readouterr().out.strip() == "OK: 4 entries, chain and MACs intact"
+
+
+async def test_demo_world_opens_with_its_passphrase_on_screen(world):
+    from tui.app import _demo
+
+    data_dir, passphrase, source = _demo("id", cache_dir=world.root, recipients=60)
+    assert data_dir == world.officer_dir and passphrase == world.passphrase
+    app = make_app(Device.load(data_dir), demo_passphrase=passphrase, sync_source=source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert f"Demo — kata sandi: {world.passphrase}" in screen_text(app)
+        await unlock(app, pilot, passphrase)
+        shown = await look_up(app, pilot, world.sample_niks["komunitas"])
+        assert "Titik bayar komunitas" in shown

@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _demo(lang: str) -> tuple[Path, str, str | None]:
+def _demo(lang: str, cache_dir: Path | None = None, recipients: int = 2000,
+          ) -> tuple[Path, str, str | None]:
     """Build or reuse the demo world; return its officer dir, passphrase and sync source."""
     from blt_status.demo import ensure_demo_world
 
@@ -329,7 +330,7 @@ def _demo(lang: str) -> tuple[Path, str, str | None]:
 
     print("Menyiapkan data demo (sekali saja)…" if lang == "id"
           else "Preparing the demo data (once)…", file=sys.stderr, flush=True)
-    world = ensure_demo_world(progress=progress)
+    world = ensure_demo_world(cache_dir, recipients=recipients, progress=progress)
     source = None
     try:
         if not Device.load(Path(world.officer_dir)).config.central_url:
