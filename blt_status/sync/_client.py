@@ -154,19 +154,25 @@ def sync_device(device: Device, source: str | None = None, *,
     with sync_lock(paths) as locked:
         if not locked:
             raise sync_error("sync_busy")
+        return _locked_sync(device, paths, base_url, progress)
+
+
+def _locked_sync(device: Device, paths: SyncPaths, base_url: str,
+                 progress: Callable[[SyncProgress], None] | None) -> SyncReport:
+    try:
+        report = _Sync(device, paths, base_url, progress).run()
+    except Exception as error:
         try:
-            report = _Sync(device, paths, base_url, progress).run()
-        except Exception as error:
-            try:
-                translated = translate(error)
-            except Exception:
-                _record_failure(device, "internal", type(error).__name__)
-                raise
-            _record_failure(device, translated.code, translated.en_text)
-            raise translated from None
+            translated = translate(error)
+        except Exception:
+            _record_failure(device, "internal", type(error).__name__)
+            raise
+        _record_failure(device, translated.code, translated.en_text)
+        raise translated from None
+    with contextlib.suppress(OSError):  # the new index is live; only its record failed
         write_last_sync(device, ok=True, code=None, message=None, version=report.version_after,
                         report=report.to_dict())
-        return report
+    return report
 
 
 def _record_failure(device: Device, code: str, message: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from blt_status.device import Device
 from blt_status.store import atomic_write_bytes, utcnow
+from blt_status.sync._errors import sync_error
 
 __all__ = ["SyncPaths", "pause_point", "read_last_sync", "sync_lock", "write_last_sync"]
 
@@ -45,7 +46,10 @@ class SyncPaths:
 @contextlib.contextmanager
 def sync_lock(paths: SyncPaths) -> Iterator[bool]:
     """Hold the data directory's sync lock; yields False if another sync holds it."""
-    fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise sync_error("sync_disk", error.strerror or type(error).__name__) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
