@@ -108,3 +108,10 @@ def test_bad_input_publishes_nothing(store: CentralStore, world, tmp_path: Path,
         assert isinstance(caught.value, FileFormatError)
     assert snapshot_tree(store.directory) == before
     assert store.published_version() == 1
+
+
+def test_only_the_newest_two_distribution_lists_are_kept(store: CentralStore, world) -> None:
+    for _ in range(3):
+        publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    folders = sorted(path.name for path in (store.private_dir / "distribution").iterdir())
+    assert folders == ["2", "3"]

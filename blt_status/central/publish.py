@@ -72,6 +72,7 @@ Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mappin
 
 _MIN_PARALLEL_ITEMS = 64
 KEEP_TARGET_VERSIONS = 3  # devices mid-sync on a recent version still find its files
+KEEP_DISTRIBUTION_LISTS = 2  # the lists hold names: keep few copies
 
 
 # -- reports -----------------------------------------------------------------------------------
@@ -443,6 +444,8 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
             shutil.rmtree(distribution_dir, ignore_errors=True)
     store.prune_state({version, version - 1})
     prune_targets(store, keep_versions=KEEP_TARGET_VERSIONS)
+    if distribution is not None:
+        prune_distribution_lists(store, keep=KEEP_DISTRIBUTION_LISTS)
     return VersionResult(version, len(merged), shards_written, shards_unchanged, len(work),
                          keys_reused, kecamatan, epoch.id, now, distribution_lists)
 
@@ -473,6 +476,15 @@ def prune_targets(store: CentralStore, *, keep_versions: int) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+def prune_distribution_lists(store: CentralStore, *, keep: int) -> None:
+    """Keep only the newest ``keep`` distribution list folders (they hold names)."""
+    folder = store.private_dir / "distribution"
+    versions = sorted((int(path.name), path) for path in folder.iterdir()
+                      if path.is_dir() and path.name.isdigit())
+    for _, path in versions[:-keep]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def refresh(store: CentralStore, *, now: dt.datetime | None = None) -> VersionResult:
