@@ -214,3 +214,15 @@ def test_file_system_failures_are_one_line(central: Path, world, tmp_path: Path,
     code, _, err = run(capsys, "central", "init", blocker / "store", "--kdf", "test")
     assert code == 1
     one_error_line(err, "io_error")
+
+
+def test_serve_on_a_taken_port_is_one_line(central: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "central", "serve", central, "--port", str(port))
+    assert code == 1
+    one_error_line(err, "serve_port")

@@ -7,11 +7,12 @@ import functools
 import http.server
 import sys
 import time
-import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from blt_status.commands._common import add_json, current_lang, print_json
+from blt_status.errors import CentralError, InputError
 
 ORDER = 50
 
@@ -50,7 +51,7 @@ class TerminalProgress:
             self._shown = False
 
 
-Handler = typing.Callable[[argparse.Namespace], int]
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _os_errors_as_one_line(handler: Handler) -> Handler:
@@ -58,8 +59,6 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        from blt_status.errors import CentralError
-
         try:
             return handler(args)
         except OSError as error:
@@ -74,7 +73,7 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
 class OneLineErrorParser(argparse.ArgumentParser):
     """Usage mistakes as one line with a code (``error [usage]: ...``), exit status 2."""
 
-    def error(self, message: str) -> typing.NoReturn:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error [usage]: {self.prog}: {message} (--help)\n")
 
 
@@ -328,8 +327,6 @@ def run_enroll(args: argparse.Namespace) -> int:
 
     store = CentralStore.open(args.directory)
     if args.out.is_dir():
-        from blt_status.errors import CentralError
-
         raise CentralError("bundle_out", f"{args.out} adalah folder: beri nama berkas bundel.",
                            f"{args.out} is a folder: give the bundle a file name.")
     bundle = enroll(store, regions=args.region, bot=args.bot)
@@ -351,7 +348,6 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 def run_demo_data(args: argparse.Namespace) -> int:
     from blt_status.central.demodata import write_demo_world
-    from blt_status.errors import InputError
 
     if args.recipients < 1:
         raise InputError("demo_recipients", "Jumlah penerima harus paling sedikit 1.",
@@ -385,8 +381,6 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as error:
-        from blt_status.errors import CentralError
-
         raise CentralError("serve_port", f"Tidak bisa membuka {args.host}:{args.port} "
                            f"({error.strerror}).",
                            f"Cannot listen on {args.host}:{args.port} ({error.strerror}).",
