@@ -226,3 +226,23 @@ def test_serve_on_a_taken_port_is_one_line(central: Path, capsys) -> None:
         code, _, err = run(capsys, "central", "serve", central, "--port", str(port))
     assert code == 1
     one_error_line(err, "serve_port")
+
+
+def test_every_central_subcommand_has_help_and_docs() -> None:
+    import argparse
+
+    from blt_status.cli import build_parser
+
+    parser = build_parser()
+    top = next(action for action in parser._actions
+               if isinstance(action, argparse._SubParsersAction))
+    central = top.choices["central"]
+    sub = next(action for action in central._actions
+               if isinstance(action, argparse._SubParsersAction))
+    docs = (Path(__file__).parent.parent / "docs" / "central.md").read_text(encoding="utf-8")
+    assert set(sub.choices) >= {"init", "publish", "ingest-payouts", "enroll", "demo-data",
+                                "serve", "refresh", "rotate-keys"}
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    for name, subparser in sub.choices.items():
+        assert helps.get(name) and subparser.description, name
+        assert f"blt-status central {name} " in docs, name
