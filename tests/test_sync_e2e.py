@@ -7,6 +7,7 @@ touched kecamatan is downloaded) -> lookup shows ``collected`` / ``held`` / ``re
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -122,3 +123,15 @@ def test_publish_serve_sync_lookup_then_payouts(tmp_path: Path, http_server: str
     status = _json("status", "--data-dir", str(officer))
     assert status["version"] == 2 and status["last_sync"]["ok"] and not status["stale"]
     assert status["regions"] == [region] and "NOT FOR REAL DATA" in status["kdf_profile"]
+
+    # Nothing a device wrote holds a NIK, KK number or name in plaintext.
+    with files.recipients_csv.open(encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["nik"] in samples.values()]
+    secrets = [value.encode() for row in rows for value in (row["nik"], row["no_kk"])]
+    secrets += [row["nama"].encode() for row in rows if " " in row["nama"]]  # full names
+    assert len(secrets) >= 2 * len(samples)
+    written = [path for device in (officer, bot) for path in device.rglob("*") if path.is_file()]
+    assert len(written) > 5
+    for path in written:
+        data = path.read_bytes()
+        assert not [secret for secret in secrets if secret in data], path
