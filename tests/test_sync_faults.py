@@ -26,7 +26,7 @@ from sync_world import SyncWorld, answers, collected
 
 from blt_status.cli import main
 from blt_status.device import Device
-from blt_status.layout import shard_target
+from blt_status.layout import ShardHeader, shard_target
 from blt_status.store import BACKENDS
 from blt_status.sync import device_status, sync_device
 from blt_status.sync.testing import Fault, RepositoryServer, shard_file
@@ -279,6 +279,21 @@ def test_shard_with_a_wrong_record_count(case: Case):
     custom["blt"]["records"] = 3  # the signed count says 3, the file holds 0
     case.world.repo.publish({OFFICER_SHARD: (data, custom)})
     case.assert_refused("sync_shard_mismatch", [case.officer])
+    case.world.publish(_v2_people())
+    case.assert_recovers([case.officer])
+
+
+@pytest.mark.parametrize("damage", ["garbage_line", "duplicate_tag"])
+def test_signed_but_unreadable_shard(case: Case, damage: str):
+    """The signer published a broken shard: refused mid-build, nothing switched."""
+    count = 1 if damage == "garbage_line" else 2
+    _, custom = shard_file("officer", CIBINONG, [])
+    custom["blt"]["records"] = count
+    header = json.dumps(ShardHeader("officer", CIBINONG, count, "e1").to_dict()).encode()
+    line = b'{"t":"' + b"ab" * 16 + b'","b":"AAAA"}\n'
+    body = header + b"\n" + (b"{not json\n" if damage == "garbage_line" else line + line)
+    case.world.repo.publish({OFFICER_SHARD: (body, custom)})
+    case.assert_refused("sync_shard_invalid", [case.officer])
     case.world.publish(_v2_people())
     case.assert_recovers([case.officer])
 
