@@ -205,3 +205,16 @@ def test_sync_json_error_object(world, tmp_path, capsys):
     assert main(["sync", "--from", str(tmp_path / "nowhere"), "--data-dir",
                  str(device.data_dir), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "sync_source"
+
+
+def test_terminal_progress_rewrites_one_line(capsys):
+    from blt_status.commands.sync import TerminalProgress
+    from blt_status.sync import SyncProgress
+
+    progress = TerminalProgress("en")
+    progress(SyncProgress("metadata", 0, 1))
+    progress(SyncProgress("shards", 3, 7))
+    progress.close()
+    err = capsys.readouterr().err
+    assert "\n" not in err and "sync: download shards 3/7" in err
+    assert err.endswith("\r")
