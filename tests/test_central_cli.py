@@ -246,3 +246,17 @@ def test_every_central_subcommand_has_help_and_docs() -> None:
     for name, subparser in sub.choices.items():
         assert helps.get(name) and subparser.description, name
         assert f"blt-status central {name} " in docs, name
+
+
+def test_status_shows_versions_and_expiry(central: Path, world, capsys) -> None:
+    code, out, _ = run(capsys, "central", "status", central, "--json")
+    assert code == 0 and json.loads(out)["version"] == 0
+    run(capsys, *publish_args(central, world))
+    code, out, _ = run(capsys, "central", "status", central, "--json")
+    data = json.loads(out)
+    assert (data["version"], data["records"], data["kecamatan"]) == (
+        1, 5, ["32.01.01", "32.01.02"])
+    assert data["expired"] is False and data["insecure"] is True
+    assert data["timestamp_expires"] < data["targets_expires"] < data["root_expires"]
+    code, out, _ = run(capsys, "central", "status", central)
+    assert "version 1: 5 recipients in 2 kecamatan" in out and "NOT FOR REAL DATA" in out

@@ -485,6 +485,34 @@ class CentralStore:
             raise _central_error("store_corrupt", "timestamp.json rusak.",
                                  "The published timestamp.json is corrupt.") from None
 
+    def summary(self) -> dict[str, Any]:
+        """What is published now: versions, expiry dates, counts, KDF (no personal data)."""
+        version = self.published_version()
+        root = self.root().signed
+        summary: dict[str, Any] = {
+            "directory": str(self.directory), "version": version,
+            "root_version": root.version, "root_expires": root.expires.isoformat(),
+            "root_threshold": root.roles["root"].threshold,
+            "kdf": self.config.kdf.to_dict(), "kdf_label": self.config.kdf.label,
+            "insecure": self.config.kdf.insecure, "central_url": self.config.central_url,
+        }
+        if version == 0:
+            return summary
+        metadata = self.metadata_dir
+        timestamp = Metadata[Timestamp].from_file(str(metadata / "timestamp.json")).signed
+        targets = Metadata.from_file(str(metadata / f"{version}.targets.json")).signed
+        state = self.load_state(records=False)
+        manifest = json.loads(self.manifest_path(version).read_bytes())
+        summary.update({
+            "timestamp_expires": timestamp.expires.isoformat(),
+            "targets_expires": targets.expires.isoformat(),
+            "expired": timestamp.expires <= dt.datetime.now(dt.UTC),
+            "epoch": state.epoch_id, "program": state.program.to_dict() if state.program
+            else None, "records": manifest.get("records"), "kecamatan": sorted(state.objects),
+            "targets": len(getattr(targets, "targets", {})),
+        })
+        return summary
+
     # -- private state ---------------------------------------------------------------------
 
     @property

@@ -61,6 +61,8 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
+        except BrokenPipeError:
+            raise  # stdout closed (e.g. `| head`): not a disk problem
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
             reason = error.strerror or type(error).__name__
@@ -132,6 +134,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     refresh.add_argument("directory", type=Path, metavar="DIR")
     add_json(refresh)
     refresh.set_defaults(handler=_os_errors_as_one_line(run_refresh))
+
+    status = commands.add_parser(
+        "status", help="what is published: version, expiry dates, counts, KDF",
+        description="Show the published version, when its timestamp and targets expire, the "
+        "number of records and kecamatan, the key epoch and the KDF profile.")
+    status.add_argument("directory", type=Path, metavar="DIR")
+    add_json(status)
+    status.set_defaults(handler=_os_errors_as_one_line(run_status))
 
     rotate = commands.add_parser(
         "rotate-keys", help="replace signing keys (root N -> N+1) and re-sign the data",
@@ -278,6 +288,36 @@ def run_ingest(args: argparse.Namespace) -> int:
                f"{report.changed_records} records changed, shards written: "
                f"{report.shards_written}."))
     _print_rejections(report.rejected)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from blt_status.central import CentralStore
+
+    summary = CentralStore.open(args.directory).summary()
+    if args.json:
+        print_json(summary)
+        return 0
+    print(_say(f"Penyimpanan pusat {summary['directory']}",
+               f"Central store {summary['directory']}"))
+    if not summary["version"]:
+        print(_say("  belum ada versi yang diterbitkan", "  nothing published yet"))
+    else:
+        print(_say(f"  versi {summary['version']}: {summary['records']} penerima di "
+                   f"{len(summary['kecamatan'])} kecamatan (epoch {summary['epoch']})",
+                   f"  version {summary['version']}: {summary['records']} recipients in "
+                   f"{len(summary['kecamatan'])} kecamatan (epoch {summary['epoch']})"))
+        expired = _say(" — KEDALUWARSA: jalankan `central refresh`",
+                       " — EXPIRED: run `central refresh`") if summary["expired"] else ""
+        print(_say(f"  timestamp berlaku sampai {summary['timestamp_expires']}{expired}",
+                   f"  timestamp expires {summary['timestamp_expires']}{expired}"))
+        print(_say(f"  targets berlaku sampai {summary['targets_expires']}",
+                   f"  targets expire {summary['targets_expires']}"))
+    print(_say(f"  root versi {summary['root_version']} ({summary['root_threshold']} tanda "
+               f"tangan), berlaku sampai {summary['root_expires']}",
+               f"  root version {summary['root_version']} (threshold "
+               f"{summary['root_threshold']}), expires {summary['root_expires']}"))
+    print(f"  KDF: {summary['kdf_label']}")
     return 0
 
 
