@@ -37,7 +37,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata, Root, Timestamp
+from tuf.api.metadata import Metadata, Root, Targets, Timestamp
 
 from blt_status.crypto import (
     PRODUCTION_INDEX_KDF,
@@ -500,7 +500,7 @@ class CentralStore:
             return summary
         metadata = self.metadata_dir
         timestamp = Metadata[Timestamp].from_file(str(metadata / "timestamp.json")).signed
-        targets = Metadata.from_file(str(metadata / f"{version}.targets.json")).signed
+        targets = Metadata[Targets].from_file(str(metadata / f"{version}.targets.json")).signed
         state = self.load_state(records=False)
         manifest = json.loads(self.manifest_path(version).read_bytes())
         summary.update({
@@ -509,7 +509,7 @@ class CentralStore:
             "expired": timestamp.expires <= dt.datetime.now(dt.UTC),
             "epoch": state.epoch_id, "program": state.program.to_dict() if state.program
             else None, "records": manifest.get("records"), "kecamatan": sorted(state.objects),
-            "targets": len(getattr(targets, "targets", {})),
+            "targets": len(targets.targets),
         })
         return summary
 
