@@ -72,6 +72,9 @@ def install_bundle(data_dir: Path, bundle_path: Path, passphrase: str | None, *,
                           "directory.")
     bundle = Bundle.read(bundle_path)
     root_bytes = _bundle_root_bytes(bundle)
+    if bundle.view == "officer" and not bundle.regions:
+        raise FileFormatError("bundle_invalid", "Bundel petugas tanpa wilayah.",
+                              "The officer bundle names no region.")
     chosen_backend = backend or ("tinydb" if bundle.view == "officer" else "sqlite")
     if chosen_backend not in BACKENDS:
         raise DeviceError("backend", f"Backend {chosen_backend} tidak dikenal.",
