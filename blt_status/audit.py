@@ -41,7 +41,7 @@ from typing import Any
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
 from blt_status.errors import BltError
-from blt_status.store import atomic_write_bytes, fsync_dir, utcnow
+from blt_status.store import atomic_write_bytes, utcnow
 
 __all__ = [
     "RESULTS",
@@ -249,8 +249,7 @@ class AuditLog:
                 handle.flush()
                 os.fsync(handle.fileno())
             next_key = evolve(key)
-            self._write_state(next_key, count + 1, _line_hash(line))
-            fsync_dir(self.directory)
+            self._write_state(next_key, count + 1, _line_hash(line))  # fsyncs file and dir
         return entry
 
     def entries(self) -> list[AuditEntry]:

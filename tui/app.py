@@ -26,7 +26,7 @@ from textual.screen import Screen
 
 from blt_status.device import Device
 from blt_status.errors import BltError, SyncError
-from blt_status.store import utcnow
+from blt_status.store import IndexStore, utcnow
 from tui.bindings import relabel
 from tui.commands import BltCommands
 from tui.config import TuiConfig
@@ -97,6 +97,7 @@ class BltApp(App[None]):
         self.sync_state = SyncState()
         self.last_activity = time.monotonic()
         self._installed = False
+        self._prefetch: asyncio.Future[tuple[str, IndexStore | None]] | None = None
 
     # -- clock, keys, language --------------------------------------------------------------
 
@@ -116,6 +117,7 @@ class BltApp(App[None]):
             self.set_keymap(self.config.keymap)
         relabel(self, self.lang)
         self.push_screen(UnlockScreen())
+        self.call_after_refresh(self.prefetch_index)  # after the first frame is on screen
         for problem in self.config.problems:
             self.notify(problem, severity="warning", timeout=8)
         interval = max(0.5, min(5.0, self.config.idle_lock_seconds / 10))
@@ -145,6 +147,31 @@ class BltApp(App[None]):
 
     # -- session ----------------------------------------------------------------------------
 
+    def prefetch_index(self) -> None:
+        """Open the index file while the passphrase is typed (records stay sealed)."""
+        if self._prefetch is not None:
+            return
+
+        def open_quietly() -> tuple[str, IndexStore | None]:
+            pointer = self.device.pointer_state()
+            try:
+                return pointer, self.device.open_index()
+            except (BltError, OSError):
+                return pointer, None  # the session reports it after unlocking
+
+        self._prefetch = asyncio.get_running_loop().run_in_executor(None, open_quietly)
+
+    async def prefetched_index(self) -> IndexStore | None:
+        """The index opened ahead of time, if still the live one (used once)."""
+        future, self._prefetch = self._prefetch, None
+        if future is None:
+            return None
+        pointer, index = await future
+        if index is not None and pointer != self.device.pointer_state():
+            index.close()  # a sync switched versions meanwhile: open the new one instead
+            return None
+        return index
+
     async def session_started(self, session: Session) -> None:
         """The passphrase was right: show the data screens."""
         self.session = session
@@ -173,6 +200,7 @@ class BltApp(App[None]):
             await self.pop_screen()
         await self.push_screen(UnlockScreen(note_key))
         self.refresh_bindings()
+        self.prefetch_index()
 
     def broadcast_refresh(self) -> None:
         """Redraw every mounted screen (after a language switch or a new index)."""

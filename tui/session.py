@@ -13,30 +13,31 @@ from blt_status.audit import AuditLog
 from blt_status.device import Device, Keyring
 from blt_status.errors import BltError, NikError
 from blt_status.lookup import LookupResult, LookupService
-from blt_status.store import IndexMeta
+from blt_status.store import IndexMeta, IndexStore
 
 
 @dataclass(frozen=True)
 class LookupOutcome:
-    """What one Enter produced: a result or an input error, and any audit failure."""
+    """What one Enter produced: a result, an input error, or an index error."""
 
     result: LookupResult | None
     nik_error: NikError | None = None
     error: BltError | None = None
-    audit_error: BltError | None = None
 
 
 class Session:
     """The unlocked state; :meth:`close` forgets the keyring and closes the index."""
 
-    def __init__(self, device: Device, keyring: Keyring) -> None:
+    def __init__(self, device: Device, keyring: Keyring, index: IndexStore | None = None,
+                 ) -> None:
+        """``index``: the live index opened ahead of time (while the passphrase was typed)."""
         self.device = device
         self._keyring: Keyring | None = keyring
         self.service: LookupService | None = None
         self.open_error: BltError | None = None
         self.audit: AuditLog | None = None
         self.audit_error: BltError | None = None
-        self._open_service()
+        self._open_service(index)
         try:
             self.audit = AuditLog.open(device, keyring)
         except (BltError, OSError) as error:
@@ -47,10 +48,11 @@ class Session:
     def keyring(self) -> Keyring | None:
         return self._keyring
 
-    def _open_service(self) -> None:
+    def _open_service(self, index: IndexStore | None = None) -> None:
         assert self._keyring is not None
         try:
-            self.service = LookupService.open(self.device, self._keyring)
+            self.service = LookupService(index, self._keyring, device=self.device) \
+                if index is not None else LookupService.open(self.device, self._keyring)
             self.open_error = None
         except BltError as error:
             self.service = None
@@ -74,27 +76,34 @@ class Session:
             return False
 
     def lookup(self, raw: str, *, now: dt.datetime | None = None) -> LookupOutcome:
-        """Look ``raw`` up and append the audit entry (found / not_found / invalid)."""
+        """Look ``raw`` up (call :meth:`audit_lookup` with the outcome right after)."""
         if self.service is None:
             return LookupOutcome(None, error=self.open_error)
         try:
-            result = self.service.lookup(raw, now=now)
+            return LookupOutcome(self.service.lookup(raw, now=now))
         except NikError as error:
-            return LookupOutcome(None, nik_error=error,
-                                 audit_error=self._audit("", "invalid", self.service.meta))
+            return LookupOutcome(None, nik_error=error)
         except BltError as error:
             return LookupOutcome(None, error=error)
-        audit_error = self._audit(result.tag_hex, "found" if result.found else "not_found",
-                                  self.service.meta, now=now)
-        return LookupOutcome(result, audit_error=audit_error)
 
-    def _audit(self, tag: str, result: str, meta: IndexMeta,
+    def audit_lookup(self, outcome: LookupOutcome, *, now: dt.datetime | None = None,
+                     ) -> BltError | None:
+        """Append the audit entry of one lookup (found / not_found / invalid)."""
+        if self.service is None or outcome.error is not None:
+            return None
+        result = outcome.result
+        if result is None:
+            return self._audit("", "invalid", self.service.meta.version, now)
+        return self._audit(result.tag_hex, "found" if result.found else "not_found",
+                           result.data_version, now)
+
+    def _audit(self, tag: str, result: str, data_version: int,
                now: dt.datetime | None = None) -> BltError | None:
         if self.audit is None:
             return self.audit_error
         try:
             self.audit.append(action="lookup", tag=tag, result=result,
-                              data_version=meta.version, now=now)
+                              data_version=data_version, now=now)
         except BltError as error:
             return error
         except OSError:

@@ -116,19 +116,22 @@ class LookupScreen(BltScreen):
 
     @work(exclusive=True, group="lookup")
     async def run_lookup(self, raw: str) -> None:
-        """Derive the key and open the record off the event loop; audit the lookup."""
+        """Derive the key and open the record off the event loop, show it, then audit it."""
         session = self.session
         if session is None:
             return
-        outcome = await asyncio.to_thread(session.lookup, raw, now=self.blt.now())
+        now = self.blt.now()
+        outcome = await asyncio.to_thread(session.lookup, raw, now=now)
         self.blt.last_outcome = outcome if outcome.result is not None else None
         self.show_outcome(outcome)
         if outcome.result is not None:
             self.query_one("#nik", Input).value = ""
+        # The audit entry is written right after the card is shown (fsyncs take milliseconds).
+        audit_error = await asyncio.to_thread(session.audit_lookup, outcome, now=now)
         self.update_data_bar()
-        if outcome.audit_error is not None:
-            self.notify(text("audit_failed", self.lang,
-                             error=outcome.audit_error.message(self.lang)), severity="error")
+        if audit_error is not None:
+            self.notify(text("audit_failed", self.lang, error=audit_error.message(self.lang)),
+                        severity="error")
         self.post_message(LookupDone(outcome))
 
     def show_outcome(self, outcome: LookupOutcome) -> None:

@@ -103,7 +103,8 @@ class UnlockScreen(Screen[None]):
         message = self.query_one("#unlock-message", Static)
         try:
             keyring = await asyncio.to_thread(device.unlock, passphrase)
-            session = await asyncio.to_thread(Session, device, keyring)
+            index = await self.blt.prefetched_index()
+            session = await asyncio.to_thread(Session, device, keyring, index)
         except WrongPassphrase:
             self.blt.unlock_failures += 1
             delay = failure_delay(self.blt.unlock_failures, self.blt.unlock_delay)
