@@ -54,7 +54,7 @@ class BotConfig:
     reminder_hour: int = 7
     reminder_interval: float = 60.0
     refresh_interval: float = 5.0
-    concurrent_updates: int = 16
+    concurrent_updates: int = 4
     lookup_workers: int = 2
     outgoing_per_second: float = 30.0
     outgoing_per_chat_per_minute: float = 20.0
@@ -144,7 +144,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         timezone=str(data.get("timezone", "Asia/Jakarta")),
         limits=limits,
         reminder_hour=_int(data.get("reminder_hour", 7), "reminder_hour"),
-        concurrent_updates=_int(data.get("concurrent_updates", 16), "concurrent_updates"),
+        concurrent_updates=_int(data.get("concurrent_updates", 4), "concurrent_updates"),
         lookup_workers=_int(data.get("lookup_workers", os.cpu_count() or 2), "lookup_workers"),
         webhook_url=webhook.get("url") or env.get("BLT_BOT_WEBHOOK_URL") or None,
         webhook_listen=str(webhook.get("listen", "127.0.0.1")),

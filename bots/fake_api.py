@@ -15,6 +15,7 @@ network beyond 127.0.0.1.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -30,6 +31,10 @@ BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "BLT Status",
             "username": "blt_status_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
             "supports_inline_queries": False}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops bursts of connections (1 s stalls)
 
 
 @dataclass
@@ -69,7 +74,7 @@ class FakeBotApi:
         self._faults: dict[str, list[_Fault]] = {}
         self._cond = threading.Condition()
         self.counts: dict[str, int] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="fake-bot-api")
@@ -160,6 +165,17 @@ class FakeBotApi:
                                       "description": fault.description or "Internal Server Error"}
         return 200, {"ok": True, "result": self._result(method, params)}
 
+    def _control(self, action: str, body: str) -> tuple[int, dict[str, Any]]:
+        """Out-of-process control (the benchmark): push updates, read call counts."""
+        if action == "push":
+            for update in json.loads(body or "[]"):
+                self.push_update(update)
+            return 200, {"ok": True}
+        if action == "counts":
+            with self._cond:
+                return 200, {"ok": True, "result": dict(self.counts)}
+        return 404, {"ok": False}
+
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
@@ -201,6 +217,12 @@ class FakeBotApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out in two writes: without this, Nagle plus the client's
+                # delayed ACK would add ~40 ms to every answer
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8") if length else ""
@@ -212,7 +234,10 @@ class FakeBotApi:
                     params = {k: _decode(v[-1]) for k, v in
                               urllib.parse.parse_qs(body, keep_blank_values=True).items()}
                 method = self.path.rsplit("/", 1)[-1]
-                status, payload = api._handle(method, params)
+                if self.path.startswith("/control/"):
+                    status, payload = api._control(method, body)
+                else:
+                    status, payload = api._handle(method, params)
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -278,3 +303,16 @@ STICKER = {"sticker": {"file_id": "s1", "file_unique_id": "su1", "width": 512, "
                        "is_animated": False, "is_video": False, "type": "regular"}}
 PHOTO = {"photo": [{"file_id": "p1", "file_unique_id": "pu1", "width": 90, "height": 90}]}
 VOICE = {"voice": {"file_id": "v1", "file_unique_id": "vu1", "duration": 3}}
+
+
+def main() -> None:
+    """``python -m bots.fake_api``: serve until stdin closes; prints the base URL first."""
+    import sys
+
+    with FakeBotApi(record=False) as api:
+        print(api.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Benchmark of the Telegram bot end to end: lookups answered per second through PTB.
+
+    python bench/bench_bot.py [--updates 10000] [--recipients 2000] [--prod-lookups 40]
+
+The bot runs the real python-telegram-bot Application with long polling against the fake Bot
+API (``bots.fake_api``) served from a separate process on 127.0.0.1, so the bot and the fake
+Telegram do not share one interpreter. Each update is a NIK message from its own user (half
+found, half not found); each answer is a sendMessage plus a deleteMessage. The TEST KDF profile
+and lifted rate limits measure our own overhead (target: >= 200 lookups/s on 2 cores, i.e.
+Telegram's ~30 messages/s is always the bottleneck). Memory (RSS) is read after a warm-up and
+after each batch: it should stay flat. Then the PRODUCTION KDF profile: lookups per second on
+one core (direct calls) and end to end through PTB with the configured worker threads.
+Synthetic data only; nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from blt_status.crypto import PRODUCTION_INDEX_KDF, TEST_INDEX_KDF, KdfProfile, b64e  # noqa: E402
+from blt_status.device import Device, DeviceConfig  # noqa: E402
+from blt_status.indexer import (  # noqa: E402
+    IndexEntry,
+    IndexParams,
+    device_keyring,
+    make_meta,
+    seal_entries,
+)
+from blt_status.lookup import LookupService  # noqa: E402
+from blt_status.nik import parse_nik  # noqa: E402
+from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule  # noqa: E402
+from bots.app import make_engine  # noqa: E402
+from bots.config import BotConfig  # noqa: E402
+from bots.fake_api import message_update  # noqa: E402
+from bots.limits import LimitSettings  # noqa: E402
+from bots.telegram_adapter import build_application  # noqa: E402
+
+PROGRAM = Program("BLT-PANGAN-2025", "BLT Pangan 2025", "Oktober-Desember 2025")
+POINT = PayoutPoint("KP-CIBINONG", "Kantor Pos Cibinong", "Jl. Raya Bogor No. 12, Cibinong",
+                    "kantor_pos")
+TOKEN = "123456:BENCH-not-a-real-token"
+
+
+def synthetic_niks(count: int, serial_base: int) -> list[str]:
+    """Valid synthetic NIKs issued in Cibinong (32.01.01)."""
+    niks = []
+    i = 0
+    while len(niks) < count:
+        day, month, year = 1 + i % 28, 1 + (i // 28) % 12, 50 + (i // 336) % 40
+        serial = serial_base + i // 13440 + 1
+        nik = f"320101{day:02d}{month:02d}{year:02d}{serial:04d}"
+        parse_nik(nik)
+        niks.append(nik)
+        i += 1
+    return niks
+
+
+def build_device(root: Path, niks: list[str], kdf: KdfProfile) -> tuple[Device, Path]:
+    params = IndexParams(epoch_salt=os.urandom(16), kdf=kdf, master_pepper=os.urandom(32))
+    config = DeviceConfig("recipient", (), "bench", backend="sqlite")
+    device = Device.create(root / "device", config, None, None)
+    entries = [IndexEntry(nik, "32.01.01", RecordPayload(
+        view="officer", status="scheduled", amount=600_000, program=PROGRAM,
+        schedule=Schedule(dt.date(2025, 11, 24), dt.time(8), dt.time(9), "kantor_pos"),
+        payout_point=POINT, name="Penerima Sintetis", kode_wilayah="32.01.01.1001"))
+        for nik in niks]
+    meta = make_meta(view="recipient", version=1, program=PROGRAM, params=params,
+                     shards=["32.01.01"], data_as_of=dt.datetime.now(dt.UTC))
+    device.write_index(meta, seal_entries(entries, view="recipient", params=params))
+    pepper = root / "pepper"
+    pepper.write_text(b64e(device_keyring(params, "recipient", ()).peppers["*"]))
+    return device, pepper
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class FakeApiProcess:
+    """``python -m bots.fake_api`` in its own process; control over HTTP."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "bots.fake_api"], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        self.control = self.base_url.removesuffix("/bot") + "/control/"
+
+    def push(self, updates: list[dict]) -> None:
+        for start in range(0, len(updates), 2000):
+            body = json.dumps(updates[start:start + 2000]).encode()
+            urllib.request.urlopen(urllib.request.Request(self.control + "push", data=body),
+                                   timeout=30).read()
+
+    def counts(self) -> dict[str, int]:
+        with urllib.request.urlopen(self.control + "counts", timeout=30) as response:
+            return json.loads(response.read())["result"]
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+async def run_batches(device: Device, pepper: Path, state: Path, api: FakeApiProcess,
+                      nik_pool: list[str], batches: list[int], workers: int,
+                      ) -> list[tuple[int, float, float, float]]:
+    """Poll ``sum(batches)`` updates; per batch: (updates, seconds, RSS MiB after, CPU s)."""
+    config = BotConfig(token=TOKEN, api_url=api.base_url, data_dir=device.data_dir,
+                       state_file=state, pepper_file=str(pepper), limits=LimitSettings.lifted(),
+                       outgoing_per_second=0, outgoing_per_chat_per_minute=0,
+                       lookup_workers=workers)
+    engine = make_engine(config, device.data_dir)
+    app = build_application(config, engine, reminder_loop=False)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    results = []
+    update_id = 1
+    try:
+        for size in batches:
+            updates = []
+            for _ in range(size):
+                nik = nik_pool[update_id % len(nik_pool)]
+                updates.append(message_update(update_id, 10_000_000 + update_id, nik))
+                update_id += 1
+            target = (await asyncio.to_thread(api.counts)).get("deleteMessage", 0) + size
+            started, cpu_started = time.perf_counter(), time.process_time()
+            await asyncio.to_thread(api.push, updates)
+            while (await asyncio.to_thread(api.counts)).get("deleteMessage", 0) < target:
+                await asyncio.sleep(0.1)
+            results.append((size, time.perf_counter() - started, rss_mib(),
+                            time.process_time() - cpu_started))
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        engine.close()
+    return results
+
+
+def direct_lookups_per_second(device: Device, pepper: Path, niks: list[str]) -> float:
+    config = BotConfig(pepper_file=str(pepper))
+    import dataclasses
+
+    device = Device(device.data_dir, dataclasses.replace(device.config,
+                                                         pepper_file=config.pepper_file))
+    service = LookupService.open(device, device.unlock())
+    started = time.perf_counter()
+    for nik in niks:
+        service.lookup(nik)
+    elapsed = time.perf_counter() - started
+    service.close()
+    return len(niks) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=10_000)
+    parser.add_argument("--recipients", type=int, default=2_000)
+    parser.add_argument("--prod-lookups", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-bot-") as temp:
+        root = Path(temp)
+        listed = synthetic_niks(args.recipients, 0)
+        unlisted = synthetic_niks(args.recipients, 5000)
+        pool = [nik for pair in zip(listed, unlisted, strict=True) for nik in pair]
+        device, pepper = build_device(root / "test", listed, TEST_INDEX_KDF)
+        api = FakeApiProcess()
+        try:
+            warm = asyncio.run(run_batches(device, pepper, root / "state.json", api, pool,
+                                           [200], args.workers))
+            rss_start = warm[0][2]
+            per_batch = max(1, args.updates // 4)
+            batches = asyncio.run(run_batches(device, pepper, root / "state.json", api, pool,
+                                              [per_batch] * 4, args.workers))
+            total = sum(batch[0] for batch in batches)
+            seconds = sum(batch[1] for batch in batches)
+            cpu = sum(batch[3] for batch in batches)
+            rows.append(("TEST KDF, end to end via PTB polling (lookups answered/s)",
+                         f"{total / seconds:,.0f}/s over {total:,} updates"))
+            rows.append(("  bot process CPU per answered lookup (all threads)",
+                         f"{cpu / total * 1000:.2f} ms -> {total / cpu:,.0f}/s per busy core"))
+            for index, (size, elapsed, rss, _) in enumerate(batches, 1):
+                rows.append((f"  batch {index}: {size:,} updates", f"{size / elapsed:,.0f}/s, "
+                             f"RSS {rss:,.1f} MiB"))
+            rows.append(("RSS after warm-up -> after all updates",
+                         f"{rss_start:,.1f} -> {batches[-1][2]:,.1f} MiB "
+                         f"(batch 1 -> 4: {batches[-1][2] - batches[0][2]:+.1f} MiB)"))
+            rows.append(("TEST KDF, direct LookupService.lookup on 1 core",
+                         f"{direct_lookups_per_second(device, pepper, pool[:2000]):,.0f}/s"))
+
+            prod_niks = synthetic_niks(20, 0)
+            prod_device, prod_pepper = build_device(root / "prod", prod_niks,
+                                                    PRODUCTION_INDEX_KDF)
+            probe = (prod_niks + synthetic_niks(20, 5000))[:args.prod_lookups]
+            rows.append((f"PRODUCTION KDF ({PRODUCTION_INDEX_KDF.label}), direct, 1 core",
+                         f"{direct_lookups_per_second(prod_device, prod_pepper, probe):,.1f}/s"))
+            prod = asyncio.run(run_batches(prod_device, prod_pepper, root / "state2.json", api,
+                                           probe, [args.prod_lookups], args.workers))
+            size, elapsed = prod[0][0], prod[0][1]
+            rows.append((f"PRODUCTION KDF, end to end via PTB, {args.workers} worker threads",
+                         f"{size / elapsed:,.1f}/s"))
+        finally:
+            api.close()
+
+    width = max(len(label) for label, _ in rows)
+    print(f"blt-bot benchmark — {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    print("-" * (width + 40))
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
