@@ -12,6 +12,7 @@ kept, older ones are removed. The bot may read its pepper from a secret file or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from blt_status.errors import (
     FileFormatError,
     IndexCorrupt,
     IndexMissing,
+    IndexStoreError,
     NotInstalled,
     PassphraseRequired,
 )
@@ -237,11 +239,15 @@ class Device:
 
     def switch_index(self, path: Path) -> None:
         """Make ``path`` live in one atomic step; keep one previous version, drop the rest."""
-        backend_for(path)  # refuses unknown suffixes
+        backend = backend_for(path)  # refuses unknown suffixes
         current = self.current_index_path()
         pointer = {"file": path.name, "previous": current.name if current else None}
         atomic_write_bytes(self.index_dir / "CURRENT", json.dumps(pointer).encode())
-        keep = {path.name, current.name if current else ""}
+        keep = {needed.name for needed in backend.files(path)}
+        if current is not None:
+            keep.add(current.name)
+            with contextlib.suppress(IndexStoreError):  # unreadable: nothing more to keep
+                keep |= {needed.name for needed in backend_for(current).files(current)}
         for other in self.index_dir.glob("v*"):
             if other.name not in keep:
                 other.unlink(missing_ok=True)

@@ -218,3 +218,28 @@ def test_switch_keeps_one_previous_version_and_refresh_picks_up_new(make_device)
     result = service.lookup(PEOPLE[0].nik)
     assert (result.data_version, result.status) == (3, "collected")
     assert service.refresh() is False
+
+
+def test_switching_keeps_the_files_both_live_versions_need(make_device) -> None:
+    """SQLite versions derived from a base keep that base until no kept version needs it."""
+    from blt_status.store import BACKENDS
+
+    device = make_device(backend="sqlite", regions=("32.01.01", "32.01.02"))
+    backend = BACKENDS["sqlite"]
+    collected = replace(PEOPLE[0], payload=replace(PEOPLE[0].payload, status="collected"))
+    for version in (2, 3, 4):
+        with device.open_index() as base:
+            path = device.new_index_path(version)
+            changed = make_device(backend="sqlite", regions=("32.01.01", "32.01.02"),
+                                  people=[collected, *PEOPLE[1:]], version=version)
+            with changed.open_index() as source:
+                backend.derive(base, path, source.meta,
+                               {"32.01.01": list(source.iter_shard("32.01.01"))})
+        device.switch_index(path)
+        needed = {p.name for p in backend.files(device.current_index_path())}
+        needed |= {p.name for p in backend.files(device.previous_index_path())}
+        assert {p.name for p in device.index_dir.glob("v*")} == needed
+        service = open_service(device)
+        assert service.lookup(PEOPLE[0].nik).status == "collected"
+        assert service.lookup(PEOPLE[3].nik).status == "held"
+        service.close()

@@ -159,3 +159,56 @@ def test_meta_rejects_absurd_kdf_parameters(tmp_path: Path) -> None:
     data["kdf"]["memory_kib"] = 10**12
     with pytest.raises(FileFormatError):
         IndexMeta.from_dict(data)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chains_of_derived_versions_match_a_model(backend, tmp_path: Path, seed: int) -> None:
+    """Random shard replacements and drops over many versions: every version, read back,
+    is exactly the model, and the version before it still is too."""
+    import random
+
+    rng = random.Random(seed)
+    shards = [f"32.01.{n:02d}" for n in range(1, 9)]
+    model = {shard: records(shard, rng.randint(5, 40), seed=0) for shard in shards}
+    path = tmp_path / f"v1{backend.suffix}"
+    backend.write(path, meta(1), [r for rs in model.values() for r in rs])
+    previous_model, previous_path = None, None
+    for version in range(2, 14):
+        replaced = {}
+        for shard in rng.sample(shards, rng.randint(1, 3)):
+            replaced[shard] = [] if rng.random() < 0.15 else records(
+                shard, rng.randint(1, 30), seed=version)
+        new_path = tmp_path / f"v{version}{backend.suffix}"
+        with open_index(path) as base:
+            written = backend.derive(base, new_path, meta(version), replaced)
+        previous_model, previous_path = dict(model), path
+        model.update(replaced)
+        path = new_path
+        expected_counts = {s: len(rs) for s, rs in model.items() if rs}
+        assert dict(written.shards) == expected_counts
+        for check_path, check_model in ((path, model), (previous_path, previous_model)):
+            with open_index(check_path) as store:
+                assert len(store) == sum(len(rs) for rs in check_model.values())
+                for shard, shard_records in check_model.items():
+                    assert sorted(r.tag for r in store.iter_shard(shard)) == sorted(
+                        r.tag for r in shard_records)
+                    assert all(store.get(r.tag) == r for r in shard_records)
+        # records replaced away are gone from the new version
+        gone = [r for s in replaced for r in previous_model[s]]
+        with open_index(path) as store:
+            assert all(store.get(r.tag) is None for r in gone)
+
+
+def test_sqlite_derived_version_writes_only_the_change(tmp_path: Path) -> None:
+    backend = BACKENDS["sqlite"]
+    base_path = tmp_path / "v1.sqlite"
+    backend.write(base_path, meta(1), [r for n in range(20) for r in
+                                       records(f"32.01.{n:02d}", 200)])
+    with open_index(base_path) as base:
+        backend.derive(base, tmp_path / "v2.sqlite", meta(2),
+                       {"32.01.03": records("32.01.03", 150, seed=2)})
+    assert (tmp_path / "v2.sqlite").stat().st_size < base_path.stat().st_size / 5
+    assert backend.files(tmp_path / "v2.sqlite") == [tmp_path / "v2.sqlite", base_path]
+    base_path.unlink()  # a derived version without its base is corrupt, not silently partial
+    with pytest.raises(IndexCorrupt):
+        open_index(tmp_path / "v2.sqlite")

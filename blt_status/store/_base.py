@@ -135,6 +135,10 @@ class IndexBackend(abc.ABC):
     def open(self, path: Path) -> IndexStore:
         """Open a store for lookups (raises IndexMissing / IndexCorrupt)."""
 
+    def files(self, path: Path) -> list[Path]:
+        """Every file the version at ``path`` needs (a derived version may name a base)."""
+        return [path]
+
     def derive(self, base: IndexStore, path: Path, meta: IndexMeta,
                replaced: Mapping[str, Iterable[SealedRecord]]) -> IndexMeta:
         """A new version from ``base``: the shards in ``replaced`` swapped, others kept.
