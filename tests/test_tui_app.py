@@ -383,3 +383,27 @@ async def test_nothing_personal_written_by_a_session(device):
     written = b"".join(p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file())
     for secret in KNOWN_SECRETS:
         assert secret.encode() not in written
+
+
+async def test_an_unexpected_error_is_one_line_not_a_traceback(device, monkeypatch):
+    """Fault injection: a bug inside the lookup must not kill the app or print a traceback."""
+    from tui.session import Session
+
+    def broken(self, outcome, *, now=None):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(Session, "audit_lookup", broken)
+    app = make_app(device)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await unlock(app, pilot)
+        await paste(pilot, PEOPLE[0].nik)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.pause(0.3)  # the toast is drawn on the next refresh
+        shown = screen_text(app)
+        assert "Terjadi kesalahan internal (RuntimeError)" in shown
+        assert "Siti Aminah" in shown  # the card had been shown before the audit step
+        assert app.is_running and "Traceback" not in shown
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)  # still usable

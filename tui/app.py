@@ -23,6 +23,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
 from blt_status.device import Device
 from blt_status.errors import BltError, SyncError
@@ -318,8 +319,9 @@ class BltApp(App[None]):
         if os.environ.get("BLT_DEBUG"):
             super()._handle_exception(error)
             return
-        message = error.message(self.lang) if isinstance(error, BltError) else text(
-            "error_internal", self.lang, name=type(error).__name__)
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        message = cause.message(self.lang) if isinstance(cause, BltError) else text(
+            "error_internal", self.lang, name=type(cause).__name__)
         try:
             self.notify(message, severity="error", timeout=8)
         except Exception:

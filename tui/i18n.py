@@ -86,6 +86,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sync_idle": ("Tekan {key} untuk mulai. Aplikasi tetap bisa dipakai selama sinkronisasi.",
                   "Press {key} to start. The app stays usable while syncing."),
     "sync_running": ("Sinkronisasi berjalan… ({phase})", "Syncing… ({phase})"),
+    "phase_metadata": ("memeriksa metadata bertanda tangan", "checking signed metadata"),
+    "phase_shards": ("mengunduh bagian data", "downloading shards"),
+    "phase_index": ("menyusun indeks baru", "building the new index"),
+    "phase_switch": ("beralih ke data baru", "switching to the new data"),
     "sync_done_changed": ("Selesai: data v{before} → v{after}. {records} penerima, "
                           "{downloaded} bagian diunduh, {reused} dipakai ulang, {kib} KiB.",
                           "Done: data v{before} → v{after}. {records} recipients, "
@@ -124,6 +128,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "error_internal": ("Terjadi kesalahan internal ({name}); data tetap aman.",
                        "An internal error occurred ({name}); the data is safe."),
 }
+
+
+def has_text(key: str) -> bool:
+    return key in _TEXT
 
 
 def text(key: str, lang: str = "id", /, **values: object) -> str:

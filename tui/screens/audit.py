@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 
 from blt_status.audit import AuditReport, verify
 from tui.i18n import text
+from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
 from tui.widgets.key_bar import KeyBar
@@ -28,7 +29,7 @@ class AuditScreen(BltScreen):
     """Counts, verification state, and the last entries of the audit log."""
 
     TITLE_KEY = "audit_title"
-    CSS_PATH = "audit.tcss"
+    CSS_PATH = STYLES / "audit.tcss"
     BINDINGS: ClassVar = [
         Binding("v", "verify_audit", "Verifikasi", id="verify_audit",
                 tooltip="Periksa rantai log audit"),

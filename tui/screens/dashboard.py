@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 from blt_status.present import format_rupiah
 from tui.aggregates import DashboardData, DesaRow, read_aggregates
 from tui.i18n import text
+from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.charts import day_chart, desa_chart
 from tui.widgets.data_bar import DataBar
@@ -51,7 +52,7 @@ class DashboardScreen(BltScreen):
     """Per desa table (sortable), bar chart per desa, payout per day, kecamatan summary."""
 
     TITLE_KEY = "dash_title"
-    CSS_PATH = "dashboard.tcss"
+    CSS_PATH = STYLES / "dashboard.tcss"
     BINDINGS: ClassVar = [
         Binding("s", "sort", "Urutkan", id="sort", tooltip="Ganti kolom urutan tabel desa"),
     ]

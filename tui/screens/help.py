@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.i18n import text
+from tui.screens import STYLES
 
 if TYPE_CHECKING:
     from tui.app import BltApp
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 class HelpScreen(ModalScreen[None]):
     """A modal listing the keys (key, what it does, tooltip)."""
 
-    CSS_PATH = "help.tcss"
+    CSS_PATH = STYLES / "help.tcss"
     BINDINGS: ClassVar = [
         Binding("escape,q,question_mark,f1", "close", "Tutup", id="close",
                 tooltip="Tutup layar ini"),

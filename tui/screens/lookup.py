@@ -21,6 +21,7 @@ from blt_status.nik import parse_nik
 from blt_status.present import format_date
 from tui.i18n import text
 from tui.messages import LookupDone
+from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.session import LookupOutcome
 from tui.widgets.data_bar import DataBar
@@ -32,7 +33,7 @@ class LookupScreen(BltScreen):
     """Type a NIK, press Enter, read the card."""
 
     TITLE_KEY = "found_none"  # replaced in _title_text
-    CSS_PATH = "lookup.tcss"
+    CSS_PATH = STYLES / "lookup.tcss"
     BINDINGS: ClassVar = [
         Binding("escape", "clear", "Hapus", id="clear", tooltip="Kosongkan NIK dan hasil"),
     ]

@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import ProgressBar, Static
 
-from tui.i18n import text
+from tui.i18n import has_text, text
+from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
 from tui.widgets.key_bar import KeyBar
@@ -24,7 +25,7 @@ class SyncScreen(BltScreen):
     """Shows the state of the app's sync worker."""
 
     TITLE_KEY = "sync_title"
-    CSS_PATH = "sync.tcss"
+    CSS_PATH = STYLES / "sync.tcss"
     BINDINGS: ClassVar = [
         Binding("s", "start_sync", "Mulai", id="start_sync", tooltip="Mulai sinkronisasi"),
     ]
@@ -56,7 +57,11 @@ class SyncScreen(BltScreen):
         status = self.query_one("#sync-status", Static)
         status.remove_class("failed", "done")
         if state.running:
-            status.update(text("sync_running", lang, phase=state.phase or "…"))
+            phase_key = f"phase_{state.phase}"
+            phase = text(phase_key, lang) if has_text(phase_key) else (state.phase or "…")
+            if state.total:
+                phase += f" {state.done}/{state.total}"
+            status.update(text("sync_running", lang, phase=phase))
         elif state.error is not None:
             status.add_class("failed")
             status.update(text("sync_failed", lang, error=state.error.message(lang)))

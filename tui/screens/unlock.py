@@ -19,6 +19,7 @@ from textual.widgets import Input, Static
 from blt_status.errors import BltError, WrongPassphrase
 from tui.bindings import relabel
 from tui.i18n import text
+from tui.screens import STYLES
 from tui.session import Session
 from tui.widgets.key_bar import KeyBar
 
@@ -38,7 +39,7 @@ def failure_delay(failures: int, base: float) -> float:
 class UnlockScreen(Screen[None]):
     """Asks for the passphrase; on success hands a :class:`Session` to the app."""
 
-    CSS_PATH = "unlock.tcss"
+    CSS_PATH = STYLES / "unlock.tcss"
 
     def __init__(self, note_key: str | None = None) -> None:
         super().__init__()
