@@ -135,8 +135,9 @@ class AuditEntry:
 
     @property
     def day(self) -> dt.date | None:
+        """The entry's date in the device's local time zone (what "today" means to an officer)."""
         try:
-            return dt.datetime.fromisoformat(self.time).date()
+            return dt.datetime.fromisoformat(self.time).astimezone().date()
         except ValueError:
             return None
 
@@ -265,7 +266,7 @@ class AuditLog:
         return found
 
     def count_on(self, day: dt.date) -> int:
-        """Lookups logged on ``day`` (UTC date of the entry)."""
+        """Lookups logged on ``day`` (local date of the entry)."""
         return sum(1 for entry in self.entries() if entry.day == day and entry.action == "lookup")
 
 

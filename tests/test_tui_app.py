@@ -407,3 +407,22 @@ async def test_an_unexpected_error_is_one_line_not_a_traceback(device, monkeypat
         await pilot.press("f3")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)  # still usable
+
+
+async def test_garbage_and_pasted_junk_never_crash(device):
+    junk = ["", " ", "٣٢٠١٠١٤٥٠٥٩٠٠٠٠١", "3201014505900001\n3201011203850002", "😀" * 40,
+            "1" * 500, "3201-0145-0590-0001", "\x1b[31m3201014505900001", "NIK: 3201014505900001",
+            "0000000000000000", "3201019999999999", "-- ..", "3201 0145 0590 000１"]
+    app = make_app(device)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(app, pilot)
+        for text in junk:
+            await pilot.press("escape")
+            await paste(pilot, text)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            shown = screen_text(app)
+            assert "Traceback" not in shown and app.is_running
+        await pilot.press("escape")
+        shown = await look_up(app, pilot, "3201-0145-0590-0001")
+        assert "Siti Aminah" in shown

@@ -59,7 +59,7 @@ class AuditScreen(BltScreen):
         lang = self.lang
         session = self.session
         entries = session.audit.entries() if session and session.audit else []
-        today = self.blt.now().date()
+        today = self.blt.now().astimezone().date()
         self.query_one("#audit-summary", Static).update(
             text("today_lookups", lang, count=sum(1 for e in entries if e.day == today
                                                   and e.action == "lookup"))

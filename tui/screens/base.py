@@ -53,7 +53,8 @@ class BltScreen(Screen[None]):
 
     def update_data_bar(self) -> None:
         session = self.session
-        today_count = session.today_count(self.blt.now().date()) if session else None
+        today = self.blt.now().astimezone().date()
+        today_count = session.today_count(today) if session else None
         for bar in self.query(DataBar):
             bar.update(render_data_bar(session.meta if session else None, self.lang,
                                        now=self.blt.now(), today_count=today_count))
