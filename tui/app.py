@@ -124,6 +124,12 @@ class BltApp(App[None]):
         interval = max(0.5, min(5.0, self.config.idle_lock_seconds / 10))
         self.set_interval(interval, self.check_idle_lock)
 
+    def on_unmount(self) -> None:
+        """Forget the keyring and close the index on the way out."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
     async def on_event(self, event: events.Event) -> None:
         """Any key, click or paste counts as activity for the idle lock."""
         if isinstance(event, events.Key | events.MouseDown | events.Paste):
