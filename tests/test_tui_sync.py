@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from test_tui_app import look_up, make_app, screen_text, settle, unlock
+from test_tui_app import look_up, make_app, paste, screen_text, settle, unlock
 
 from blt_status.cli import main as cli_main
 from blt_status.demo import ensure_demo_world
@@ -113,3 +113,68 @@ async def test_demo_world_opens_with_its_passphrase_on_screen(world):
         await unlock(app, pilot, passphrase)
         shown = await look_up(app, pilot, world.sample_niks["komunitas"])
         assert "Titik bayar komunitas" in shown
+
+
+class _SlowServer:
+    """A real loopback HTTP server that answers every request after a pause."""
+
+    def __init__(self, directory, delay: float) -> None:
+        import functools
+        import http.server
+        import threading
+        import time
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self) -> None:
+                time.sleep(delay)
+                super().do_GET()
+
+            def log_message(self, format, *args) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+async def test_lookups_keep_working_while_a_sync_runs(world, officer, tmp_path):
+    from blt_status.central.publish import ingest_payouts
+    from blt_status.central.store import CentralStore
+
+    central = tmp_path / "central"
+    shutil.copytree(world.central_dir, central)
+    store = CentralStore.open(central)
+    ingest_payouts(store, world.payout_report_csv)
+    with _SlowServer(store.public_dir, delay=0.25) as server:
+        app = make_app(officer, sync_source=server.url)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await unlock(app, pilot, world.passphrase)
+            await pilot.press("f4", "s")
+            await pilot.pause()
+            assert app.sync_state.running
+            await pilot.press("f2")
+            await paste(pilot, world.sample_niks["will_be_collected"])
+            await pilot.press("enter")
+            while app.last_outcome is None:
+                await pilot.pause(0.01)
+            await pilot.pause()
+            assert app.sync_state.running  # answered from v1 while v2 was still arriving
+            shown = screen_text(app)
+            assert "Terjadwal — belum diambil" in shown and "Data v1" in shown
+            await settle(app, pilot)
+            assert not app.sync_state.running and app.sync_state.error is None
+            shown = await look_up(app, pilot, world.sample_niks["will_be_collected"])
+            assert "Sudah disalurkan" in shown and "Data v2" in shown
