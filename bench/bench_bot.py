@@ -52,6 +52,7 @@ PROGRAM = Program("BLT-PANGAN-2025", "BLT Pangan 2025", "Oktober-Desember 2025")
 POINT = PayoutPoint("KP-CIBINONG", "Kantor Pos Cibinong", "Jl. Raya Bogor No. 12, Cibinong",
                     "kantor_pos")
 TOKEN = "123456:BENCH-not-a-real-token"
+_NEXT_UPDATE_ID = 1  # update ids keep growing across bot runs, as Telegram's do
 
 
 def synthetic_niks(count: int, serial_base: int) -> list[str]:
@@ -132,7 +133,8 @@ async def run_batches(device: Device, pepper: Path, state: Path, api: FakeApiPro
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=1)
     results = []
-    update_id = 1
+    global _NEXT_UPDATE_ID
+    update_id = _NEXT_UPDATE_ID
     try:
         for size in batches:
             updates = []
@@ -143,8 +145,15 @@ async def run_batches(device: Device, pepper: Path, state: Path, api: FakeApiPro
             target = (await asyncio.to_thread(api.counts)).get("deleteMessage", 0) + size
             started, cpu_started = time.perf_counter(), time.process_time()
             await asyncio.to_thread(api.push, updates)
-            while (await asyncio.to_thread(api.counts)).get("deleteMessage", 0) < target:
+            done, last_change, last_done = 0, time.perf_counter(), -1
+            while done < target:
                 await asyncio.sleep(0.1)
+                done = (await asyncio.to_thread(api.counts)).get("deleteMessage", 0)
+                if done != last_done:
+                    last_done, last_change = done, time.perf_counter()
+                elif time.perf_counter() - last_change > 15:
+                    raise RuntimeError(f"stalled: {target - done} of {size} updates unanswered")
+            _NEXT_UPDATE_ID = update_id
             results.append((size, time.perf_counter() - started, rss_mib(),
                             time.process_time() - cpu_started))
     finally:
@@ -153,6 +162,19 @@ async def run_batches(device: Device, pepper: Path, state: Path, api: FakeApiPro
         await app.shutdown()
         engine.close()
     return results
+
+
+async def bare_ptb_call_cpu_ms(api: FakeApiProcess, calls: int = 500) -> float:
+    """CPU per bare ``Bot.send_message`` (PTB + httpx) against the same fake API: the floor
+    under every answer, which needs two Bot API calls (sendMessage, deleteMessage)."""
+    from telegram import Bot
+
+    async with Bot(TOKEN, base_url=api.base_url) as bot:
+        await bot.send_message(1, "warm-up")
+        started = time.process_time()
+        for _ in range(calls):
+            await bot.send_message(1, "x" * 900)
+        return (time.process_time() - started) / calls * 1000
 
 
 def direct_lookups_per_second(device: Device, pepper: Path, niks: list[str]) -> float:
@@ -171,6 +193,9 @@ def direct_lookups_per_second(device: Device, pepper: Path, niks: list[str]) -> 
 
 
 def main() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=10_000)
     parser.add_argument("--recipients", type=int, default=2_000)
@@ -200,6 +225,9 @@ def main() -> None:
                          f"{total / seconds:,.0f}/s over {total:,} updates"))
             rows.append(("  bot process CPU per answered lookup (all threads)",
                          f"{cpu / total * 1000:.2f} ms -> {total / cpu:,.0f}/s per busy core"))
+            floor = asyncio.run(bare_ptb_call_cpu_ms(api))
+            rows.append(("  of which: bare PTB Bot.send_message, CPU per call (x2 per answer)",
+                         f"{floor:.2f} ms (same fake API, same run)"))
             for index, (size, elapsed, rss, _) in enumerate(batches, 1):
                 rows.append((f"  batch {index}: {size:,} updates", f"{size / elapsed:,.0f}/s, "
                              f"RSS {rss:,.1f} MiB"))

@@ -25,7 +25,7 @@ from bots.config import BotConfig, ConfigError, load_config
 from bots.engine import BotEngine, EngineSettings
 from bots.limits import LimitSettings
 
-__all__ = ["build_parser", "configure_logging", "main", "make_engine"]
+__all__ = ["build_parser", "configure_logging", "main", "make_engine", "webhook_arguments"]
 
 _LOG = logging.getLogger("bots.app")
 
@@ -143,16 +143,23 @@ def _serve(config: BotConfig, webhook: bool) -> int:
             return _error("bot_webhook", "Mode webhook memerlukan [webhook] url di konfigurasi.",
                           "Webhook mode needs [webhook] url in the config.")
         _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
-        path = config.webhook_url.rstrip("/").rsplit("/", 1)[-1]
-        application.run_webhook(listen=config.webhook_listen, port=config.webhook_port,
-                                url_path=path, webhook_url=config.webhook_url,
-                                secret_token=config.webhook_secret,
-                                allowed_updates=["message", "edited_message", "callback_query"])
+        application.run_webhook(**webhook_arguments(config))
     else:
         _LOG.info("starting (long polling)")
-        application.run_polling(
-            allowed_updates=["message", "edited_message", "callback_query"])
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
+
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def webhook_arguments(config: BotConfig) -> dict[str, object]:
+    """What ``run_webhook``/``Updater.start_webhook`` get: the URL's last path segment is the
+    local path; Telegram must echo ``secret_token`` in a header on every call."""
+    url = config.webhook_url or ""
+    return {"listen": config.webhook_listen, "port": config.webhook_port,
+            "url_path": url.rstrip("/").rsplit("/", 1)[-1], "webhook_url": url,
+            "secret_token": config.webhook_secret, "allowed_updates": ALLOWED_UPDATES}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

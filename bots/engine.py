@@ -35,8 +35,8 @@ __all__ = ["BotEngine", "EngineSettings", "Outcome"]
 _LOG = logging.getLogger("bots.engine")
 MAX_TEXT = 200  # longer messages are not parsed at all
 _DIGIT = re.compile(r"\d")
-RECENT_TTL = 15 * 60.0  # seconds a found lookup can still be subscribed to with /ingatkan
-RECENT_MAX = 20_000
+RECENT_TTL = 10 * 60.0  # seconds a found lookup can still be subscribed to with /ingatkan
+RECENT_MAX = 10_000  # > the default global cap (600/min) x RECENT_TTL: bounded memory
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class EngineSettings:
     lookup_workers: int = 2
 
 
-@dataclass
+@dataclass(slots=True)
 class _Recent:
     expires: float
     tag_hex: str

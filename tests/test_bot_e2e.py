@@ -510,3 +510,45 @@ async def test_long_polling_through_base_url(api, recipient_device, tmp_path):
         await app.stop()
         await app.shutdown()
         running.engine.close()
+
+
+# -- webhook mode with secret_token --------------------------------------------------------------
+
+
+async def test_webhook_mode_checks_the_secret_token(api, recipient_device, tmp_path):
+    import socket
+
+    import httpx
+
+    from bots.app import webhook_arguments
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path, webhook_port=port,
+                              webhook_url="https://bot.example/blt-hook",
+                              webhook_secret="s3cret-token")
+    app = running.app
+    arguments = webhook_arguments(running.config)
+    assert arguments["url_path"] == "blt-hook"
+    await app.start()
+    await app.updater.start_webhook(**arguments)
+    try:
+        set_webhook = api.calls("setWebhook")[0].params
+        assert (set_webhook["url"], set_webhook["secret_token"]) == (
+            "https://bot.example/blt-hook", "s3cret-token")
+        url = f"http://127.0.0.1:{port}/blt-hook"
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(url, json=message_update(1, USER, "/start"))
+            assert refused.status_code == 403
+            accepted = await client.post(url, json=message_update(2, USER, "/start"), headers={
+                "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
+            assert accepted.status_code == 200
+        await asyncio.to_thread(api.wait_for, "sendMessage", 1)
+        assert api.sent_texts() == [START_TEXT]
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        running.engine.close()
