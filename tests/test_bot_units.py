@@ -173,3 +173,43 @@ def test_console_without_a_device_is_one_error_line(tmp_path):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("error [not_installed]")
+
+
+def test_any_text_gets_an_outcome_and_no_reply_echoes_the_digits(make_device, index_params,
+                                                                  tmp_path):
+    """Property: whatever a user types, the engine answers without crashing and no reply
+    contains five or more consecutive digits that the user sent."""
+    import asyncio
+    import re
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from bots.engine import BotEngine, EngineSettings
+    from bots.state import BotState
+
+    device = make_device(view="recipient", backend="sqlite")
+    keyring = device.unlock("kata sandi uji 123")
+    engine = BotEngine(device, keyring, BotState(None, b"k" * 32),
+                       EngineSettings(limits=LimitSettings.lifted(),
+                                      chatter=LimitSettings.lifted(), lookup_workers=1))
+    digits_run = re.compile(r"\d{5,}")
+    nik_like = st.builds(lambda base, sep: sep.join([base[:4], base[4:8], base[8:12], base[12:]]),
+                         st.sampled_from([p.nik for p in PEOPLE] + [NOT_LISTED_NIK]),
+                         st.sampled_from(["", " ", ".", "-", "  "]))
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.text(max_size=300), nik_like,
+                     st.text(alphabet="0123456789 .-xO", max_size=40)))
+    def check(text):
+        outcome = asyncio.run(engine.on_text(7, 7, text))
+        for reply in outcome.replies:
+            for run in digits_run.findall(text.replace(" ", "").replace(".", "")
+                                          .replace("-", "")):
+                assert run not in reply.text.replace(" ", "")
+
+    try:
+        check()
+    finally:
+        engine.close()
