@@ -259,7 +259,11 @@ class BotEngine:
                            delete_message=True)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._executor, service.lookup, raw)
+            try:
+                result = await loop.run_in_executor(self._executor, service.lookup, raw)
+            except IndexStoreError:
+                # a sync may have switched (and closed) the version under this lookup: once more
+                result = await loop.run_in_executor(self._executor, service.lookup, raw)
         except IndexStoreError as error:
             _LOG.warning("lookup failed on the index [%s]", error.code)
             return Outcome((dialogue.data_updating_reply(self.state.last_valid,

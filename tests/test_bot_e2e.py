@@ -552,3 +552,22 @@ async def test_webhook_mode_checks_the_secret_token(api, recipient_device, tmp_p
         await app.stop()
         await app.shutdown()
         running.engine.close()
+
+
+async def test_a_version_switched_under_a_lookup_is_retried_once(bot, monkeypatch):
+    from blt_status.errors import IndexCorrupt
+
+    service = bot.engine._service
+    original = service.lookup
+    failures = []
+
+    def flaky(raw):
+        if not failures:
+            failures.append(1)
+            raise IndexCorrupt("index", "ProgrammingError")  # what a closed version raises
+        return original(raw)
+
+    monkeypatch.setattr(service, "lookup", flaky)
+    await bot.say(SITI.nik)
+    assert bot.api.sent_texts() == [SITI_ANSWER]
+    assert failures == [1]
