@@ -19,7 +19,7 @@ from blt_status.central.repo import target_path_on_disk
 from blt_status.crypto import TEST_INDEX_KDF, IndexKey
 from blt_status.errors import CentralError
 from blt_status.layout import read_shard, shard_target
-from blt_status.records import RecordPayload, open_payload
+from blt_status.records import RecordPayload, canary_tag, open_payload
 
 NOW = dt.datetime(2025, 11, 20, 6, 0, tzinfo=dt.UTC)
 
@@ -100,6 +100,11 @@ def test_every_record_opens_with_keys_a_device_can_derive(store: CentralStore) -
     assert "NOT FOR REAL DATA" in params["kdf_label"]
     index_params = store.index_params(store.epoch(params["epoch"]))
     assert params["canaries"]["officer"].keys() == {"32.01.01", "32.01.02"}
+    for view, region, shard in (("officer", "32.01.01", "32.01.01"),
+                                ("officer", "32.01.02", "32.01.02"), ("recipient", "*", "")):
+        assert params["canaries"][view][region] == canary_tag(
+            epoch_salt=index_params.epoch_salt, pepper=index_params.pepper(view, shard),
+            view=view, profile=TEST_INDEX_KDF).hex()
     for person in PEOPLE:
         for view in ("officer", "recipient"):
             target = targets[shard_target(view, person.shard)]

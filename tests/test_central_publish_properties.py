@@ -9,6 +9,7 @@ holds anyone else, and kecamatan whose recipients did not change keep their exac
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from blt_status.central import CentralStore, publish_records
 from blt_status.central.repo import target_path_on_disk
 from blt_status.crypto import TEST_INDEX_KDF, IndexKey
 from blt_status.layout import read_shard, shard_target
-from blt_status.records import RecordPayload, open_payload
+from blt_status.records import RecordPayload, canary_tag, open_payload
 
 KECAMATAN = {"32.01.01": "32.01.01.1001", "32.01.02": "32.01.02.2001",
              "32.01.03": "32.01.03.1001"}
@@ -64,6 +65,11 @@ def check_version(store: CentralStore, version: int,
     by_shard: dict[str, list[str]] = {}
     for nik, (shard, _) in model.items():
         by_shard.setdefault(shard, []).append(nik)
+    document = json.loads(target_path_on_disk(store.targets_dir, targets["params.json"])
+                          .read_bytes())
+    assert document["canaries"]["officer"] == {
+        kec: canary_tag(epoch_salt=params.epoch_salt, pepper=params.pepper("officer", kec),
+                        view="officer", profile=params.kdf).hex() for kec in sorted(by_shard)}
     shard_names = {name for name in targets if name.startswith("shards/")}
     assert shard_names == {shard_target(view, kec) for kec in by_shard
                            for view in ("officer", "recipient")}

@@ -50,7 +50,13 @@ from blt_status.layout import (
     target_custom,
     write_shard,
 )
-from blt_status.records import Program, RecordPayload, SealedRecord, canary_tag, seal_payload
+from blt_status.records import (
+    CANARY_INPUT,
+    Program,
+    RecordPayload,
+    SealedRecord,
+    seal_payload,
+)
 from blt_status.store import atomic_write_bytes
 
 __all__ = [
@@ -171,7 +177,8 @@ def _count_codes(rejected: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 _worker_params: IndexParams | None = None
 
-WorkItem = tuple[str, str, str, RecordPayload]  # nik, view, shard, payload of that view
+WorkItem = tuple[str, str, str, RecordPayload | None]
+"""``(nik, view, shard, payload of that view)``; no payload: derive only (a canary)."""
 
 
 def _init_worker(params: IndexParams) -> None:
@@ -183,6 +190,9 @@ def _derive_and_seal(params: IndexParams, items: Sequence[WorkItem]) -> list[tup
     results = []
     for nik, view, shard, payload in items:
         root = params.root_key(nik, view, shard)
+        if payload is None:
+            results.append((root, b""))
+            continue
         sealed = seal_payload(payload, key=IndexKey.from_root(root), shard=shard)
         results.append((root, sealed.blob))
     return results
@@ -280,21 +290,6 @@ def _shard_bytes(view: str, kecamatan: str, epoch_id: str,
     return buffer.getvalue(), len(sealed)
 
 
-def _canaries(params: IndexParams, epoch: Epoch, kecamatan: Iterable[str],
-              cached: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    def tag(view: str, shard: str) -> str:
-        return canary_tag(epoch_salt=epoch.salt, pepper=params.pepper(view, shard), view=view,
-                          profile=params.kdf).hex()
-
-    officer_cache = cached.get("officer", {})
-    recipient = cached.get("recipient", {}).get("*") or tag("recipient", "")
-    return {
-        "officer": {kec: officer_cache.get(kec) or tag("officer", kec)
-                    for kec in sorted(kecamatan)},
-        "recipient": {"*": recipient},
-    }
-
-
 def publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
                     program: Program, aggregate: Aggregator,
                     inputs: Mapping[str, str] | None = None,
@@ -346,10 +341,24 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
                 keys_reused += 1
                 if view not in record.blobs:
                     reseal.append((record, view))
-    for (record, view), (root, blob) in zip(work_refs, derive_keys(
-            params, work, workers=workers, progress=progress), strict=True):
+    # The canaries (one Argon2id per kecamatan and view) go to the same workers.
+    cached_canaries = previous.canaries if previous.epoch_id == epoch.id else {}
+    canary_work: list[WorkItem] = [
+        (CANARY_INPUT, "officer", kec, None) for kec in kecamatan
+        if kec not in cached_canaries.get("officer", {})]
+    if "*" not in cached_canaries.get("recipient", {}):
+        canary_work.append((CANARY_INPUT, "recipient", "", None))
+    results = derive_keys(params, [*work, *canary_work], workers=workers, progress=progress)
+    for (record, view), (root, blob) in zip(work_refs, results[:len(work)], strict=True):
         record.keys[view] = root
         record.blobs[view] = blob
+    present = set(kecamatan)
+    canaries = {"officer": {kec: tag for kec, tag in cached_canaries.get("officer", {}).items()
+                            if kec in present},
+                "recipient": dict(cached_canaries.get("recipient", {}))}
+    for (_, view, shard, _), (root, _) in zip(canary_work, results[len(work):], strict=True):
+        canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
+    canaries["officer"] = dict(sorted(canaries["officer"].items()))
     for done, (record, view) in enumerate(reseal, 1):
         record.blobs[view] = seal_payload(_view_payload(record.payload, view),
                                           key=IndexKey.from_root(record.keys[view]),
@@ -402,8 +411,7 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
             if progress:
                 progress("shards", done, len(kecamatan))
 
-        new_state.canaries = _canaries(params, epoch, kecamatan,
-                                       previous.canaries if previous.epoch_id == epoch.id else {})
+        new_state.canaries = canaries
         params_body = {
             "format": PARAMS_FORMAT,
             "epoch": epoch.id,
