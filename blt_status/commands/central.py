@@ -399,12 +399,16 @@ def run_demo_data(args: argparse.Namespace) -> int:
              "program": str(files.program_toml),
              "payout_report": str(files.payout_report_csv)}
     if args.json:
-        print_json(paths)
+        print_json({**paths, "sample_niks": files.sample_niks})
         return 0
     print(_say(f"Data demo (sintetis) ditulis ke {args.out_dir}:",
                f"Synthetic demo data written to {args.out_dir}:"))
     for name, path in paths.items():
         print(f"  {name}: {path}")
+    # Synthetic people: showing their NIKs is what makes the demo usable.
+    print(_say("NIK contoh (sintetis) untuk dicoba:", "Sample NIKs (synthetic) to try:"))
+    for label, nik in sorted(files.sample_niks.items()):
+        print(f"  {label:<18} {nik}")
     return 0
 
 
