@@ -104,13 +104,19 @@ async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, cap
 async def test_demo_world_opens_with_its_passphrase_on_screen(world):
     from tui.app import _demo
 
-    data_dir, passphrase, source = _demo("id", cache_dir=world.root, recipients=60)
+    data_dir, passphrase, source, samples = _demo("id", cache_dir=world.root, recipients=60)
     assert data_dir == world.officer_dir and passphrase == world.passphrase
-    app = make_app(Device.load(data_dir), demo_passphrase=passphrase, sync_source=source)
+    app = make_app(Device.load(data_dir), demo_passphrase=passphrase, demo_samples=samples,
+                   sync_source=source)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert f"Demo — kata sandi: {world.passphrase}" in screen_text(app)
         await unlock(app, pilot, passphrase)
+        # a newcomer sees NIKs to try, without reading anything
+        shown = screen_text(app)
+        assert "Demo — coba NIK contoh" in shown
+        scheduled = samples["scheduled"]
+        assert " ".join(scheduled[i:i + 4] for i in range(0, 16, 4)) in shown
         shown = await look_up(app, pilot, world.sample_niks["komunitas"])
         assert "Titik bayar komunitas" in shown
 

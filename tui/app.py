@@ -80,6 +80,7 @@ class BltApp(App[None]):
 
     def __init__(self, device: Device, *, config: TuiConfig | None = None,
                  lang: str | None = None, demo_passphrase: str | None = None,
+                 demo_samples: dict[str, str] | None = None,
                  sync_source: str | None = None, unlock_delay: float = 1.0,
                  cursor_blink: bool = True,
                  clock: Callable[[], dt.datetime] | None = None) -> None:
@@ -88,6 +89,7 @@ class BltApp(App[None]):
         self.config = config or TuiConfig()
         self.lang = lang if lang in LANGS else (self.config.lang or "id")
         self.demo_passphrase = demo_passphrase
+        self.demo_samples = demo_samples or {}
         self.sync_source = sync_source
         self.unlock_delay = unlock_delay
         self.cursor_blink = cursor_blink
@@ -356,8 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo(lang: str, cache_dir: Path | None = None, recipients: int = 2000,
-          ) -> tuple[Path, str, str | None]:
-    """Build or reuse the demo world; return its officer dir, passphrase and sync source."""
+          ) -> tuple[Path, str, str | None, dict[str, str]]:
+    """Build or reuse the demo world: its officer dir, passphrase, sync source, sample NIKs."""
     from blt_status.demo import ensure_demo_world
 
     def progress(update: Any) -> None:
@@ -373,17 +375,18 @@ def _demo(lang: str, cache_dir: Path | None = None, recipients: int = 2000,
             source = str(world.public_dir)
     except BltError:
         source = str(world.public_dir)
-    return Path(world.officer_dir), str(world.passphrase), source
+    return Path(world.officer_dir), str(world.passphrase), source, dict(world.sample_niks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     lang = args.lang or ("en" if os.environ.get("BLT_LANG", "id").startswith("en") else "id")
     demo_passphrase = None
+    demo_samples: dict[str, str] = {}
     sync_source = args.sync_from
     try:
         if args.demo:
-            data_dir, demo_passphrase, demo_source = _demo(lang)
+            data_dir, demo_passphrase, demo_source, demo_samples = _demo(lang)
             sync_source = sync_source or demo_source
         elif args.data_dir is None:
             raise BltError("data_dir_required", "Berikan --data-dir D atau --demo.",
@@ -402,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     app = BltApp(device, config=config, lang=args.lang or config.lang or lang,
-                 demo_passphrase=demo_passphrase, sync_source=sync_source)
+                 demo_passphrase=demo_passphrase, demo_samples=demo_samples,
+                 sync_source=sync_source)
     app.run()
     return int(app.return_code or 0)
 

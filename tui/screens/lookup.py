@@ -28,6 +28,8 @@ from tui.widgets.data_bar import DataBar
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.result_card import ResultCard, render_result
 
+DEMO_SAMPLE_LABELS = ("scheduled", "komunitas", "antar", "issued_elsewhere", "not_listed")
+
 
 class LookupScreen(BltScreen):
     """Type a NIK, press Enter, read the card."""
@@ -82,7 +84,20 @@ class LookupScreen(BltScreen):
                              + text("no_data", self.lang, key=self.blt.key_for("sync")),
                              style="bold"))
         elif self.blt.last_outcome is None:
-            card.update("")
+            card.update(self._demo_samples_text())
+
+    def _demo_samples_text(self) -> str:
+        """In the demo, sample NIKs to try (synthetic people), so nobody has to read docs."""
+        samples = self.blt.demo_samples
+        if not samples:
+            return ""
+        lines = [text("demo_samples", self.lang)]
+        for label in DEMO_SAMPLE_LABELS:
+            if label in samples:
+                nik = samples[label]
+                spaced = " ".join(nik[i:i + 4] for i in range(0, 16, 4))
+                lines.append(f"  {spaced}  {text(f'demo_{label}', self.lang)}")
+        return "\n".join(lines)
 
     @on(Input.Changed, "#nik")
     def nik_changed(self, event: Input.Changed) -> None:
