@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -47,10 +46,6 @@ __all__ = ["build_application", "reply_markup", "run_reminders", "send_with_retr
 
 _LOG = logging.getLogger("bots.telegram")
 
-try:  # httpcore retries a failing ``import sniffio`` on every request (0.1 ms each)
-    import sniffio  # noqa: F401
-except ImportError:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # fail fast instead
 T = TypeVar("T")
 ENGINE = "engine"
 CONFIG = "config"
