@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ from typing import Any
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
 from blt_status.errors import BltError
-from blt_status.store import atomic_write_bytes, utcnow
+from blt_status.store import atomic_write_bytes, locked, utcnow
 
 __all__ = [
     "RESULTS",
@@ -162,18 +160,6 @@ class AuditReport:
                 else f"RUSAK pada {where}{self.reason_id}")
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 class AuditLog:
     """Appends to one device's audit log. ``AuditLog.open(device, keyring)`` creates it."""
 
@@ -200,7 +186,7 @@ class AuditLog:
         directory = audit_dir(device.data_dir)
         log = cls(directory, officer=device.config.officer or "",
                   device_id=device.config.device_id)
-        with _locked(directory):
+        with locked(directory):
             if not log.anchor_path.exists():
                 if log.log_path.exists() or log.state_path.exists():
                     raise AuditError("audit_anchor_missing",
@@ -237,7 +223,7 @@ class AuditLog:
             raise ValueError(f"unknown audit result {result!r}")
         if tag and any(ch not in "0123456789abcdef" for ch in tag):
             raise ValueError("the audit tag must be lowercase hex")
-        with _locked(self.directory):
+        with locked(self.directory):
             key, count, tail = self._read_state()
             entry = AuditEntry(
                 seq=count + 1, time=(now or utcnow()).isoformat(), officer=self.officer,

@@ -14,15 +14,15 @@ Everything here is synthetic and protected only by the TEST profile: NOT FOR REA
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from blt_status.store import locked
 
 __all__ = ["DEMO_PASSPHRASE", "DemoWorld", "default_demo_dir", "ensure_demo_world"]
 
@@ -47,18 +47,6 @@ class DemoWorld:
 def default_demo_dir() -> Path:
     named = os.environ.get("BLT_DEMO_DIR")
     return Path(named) if named else Path.home() / ".cache" / "blt-status" / "demo"
-
-
-@contextmanager
-def _build_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _world_from(root: Path, data: dict[str, Any]) -> DemoWorld:
@@ -92,7 +80,7 @@ def ensure_demo_world(cache_dir: Path | None = None, *, recipients: int = 2000,
     world = _load_complete(root, recipients)
     if world is not None:
         return world
-    with _build_lock(root):
+    with locked(root):
         world = _load_complete(root, recipients)  # another process may have built it
         if world is not None:
             return world

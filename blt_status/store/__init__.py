@@ -12,6 +12,7 @@ from blt_status.store._base import (
     atomic_replace,
     atomic_write_bytes,
     fsync_dir,
+    locked,
     temp_path_for,
     utcnow,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "atomic_write_bytes",
     "backend_for",
     "fsync_dir",
+    "locked",
     "open_index",
     "temp_path_for",
     "utcnow",

@@ -8,7 +8,9 @@ moved into place with :func:`atomic_replace`, so a reader never sees half a file
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
+import fcntl
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -195,3 +197,16 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory/.lock`` (created 0700/0600), waiting for it."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
