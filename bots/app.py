@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--webhook", action="store_true",
                         help="receive updates by webhook ([webhook] in the config) instead of "
                         "long polling")
+    parser.add_argument("--workers", type=int, metavar="N", default=None,
+                        help="bot processes (default 1; N > 1: one poller routes each user to "
+                        "one of N processes, polling only)")
     return parser
 
 
@@ -136,6 +139,8 @@ def _serve(config: BotConfig, webhook: bool) -> int:
     if config.data_dir is None:
         return _error("bot_no_data", "Direktori data belum diberikan: --data-dir D.",
                       "No data directory given: --data-dir D.")
+    if config.workers > 1:
+        return _serve_sharded(config, webhook)
     engine = make_engine(config, config.data_dir)
     application = build_application(config, engine)
     if webhook:
@@ -151,6 +156,27 @@ def _serve(config: BotConfig, webhook: bool) -> int:
 
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+def _serve_sharded(config: BotConfig, webhook: bool) -> int:
+    """``--workers N``: check the device here (one clear error), then poller + N workers."""
+    from bots.sharded import run_sharded
+
+    if webhook:
+        return _error("bot_workers_webhook",
+                      "Mode webhook hanya untuk satu proses: jalankan tanpa --workers "
+                      "(atau workers = 1).",
+                      "Webhook mode runs in one process only: run it without --workers "
+                      "(or workers = 1).")
+    assert config.data_dir is not None
+    device = Device.load(config.data_dir)
+    if config.pepper_file:
+        device = Device(device.data_dir,
+                        dataclasses.replace(device.config, pepper_file=config.pepper_file))
+    passphrase = read_passphrase() if device.needs_passphrase else None
+    make_engine(config.with_changes(state_file=None), config.data_dir, console=True,
+                passphrase=passphrase).close()  # view, unlock and index checked once, here
+    return run_sharded(config, passphrase=passphrase)
 
 
 def webhook_arguments(config: BotConfig) -> dict[str, object]:
@@ -175,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes["state_file"] = args.state_file
         if args.lang:
             changes["language"] = args.lang
+        if args.workers is not None:
+            if args.workers < 1:
+                raise ConfigError(None, "--workers minimal 1.", "--workers must be at least 1.")
+            changes["workers"] = args.workers
         config = config.with_changes(**changes)
         if args.console:
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

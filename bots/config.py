@@ -8,6 +8,7 @@
     api_url = "http://127.0.0.1:8081/bot"       # or BLT_BOT_API_URL (self-hosted Bot API)
     language = "id"
     timezone = "Asia/Jakarta"
+    workers = 1             # > 1: one poller + N bot processes (docs/bot.md)
     [limits]
     user_lookups = 5        # per user per window
     user_window_seconds = 600
@@ -64,6 +65,7 @@ class BotConfig:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
+    workers: int = 1  # > 1: bots.sharded (one poller, N PTB worker processes)
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -150,4 +152,12 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         webhook_listen=str(webhook.get("listen", "127.0.0.1")),
         webhook_port=_int(webhook.get("port", 8443), "webhook.port"),
         webhook_secret=secret or None,
+        workers=_workers(data.get("workers", 1)),
     )
+
+
+def _workers(value: Any) -> int:
+    workers = _int(value, "workers")
+    if workers < 1:
+        raise ConfigError(None, "Nilai workers minimal 1.", "workers must be at least 1.")
+    return workers

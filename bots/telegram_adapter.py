@@ -326,8 +326,10 @@ async def _post_shutdown(application: Application) -> None:
 def build_application(config: BotConfig, engine: BotEngine, *,
                       request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
-                      reminder_loop: bool = True) -> Application:
-    """The PTB Application: handlers, rate limiter, retries, error handler, reminder loop."""
+                      reminder_loop: bool = True, polling: bool = True) -> Application:
+    """The PTB Application: handlers, rate limiter, retries, error handler, reminder loop.
+
+    ``polling=False``: no updater (``bots.sharded`` feeds the update queue itself)."""
     if not config.token:
         raise ValueError("a token is needed")
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
@@ -348,6 +350,8 @@ def build_application(config: BotConfig, engine: BotEngine, *,
         builder = builder.connection_pool_size(max(4, config.concurrent_updates + 4))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if not polling:
+        builder = builder.updater(None)
     application = builder.build()
     application.bot_data[ENGINE] = engine
     application.bot_data[CONFIG] = config
