@@ -12,24 +12,9 @@ from pathlib import Path
 
 from conftest import PEOPLE
 
+from blt_status.central.demodata import DEMO_PROGRAM_TOML as PROGRAM_TOML
+
 EXTRA_NIK = "3201016606990007"  # valid, Cibinong; used only in rejected rows
-PROGRAM_TOML = """\
-[program]
-id = "BLT-PANGAN-2025"
-name = "BLT Pangan 2025"
-period = "Oktober-Desember 2025"
-[entitlement]
-monthly_amount = 200000
-months = 3
-[eligibility]
-max_desil = 4
-[schedule]
-start = 2025-11-21
-end = 2025-12-11
-days = ["mon", "tue", "wed", "thu", "fri", "sat"]
-holidays = []
-slot_minutes = 60
-"""
 POINTS = [
     ["KP-CIBINONG", "kantor_pos", "Kantor Pos Cibinong", "Jl. Raya Bogor No. 12, Cibinong",
      "32.01.01", "40", "08:00", "12:00"],
