@@ -31,15 +31,10 @@ from pathlib import Path
 
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.device import ALL_REGIONS, Keyring
-from blt_status.layout import PARAMS_TARGET, shard_target
+from blt_status.layout import PARAMS_TARGET, params_document, shard_file, shard_target
 from blt_status.records import Program, SealedRecord
 from blt_status.sync import install_bundle
-from blt_status.sync.testing import (
-    RepositoryServer,
-    SignedRepository,
-    params_document,
-    shard_file,
-)
+from blt_status.sync.testing import TEST_EPOCH, RepositoryServer, SignedRepository
 
 BLOB_BYTES = 583  # a sealed recipient-view record of the test world
 PROGRAM = Program("BLT-PANGAN-2025", "BLT Pangan 2025", "Oktober-Desember 2025")
@@ -55,7 +50,7 @@ def _records(region: str, count: int) -> list[SealedRecord]:
 
 
 def _params(now: dt.datetime) -> tuple[bytes, dict]:
-    return params_document(epoch_salt=b"bench-epoch-salt", kdf=TEST_INDEX_KDF,
+    return params_document(epoch=TEST_EPOCH, epoch_salt=b"bench-epoch-salt", kdf=TEST_INDEX_KDF,
                            program=PROGRAM, canaries={"recipient": {ALL_REGIONS: b"\0" * 16}},
                            data_as_of=now)
 
@@ -71,7 +66,8 @@ def build_repository(public_dir: Path, records: int, kecamatan: int) -> tuple[
         nonlocal total_bytes
         for index, region in enumerate(regions):
             data, custom = shard_file("recipient", region,
-                                      _records(region, per_region + (index < extra)))
+                                      _records(region, per_region + (index < extra)),
+                                      epoch=TEST_EPOCH)
             total_bytes += len(data)
             yield shard_target("recipient", region), (data, custom)
         yield PARAMS_TARGET, _params(dt.datetime.now(dt.UTC).replace(microsecond=0))
@@ -144,7 +140,8 @@ def main() -> int:
                 "custom"]["blt"]["records"]
             repo.publish({
                 shard_target("recipient", touched): shard_file("recipient", touched,
-                                                               _records(touched, count)),
+                                                               _records(touched, count),
+                                                               epoch=TEST_EPOCH),
                 PARAMS_TARGET: _params(dt.datetime.now(dt.UTC).replace(microsecond=0)
                                        + dt.timedelta(seconds=1)),
             })

@@ -20,13 +20,16 @@ shard's ``view`` and ``region`` there against what the file's own header says be
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+from blt_status.crypto import KdfProfile, b64e, canonical_json
 from blt_status.errors import SyncError
-from blt_status.records import SealedRecord
+from blt_status.records import Program, SealedRecord
 
 __all__ = [
     "AGGREGATES_FORMAT",
@@ -34,8 +37,11 @@ __all__ = [
     "PARAMS_TARGET",
     "SHARD_FORMAT",
     "ShardHeader",
+    "aggregates_file",
     "aggregates_target",
+    "params_document",
     "read_shard",
+    "shard_file",
     "shard_target",
     "target_custom",
     "write_shard",
@@ -94,6 +100,36 @@ def write_shard(out: IO[bytes], header: ShardHeader, records: Iterable[SealedRec
     if count != header.records:
         raise ValueError("record count does not match the header")
     return count
+
+
+def shard_file(view: str, region: str, records: Iterable[SealedRecord], *,
+               epoch: str) -> tuple[bytes, dict[str, Any]]:
+    """A shard target's bytes (records sorted by tag, so unchanged input hashes the same)
+    and its ``custom``."""
+    ordered = sorted(records, key=lambda record: record.tag)
+    buffer = io.BytesIO()
+    write_shard(buffer, ShardHeader(view, region, len(ordered), epoch), ordered)
+    return buffer.getvalue(), target_custom("shard", view=view, region=region,
+                                            records=len(ordered), epoch=epoch)
+
+
+def params_document(*, epoch: str, epoch_salt: bytes, kdf: KdfProfile, program: Program,
+                    canaries: Mapping[str, Mapping[str, bytes]], data_as_of: dt.datetime,
+                    ) -> tuple[bytes, dict[str, Any]]:
+    """``params.json``: what a device needs to derive keys for this version (canary tags
+    per view and pepper region), and its ``custom``."""
+    body = {"format": PARAMS_FORMAT, "epoch": epoch, "epoch_salt": b64e(epoch_salt),
+            "kdf": kdf.to_dict(), "kdf_label": kdf.label, "program": program.to_dict(),
+            "canaries": {view: {region: tag.hex() for region, tag in tags.items()}
+                         for view, tags in canaries.items()},
+            "data_as_of": data_as_of.isoformat()}
+    return canonical_json(body), target_custom("params", epoch=epoch)
+
+
+def aggregates_file(region: str, body: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """``aggregates/<kec>.json``: public counts only, and its ``custom``."""
+    document = {"format": AGGREGATES_FORMAT, "region": region, **body}
+    return canonical_json(document), target_custom("aggregates", region=region)
 
 
 def _bad_shard(detail: str) -> SyncError:

@@ -18,10 +18,11 @@ from blt_status.bundle import Bundle
 from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF
 from blt_status.device import Device
 from blt_status.indexer import IndexEntry, IndexParams, device_keyring, seal_entries
+from blt_status.layout import params_document
 from blt_status.lookup import LookupService
 from blt_status.records import SealedRecord, canary_tag
 from blt_status.sync import install_bundle
-from blt_status.sync.testing import SignedRepository, params_document, world_files
+from blt_status.sync.testing import TEST_EPOCH, SignedRepository, world_files
 
 PARAMS = IndexParams(epoch_salt=b"test-epoch-salt-", kdf=TEST_INDEX_KDF, master_pepper=b"m" * 32)
 AS_OF = dt.datetime(2025, 11, 20, 6, 0, tzinfo=dt.UTC)
@@ -71,8 +72,8 @@ class SyncWorld:
                     cached = (fingerprint, list(seal_entries(entries, view=view, params=PARAMS)))
                     self._sealed[(view, region)] = cached
                 view_records[(view, region)] = cached[1]
-        params = params_document(epoch_salt=PARAMS.epoch_salt, kdf=PARAMS.kdf, program=PROGRAM,
-                                 canaries=self.canaries(), data_as_of=AS_OF)
+        params = params_document(epoch=TEST_EPOCH, epoch_salt=PARAMS.epoch_salt, kdf=PARAMS.kdf,
+                                 program=PROGRAM, canaries=self.canaries(), data_as_of=AS_OF)
         aggregates = {region: {"desa": {}, "recipients": sum(p.shard == region
                                                               for p in self.people)}
                       for region in {p.shard for p in self.people}}

@@ -26,10 +26,10 @@ from sync_world import SyncWorld, answers, collected
 
 from blt_status.cli import main
 from blt_status.device import Device
-from blt_status.layout import ShardHeader, shard_target
+from blt_status.layout import ShardHeader, shard_file, shard_target
 from blt_status.store import BACKENDS
 from blt_status.sync import device_status, sync_device
-from blt_status.sync.testing import Fault, RepositoryServer, shard_file
+from blt_status.sync.testing import TEST_EPOCH, Fault, RepositoryServer
 
 ERROR_LINE = re.compile(r"^error \[(sync_[a-z_]+)\]: .+$")
 CIBINONG = "32.01.01"
@@ -263,10 +263,10 @@ def test_shard_of_another_region_or_view(case: Case, swap: str):
         custom = {"blt": {"kind": "shard", "view": "officer", "region": CIBINONG,
                           "records": 3}}
     elif swap == "signed_other_region":
-        data, custom = shard_file("officer", CIBINONG, [])
+        data, custom = shard_file("officer", CIBINONG, [], epoch=TEST_EPOCH)
         custom["blt"]["region"] = "32.01.02"
     else:
-        data, custom = shard_file("officer", CIBINONG, [])
+        data, custom = shard_file("officer", CIBINONG, [], epoch=TEST_EPOCH)
         custom["blt"]["view"] = "recipient"
     case.world.repo.publish({OFFICER_SHARD: (data, custom)})
     case.assert_refused("sync_shard_mismatch", [case.officer])
@@ -275,7 +275,7 @@ def test_shard_of_another_region_or_view(case: Case, swap: str):
 
 
 def test_shard_with_a_wrong_record_count(case: Case):
-    data, custom = shard_file("officer", CIBINONG, [])
+    data, custom = shard_file("officer", CIBINONG, [], epoch=TEST_EPOCH)
     custom["blt"]["records"] = 3  # the signed count says 3, the file holds 0
     case.world.repo.publish({OFFICER_SHARD: (data, custom)})
     case.assert_refused("sync_shard_mismatch", [case.officer])
@@ -287,7 +287,7 @@ def test_shard_with_a_wrong_record_count(case: Case):
 def test_signed_but_unreadable_shard(case: Case, damage: str):
     """The signer published a broken shard: refused mid-build, nothing switched."""
     count = 1 if damage == "garbage_line" else 2
-    _, custom = shard_file("officer", CIBINONG, [])
+    _, custom = shard_file("officer", CIBINONG, [], epoch=TEST_EPOCH)
     custom["blt"]["records"] = count
     header = json.dumps(ShardHeader("officer", CIBINONG, count, "e1").to_dict()).encode()
     line = b'{"t":"' + b"ab" * 16 + b'","b":"AAAA"}\n'

@@ -17,10 +17,9 @@ The flow of one version (``publish_files`` and ``ingest_payouts`` both end in
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,18 +36,16 @@ from blt_status.central.store import (
     make_private_dir,
     sync_paths,
 )
-from blt_status.crypto import VIEWS, IndexKey, b64e, canonical_json
+from blt_status.crypto import VIEWS, IndexKey
 from blt_status.errors import CentralError
 from blt_status.indexer import IndexParams
 from blt_status.layout import (
-    AGGREGATES_FORMAT,
-    PARAMS_FORMAT,
     PARAMS_TARGET,
-    ShardHeader,
+    aggregates_file,
     aggregates_target,
+    params_document,
+    shard_file,
     shard_target,
-    target_custom,
-    write_shard,
 )
 from blt_status.records import (
     CANARY_INPUT,
@@ -280,14 +277,11 @@ def _merge_state(previous: StoreState, epoch: Epoch,
     return merged, dirty
 
 
-def _shard_bytes(view: str, kecamatan: str, epoch_id: str,
-                 records: Iterable[StateRecord]) -> tuple[bytes, int]:
-    sealed = sorted((SealedRecord(IndexKey.from_root(record.keys[view]).tag, kecamatan,
-                                  record.blobs[view]) for record in records),
-                    key=lambda item: item.tag)
-    buffer = io.BytesIO()
-    write_shard(buffer, ShardHeader(view, kecamatan, len(sealed), epoch_id), sealed)
-    return buffer.getvalue(), len(sealed)
+def _sealed(view: str, kecamatan: str, records: Iterable[StateRecord],
+            ) -> Iterator[SealedRecord]:
+    for record in records:
+        yield SealedRecord(IndexKey.from_root(record.keys[view]).tag, kecamatan,
+                           record.blobs[view])
 
 
 def publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
@@ -392,19 +386,16 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
                 new_state.objects[kec] = previous.objects[kec]
                 continue
             for view in VIEWS:
-                data, count = _shard_bytes(view, kec, epoch.id, by_shard[kec].values())
-                _, wrote = transaction.add_target(
-                    shard_target(view, kec), data,
-                    target_custom("shard", view=view, region=kec, records=count,
-                                  epoch=epoch.id))
+                data, custom = shard_file(view, kec, _sealed(view, kec, by_shard[kec].values()),
+                                          epoch=epoch.id)
+                _, wrote = transaction.add_target(shard_target(view, kec), data, custom)
                 if wrote:
                     shards_written += 1
                 else:
                     shards_unchanged += 1
             if kec in aggregates:
-                body = {"format": AGGREGATES_FORMAT, "region": kec, **aggregates[kec]}
-                transaction.add_target(aggregates_target(kec), canonical_json(body),
-                                       target_custom("aggregates", region=kec))
+                transaction.add_target(aggregates_target(kec),
+                                       *aggregates_file(kec, aggregates[kec]))
             object_id = store.write_state_object(kec, by_shard[kec])
             written_objects.append(object_id)
             new_state.objects[kec] = object_id
@@ -412,18 +403,11 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
                 progress("shards", done, len(kecamatan))
 
         new_state.canaries = canaries
-        params_body = {
-            "format": PARAMS_FORMAT,
-            "epoch": epoch.id,
-            "epoch_salt": b64e(epoch.salt),
-            "kdf": params.kdf.to_dict(),
-            "kdf_label": params.kdf.label,
-            "program": program.to_dict(),
-            "canaries": new_state.canaries,
-            "data_as_of": now.isoformat(),
-        }
-        transaction.add_target(PARAMS_TARGET, canonical_json(params_body),
-                               target_custom("params", epoch=epoch.id))
+        transaction.add_target(PARAMS_TARGET, *params_document(
+            epoch=epoch.id, epoch_salt=epoch.salt, kdf=params.kdf, program=program,
+            canaries={view: {region: bytes.fromhex(tag) for region, tag in tags.items()}
+                      for view, tags in canaries.items()},
+            data_as_of=now))
 
         if distribution is not None:
             shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt

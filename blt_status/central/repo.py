@@ -38,8 +38,9 @@ SPEC_HASH = "sha256"
 
 
 def make_root(*, root_signers: Sequence[Signer], role_signers: Mapping[str, Signer],
-              threshold: int, expires: dt.datetime, version: int = 1) -> Metadata[Root]:
-    """Root metadata with consistent snapshots, signed by every root key."""
+              threshold: int, expires: dt.datetime, version: int = 1,
+              signed_by: Sequence[Signer] | None = None) -> Metadata[Root]:
+    """Root metadata with consistent snapshots, signed by every root key (or ``signed_by``)."""
     root = Root(version=version, expires=expires, consistent_snapshot=True)
     for signer in root_signers:
         root.add_key(signer.public_key, "root")
@@ -47,7 +48,7 @@ def make_root(*, root_signers: Sequence[Signer], role_signers: Mapping[str, Sign
     for role, signer in role_signers.items():
         root.add_key(signer.public_key, role)
     metadata = Metadata(root)
-    for signer in root_signers:
+    for signer in root_signers if signed_by is None else signed_by:
         metadata.sign(signer, append=True)
     return metadata
 

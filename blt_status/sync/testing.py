@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import io
 import json
 import socket
 import threading
@@ -26,49 +25,21 @@ from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 
 from blt_status.bundle import Bundle
-from blt_status.crypto import KdfProfile, b64e, canonical_json
+from blt_status.central.repo import make_root
 from blt_status.device import Keyring
 from blt_status.layout import (
-    AGGREGATES_FORMAT,
-    PARAMS_FORMAT,
     PARAMS_TARGET,
-    ShardHeader,
+    aggregates_file,
     aggregates_target,
+    shard_file,
     shard_target,
-    target_custom,
-    write_shard,
 )
-from blt_status.records import Program, SealedRecord
+from blt_status.records import SealedRecord
 from blt_status.store import atomic_write_bytes
 
-__all__ = ["Fault", "RepositoryServer", "SignedRepository", "params_document", "shard_file"]
+__all__ = ["TEST_EPOCH", "Fault", "RepositoryServer", "SignedRepository", "world_files"]
 
-
-def shard_file(view: str, region: str, records: Iterable[SealedRecord], *,
-               epoch: str = "e1") -> tuple[bytes, dict[str, Any]]:
-    """A shard target's bytes (records sorted by tag) and its ``custom``."""
-    ordered = sorted(records, key=lambda record: record.tag)
-    buffer = io.BytesIO()
-    write_shard(buffer, ShardHeader(view, region, len(ordered), epoch), ordered)
-    return buffer.getvalue(), target_custom("shard", view=view, region=region,
-                                            records=len(ordered), epoch=epoch)
-
-
-def params_document(*, epoch_salt: bytes, kdf: KdfProfile, program: Program,
-                    canaries: Mapping[str, Mapping[str, bytes]], data_as_of: dt.datetime,
-                    epoch: str = "e1") -> tuple[bytes, dict[str, Any]]:
-    """``params.json`` as the publisher writes it, and its ``custom``."""
-    body = {"format": PARAMS_FORMAT, "epoch": epoch, "epoch_salt": b64e(epoch_salt),
-            "kdf": kdf.to_dict(), "kdf_label": kdf.label, "program": program.to_dict(),
-            "canaries": {view: {region: tag.hex() for region, tag in tags.items()}
-                         for view, tags in canaries.items()},
-            "data_as_of": data_as_of.isoformat()}
-    return canonical_json(body), target_custom("params", epoch=epoch)
-
-
-def aggregates_file(region: str, body: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
-    document = {"format": AGGREGATES_FORMAT, "region": region, **body}
-    return canonical_json(document), target_custom("aggregates", region=region)
+TEST_EPOCH = "e1"
 
 
 def _in(days: float) -> dt.datetime:
@@ -101,16 +72,9 @@ class SignedRepository:
                    expires: dt.datetime | None = None) -> Metadata[Root]:
         """Write the next ``<n>.root.json`` (signed by ``signers``, default all root keys)."""
         self.root_version += 1
-        root = Root(version=self.root_version, expires=expires or _in(365),
-                    consistent_snapshot=True)
-        for signer in self.root_signers:
-            root.add_key(signer.public_key, "root")
-        root.roles["root"].threshold = self.root_threshold
-        for role, signer in self.signers.items():
-            root.add_key(signer.public_key, role)
-        metadata = Metadata(root)
-        for signer in signers if signers is not None else self.root_signers:
-            metadata.sign(signer, append=True)
+        metadata = make_root(root_signers=self.root_signers, role_signers=self.signers,
+                             threshold=self.root_threshold, expires=expires or _in(365),
+                             version=self.root_version, signed_by=signers)
         atomic_write_bytes(self.metadata_dir / f"{self.root_version}.root.json",
                            metadata.to_bytes(), mode=0o644)
         return metadata
@@ -199,9 +163,9 @@ class SignedRepository:
 def world_files(*, view_records: Mapping[tuple[str, str], Iterable[SealedRecord]],
                 params: tuple[bytes, dict[str, Any]],
                 aggregates: Mapping[str, Mapping[str, Any]] | None = None,
-                ) -> dict[str, tuple[bytes, dict[str, Any]]]:
+                epoch: str = TEST_EPOCH) -> dict[str, tuple[bytes, dict[str, Any]]]:
     """Target files for shards ``{(view, region): records}``, params and aggregates."""
-    files = {shard_target(view, region): shard_file(view, region, records)
+    files = {shard_target(view, region): shard_file(view, region, records, epoch=epoch)
              for (view, region), records in view_records.items()}
     files[PARAMS_TARGET] = params
     for region, body in (aggregates or {}).items():
