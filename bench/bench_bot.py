@@ -4,7 +4,8 @@
                               [--workers N] [--lookup-threads T]
 
 The bot runs the real python-telegram-bot Application with long polling against the fake Bot
-API (``bots.fake_api``) served from a separate process on 127.0.0.1, so the bot and the fake
+API (``tests/support/fake_bot_api.py``) served from a separate process on 127.0.0.1, so
+the bot and the fake
 Telegram do not share one interpreter. Each update is a NIK message from its own user (half
 found, half not found); each answer is a sendMessage plus a deleteMessage. The TEST KDF profile
 and lifted rate limits measure our own overhead (target: >= 200 lookups/s on 2 cores, i.e.
@@ -36,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the fake Bot API lives in tests/support
+
+from support.fake_bot_api import message_update  # noqa: E402
 
 from blt_status.crypto import PRODUCTION_INDEX_KDF, TEST_INDEX_KDF, KdfProfile, b64e  # noqa: E402
 from blt_status.device import Device, DeviceConfig  # noqa: E402
@@ -51,7 +55,6 @@ from blt_status.nik import parse_nik  # noqa: E402
 from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule  # noqa: E402
 from bots.app import make_engine  # noqa: E402
 from bots.config import BotConfig  # noqa: E402
-from bots.fake_api import message_update  # noqa: E402
 from bots.limits import LimitSettings  # noqa: E402
 from bots.telegram_adapter import build_application  # noqa: E402
 
@@ -101,10 +104,11 @@ def rss_mib() -> float:
 
 
 class FakeApiProcess:
-    """``python -m bots.fake_api`` in its own process; control over HTTP."""
+    """``python -m support.fake_bot_api`` in its own process; control over HTTP."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "bots.fake_api"], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "support.fake_bot_api"],
+                                        cwd=ROOT / "tests",
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()

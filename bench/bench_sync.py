@@ -2,7 +2,8 @@
 
     python bench/bench_sync.py [--records 1000000] [--kecamatan 200] [--workdir DIR]
 
-FAST PATH (labelled): the repository is written by ``blt_status.sync.testing.SignedRepository``
+FAST PATH (labelled): the repository is written by ``SignedRepository``
+(``tests/support/repository.py``)
 with SYNTHETIC sealed records — random 16-byte tags and random blobs of the size of a real
 recipient-view record (583 bytes) — instead of running the publisher's Argon2id over N NIKs.
 The sync never decrypts records, so its work (TUF verification, streaming download, hash
@@ -29,12 +30,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+
+from support.repository import TEST_EPOCH, RepositoryServer, SignedRepository
+
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.device import ALL_REGIONS, Keyring
 from blt_status.layout import PARAMS_TARGET, params_document, shard_file, shard_target
 from blt_status.records import Program, SealedRecord
 from blt_status.sync import install_bundle
-from blt_status.sync.testing import TEST_EPOCH, RepositoryServer, SignedRepository
 
 BLOB_BYTES = 583  # a sealed recipient-view record of the test world
 PROGRAM = Program("BLT-PANGAN-2025", "BLT Pangan 2025", "Oktober-Desember 2025")

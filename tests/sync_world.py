@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import PASSPHRASE, PEOPLE, PROGRAM, Person
+from support.repository import TEST_EPOCH, SignedRepository, world_files
 
 from blt_status.bundle import Bundle
 from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF
@@ -22,7 +23,6 @@ from blt_status.layout import params_document
 from blt_status.lookup import LookupService
 from blt_status.records import SealedRecord, canary_tag
 from blt_status.sync import install_bundle
-from blt_status.sync.testing import TEST_EPOCH, SignedRepository, world_files
 
 PARAMS = IndexParams(epoch_salt=b"test-epoch-salt-", kdf=TEST_INDEX_KDF, master_pepper=b"m" * 32)
 AS_OF = dt.datetime(2025, 11, 20, 6, 0, tzinfo=dt.UTC)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOT_LISTED_NIK, PEOPLE
+from support.fake_bot_api import PHOTO, STICKER, VOICE, FakeBotApi, callback_update, message_update
 from telegram import Update
 from telegram.request import HTTPXRequest
 
@@ -23,7 +24,6 @@ from blt_status.crypto import b64e
 from bots import dialogue
 from bots.app import make_engine
 from bots.config import BotConfig
-from bots.fake_api import PHOTO, STICKER, VOICE, FakeBotApi, callback_update, message_update
 from bots.limits import LimitSettings
 from bots.telegram_adapter import build_application, run_reminders
 

@@ -8,10 +8,10 @@ import datetime as dt
 import logging
 
 from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PEOPLE
+from support.fake_bot_api import PHOTO, FakeBotApi, message_update
 from test_bot_e2e import WIB, spaced, start_bot
 
 from bots.app import configure_logging
-from bots.fake_api import PHOTO, FakeBotApi, message_update
 from bots.telegram_adapter import run_reminders
 
 

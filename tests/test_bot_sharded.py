@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PEOPLE
+from support.fake_bot_api import FakeBotApi, message_update
 from test_bot_e2e import NOT_FOUND_ANSWER, SITI_ANSWER, TOKEN, spaced
 
 from blt_status.crypto import b64e
 from bots import dialogue
 from bots.config import BotConfig
-from bots.fake_api import FakeBotApi, message_update
 from bots.sharded import shard_state_file
 
 ROOT = Path(__file__).resolve().parent.parent

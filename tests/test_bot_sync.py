@@ -7,11 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from support.fake_bot_api import FakeBotApi, callback_update, message_update
 from test_bot_e2e import start_bot
 
 from blt_status.demo import ensure_demo_world
 from blt_status.device import Device
-from bots.fake_api import FakeBotApi, callback_update, message_update
 from bots.telegram_adapter import run_reminders
 
 

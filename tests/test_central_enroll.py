@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOT_LISTED_NIK, PASSPHRASE, PEOPLE, PROGRAM
+from support.repository import RepositoryServer
 from test_central_publish import count_aggregates, people_records
 
 from blt_status.bundle import Bundle
@@ -17,7 +18,6 @@ from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF, view_pepper
 from blt_status.errors import CentralError
 from blt_status.lookup import LookupService
 from blt_status.sync import install_bundle, sync_device
-from blt_status.sync.testing import RepositoryServer
 
 
 @pytest.fixture()

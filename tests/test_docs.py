@@ -24,7 +24,7 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
     assert "pip install ." in install_and_run and "blt-tui --demo" in install_and_run
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == test, "CI must run the README's test command verbatim"
-    assert "pytest" in test and "[test]" in test
+    assert "pytest" in test and "[test,cluster]" in test
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: str) -> list[str]:

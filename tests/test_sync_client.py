@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, PEOPLE
+from support.repository import RepositoryServer
 from sync_world import SyncWorld, answers, collected
 
 from blt_status.cli import main
@@ -14,7 +15,6 @@ from blt_status.device import Device
 from blt_status.errors import DeviceError, FileFormatError
 from blt_status.layout import shard_target
 from blt_status.sync import device_status, install_bundle, sync_device
-from blt_status.sync.testing import RepositoryServer
 
 
 @pytest.fixture()

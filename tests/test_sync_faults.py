@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import PEOPLE
 from securesystemslib.signer import CryptoSigner
+from support.repository import TEST_EPOCH, Fault, RepositoryServer
 from sync_world import SyncWorld, answers, collected
 
 from blt_status.cli import main
@@ -29,7 +30,6 @@ from blt_status.device import Device
 from blt_status.layout import ShardHeader, shard_file, shard_target
 from blt_status.store import BACKENDS
 from blt_status.sync import device_status, sync_device
-from blt_status.sync.testing import TEST_EPOCH, Fault, RepositoryServer
 
 ERROR_LINE = re.compile(r"^error \[(sync_[a-z_]+)\]: .+$")
 CIBINONG = "32.01.01"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from support.repository import Fault, RepositoryServer
 from test_tui_app import look_up, make_app, paste, screen_text, settle, unlock
 
 from blt_status.cli import main as cli_main
 from blt_status.demo import ensure_demo_world
 from blt_status.device import Device
-from blt_status.sync.testing import Fault, RepositoryServer
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.sync import SyncScreen
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import importlib
+import pkgutil
 import sys
 import time
 from collections.abc import Callable
@@ -188,6 +190,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000, metavar="P")
     serve.add_argument("--host", default="127.0.0.1")
     serve.set_defaults(handler=run_serve)
+
+    for module in _central_extensions():
+        module.register_central(commands)
+
+
+def _central_extensions() -> list[Any]:
+    """Modules ``blt_status.commands._central_*``: more ``central`` subcommands, each with
+    ``register_central(commands)`` (kept apart so each area owns its own file)."""
+    from blt_status import commands as package
+
+    return [importlib.import_module(f"blt_status.commands.{info.name}")
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
+            if info.name.startswith("_central_")]
 
 
 def run_init(args: argparse.Namespace) -> int:

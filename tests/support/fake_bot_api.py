@@ -306,7 +306,9 @@ VOICE = {"voice": {"file_id": "v1", "file_unique_id": "vu1", "duration": 3}}
 
 
 def main() -> None:
-    """``python -m bots.fake_api``: serve until stdin closes; prints the base URL first."""
+    """``python -m support.fake_bot_api`` (run from tests/): serve until stdin closes.
+
+    Prints the base URL first."""
     import sys
 
     with FakeBotApi(record=False) as api:
