@@ -17,33 +17,63 @@
     └── CentralError              the publisher's side (see blt_status.central)
 
 Messages never contain a NIK, a KK number or a name: at most a masked NIK (last four digits).
+
+Every code and its sentence are registered once, in :data:`MESSAGES` below: the English source
+text (a ``str.format`` template) whose Bahasa Indonesia translation is in the gettext catalogs
+(``blt_status/locale/id/LC_MESSAGES/*.po``, see :mod:`blt_status.i18n`). Raise with the code
+and the template's fields: ``CentralError("publish_empty", rejected=12)``.
 """
 
 from __future__ import annotations
 
-LANGUAGES = ("id", "en")
+from blt_status.i18n import LANGUAGES, N_, current_lang, translate
+
+__all__ = ["LANGUAGES", "MESSAGES"]
+
+MESSAGES: dict[str, str] = {
+    # -- central: the database and publish guards -------------------------------------------
+    "publish_empty": N_(
+        "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
+        "Use --allow-empty to publish an empty roster on purpose."),
+    # -- central: Kantor Pos exchange (pos) ---------------------------------------------------
+    # -- central: reconciliation, signed lists and invitations --------------------------------
+    # -- central: progress reports ------------------------------------------------------------
+    # -- devices: sync, index, audit -----------------------------------------------------------
+    # -- inputs ---------------------------------------------------------------------------------
+}
+"""Every registered error code -> its English template (translated through the catalogs)."""
 
 
 class BltError(Exception):
-    """Base of every error blt-status reports to a user."""
+    """Base of every error blt-status reports to a user.
+
+    ``BltError(code, **fields)`` takes its sentence from :data:`MESSAGES`. The older form
+    ``BltError(code, id_text, en_text)`` (both sentences given) is still accepted.
+    """
 
     code: str = "error"
 
-    def __init__(self, code: str | None = None, id_text: str = "", en_text: str = "") -> None:
+    def __init__(self, code: str | None = None, id_text: str = "", en_text: str = "",
+                 /, **fields: object) -> None:
         self.code = code or type(self).code
+        self.fields = fields
+        self.template = MESSAGES.get(self.code) if not (id_text or en_text) else None
         self.id_text = id_text or en_text or self.code
         self.en_text = en_text or id_text or self.code
-        super().__init__(self.en_text)
+        super().__init__(self.message("en"))
 
-    def message(self, lang: str = "id") -> str:
-        """The sentence for a user, in ``lang`` (``id`` or ``en``)."""
+    def message(self, lang: str | None = None) -> str:
+        """The sentence for a user, in ``lang`` (default: the current language)."""
+        lang = lang or current_lang()
+        if self.template is not None:
+            return translate(self.template, lang).format(**self.fields)
         return self.en_text if lang == "en" else self.id_text
 
-    def line(self, lang: str = "id") -> str:
+    def line(self, lang: str | None = None) -> str:
         """One line with the stable code, as the CLI prints it."""
         return f"error [{self.code}]: {self.message(lang)}"
 
-    def to_dict(self, lang: str = "id") -> dict[str, str]:
+    def to_dict(self, lang: str | None = None) -> dict[str, str]:
         return {"code": self.code, "message": self.message(lang)}
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.errors import BltError, PassphraseRequired
+from blt_status.i18n import current_lang
 
-
-def current_lang() -> str:
-    return "en" if os.environ.get("BLT_LANG", "id").lower().startswith("en") else "id"
+__all__ = ["add_data_dir", "add_json", "current_lang", "print_error", "print_json",
+           "read_passphrase"]
 
 
 def print_json(data: Any) -> None:
