@@ -21,6 +21,7 @@ __all__ = [
     "HELPLINE",
     "Timing",
     "clean_text",
+    "collected_parts",
     "collected_text",
     "format_date",
     "format_rupiah",
@@ -256,20 +257,22 @@ def when_text(record: RecordPayload, lang: str = "id") -> str:
     return f"{text}, {slot}" if slot else text
 
 
-def collected_text(record: RecordPayload, lang: str = "id") -> str:
-    """When and where a payout was collected, in the payout point's zone ('' if unknown).
-
-    ``Senin, 24 November 2025 09:31 WIB, Kantor Pos Cibinong``.
-    """
+def collected_parts(record: RecordPayload, lang: str = "id") -> tuple[str, str]:
+    """When (in the payout point's zone) and where a payout was collected; '' if unknown."""
     if record.collected_at is None:
-        return ""
+        return "", ""
     when = local_datetime_text(record.collected_at, _zone_region(record), lang)
     point = record.payout_point
     where = record.collected_point_id or ""
     if point is not None and (not where or where == point.id):
         where = point.name
-    where = short_text(where)
-    return f"{when}, {where}" if where else when
+    return when, short_text(where)
+
+
+def collected_text(record: RecordPayload, lang: str = "id") -> str:
+    """``Senin, 24 November 2025 09:31 WIB, Kantor Pos Cibinong`` ('' if not collected)."""
+    when, where = collected_parts(record, lang)
+    return f"{when}, {where}" if when and where else when
 
 
 def record_status_label(record: RecordPayload, now: dt.datetime | None, lang: str = "id") -> str:

@@ -15,13 +15,21 @@ from dataclasses import dataclass
 from blt_status.errors import NikError
 from blt_status.lookup import LookupResult
 from blt_status.present import (
+    ADDRESS_LIMIT,
     DOCUMENTS,
+    clean_text,
+    collected_parts,
     format_date,
     format_rupiah,
     mode_label,
     next_steps,
     not_found_reasons,
+    record_status_label,
+    schedule_timing,
+    short_text,
+    slot_text,
     status_label,
+    timing_lines,
 )
 from blt_status.records import RecordPayload
 
@@ -48,10 +56,12 @@ __all__ = [
     "photo_reply",
     "rate_limited_reply",
     "remind_needs_lookup_reply",
+    "remind_past_reply",
     "remind_not_found_reply",
     "reminder_reply",
     "reminders_off_reply",
     "reminders_on_reply",
+    "several_niks_reply",
     "start_reply",
     "status_change_reply",
     "subscription_gone_reply",
@@ -79,12 +89,19 @@ class Button:
     url: str = ""
 
 
+MAX_REPLY = 4000  # characters; Telegram refuses messages over 4096
+
+
 @dataclass(frozen=True)
 class Reply:
-    """One message to send: text and rows of buttons."""
+    """One message to send: text and rows of buttons. Text is capped below Telegram's limit."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.text) > MAX_REPLY:
+            object.__setattr__(self, "text", self.text[:MAX_REPLY - 1] + "…")
 
 
 def _en(lang: str) -> bool:
@@ -204,12 +221,41 @@ def no_nik_reply(lang: str) -> Reply:
                     "Type /bantuan for help."))
 
 
-def invalid_nik_reply(error: NikError, lang: str) -> Reply:
+def _nik_problem(error: NikError, lang: str, count: int) -> str:
+    """Why a NIK is not valid, in words that repeat none of its digits."""
+    if error.code == "length":
+        return _t(lang, f"NIK harus 16 angka, yang diberikan {count} angka.",
+                  f"A NIK has 16 digits; this one has {count}.")
+    if error.code in ("province", "region"):
+        return _t(lang, "Kode wilayah di awal NIK tidak dikenal.",
+                  "The region code at the start of the NIK does not exist.")
+    if error.code == "birth_date":
+        return _t(lang, "Tanggal lahir pada NIK (angka ke-7 sampai ke-12) tidak valid.",
+                  "The birth date in the NIK (digits 7 to 12) is not valid.")
+    if error.code == "serial":
+        return _t(lang, "Empat angka terakhir NIK tidak boleh 0000.",
+                  "The last four digits of a NIK cannot be 0000.")
+    return _t(lang, "NIK hanya boleh berisi 16 angka (spasi, titik atau tanda hubung di "
+              "antaranya boleh).",
+              "A NIK may hold only 16 digits (spaces, dots or dashes between them are fine).")
+
+
+def invalid_nik_reply(error: NikError, lang: str, digit_count: int = 0) -> Reply:
+    """A NIK that is not valid: why, without repeating any of the digits sent."""
     return Reply("\n".join([
-        f"⚠️ {error.message(lang)}",
+        f"⚠️ {_nik_problem(error, lang, digit_count)}",
         _t(lang, "Periksa lagi 16 angka NIK di KTP lalu kirim ulang.",
            "Check the 16 digits of the NIK on the KTP and send it again."),
     ]))
+
+
+def several_niks_reply(lang: str) -> Reply:
+    """More than one NIK in a message: none is looked up or repeated."""
+    return Reply(_t(lang,
+                    "Pesan Anda berisi lebih dari satu NIK. Kirim satu NIK saja per pesan; "
+                    "pesan tadi sudah dihapus.",
+                    "Your message holds more than one NIK. Send one NIK per message; that "
+                    "message was deleted."))
 
 
 def too_long_reply(lang: str) -> Reply:
@@ -287,21 +333,21 @@ def data_updating_reply(last_valid: dt.datetime | None, tz: dt.tzinfo, lang: str
 
 def map_search_url(name: str, address: str) -> str:
     """A map search link built from the address (only text: the bot never fetches it)."""
-    return MAP_SEARCH + urllib.parse.quote_plus(f"{name}, {address}")
+    return MAP_SEARCH + urllib.parse.quote_plus(
+        f"{short_text(name)}, {short_text(address, ADDRESS_LIMIT)}")
 
 
 def _slot(record: RecordPayload, lang: str) -> str | None:
-    schedule = record.schedule
-    if schedule.start is None:
+    slot = slot_text(record)
+    if not slot:
         return None
-    end = f"–{schedule.end:%H:%M}" if schedule.end else ""
-    return _t(lang, f"🕗 Jam: {schedule.start:%H:%M}{end} waktu setempat",
-              f"🕗 Time: {schedule.start:%H:%M}{end} local time")
+    return _t(lang, f"🕗 Jam: {slot}", f"🕗 Time: {slot}")
 
 
 def _when_where(record: RecordPayload, lang: str) -> list[str]:
     schedule = record.schedule
     point = record.payout_point
+    name = short_text(point.name) if point else ""
     lines: list[str] = []
     if schedule.mode == "antar":
         last = schedule.window_end or schedule.date
@@ -312,7 +358,7 @@ def _when_where(record: RecordPayload, lang: str) -> list[str]:
             f"🏠 Delivered at home: an officer will come between "
             f"{format_date(schedule.date, lang)} and {format_date(last, lang)}."))
         if point:
-            lines.append(_t(lang, f"Dilayani oleh: {point.name}.", f"Served by: {point.name}."))
+            lines.append(_t(lang, f"Dilayani oleh: {name}.", f"Served by: {name}."))
         return lines
     lines.append(_t(lang, f"📅 Tanggal: {format_date(schedule.date, lang)}",
                     f"📅 Date: {format_date(schedule.date, 'en')}"))
@@ -320,23 +366,18 @@ def _when_where(record: RecordPayload, lang: str) -> list[str]:
     if slot:
         lines.append(slot)
     if point:
-        lines.append(_t(lang, f"📍 Tempat: {point.name} ({mode_label(schedule.mode, lang)})",
-                        f"📍 Place: {point.name} ({mode_label(schedule.mode, lang)})"))
-        lines.append(f"   {point.address}")
+        lines.append(_t(lang, f"📍 Tempat: {name} ({mode_label(schedule.mode, lang)})",
+                        f"📍 Place: {name} ({mode_label(schedule.mode, lang)})"))
+        lines.append(f"   {short_text(point.address, ADDRESS_LIMIT)}")
         lines.append(_t(lang, f"   Peta: {map_search_url(point.name, point.address)}",
                         f"   Map: {map_search_url(point.name, point.address)}"))
     return lines
 
 
-def _collected(record: RecordPayload, tz: dt.tzinfo, lang: str) -> list[str]:
-    point = record.payout_point
-    where = record.collected_point_id or ""
-    if point and (not where or where == point.id):
-        where = point.name
+def _collected(record: RecordPayload, lang: str) -> list[str]:
     lines: list[str] = []
-    if record.collected_at:
-        local = record.collected_at.astimezone(tz)
-        when = f"{format_date(local.date(), lang)} {local_time_text(local, tz)}"
+    when, where = collected_parts(record, lang)
+    if when:
         lines.append(_t(lang, f"✅ Diambil pada {when}" + (f" di {where}." if where else "."),
                         f"✅ Collected on {when}" + (f" at {where}." if where else ".")))
     lines.append(_t(lang,
@@ -347,11 +388,16 @@ def _collected(record: RecordPayload, tz: dt.tzinfo, lang: str) -> list[str]:
     return lines
 
 
-def answer_buttons(result: LookupResult, lang: str) -> tuple[tuple[Button, ...], ...]:
+def answer_buttons(result: LookupResult, lang: str, now: dt.datetime | None = None,
+                   ) -> tuple[tuple[Button, ...], ...]:
     first: list[Button] = []
     record = result.record
     if record is not None:
-        first.append(Button(_t(lang, "🔔 Ingatkan saya", "🔔 Remind me"), action=ACTION_REMIND))
+        passed = now is not None and record.status == "scheduled" \
+            and schedule_timing(record, now).passed
+        if not passed:
+            first.append(Button(_t(lang, "🔔 Ingatkan saya", "🔔 Remind me"),
+                                action=ACTION_REMIND))
         point = record.payout_point
         if point and record.schedule.mode != "antar" and record.status == "scheduled":
             first.append(Button(_t(lang, "🗺️ Peta", "🗺️ Map"),
@@ -361,12 +407,17 @@ def answer_buttons(result: LookupResult, lang: str) -> tuple[tuple[Button, ...],
     return (tuple(first), second) if first else (second,)
 
 
-def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str) -> list[str]:
-    """The body of an answer about one record (shared by answers and reminders)."""
+def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str,
+                 now: dt.datetime | None = None) -> list[str]:
+    """The body of an answer about one record (shared by answers and reminders).
+
+    With ``now``, the slot is compared with it in the payout point's zone: a slot that has
+    passed with nothing collected says so, and what the recipient can still do.
+    """
     program = record.program
     sections: list[list[str]] = [[
-        f"👤 {record.name} (NIK ****{last4})",
-        f"Status: {status_label(record.status, lang)}",
+        f"👤 {short_text(record.name)} (NIK ****{last4})",
+        f"Status: {record_status_label(record, now, lang)}",
         _t(lang, f"💰 Jumlah: {format_rupiah(record.amount)}",
            f"💰 Amount: {format_rupiah(record.amount)}"),
         _t(lang,
@@ -374,16 +425,18 @@ def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str) ->
            f"desa atau {KEMENSOS}.",
            "Must be received in full, without any deduction — report any deduction to the "
            f"desa office or {KEMENSOS}."),
-        _t(lang, f"Program: {program.name}, periode {program.period}",
-           f"Programme: {program.name}, period {program.period}"),
+        _t(lang, f"Program: {clean_text(program.name)}, periode {clean_text(program.period)}",
+           f"Programme: {clean_text(program.name)}, period {clean_text(program.period)}"),
     ]]
     if record.status == "collected":
-        sections.append(_collected(record, tz, lang))
+        sections.append(_collected(record, lang))
     elif record.status == "scheduled":
         sections.append(_when_where(record, lang))
+        if now is not None and not schedule_timing(record, now).passed:
+            sections[-1] += timing_lines(record, now, lang)
         sections.append([_t(lang, "Yang dibawa:", "What to bring:"),
                          *(f"• {item}" for item in DOCUMENTS["en" if _en(lang) else "id"])])
-    steps = next_steps(record, lang)
+    steps = next_steps(record, lang, now)
     if steps:
         sections.append([_t(lang, "Langkah berikutnya:", "Next steps:"),
                          *(f"• {step}" for step in steps)])
@@ -393,7 +446,8 @@ def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str) ->
     return lines
 
 
-def answer_reply(result: LookupResult, tz: dt.tzinfo, lang: str) -> Reply:
+def answer_reply(result: LookupResult, tz: dt.tzinfo, lang: str,
+                 now: dt.datetime | None = None) -> Reply:
     """The answer to a lookup: found (by status) or not found, always with the data date."""
     last4 = result.nik.last4
     if result.record is None:
@@ -401,11 +455,12 @@ def answer_reply(result: LookupResult, tz: dt.tzinfo, lang: str) -> Reply:
                     f"❌ NIK ****{last4} was not found in the recipients' data.")]
         lines += [f"• {reason}" for reason in not_found_reasons(lang)]
     else:
-        lines = [_t(lang, f"✅ Terdaftar sebagai penerima {result.record.program.name}.",
-                    f"✅ Listed as a recipient of {result.record.program.name}.")]
-        lines += record_lines(result.record, last4, tz, lang)
+        program = clean_text(result.record.program.name)
+        lines = [_t(lang, f"✅ Terdaftar sebagai penerima {program}.",
+                    f"✅ Listed as a recipient of {program}.")]
+        lines += record_lines(result.record, last4, tz, lang, now)
     lines += ["", _data_line(result, tz, lang)]
-    return Reply("\n".join(lines), answer_buttons(result, lang))
+    return Reply("\n".join(lines), answer_buttons(result, lang, now))
 
 
 # -- reminders -------------------------------------------------------------------------------
@@ -419,12 +474,21 @@ def remind_needs_lookup_reply(lang: str) -> Reply:
                     "answer)."))
 
 
+def remind_past_reply(lang: str) -> Reply:
+    return Reply(_t(lang,
+                    "Jadwal ini sudah lewat, jadi tidak ada pengingat yang dipasang. Lihat "
+                    "jawaban di atas untuk langkah berikutnya.",
+                    "This payout date has passed, so no reminder was set. See the answer above "
+                    "for what to do next."))
+
+
 def remind_not_found_reply(lang: str) -> Reply:
     return Reply(_t(lang, "Pengingat hanya bisa dipasang untuk NIK yang terdaftar.",
                     "Reminders can be set only for a NIK that is listed."))
 
 
 def reminders_on_reply(masked_name: str, last4: str, lang: str) -> Reply:
+    masked_name = short_text(masked_name)
     return Reply(_t(lang,
                     f"🔔 Pengingat aktif untuk {masked_name} (NIK ****{last4}): pesan dikirim "
                     "sehari sebelum jadwal dan saat status berubah. Matikan dengan /berhenti.",
@@ -439,22 +503,23 @@ def reminders_off_reply(count: int, lang: str) -> Reply:
                     "Reminders are off and their data has been deleted."))
 
 
-def reminder_reply(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str) -> Reply:
+def reminder_reply(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str,
+                   now: dt.datetime | None = None) -> Reply:
     """The day-before reminder."""
     day = format_date(record.schedule.date, lang)
     head = _t(lang, f"🔔 Pengingat: besok, {day}, jadwal bantuan Anda.",
               f"🔔 Reminder: tomorrow, {day}, is your payout date.")
-    return Reply("\n".join([head, "", *record_lines(record, last4, tz, lang)]))
+    return Reply("\n".join([head, "", *record_lines(record, last4, tz, lang, now)]))
 
 
 def status_change_reply(record: RecordPayload, old_status: str, last4: str, tz: dt.tzinfo,
-                        lang: str) -> Reply:
+                        lang: str, now: dt.datetime | None = None) -> Reply:
     head = _t(lang,
               f"🔔 Status bantuan berubah: {status_label(old_status, lang)} → "
               f"{status_label(record.status, lang)}.",
               f"🔔 Payout status changed: {status_label(old_status, lang)} → "
               f"{status_label(record.status, lang)}.")
-    return Reply("\n".join([head, "", *record_lines(record, last4, tz, lang)]))
+    return Reply("\n".join([head, "", *record_lines(record, last4, tz, lang, now)]))
 
 
 def subscription_gone_reply(last4: str, lang: str) -> Reply:

@@ -146,9 +146,9 @@ def _argument(context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 async def _on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: what the bot does, and the anti-scam line."""
+    """/start [payload]: what the bot does, and the anti-scam line (a NIK payload: deleted)."""
     user_id, _ = _ids(update)
-    await _deliver(update, context, _engine(context).on_start(user_id))
+    await _deliver(update, context, _engine(context).on_start(user_id, _argument(context)))
 
 
 async def _on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -194,7 +194,9 @@ async def _on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other /command."""
     user_id, _ = _ids(update)
-    await _deliver(update, context, _engine(context).on_unknown_command(user_id))
+    message = update.effective_message
+    text = message.text if message and message.text else ""
+    await _deliver(update, context, _engine(context).on_unknown_command(user_id, text))
 
 
 async def _on_sensitive_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

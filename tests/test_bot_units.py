@@ -155,17 +155,18 @@ def test_console_chats_against_the_same_index_without_network(make_device, index
     device = make_device(view="recipient", backend="sqlite")
     pepper = tmp_path / "pepper"
     pepper.write_text(b64e(index_params.pepper("recipient", "")))
-    stdin = f"{PEOPLE[0].nik}\n[ingatkan]\n/bahasa en\n{NOT_LISTED_NIK}\nhalo\n"
+    # Agus (held): a reminder for a status change still makes sense on the real clock
+    stdin = f"{PEOPLE[3].nik}\n[ingatkan]\n/bahasa en\n{NOT_LISTED_NIK}\nhalo\n"
     result = _blt_bot("--console", "--data-dir", str(device.data_dir),
                       env={"BLT_BOT_PEPPER_FILE": str(pepper)}, stdin=stdin)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith(dialogue.start_reply("id").text)
-    assert "👤 S*** A***** (NIK ****0001)" in out
-    assert "🔔 Pengingat aktif untuk S*** A***** (NIK ****0001)" in out
+    assert "👤 A*** W***** (NIK ****0004)" in out
+    assert "🔔 Pengingat aktif untuk A*** W***** (NIK ****0004)" in out
     assert "❌ NIK ****0009 was not found in the recipients' data." in out
     assert dialogue.no_nik_reply("en").text in out
-    assert PEOPLE[0].nik not in out and NOT_LISTED_NIK not in out
+    assert PEOPLE[3].nik not in out and NOT_LISTED_NIK not in out
 
 
 def test_console_without_a_device_is_one_error_line(tmp_path):
