@@ -112,7 +112,8 @@ def _console(config: BotConfig) -> int:
         world = ensure_demo_world()
         data_dir = Path(world.bot_dir)
         passphrase = world.passphrase
-        preferred = ("scheduled", "komunitas", "antar", "will_be_held", "not_listed")
+        preferred = ("today", "tomorrow", "missed", "collected", "held", "returned", "antar",
+                     "not_listed")
         labels = [label for label in preferred if label in world.sample_niks] or \
             list(world.sample_niks)[:4]
         print(f"Data demo (sintetis) di {data_dir}. Coba NIK contoh / try these sample NIKs:",
