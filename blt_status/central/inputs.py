@@ -307,7 +307,8 @@ def load_program(path: Path) -> ProgramConfig:
         if day not in days:
             days.append(day)
     config = ProgramConfig(
-        program=dataclasses.replace(program, end=end), monthly_amount=monthly_amount, months=months, max_desil=max_desil,
+        program=dataclasses.replace(program, end=end), monthly_amount=monthly_amount,
+        months=months, max_desil=max_desil,
         start=start, end=end, days=tuple(sorted(days, key=WEEKDAYS.index)),
         holidays=schedule.dates("holidays"),
         slot_minutes=schedule.integer("slot_minutes", 5, 24 * 60),
