@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from blt_status.i18n import translate
 from blt_status.records import RecordPayload
 from blt_status.timezones import local_datetime_text, zone_for_region
+
+if TYPE_CHECKING:
+    from blt_status.lookup import LookupResult
 
 __all__ = [
     "DOCUMENTS",
@@ -25,6 +29,7 @@ __all__ = [
     "collected_text",
     "format_date",
     "format_rupiah",
+    "lookup_text",
     "mode_label",
     "next_steps",
     "not_found_reasons",
@@ -325,3 +330,50 @@ def timing_lines(record: RecordPayload, now: dt.datetime, lang: str = "id") -> l
             "Ask the desa officer or the Kantor Pos whether you can still come, or call "
             "{helpline} (free).", lang).format(helpline=HELPLINE))
     return lines
+
+
+# -- the terminal's answer ---------------------------------------------------------------------
+
+
+def lookup_text(result: LookupResult, lang: str, now: dt.datetime) -> str:
+    """``blt-status lookup``'s plain-text answer: the record, its slot against ``now``, when
+    and where it was collected (local time with its zone), cleaned of control characters."""
+    en = lang == "en"
+    lines: list[str] = []
+    as_of = format_date(result.data_as_of.date(), lang, weekday=False)
+    record = result.record
+    if record is None:
+        lines.append(f"NIK {result.nik.masked}: " + ("not found" if en else "tidak ditemukan"))
+        lines += [f"  {line}" for line in not_found_reasons(lang)]
+    else:
+        schedule = record.schedule
+        lines.append(f"NIK {result.nik.masked}: {short_text(record.name, 80)}")
+        if record.address:
+            lines.append(f"  {'Address' if en else 'Alamat'}: "
+                         f"{short_text(record.address, ADDRESS_LIMIT)}")
+        lines.append(f"  Status: {record_status_label(record, now, lang)}")
+        lines.append(f"  {'Amount' if en else 'Jumlah'}: {format_rupiah(record.amount)}")
+        lines.append(f"  Program: {clean_text(record.program.name)} "
+                     f"({clean_text(record.program.period)})")
+        lines.append(f"  {'When' if en else 'Jadwal'}: {when_text(record, lang)}")
+        place = mode_label(schedule.mode, lang)
+        if record.payout_point:
+            place += (f": {short_text(record.payout_point.name)}, "
+                      f"{short_text(record.payout_point.address, ADDRESS_LIMIT)}")
+        lines.append(f"  {'Where' if en else 'Tempat'}: {place}")
+        collected = collected_text(record, lang)
+        if collected:
+            lines.append(f"  {'Collected' if en else 'Diambil'}: {collected}")
+        if record.status == "scheduled":
+            if not schedule_timing(record, now).passed:
+                lines += [f"  {line}" for line in timing_lines(record, now, lang)]
+            lines.append(f"  {'Bring' if en else 'Bawa'}: " + ", ".join(DOCUMENTS[
+                "en" if en else "id"]))
+        lines += [f"  {line}" for line in next_steps(record, lang, now)]
+    stale = (" — may be out of date" if en else " — mungkin sudah tidak mutakhir") \
+        if result.stale else ""
+    lines.append(f"{'Data as of' if en else 'Data per'} {as_of} (v{result.data_version}){stale}")
+    if "insecure" in result.kdf_label:
+        lines.append("TEST KEY PARAMETERS — NOT FOR REAL DATA" if en else
+                     "PARAMETER KUNCI UJI — BUKAN UNTUK DATA ASLI")
+    return "\n".join(lines)
