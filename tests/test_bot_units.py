@@ -226,7 +226,8 @@ def test_version_prints_and_exits_zero():
     assert result.stdout.strip() == f"blt-bot {__version__}"
 
 
-def test_the_pepper_file_is_resolved_once_in_the_bot_config(make_device, tmp_path):
+def test_the_pepper_file_is_resolved_once_in_the_bot_config(make_device, tmp_path,
+                                                             monkeypatch):
     from bots.runtime import bot_device
 
     written = tmp_path / "bot.toml"
@@ -236,11 +237,9 @@ def test_the_pepper_file_is_resolved_once_in_the_bot_config(make_device, tmp_pat
     assert load_config(None, environ={}).pepper_file is None
     # the core device no longer reads the environment: only what the bot resolved counts
     device = make_device(view="recipient", backend="sqlite")
-    os.environ["BLT_BOT_PEPPER_FILE"] = str(tmp_path / "ignored")
-    try:
-        assert device.needs_passphrase
-    finally:
-        del os.environ["BLT_BOT_PEPPER_FILE"]
+    monkeypatch.setenv("BLT_BOT_PEPPER_FILE", str(tmp_path / "ignored"))
+    assert device.needs_passphrase
+    monkeypatch.delenv("BLT_BOT_PEPPER_FILE")
     patched = bot_device(load_config(None, environ={"BLT_BOT_PEPPER_FILE": "/env"}),
                          device.data_dir)
     assert patched.config.pepper_file == "/env" and not patched.needs_passphrase
