@@ -6,8 +6,9 @@
     D/index/v*.sqlite  immutable index versions (or v*.json for TinyDB)
 
 Switching to a new index version is one atomic rename of ``CURRENT``; the previous version is
-kept, older ones are removed. The bot may read its pepper from a secret file or the environment
-(``BLT_BOT_PEPPER_FILE``) instead of the keyring, never from the index directory.
+kept, older ones are removed. The bot reads its pepper from a secret file (``pepper_file``,
+which ``blt-bot`` may override from its configuration) instead of the keyring, never from the
+index directory.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ class Device:
     def _pepper_file(self) -> Path | None:
         if self.config.view != "recipient":
             return None
-        named = os.environ.get("BLT_BOT_PEPPER_FILE") or self.config.pepper_file
+        named = self.config.pepper_file  # the bot's BLT_BOT_PEPPER_FILE: bots.config
         return Path(named) if named else None
 
     def unlock(self, passphrase: str | None = None) -> Keyring:

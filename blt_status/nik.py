@@ -148,8 +148,9 @@ def _birth_date(digits: str, today: dt.date) -> tuple[dt.date, Literal["F", "M"]
             return born, sex
     raise _error(
         "birth_date",
-        f"Tanggal lahir pada NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) tidak valid.",
-        f"The birth date in this NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) is not valid.",
+        # no digits repeated: a message may show at most the last four digits of a NIK
+        "Tanggal lahir pada NIK (angka ke-7 sampai ke-12) tidak valid.",
+        "The birth date in this NIK (digits 7 to 12) is not valid.",
     )
 
 

@@ -141,7 +141,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         api_url=env.get("BLT_BOT_API_URL") or data.get("api_url") or None,
         data_dir=Path(data_dir) if data_dir else None,
         state_file=Path(state_file) if state_file else None,
-        pepper_file=data.get("pepper_file"),
+        # resolved here, once: the environment, else the file; the device's own is the default
+        pepper_file=env.get("BLT_BOT_PEPPER_FILE") or data.get("pepper_file") or None,
         language=language,
         timezone=str(data.get("timezone", "Asia/Jakarta")),
         limits=limits,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -306,7 +307,8 @@ def load_program(path: Path) -> ProgramConfig:
         if day not in days:
             days.append(day)
     config = ProgramConfig(
-        program=program, monthly_amount=monthly_amount, months=months, max_desil=max_desil,
+        program=dataclasses.replace(program, end=end), monthly_amount=monthly_amount,
+        months=months, max_desil=max_desil,
         start=start, end=end, days=tuple(sorted(days, key=WEEKDAYS.index)),
         holidays=schedule.dates("holidays"),
         slot_minutes=schedule.integer("slot_minutes", 5, 24 * 60),

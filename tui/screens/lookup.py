@@ -153,7 +153,7 @@ class LookupScreen(BltScreen):
     def show_outcome(self, outcome: LookupOutcome) -> None:
         card = self.query_one("#result", ResultCard)
         if outcome.result is not None:
-            card.update(render_result(outcome.result, self.lang))
+            card.update(render_result(outcome.result, self.lang, self.blt.now()))
         elif outcome.nik_error is not None:
             card.update(Text(f"✘ {outcome.nik_error.message(self.lang)}", style="bold red"))
         elif outcome.error is not None:
