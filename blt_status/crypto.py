@@ -1,6 +1,6 @@
 """Keys for the private index: keyed Argon2id per NIK, record sealing, pepper wrapping.
 
-Per DESIGN.md:
+As docs/design.md ("Keys and views") describes it:
 
     k       = Argon2id(NIK, salt=epoch_salt, secret=view_pepper, ad="blt-idx-v1|" + view)
     tag     = HMAC-SHA256(k, "tag")[:16]        the lookup key in the index
