@@ -89,7 +89,7 @@ def pipe_safe_stdout() -> Iterator[PipeSafeStdout]:
     """Give the body a :class:`PipeSafeStdout`; flush it (quietly) and restore on the way out."""
     original = sys.stdout
     safe = PipeSafeStdout(original)
-    sys.stdout = safe  # type: ignore[assignment]
+    sys.stdout = safe
     try:
         yield safe
     finally:

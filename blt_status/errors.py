@@ -245,5 +245,5 @@ class CapacityShortError(CentralError):
         self.fields["details"] = "; ".join(lines)
         return super().message(lang)
 
-    def to_dict(self, lang: str | None = None) -> dict[str, Any]:  # type: ignore[override]
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
         return {**super().to_dict(lang), "shortages": self.shortages}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from blt_status.i18n import N_, _
 
@@ -69,7 +69,7 @@ DEFAULT_KEYS: dict[str, str] = {action.id: action.keys for action in ACTIONS}
 PALETTE: tuple[Action, ...] = tuple(action for action in ACTIONS if action.palette)
 
 
-def bindings_for(where: str) -> list[Binding]:
+def bindings_for(where: str) -> list[BindingType]:
     """The ``BINDINGS`` of the app (``"app"``) or of one screen, labelled in English source."""
     return [Binding(action.keys, action.action, action.description, show=action.show,
                     id=action.id, tooltip=action.tooltip, priority=action.priority)

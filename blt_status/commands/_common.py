@@ -126,9 +126,9 @@ class CliParser(argparse.ArgumentParser):
 
             self.add_argument("--version", action="version", version=f"{self.prog} {__version__}")
 
-    def parse_known_args(self, args: Sequence[str] | None = None,
-                         namespace: argparse.Namespace | None = None,
-                         ) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]  # one signature for argparse's overloads
+            self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
         """``--lang`` first (so ``--lang en --help`` is in English), then everything."""
         argv = list(sys.argv[1:] if args is None else args)
         lang = _lang_in(argv)
