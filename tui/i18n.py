@@ -8,11 +8,9 @@ translated through :mod:`blt_status.i18n` (Bahasa Indonesia in ``tui.po``). The 
 
 from __future__ import annotations
 
-from blt_status.i18n import LANGUAGES, N_, translate
+from blt_status.i18n import N_, translate
 
-__all__ = ["LANGS", "has_text", "text"]
-
-LANGS = LANGUAGES  # the one language list (blt_status.i18n.LANGUAGES)
+__all__ = ["has_text", "text"]
 
 _TEXT: dict[str, str] = {
     "found_none": N_("Not found"),
