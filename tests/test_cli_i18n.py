@@ -204,3 +204,12 @@ def test_following_the_enroll_bot_hint_gives_a_bot_that_starts(
         assert step.returncode == 0, (command, step.stderr)
     engine = make_engine(BotConfig(), device_dir, console=True)  # no passphrase: it starts
     engine.close()
+
+
+def test_the_bot_hint_says_where_to_sync_from_when_the_bundle_has_no_url() -> None:
+    from blt_status.commands.central import install_hint
+
+    assert "`blt-status sync --data-dir D --from URL`" in install_hint("b", bot=True,
+                                                                      has_url=False)
+    assert "`blt-status sync --data-dir D`" in install_hint("b", bot=True, has_url=True)
+    assert "--pepper-file" not in install_hint("b", bot=False)

@@ -394,22 +394,22 @@ def run_enroll(args: argparse.Namespace) -> int:
     regions = ", ".join(bundle.regions) or _say("seluruh negeri", "the whole country")
     print(_say(f"Bundel {bundle.view} ditulis: {args.out} (wilayah: {regions})",
                f"Bundle for the {bundle.view} view written: {args.out} (regions: {regions})"))
-    print(install_hint(str(args.out), bot=args.bot))
+    print(install_hint(str(args.out), bot=args.bot, has_url=bool(bundle.central_url)))
     return 0
 
 
 BOT_PEPPER_FILE = "/etc/blt-bot/pepper"
 
 
-def install_hint(bundle: str, *, bot: bool) -> str:
+def install_hint(bundle: str, *, bot: bool, has_url: bool = True) -> str:
     """How to install a bundle, complete enough that following it gives a working device."""
     if bot:
+        sync = "blt-status sync --data-dir D" + ("" if has_url else " --from URL")
         return _("SECRET: the bundle holds the bot's pepper. Install it with `blt-status init "
                  "--data-dir D --bundle {bundle} --pepper-file {pepper}` (the pepper goes to "
                  "that 0600 file outside D and device.json records where it is; "
-                 "BLT_BOT_PEPPER_FILE={pepper} overrides it), then `blt-status sync "
-                 "--data-dir D`, then delete the bundle.").format(bundle=bundle,
-                                                                  pepper=BOT_PEPPER_FILE)
+                 "BLT_BOT_PEPPER_FILE={pepper} overrides it), then `{sync}`, then delete "
+                 "the bundle.").format(bundle=bundle, pepper=BOT_PEPPER_FILE, sync=sync)
     return _("SECRET: the bundle holds peppers. Install it with `blt-status init --data-dir D "
              "--bundle {bundle}`, then delete it.").format(bundle=bundle)
 
