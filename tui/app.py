@@ -227,7 +227,7 @@ class BltApp(App[None]):
 
     def action_language(self) -> None:
         """Switch between Bahasa Indonesia and English."""
-        self.lang = "en" if self.lang == "id" else "id"
+        self.lang = LANGUAGES[(LANGUAGES.index(self.lang) + 1) % len(LANGUAGES)]  # the next one
         self.title = _("BLT Pangan — Village Officer")
         relabel(self)
         self.refresh_bindings()
