@@ -1,6 +1,6 @@
 """Keys for the private index: keyed Argon2id per NIK, record sealing, pepper wrapping.
 
-Per DESIGN.md:
+As docs/design.md ("Keys and views") describes it:
 
     k       = Argon2id(NIK, salt=epoch_salt, secret=view_pepper, ad="blt-idx-v1|" + view)
     tag     = HMAC-SHA256(k, "tag")[:16]        the lookup key in the index
@@ -96,12 +96,10 @@ class KdfProfile:
                 int(data["lanes"]),
             )
         except (AssertionError, KeyError, TypeError, ValueError):
-            raise FileFormatError("kdf_params", "Parameter KDF tidak lengkap.",
-                                  "The KDF parameters are incomplete.") from None
+            raise FileFormatError("kdf_params") from None
         if not (1 <= profile.lanes <= 64 and 1 <= profile.iterations <= 64
                 and 8 * profile.lanes <= profile.memory_kib <= _MAX_MEMORY_KIB):
-            raise FileFormatError("kdf_params", "Parameter KDF di luar batas.",
-                                  "The KDF parameters are out of range.")
+            raise FileFormatError("kdf_params")
         return profile
 
     def derive(self, secret_input: bytes, *, salt: bytes, pepper: bytes | None, ad: bytes,
@@ -199,8 +197,7 @@ def unwrap_secret(wrapped: dict, passphrase: str) -> bytes:
         salt, nonce = b64d(wrapped["salt"]), b64d(wrapped["nonce"])
         sealed = b64d(wrapped["ciphertext"])
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise FileFormatError("keyring_corrupt", "Berkas kunci perangkat rusak.",
-                              "The device key file is corrupt.") from None
+        raise FileFormatError("keyring_corrupt") from None
     key = profile.derive(passphrase.encode("utf-8"), salt=salt, pepper=None,
                          ad=_WRAP_FORMAT.encode("ascii"))
     try:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from blt_status import __version__
+from blt_status.cli import CliParser, add_lang
 from blt_status.commands._common import current_lang, print_error, read_passphrase
 from blt_status.errors import BltError
 from bots.config import BotConfig, ConfigError, load_config
@@ -28,12 +28,11 @@ _LOG = logging.getLogger("bots.app")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blt-bot",
+    parser = CliParser(  # translated --help, one-line usage errors, --version
+        prog="blt-bot", version=True,
         description="The BLT Pangan recipients' Telegram bot: a NIK in, the payout date, time, "
         "place and amount out. Token from BLT_BOT_TOKEN; Bot API server from BLT_BOT_API_URL.",
     )
-    parser.add_argument("--version", action="version", version=f"blt-bot {__version__}")
     parser.add_argument("--data-dir", type=Path, metavar="D",
                         help="the bot's device data directory (recipient view; "
                         "default: data_dir in the config, $BLT_BOT_DATA_DIR)")
@@ -45,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-file", type=Path, metavar="FILE",
                         help="where languages and reminders are kept "
                         "(default: D/bot-state.json)")
-    parser.add_argument("--lang", choices=("id", "en"), default=None,
-                        help="default language of replies and messages")
+    add_lang(parser, "default language of replies and messages")
     parser.add_argument("--webhook", action="store_true",
                         help="receive updates by webhook ([webhook] in the config) instead of "
                         "long polling")

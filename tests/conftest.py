@@ -7,7 +7,7 @@ for ``KNOWN_SECRETS``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 
 from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF, KdfProfile
 from blt_status.device import Device, DeviceConfig
+from blt_status.i18n import set_lang
 from blt_status.indexer import IndexEntry, IndexParams, device_keyring, make_meta, seal_entries
 from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule
 
@@ -108,3 +109,11 @@ def make_device(tmp_path: Path, index_params: IndexParams,
         return device
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default() -> Iterator[None]:
+    """``set_lang`` (``--lang``, the TUI's F6) is per process: each test starts from none."""
+    set_lang(None)
+    yield
+    set_lang(None)

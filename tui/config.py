@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blt_status.i18n import LANGUAGES
+
 CONFIG_NAME = "tui.toml"
 
 
@@ -38,7 +40,7 @@ class TuiConfig:
             return cls(problems=(f"{CONFIG_NAME}: {type(error).__name__}",))
         problems: list[str] = []
         lang: str | None = data.get("lang")
-        if lang is not None and lang not in ("id", "en"):
+        if lang is not None and lang not in LANGUAGES:
             problems.append(f"{CONFIG_NAME}: lang {lang!r}")
             lang = None
         idle = data.get("idle_lock_minutes", 5)

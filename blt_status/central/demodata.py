@@ -1,7 +1,7 @@
 """A synthetic but realistic demo world on real region codes: inputs for publish, a payout report.
 
 :func:`write_demo_world` writes ``recipients.csv``, ``payout_points.csv``, ``program.toml``
-(the DESIGN.md example program) and ``payout_report.csv`` for one kabupaten:
+(the example program of docs/central-data.md) and ``payout_report.csv`` for one kabupaten:
 
 - people with Indonesian names of both sexes, addresses with RT/RW in real desa, households
   with a KK number under their kecamatan; NIKs consistent with birth date, sex (+40 on the day

@@ -275,7 +275,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def load_program(path: Path) -> ProgramConfig:
-    """Read and check program.toml (format in DESIGN.md and docs/central-data.md)."""
+    """Read and check program.toml (format in docs/central-data.md)."""
     data = _load_toml(path)
     program_table = _Section(path, data, "program")
     program = Program(program_table.text("id"), program_table.text("name"),
