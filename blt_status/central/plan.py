@@ -270,7 +270,7 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
     :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
     everyone eligible; both before the caller has written anything.
     """
-    program = load_program(program_toml)
+    program = load_program(program_toml, today=today)
     payout_points = load_payout_points(payout_points_csv)
     rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
     eligible, rejected = _select_eligible(rows, program, today or dt.date.today(), progress)
