@@ -7,7 +7,8 @@ for ``KNOWN_SECRETS``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,30 @@ PEOPLE = [
 NOT_LISTED_NIK = "3201014101010009"  # valid, not in any index
 KNOWN_SECRETS = [p.nik for p in PEOPLE] + [p.kk for p in PEOPLE] + [p.name for p in PEOPLE] \
     + [part for p in PEOPLE for part in p.name.split()]
+
+
+# Variables that steer the test run itself (e.g. CI turning a skip into a failure) keep these
+# prefixes; every other BLT_* variable is the program's configuration and is cleared per test.
+TEST_CONTROL_PREFIXES = ("BLT_CI_", "BLT_TEST_")
+
+
+def _program_variables() -> list[str]:
+    return [name for name in os.environ
+            if name.startswith("BLT_") and not name.startswith(TEST_CONTROL_PREFIXES)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_blt_environment() -> Iterator[None]:
+    """No BLT_* setting of the shell or of an earlier test reaches a test, nor leaks out of it.
+
+    monkeypatch.setenv inside a test still works (it runs after this fixture); a variable a
+    test or the code under test sets directly is removed afterwards.
+    """
+    saved = {name: os.environ.pop(name) for name in _program_variables()}
+    yield
+    for name in _program_variables():
+        del os.environ[name]
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
