@@ -99,9 +99,9 @@ def normalize(raw: str) -> str:
     if not text:
         raise _error("empty", "NIK belum diisi.", "No NIK was given.")
     if len(text) > _MAX_INPUT and not text.strip("0123456789 .-"):  # digits, too many
-        digits = sum(char.isdigit() for char in text)
-        raise _error("length", f"NIK harus 16 angka, yang diberikan {digits} angka.",
-                     f"A NIK has 16 digits; this one has {digits}.")
+        count = sum(char.isdigit() for char in text)
+        raise _error("length", f"NIK harus 16 angka, yang diberikan {count} angka.",
+                     f"A NIK has 16 digits; this one has {count}.")
     if len(text) > _MAX_INPUT or _SEPARATED_DIGITS.fullmatch(text) is None:
         raise _error(
             "not_digits",

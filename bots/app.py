@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from blt_status.commands._common import current_lang, print_error, read_passphrase
 from blt_status.device import Device
@@ -104,7 +105,7 @@ def _console(config: BotConfig) -> int:
     passphrase = None
     if data_dir is None:
         try:
-            from blt_status.demo import ensure_demo_world  # type: ignore[import-not-found]
+            from blt_status.demo import ensure_demo_world
         except ImportError:
             return _error("bot_no_data", "Tidak ada --data-dir dan data demo belum tersedia.",
                           "No --data-dir given and the demo data is not available.")
@@ -179,7 +180,7 @@ def _serve_sharded(config: BotConfig, webhook: bool) -> int:
     return run_sharded(config, passphrase=passphrase)
 
 
-def webhook_arguments(config: BotConfig) -> dict[str, object]:
+def webhook_arguments(config: BotConfig) -> dict[str, Any]:
     """What ``run_webhook``/``Updater.start_webhook`` get: the URL's last path segment is the
     local path; Telegram must echo ``secret_token`` in a header on every call."""
     url = config.webhook_url or ""

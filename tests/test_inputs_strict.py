@@ -248,7 +248,7 @@ def test_tui_refuses_a_typo_before_starting(make_device, capsys):
 
     device = make_device()
     (device.data_dir / "tui.toml").write_text('[keymp]\nlookup = "ctrl+l"\n')
-    assert tui_main(["--data-dir", str(device.data_dir)]) == 1
+    assert tui_main(["--lang", "en", "--data-dir", str(device.data_dir)]) == 1
     assert "did you mean `keymap`?" in one_line(capsys.readouterr().err, "config_unknown_key")
 
 

@@ -31,7 +31,7 @@ class BltCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         app = cast("BltApp", self.app)
-        commands = []
+        commands: list[tuple[str, Callable[[], Any], str]] = []
         for binding_id, action in PALETTE_ACTIONS:
             label = binding_label(binding_id, app.lang)
             if label is None or (app.session is None and binding_id not in ("language",

@@ -377,7 +377,7 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
             collected_day["collected"] += 1
     result: dict[str, dict[str, Any]] = {}
     for kecamatan in sorted(desa_counts):
-        desa_list = [{"kode": code, "nama": region_name(code) or "", **counts}
+        desa_list: list[dict[str, Any]] = [{"kode": code, "nama": region_name(code) or "", **counts}
                      for code, counts in sorted(desa_counts[kecamatan].items())]
         totals = {key: sum(int(item[key]) for item in desa_list)
                   for key in ("recipients", "collected", "held", "returned", "amount_total",

@@ -96,7 +96,7 @@ class CapacityShortError(CentralError):
             "points. " + "; ".join(lines_en),
         )
 
-    def to_dict(self, lang: str = "id") -> dict[str, Any]:
+    def to_dict(self, lang: str | None = "id") -> dict[str, Any]:
         return {**super().to_dict(lang), "shortages": self.shortages}
 
 

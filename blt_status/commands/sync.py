@@ -15,7 +15,7 @@ _PHASES = {"metadata": ("metadata", "metadata"), "shards": ("unduh shard", "down
            "index": ("bangun indeks", "build index"), "switch": ("pindah versi", "switch")}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sync", help="refresh the local index from the central store",
         description="Download the central store's newest signed version (TUF), only the "
