@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF, KdfProfile
 from blt_status.device import Device, DeviceConfig
@@ -73,6 +75,17 @@ NOT_LISTED_NIK = "3201014101010009"  # valid, not in any index
 KNOWN_SECRETS = [p.nik for p in PEOPLE] + [p.kk for p in PEOPLE] + [p.name for p in PEOPLE] \
     + [part for p in PEOPLE for part in p.name.split()]
 
+
+# Hypothesis: "ci" (the default) runs every property without its own max_examples 2,000 times —
+# the fuzz suite (tests/test_fuzz_*.py) relies on that; `pytest --hypothesis-profile=long` runs
+# 25,000. Failing examples are kept in tests/.hypothesis-examples (git-ignored: it grows with
+# every run), so a failure found once replays first on the next run on that machine; CI prints
+# the `@reproduce_failure` blob of any failure.
+_EXAMPLES = DirectoryBasedExampleDatabase(Path(__file__).parent / ".hypothesis-examples")
+settings.register_profile("ci", max_examples=2_000, deadline=None, database=_EXAMPLES,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=25_000)
+settings.load_profile("ci")
 
 # Variables that steer the test run itself (e.g. CI turning a skip into a failure) keep these
 # prefixes; every other BLT_* variable is the program's configuration and is cleared per test.
