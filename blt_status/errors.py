@@ -59,6 +59,9 @@ MESSAGES: dict[str, str] = {
         "The scheduler address {address} is not tcp://HOST:PORT or tls://HOST:PORT."),
     "scheduler_unreachable": N_(
         "The Dask scheduler {address} does not answer ({reason}); nothing was published."),
+    "scheduler_tls_config": N_(
+        "The scheduler {address} is tls:// but Dask has no TLS certificates configured "
+        "(distributed.comm.tls.ca-file, client cert and key; see docs/cluster.md)."),
     "cluster_unavailable": N_(
         "The cluster mode needs Dask: pip install 'blt-status[cluster]'."),
     "cluster_failed": N_(
