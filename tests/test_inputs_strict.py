@@ -264,3 +264,14 @@ def test_a_nik_of_100000_digits_reports_length(capsys):
     with pytest.raises(BltError) as caught:
         parse_nik("1" * 300 + "x")
     assert caught.value.code == "not_digits"
+
+
+@pytest.mark.parametrize(("key", "value"), [("concurrent_updates", "0"),
+                                            ("lookup_workers", "100000"), ("workers", "0"),
+                                            ("reminder_hour", "24")])
+def test_bot_config_counts_have_sane_ranges(tmp_path, key, value):
+    path = tmp_path / "blt-bot.toml"
+    path.write_text(f"{key} = {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert caught.value.code == "config_number" and key in caught.value.line("en")
