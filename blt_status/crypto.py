@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -177,7 +178,8 @@ def open_record(key: IndexKey, blob: bytes, *, shard: str, view: str) -> bytes:
 _WRAP_FORMAT = "blt-wrap-v1"
 
 
-def wrap_secret(secret: bytes, passphrase: str, profile: KdfProfile = PRODUCTION_WRAP_KDF) -> dict:
+def wrap_secret(secret: bytes, passphrase: str,
+                profile: KdfProfile = PRODUCTION_WRAP_KDF) -> dict[str, Any]:
     """Encrypt ``secret`` under a passphrase; the result is JSON-safe and names its KDF."""
     salt = os.urandom(16)
     key = profile.derive(passphrase.encode("utf-8"), salt=salt, pepper=None,
@@ -188,7 +190,7 @@ def wrap_secret(secret: bytes, passphrase: str, profile: KdfProfile = PRODUCTION
             "nonce": b64e(nonce), "ciphertext": b64e(sealed)}
 
 
-def unwrap_secret(wrapped: dict, passphrase: str) -> bytes:
+def unwrap_secret(wrapped: dict[str, Any], passphrase: str) -> bytes:
     """The secret back, or :class:`WrongPassphrase`."""
     try:
         if wrapped.get("format") != _WRAP_FORMAT:

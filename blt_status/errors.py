@@ -121,6 +121,32 @@ MESSAGES: dict[str, str] = {
     # -- central: progress reports ------------------------------------------------------------
     # -- devices: sync, index, audit -----------------------------------------------------------
     # -- inputs ---------------------------------------------------------------------------------
+    "config_unknown_key": N_(
+        "{where}: unknown key `{key}`; did you mean `{suggestion}`?"),
+    "config_number": N_(
+        "{where}: {key} must be a whole number from {low} to {high}."),
+    "program_window_length": N_(
+        "{where}: the payout window schedule.start {start} to schedule.end {end} is {days} days "
+        "long; at most {limit} days are allowed."),
+    "program_window_range": N_(
+        "{where}: {key} {date} is more than five years from today (allowed: {low} to {high})."),
+    "payout_point_number": N_(
+        "{where} line {line}: {column} must be a whole number from {low} to {high}, written "
+        "with the digits 0-9 only."),
+    "scheduler_insecure": N_(
+        "The scheduler {address} is not on this machine and not tls://: peppers and salts may "
+        "leave this process only over TLS (see docs/cluster.md)."),
+    "scheduler_address": N_(
+        "The scheduler address {address} is not tcp://HOST:PORT or tls://HOST:PORT."),
+    "scheduler_unreachable": N_(
+        "The Dask scheduler {address} does not answer ({reason}); nothing was published."),
+    "scheduler_tls_config": N_(
+        "The scheduler {address} is tls:// but Dask has no TLS certificates configured "
+        "(distributed.comm.tls.ca-file, client cert and key; see docs/cluster.md)."),
+    "cluster_unavailable": N_(
+        "The cluster mode needs Dask: pip install 'blt-status[cluster]'."),
+    "cluster_failed": N_(
+        "Key derivation on the Dask cluster {address} failed ({reason}); nothing was published."),
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
 

@@ -94,6 +94,8 @@ def normalize(raw: str, subject: str = "NIK") -> str:
     text = raw.strip()
     if not text:
         raise NikError("empty", subject=subject)
+    if len(text) > _MAX_INPUT and not text.strip("0123456789 .-"):  # digits, too many
+        raise NikError("length", subject=subject, count=sum(char.isdigit() for char in text))
     if len(text) > _MAX_INPUT or _SEPARATED_DIGITS.fullmatch(text) is None:
         raise NikError("not_digits", subject=subject)
     digits = _SEPARATORS.sub("", text)

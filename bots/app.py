@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from blt_status.cli import CliParser, add_lang
 from blt_status.commands._common import current_lang, print_error, read_passphrase
@@ -133,7 +134,7 @@ def _serve_sharded(config: BotConfig, webhook: bool) -> int:
     return run_sharded(config, passphrase=passphrase)
 
 
-def webhook_arguments(config: BotConfig) -> dict[str, object]:
+def webhook_arguments(config: BotConfig) -> dict[str, Any]:
     """What ``run_webhook``/``Updater.start_webhook`` get: the URL's last path segment is the
     local path; Telegram must echo ``secret_token`` in a header on every call."""
     url = config.webhook_url or ""

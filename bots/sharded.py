@@ -298,7 +298,8 @@ class ShardedBot:
         while not self._stop.is_set():
             try:
                 updates = await send_with_retries(
-                    lambda: bot.get_updates(offset=self._offset, timeout=self.poll_timeout,
+                    lambda: bot.get_updates(offset=self._offset,
+                                            timeout=math.ceil(self.poll_timeout),
                                             allowed_updates=ALLOWED_UPDATES),
                     retries=config.send_retries, backoff=config.retry_backoff)
             except InvalidToken:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from telegram import (
@@ -274,9 +275,9 @@ async def run_reminders(application: Application, now: dt.datetime | None = None
     for chat_id, reply in engine.tick(now):
         try:
             await send_with_retries(
-                lambda chat_id=chat_id, reply=reply: application.bot.send_message(
-                    chat_id, reply.text, reply_markup=reply_markup(reply),
-                    link_preview_options=NO_PREVIEW),
+                functools.partial(application.bot.send_message, chat_id, reply.text,
+                                  reply_markup=reply_markup(reply),
+                                  link_preview_options=NO_PREVIEW),
                 retries=config.send_retries, backoff=config.retry_backoff)
             sent += 1
         except Forbidden:  # the user blocked the bot: forget their reminders
@@ -356,7 +357,7 @@ def build_application(config: BotConfig, engine: BotEngine, *,
 
     private = filters.ChatType.PRIVATE
     new = filters.UpdateType.MESSAGE
-    commands: list[tuple[list[str], Callable[..., Awaitable[None]]]] = [
+    commands: list[tuple[list[str], Callable[..., Coroutine[Any, Any, None]]]] = [
         (["start", "mulai"], _on_start),
         (["bantuan", "help"], _on_help),
         (["bahasa", "language"], _on_language),

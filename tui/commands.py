@@ -22,7 +22,7 @@ class BltCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         app = cast("BltApp", self.app)
-        commands = []
+        commands: list[tuple[str, Callable[[], Any], str]] = []
         for action in PALETTE:
             if app.session is None and action.id not in BEFORE_UNLOCK:
                 continue

@@ -170,7 +170,7 @@ def _regions(kabupaten: str,
     kecamatan_names: dict[str, str] = {}
     desa_names: dict[str, list[str]] = defaultdict(list)
     province_kecamatan: list[str] = []
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             code = row["kode"]
             if not code.startswith(province + "."):
@@ -499,7 +499,7 @@ def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int
     else:
         report_rows, labels = _relative_report(rng, chosen, unknown, plan.program.start, today)
     by_line = {p_line: person for p_line, person in enumerate(people, start=2)}
-    rejected_first = {}
+    rejected_first: dict[str, str] = {}
     for rejection in plan.rejected:
         rejected_first.setdefault(rejection.code, by_line[rejection.line].nik)
     if "desil_above_max" in rejected_first:

@@ -82,7 +82,7 @@ class OneLineErrorParser(CliParser):
     """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     central = subparsers.add_parser(
         "central", help="the central store: init, publish, ingest payouts, enroll, serve",
         description="Run the central store: a folder whose public/ part is a signed static "
@@ -462,7 +462,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CentralError("serve_port", host=args.host, port=args.port,
                            reason=error.strerror or type(error).__name__) from None
-    host, port = server.server_address[:2]
+    host, port = args.host, server.server_address[1]
     print(_say(f"Menyajikan {store.public_dir} di http://{host}:{port}/ (Ctrl-C untuk berhenti)",
                f"Serving {store.public_dir} at http://{host}:{port}/ (Ctrl-C to stop)"),
           flush=True)

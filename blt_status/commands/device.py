@@ -17,7 +17,7 @@ from blt_status.sync import install_bundle
 ORDER = 40
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "init", help="install a device from an enrollment bundle",
         description="Install a device in D from the bundle made by `central enroll`. The "

@@ -20,7 +20,7 @@ from blt_status.present import lookup_text
 ORDER = 30
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "lookup", help="look a NIK up in the local index",
         description="Look a NIK up in this device's encrypted index. The passphrase comes "

@@ -13,7 +13,7 @@ from blt_status.nik import parse_nik
 ORDER = 10
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "nik", help="inspect a NIK without any index",
         description="Validate a NIK and decode its region, birth date and sex. Spaces, dots "

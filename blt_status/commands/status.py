@@ -15,7 +15,7 @@ from blt_status.sync import device_status
 ORDER = 42
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status", help="show the local index's version, freshness and last sync",
         description="Show what this device holds: view, regions, data version, as-of date, "

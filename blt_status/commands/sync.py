@@ -16,7 +16,7 @@ _PHASES = {"metadata": N_("metadata"), "shards": N_("download shards"),
            "index": N_("build index"), "switch": N_("switch")}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sync", help="refresh the local index from the central store",
         description="Download the central store's newest signed version (TUF), only the "

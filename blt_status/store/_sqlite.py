@@ -214,5 +214,6 @@ class SqliteBackend(IndexBackend):
         return SqliteStore(path)
 
     def files(self, path: Path) -> list[Path]:
-        with SqliteStore(path) as store:
+        store = SqliteStore(path)
+        with store:
             return store.files()
