@@ -63,11 +63,15 @@ class DeviceConfig:
     central_url: str | None = None
     backend: str = "tinydb"
     pepper_file: str | None = None  # recipient view: pepper in a secret file
+    # hosts a sync may follow a redirect to (``host`` or ``host:port``; ``*`` for any);
+    # redirects within the same scheme, host and port are always followed
+    redirect_hosts: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["regions"] = list(self.regions)
+        data["redirect_hosts"] = list(self.redirect_hosts)
         data["extra"] = dict(self.extra)
         return {"format": DEVICE_FORMAT, **data}
 
@@ -81,6 +85,7 @@ class DeviceConfig:
                 device_id=str(data["device_id"]), officer=data.get("officer"),
                 central_url=data.get("central_url"), backend=str(data.get("backend", "tinydb")),
                 pepper_file=data.get("pepper_file"), extra=dict(data.get("extra", {})),
+                redirect_hosts=tuple(str(host) for host in data.get("redirect_hosts", [])),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise FileFormatError("device_config", "Berkas device.json rusak.",

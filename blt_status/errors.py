@@ -39,6 +39,18 @@ MESSAGES: dict[str, str] = {
     # -- central: reconciliation, signed lists and invitations --------------------------------
     # -- central: progress reports ------------------------------------------------------------
     # -- devices: sync, index, audit -----------------------------------------------------------
+    "sync_timeout": N_(
+        "The sync did not finish within {seconds} seconds: the server is too slow or has "
+        "stalled. The previous data is still in use."),
+    "sync_too_slow": N_(
+        "The server sent {file} too slowly (under {rate} bytes per second, or nothing for "
+        "{stall} seconds). The previous data is still in use."),
+    "sync_redirect": N_(
+        "The server redirected the sync to another host ({host}), which this device is not "
+        "configured to trust. The previous data is still in use."),
+    "target_missing": N_(
+        "The signed metadata lists {target}, but the server does not have it (HTTP 404). "
+        "The previous data is still in use."),
     # -- inputs ---------------------------------------------------------------------------------
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
