@@ -3,6 +3,7 @@
     D/device.json      view, regions, device id, officer, central URL, backend (no secrets)
     D/keyring.json     the view's pepper(s), wrapped under the officer's passphrase
     D/index/CURRENT    which index file is live (and which one came before)
+    D/index/DAMAGED    the live file failed its checksum (written by a check; a sync rebuilds)
     D/index/v*.sqlite  immutable index versions (or v*.json for TinyDB)
 
 Switching to a new index version is one atomic rename of ``CURRENT``; the previous version is
@@ -224,10 +225,30 @@ class Device:
         return self.index_dir / Path(previous).name if previous else None
 
     def open_index(self) -> IndexStore:
+        """The live index version (IndexMissing / IndexCorrupt, also once a check found the
+        file damaged: see :meth:`mark_damaged`)."""
         path = self.current_index_path()
         if path is None:
             raise IndexMissing(str(self.data_dir))
+        damaged = self.damage_note()
+        if damaged is not None and damaged.get("file") == path.name:
+            raise IndexCorrupt(str(path), "a check found it damaged")
         return open_index(path)
+
+    def damage_note(self) -> dict[str, Any] | None:
+        """What a check recorded about a damaged live file, if anything."""
+        try:
+            note = json.loads((self.index_dir / "DAMAGED").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return note if isinstance(note, dict) else None
+
+    def mark_damaged(self, path: Path, damage: IndexCorrupt) -> None:
+        """Record that ``path`` failed its check, so every frontend stops answering from it
+        and the next ``blt-status sync`` rebuilds it."""
+        note = {"file": path.name, "detail": damage.message("en")}
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(self.index_dir / "DAMAGED", json.dumps(note).encode())
 
     def new_index_path(self, version: int) -> Path:
         """A fresh file name for building version ``version`` beside the live one."""
@@ -248,6 +269,7 @@ class Device:
         current = self.current_index_path()
         pointer = {"file": path.name, "previous": current.name if current else None}
         atomic_write_bytes(self.index_dir / "CURRENT", json.dumps(pointer).encode())
+        (self.index_dir / "DAMAGED").unlink(missing_ok=True)  # it named an older file
         keep = {needed.name for needed in backend.files(path)}
         if current is not None:
             keep.add(current.name)

@@ -400,8 +400,8 @@ def test_failing_disk_write(case: Case, monkeypatch: pytest.MonkeyPatch, backend
 
         original_insert = sqlite_module._insert
 
-        def failing_insert(connection, records):
-            original_insert(connection, [next(iter(records))])
+        def failing_insert(connection, records, checksum):
+            original_insert(connection, [next(iter(records))], checksum)
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(sqlite_module, "_insert", failing_insert)

@@ -86,6 +86,7 @@ class SyncReport:
     data_as_of: str | None = None
     expires: str | None = None
     seconds: float = 0.0
+    repaired: bool = False  # the live version was rebuilt (damaged, unchecked or --repair)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,6 +246,8 @@ class _Sync:
         self.fetcher = HttpxFetcher(deadline=self.deadline,
                                     redirect_hosts=device.config.redirect_hosts)
         self.downloaded = 0
+        self.repairing = False  # the live index is not reused: rebuilt from the repository
+        self.live_version: int | None = None
 
     def checkpoint(self, phase: str) -> None:
         if self.options.checkpoint is not None:
@@ -316,7 +319,7 @@ class _Sync:
         new_targets.update(aggregate_hashes)
         new_targets[PARAMS_TARGET] = _first_hash(params_info)
 
-        version_before = current.meta.version if current is not None else None
+        version_before = current.meta.version if current is not None else self.live_version
         data_as_of = params.published_at or utcnow()
         if (reusable and current is not None and not changed and not removed
                 and current.meta.version == version and current.meta.expires == expires
@@ -371,7 +374,8 @@ class _Sync:
             records=written.record_count, bytes_downloaded=self.fetcher.bytes_received,
             shards_removed=len(removed), data_as_of=data_as_of.isoformat(),
             expires=expires.isoformat(),
-            seconds=(dt.datetime.now(dt.UTC) - started).total_seconds())
+            seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+            repaired=self.repairing)
 
     # -- pieces -----------------------------------------------------------------------------
 
@@ -390,12 +394,23 @@ class _Sync:
                        fetcher=self.fetcher, config=UPDATER_CONFIG, bootstrap=bootstrap)
 
     def _open_current(self) -> IndexStore | None:
+        """The live index to build on, or None to rebuild everything from the repository:
+        when there is none, when it is damaged (TinyDB is checked in full when opened; a
+        SQLite file that a check found damaged is marked so), when it carries no checksum
+        (written by an older release), or when ``--repair`` asks for it."""
         if self.device.current_index_path() is None:
             return None
         try:
-            return self.device.open_index()
+            current = self.device.open_index()
         except IndexStoreError:
-            return None  # unreadable live index: rebuild everything
+            self.repairing = True
+            return None
+        if self.options.repair or current.checksum is None:
+            self.repairing = True
+            self.live_version = current.meta.version
+            current.close()
+            return None
+        return current
 
     def _shard_infos(self, updater: Updater, targets_md: Metadata) -> dict[str, TargetFile]:
         """The shards this device needs, each checked against the device's view and region."""
