@@ -51,6 +51,10 @@ MESSAGES: dict[str, str] = {
     "target_missing": N_(
         "The signed metadata lists {target}, but the server does not have it (HTTP 404). "
         "The previous data is still in use."),
+    "audit_write": N_("The audit log cannot be written ({reason})."),
+    "audit_mark": N_(
+        "The audit log's mark in the device keyring is not valid: the keyring file was "
+        "altered."),
     # -- inputs ---------------------------------------------------------------------------------
 }
 """Every registered error code -> its English template (translated through the catalogs)."""

@@ -129,7 +129,9 @@ def test_forged_entry_with_wrong_key_is_detected(device, keyring):
     lines[1] = json.dumps(forged, separators=(",", ":"), sort_keys=True).encode()
     _write_lines(device, lines)
     assert not verify(device.data_dir, keyring).ok
-    assert log.count_on(__import__("datetime").date.today()) >= 0
+    # both entries were lookups written just now (the local date of a UTC time)
+    today = __import__("datetime").datetime.now().date()
+    assert log.count_on(today) == 2
 
 
 def test_missing_state_or_anchor_is_reported(device, keyring):
@@ -147,9 +149,12 @@ def test_cli_lookup_appends_and_verify_reports(device, monkeypatch, capsys):
     assert cli_main(["lookup", NOT_LISTED_NIK, "--data-dir", str(device.data_dir)]) == 0
     capsys.readouterr()
     assert cli_main(["audit", "verify", "--data-dir", str(device.data_dir)]) == 0
-    assert capsys.readouterr().out.strip() == "OK: 2 entries, chain and MACs intact"
-    results = [json.loads(line)["result"] for line in _lines(device)]
-    assert results == ["found", "not_found"]
+    # each command unlocked the device (logged), then looked up; verify unlocked too
+    assert capsys.readouterr().out.strip() == "OK: 5 entries, chain and MACs intact"
+    results = [(json.loads(line)["action"], json.loads(line)["result"])
+               for line in _lines(device)]
+    assert results == [("unlock", "ok"), ("lookup", "found"), ("unlock", "ok"),
+                       ("lookup", "not_found"), ("unlock", "ok")]
     lines = _lines(device)
     _write_lines(device, lines[:1])
     assert cli_main(["audit", "verify", "--data-dir", str(device.data_dir)]) == 1

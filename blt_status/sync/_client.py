@@ -27,6 +27,7 @@ from typing import Any
 from tuf.api.metadata import Metadata, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
+from blt_status.audit import AuditTrail
 from blt_status.crypto import KdfProfile
 from blt_status.device import ALL_REGIONS, Device
 from blt_status.errors import BltError, FileFormatError, IndexStoreError, SyncError
@@ -199,6 +200,9 @@ def _locked_sync(device: Device, paths: SyncPaths, base_url: str,
             raise
         _record_failure(device, translated.code, translated.message("en"))
         raise translated from None
+    # Audited like every officer action (after the switch: a full audit disk never blocks it).
+    AuditTrail.attach(device).record("sync", "ok" if report.changed else "unchanged",
+                                     data_version=report.version_after)
     with contextlib.suppress(OSError):  # the new index is live; only its record failed
         write_last_sync(device, ok=True, code=None, message=None, version=report.version_after,
                         report=report.to_dict())
@@ -207,9 +211,10 @@ def _locked_sync(device: Device, paths: SyncPaths, base_url: str,
 
 def _record_failure(device: Device, code: str, message: str) -> None:
     # The disk itself failing must not hide the real error.
+    version = _live_version(device)
     with contextlib.suppress(OSError):
-        write_last_sync(device, ok=False, code=code, message=message,
-                        version=_live_version(device))
+        write_last_sync(device, ok=False, code=code, message=message, version=version)
+    AuditTrail.attach(device).record("sync", "failed", data_version=version or 0)
 
 
 def _live_version(device: Device) -> int | None:
