@@ -638,7 +638,7 @@ def failure_delay(failures: int, base: float = 1.0) -> float:
     """Seconds to wait after ``failures`` wrong passphrases: base, 2×base, 4×base… (capped)."""
     if failures <= 0:
         return 0.0
-    return min(base * 2 ** min(failures - 1, 16), MAX_UNLOCK_WAIT)
+    return min(base * float(2 ** min(failures - 1, 16)), MAX_UNLOCK_WAIT)
 
 
 def _read_failures(device: Device) -> tuple[int, float]:

@@ -310,5 +310,8 @@ class SqliteBackend(IndexBackend):
         return SqliteStore(path)
 
     def files(self, path: Path) -> list[Path]:
-        with SqliteStore(path) as store:
+        store = SqliteStore(path)
+        try:
             return store.files()
+        finally:
+            store.close()

@@ -154,7 +154,8 @@ class TinyDbBackend(IndexBackend):
         meta = meta.with_changes(shards=counts)
         path.unlink(missing_ok=True)  # only ever a scratch or new version name
         # One write at close: the whole file appears at once (AtomicJSONStorage renames).
-        with TinyDB(path, storage=CachingMiddleware(AtomicJSONStorage)) as db:
+        storage = CachingMiddleware(AtomicJSONStorage)  # type: ignore[no-untyped-call]
+        with TinyDB(path, storage=storage) as db:
             db.table("records").insert_multiple(documents)
             db.table("meta").insert(meta.to_dict())
             # canonical_json of what is stored: the reader hashes the document it reads
