@@ -128,10 +128,13 @@ def test_broken_shard_transfer(case: Case, kind: str, expected: str):
     case.assert_recovers()
 
 
-def test_drip_server_ends_the_sync_by_its_deadline(case: Case):
-    """One byte a second on timestamp.json: sync_timeout within --timeout, the lock released."""
+@pytest.mark.parametrize("interval", [pytest.param(1.0, id="drip"),
+                                      pytest.param(60.0, id="stall")])
+def test_drip_server_ends_the_sync_by_its_deadline(case: Case, interval: float):
+    """One byte a second (or one byte, then nothing) on timestamp.json: sync_timeout within
+    --timeout, the lock released."""
     case.world.publish(_v2_people())
-    case.server.faults.append(Fault("/metadata/timestamp.json", "drip", interval=1.0))
+    case.server.faults.append(Fault("/metadata/timestamp.json", "drip", interval=interval))
     started = time.monotonic()
     case.assert_refused("sync_timeout", None, "--timeout", "1.5")
     took = time.monotonic() - started

@@ -183,3 +183,14 @@ def test_every_built_file_carries_a_checksum(case: Case):
         with open_index(path) as index:
             assert index.checksum and len(index.checksum) == 64
             index.verify()
+
+
+def test_index_without_a_checksum_answers_and_the_next_sync_rebuilds_it(case: Case):
+    """A file written before checksums existed keeps answering; sync replaces it."""
+    path, data = _tinydb(case.officer)
+    del data["check"]
+    path.write_text(json.dumps(data))
+    assert answers(case.officer) == case.before[case.officer.data_dir]
+    _assert_sync_heals(case, case.officer)
+    with open_index(case.officer.current_index_path()) as index:  # type: ignore[arg-type]
+        assert index.checksum
