@@ -194,3 +194,20 @@ def test_index_without_a_checksum_answers_and_the_next_sync_rebuilds_it(case: Ca
     _assert_sync_heals(case, case.officer)
     with open_index(case.officer.current_index_path()) as index:  # type: ignore[arg-type]
         assert index.checksum
+
+
+def test_closing_during_the_background_check_is_quick_and_no_verdict(
+        case: Case, monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    import blt_status.store._sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "CHECK_PAGE", 1)
+    monkeypatch.setattr(sqlite_module, "CHECK_PAUSE", 5.0)  # one record, then a long pause
+    service = LookupService.open(case.bot, case.bot.unlock(PASSPHRASE))
+    index = service.index
+    assert service.lookup(PEOPLE[0].nik).found  # lookups answer while the check runs
+    started = time.monotonic()
+    service.close()
+    assert time.monotonic() - started < 2
+    assert index.damage is None and not (case.bot.index_dir / "DAMAGED").exists()

@@ -19,6 +19,7 @@ by the lookup service) and in full by :meth:`SqliteStore.verify` (``blt-status s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -115,6 +116,7 @@ class SqliteStore(IndexStore):
             raise IndexCorrupt(str(path), type(error).__name__) from None
         self._stop = threading.Event()
         self._checker: threading.Thread | None = None
+        self._check_connection: sqlite3.Connection | None = None
         if "base" in rows:
             base_path = path.parent / Path(rows["base"]).name
             try:
@@ -180,7 +182,8 @@ class SqliteStore(IndexStore):
         checksum = RecordsChecksum()
         # Its own connection: the check may run in another thread than the lookups.
         connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
-                                     uri=True)
+                                     uri=True, check_same_thread=False)
+        self._check_connection = connection  # close() interrupts a long quick_check
         try:
             last = b""
             while not stop.is_set():
@@ -200,8 +203,11 @@ class SqliteStore(IndexStore):
                 if verdict != [("ok",)]:
                     raise self._damaged("SQLite finds the file damaged")
         except (sqlite3.DatabaseError, TypeError, ValueError) as error:
+            if stop.is_set():
+                return  # interrupted by close(): not a verdict
             raise self._damaged(type(error).__name__) from None
         finally:
+            self._check_connection = None
             connection.close()
         if stop.is_set():
             return
@@ -242,6 +248,11 @@ class SqliteStore(IndexStore):
 
     def close(self) -> None:
         self._stop.set()
+        for store in (self, self.base):
+            checking = store._check_connection if store is not None else None
+            if checking is not None:
+                with contextlib.suppress(sqlite3.Error):  # it may have just finished
+                    checking.interrupt()
         self.wait_for_check(5.0)
         self._db.close()
         if self.base is not None:
