@@ -7,7 +7,9 @@ shorter than its Content-Length) a ``DownloadError``. Three limits keep a slow o
 server from holding a sync (and its lock) for ever:
 
 - a **deadline** for the whole sync (a monotonic time): every connect and read waits at most
-  until then, and a body still arriving then is cut off (:class:`DeadlineExceeded`);
+  until then, and a body still arriving then is cut off (:class:`DeadlineExceeded`) by a
+  watchdog that shuts the connection's socket down at that moment, so even a server that
+  drips a byte just often enough to beat the read timeout is cut off on time;
 - a **byte-rate floor** for every file: over each ``rate_window`` seconds at least
   ``min_rate`` bytes per second must arrive, or the file is cut off (:class:`TooSlow`), so a
   server dripping one byte a second cannot keep a file open until the deadline;
@@ -20,6 +22,9 @@ way, with the same checks.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator
@@ -174,12 +179,33 @@ class HttpxFetcher(FetcherInterface):
                                                response.status_code)
         return self._http_chunks(url, response)
 
+    def _watchdog(self, response: httpx.Response, expired: threading.Event,
+                  ) -> threading.Timer | None:
+        """At the deadline, shut the response's socket down: a blocked read returns at once."""
+        remaining = self._remaining()
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if remaining is None or not isinstance(sock, socket.socket):
+            return None
+
+        def expire() -> None:
+            expired.set()
+            with contextlib.suppress(OSError):  # the plain socket under any TLS wrapper
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        timer = threading.Timer(max(0.0, remaining), expire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
     def _http_chunks(self, url: str, response: httpx.Response) -> Iterator[bytes]:
         # A generator: errors while streaming are raised here, so map them here too (tuf's
         # fetch() only wraps errors raised when the request starts). Chunks are taken as they
         # arrive (no re-chunking), so the deadline and the rate floor are checked per read.
         window_start = time.monotonic()
         window_bytes = 0
+        expired = threading.Event()
+        watchdog = self._watchdog(response, expired)
         try:
             for chunk in response.iter_raw():
                 now = time.monotonic()
@@ -193,10 +219,15 @@ class HttpxFetcher(FetcherInterface):
                 yield self._count(chunk)
         except httpx.TimeoutException as error:
             raise self._timed_out(url) from error
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, OSError) as error:
+            if expired.is_set():
+                raise DeadlineExceeded(
+                    f"the sync's deadline passed while reading {url}") from error
             raise exceptions.DownloadError(
                 f"connection lost while reading {url}: {type(error).__name__}") from error
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             response.close()
 
     def _file_chunks(self, url: str) -> Iterator[bytes]:
