@@ -88,6 +88,7 @@ MESSAGES: dict[str, str] = {
     # -- core: error classes that lived outside this module -------------------------------------
     "capacity_short": N_("Payout point capacity is short in the window {window}: add days, "
                          "capacity or points. {details}"),
+    "bot_view": N_("The bot needs a recipient-view device (`central enroll --bot`)."),
     # -- central: the database and publish guards -------------------------------------------
     "publish_empty": N_(
         "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "

@@ -146,12 +146,18 @@ class SqliteStore(IndexStore):
     def __len__(self) -> int:
         if self.base is not None:
             return self.meta.record_count
-        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        try:
+            return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        except sqlite3.DatabaseError as error:  # a damaged file: never an internal error
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
 
     def _own_shard(self, shard: str) -> Iterator[SealedRecord]:
-        cursor = self._db.execute("SELECT tag, blob FROM records WHERE shard = ?", (shard,))
-        for tag, blob in cursor:
-            yield SealedRecord(tag, shard, blob)
+        try:
+            cursor = self._db.execute("SELECT tag, blob FROM records WHERE shard = ?", (shard,))
+            for tag, blob in cursor:
+                yield SealedRecord(tag, shard, blob)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
 
     def iter_shard(self, shard: str) -> Iterator[SealedRecord]:
         if self.base is not None and shard not in self.overlay_shards:
@@ -160,8 +166,11 @@ class SqliteStore(IndexStore):
 
     def iter_all(self) -> Iterator[SealedRecord]:
         """Every record of this version, in one pass over each file."""
-        for tag, shard, blob in self._db.execute("SELECT tag, shard, blob FROM records"):
-            yield SealedRecord(tag, shard, blob)
+        try:
+            for tag, shard, blob in self._db.execute("SELECT tag, shard, blob FROM records"):
+                yield SealedRecord(tag, shard, blob)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
         if self.base is not None:
             for record in self.base.iter_all():
                 if record.shard not in self.overlay_shards:
