@@ -1,0 +1,274 @@
+"""``central pos push``: send a published version's payout instructions to the payer (DSBT-001).
+
+One ``transaction_id`` per payout point and version; each message carries at most
+``batch_size`` DisburseRequests. The plan (which reference goes into which message) is written
+to the journal before anything is sent, with deterministic message ids, so:
+
+- pushing the same version again sends nothing (every message is already ``delivered``);
+- a push the payer's outage interrupted resumes with the same message ids and contents;
+- a later version sends only the references whose instruction changed (new slot, point or
+  amount) or that are new; recipients whose payout is final (collected/returned) are skipped;
+  recipients that left the roster are reported as ``removed`` (the spec has no cancel message).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from blt_status.central.pos.bridge import RosterInfo, RosterItem, published_roster
+from blt_status.central.pos.config import PosConfig, read_token
+from blt_status.central.pos.http import PayerUnreachable, RetryPolicy, call_payer
+from blt_status.central.pos.journal import Batch, Journal
+from blt_status.central.pos.mapping import reference_id, reference_key, transaction_id
+from blt_status.central.pos.models import SPEC_VERSION, DisburseRequest, format_amount
+from blt_status.central.pos.signing import sign, signing_key, utc_timestamp
+from blt_status.central.store import CentralStore
+from blt_status.records import RecordPayload
+
+__all__ = ["PushReport", "local_offset", "push", "push_instruction"]
+
+_OFFSETS = {8: ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"),
+            9: ("81", "82", "91", "92", "93", "94", "95", "96", "97")}
+
+
+def local_offset(kode_wilayah: str) -> dt.timezone:
+    """WIB (+07:00), WITA (+08:00) or WIT (+09:00) from the province code."""
+    province = kode_wilayah[:2]
+    for hours, provinces in _OFFSETS.items():
+        if province in provinces:
+            return dt.timezone(dt.timedelta(hours=hours))
+    return dt.timezone(dt.timedelta(hours=7))
+
+
+def push_instruction(payload: RecordPayload) -> str:
+    """The compact ``instruction`` JSON: ``{id_titik, tanggal, mulai, selesai, mode}``."""
+    schedule = payload.schedule
+    data = {"id_titik": payload.payout_point.id if payload.payout_point else None,
+            "tanggal": schedule.date.isoformat(),
+            "mulai": schedule.start.strftime("%H:%M") if schedule.start else None,
+            "selesai": schedule.end.strftime("%H:%M") if schedule.end else None,
+            "mode": schedule.mode}
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def _scheduled(payload: RecordPayload) -> str:
+    start = payload.schedule.start or dt.time(0, 0)
+    moment = dt.datetime.combine(payload.schedule.date, start,
+                                 tzinfo=local_offset(payload.kode_wilayah))
+    return moment.isoformat()
+
+
+@dataclass
+class PushReport:
+    version: int
+    transactions: int = 0
+    messages_planned: int = 0
+    messages_sent: int = 0
+    messages_already_delivered: int = 0
+    sent: int = 0
+    skipped_unchanged: int = 0
+    skipped_final: int = 0
+    no_point: int = 0
+    refused: int = 0
+    refused_by_code: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+    not_delivered: int = 0
+    complete: bool = False
+    unreachable_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "transactions": self.transactions,
+                "messages_planned": self.messages_planned, "messages_sent": self.messages_sent,
+                "messages_already_delivered": self.messages_already_delivered,
+                "sent": self.sent, "skipped_unchanged": self.skipped_unchanged,
+                "skipped_final": self.skipped_final, "no_point": self.no_point,
+                "refused": self.refused, "refused_by_code": dict(self.refused_by_code),
+                "removed": self.removed, "not_delivered": self.not_delivered,
+                "complete": self.complete, "unreachable_reason": self.unreachable_reason}
+
+
+@dataclass(frozen=True)
+class _Planned:
+    ref: str
+    fingerprint: str
+    point_id: str
+    item: RosterItem
+
+
+def _fingerprint(request: DisburseRequest) -> str:
+    data = f"{request.amount}|{request.scheduled_timestamp}|{request.instruction}"
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def _request(config: PosConfig, ref: str, item: RosterItem) -> DisburseRequest:
+    payload = item.payload
+    return DisburseRequest(
+        reference_id=ref, payer_fa=config.payer_fa, payee_fa=f"{item.nik_digits}@dukcapil",
+        amount=format_amount(payload.amount), scheduled_timestamp=_scheduled(payload),
+        payee_name=payload.name, instruction=push_instruction(payload),
+        payer_name=config.payer_name)
+
+
+def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
+          roster: Iterable[tuple[str, RosterItem]], batch_size: int,
+          report: PushReport) -> dict[str, RosterItem]:
+    """Write the messages of this version to the journal; return the roster by reference."""
+    delivered = journal.delivered_fingerprints()
+    by_ref: dict[str, RosterItem] = {}
+    by_point: dict[str, list[tuple[str, str]]] = {}
+    for ref, item in roster:
+        by_ref[ref] = item
+        payload = item.payload
+        if payload.status in ("collected", "returned"):
+            report.skipped_final += 1
+            continue
+        if payload.payout_point is None:
+            report.no_point += 1
+            continue
+        fingerprint = _fingerprint(_request(config, ref, item))
+        previous = delivered.get(ref)
+        if previous is not None and previous[0] == fingerprint:
+            report.skipped_unchanged += 1
+            continue
+        by_point.setdefault(payload.payout_point.id, []).append((ref, fingerprint))
+    report.removed = sum(1 for ref, (_, outcome) in delivered.items()
+                         if ref not in by_ref and outcome is None)
+    planned: list[tuple[Batch, list[tuple[str, str]]]] = []
+    for point_id, refs in sorted(by_point.items()):
+        txid = transaction_id(info.program.id, info.version, point_id)
+        for seq, start in enumerate(range(0, len(refs), batch_size)):
+            chunk = refs[start:start + batch_size]
+            planned.append((Batch(f"{txid}.m{seq:05d}", txid, info.version, point_id, seq,
+                                  "pending", None, len(chunk)), chunk))
+    journal.plan(planned)
+    return by_ref
+
+
+def push(store: CentralStore, config: PosConfig, *, endpoint: str,
+         callback_url: str | None = None, version: int | None = None,
+         batch_size: int | None = None, policy: RetryPolicy | None = None,
+         client: httpx.Client | None = None,
+         progress: Callable[[str, int, int], None] | None = None) -> PushReport:
+    """Deliver every message of ``version`` not delivered yet (see the module text)."""
+    policy = policy or RetryPolicy()
+    batch_size = batch_size or config.batch_size
+    info, items = published_roster(store, version)
+    state = store.load_state(records=False)
+    key = reference_key(store.master_pepper)
+    epoch_id = state.epoch_id or info.epoch_id
+    roster = ((reference_id(key, epoch_id, item.nik_digits), item) for item in items)
+    report = PushReport(info.version)
+    journal = Journal.of(store)
+    try:
+        by_ref: dict[str, RosterItem] | None = None
+        batches = journal.batches(info.version)
+        if not batches:
+            by_ref = _plan(journal, config, info, roster, batch_size, report)
+            batches = journal.batches(info.version)
+        else:
+            by_ref = dict(roster)
+            _count_existing(journal, config, by_ref, report)
+        report.messages_planned = len(batches)
+        report.transactions = len({batch.transaction_id for batch in batches})
+        pending = [batch for batch in batches if batch.state == "pending"]
+        report.messages_already_delivered = sum(1 for b in batches if b.state == "delivered")
+        for batch in batches:
+            if batch.state == "refused":
+                report.refused += batch.count
+                code = batch.error or "refused"
+                report.refused_by_code[code] = report.refused_by_code.get(code, 0) + batch.count
+        _send(store, config, journal, pending, by_ref, endpoint=endpoint.rstrip("/"),
+              callback_url=callback_url or config.callback_url, policy=policy, client=client,
+              report=report, progress=progress)
+    finally:
+        journal.close()
+    return report
+
+
+def _count_existing(journal: Journal, config: PosConfig, by_ref: Mapping[str, RosterItem],
+                    report: PushReport) -> None:
+    """For a version already planned: count what a fresh plan would have skipped."""
+    planned = {ref for batch in journal.batches(report.version)
+               for ref, _ in journal.batch_refs(batch.message_id)}
+    for ref, item in by_ref.items():
+        if ref in planned:
+            continue
+        if item.payload.status in ("collected", "returned"):
+            report.skipped_final += 1
+        elif item.payload.payout_point is None:
+            report.no_point += 1
+        else:
+            report.skipped_unchanged += 1
+
+
+def _send(store: CentralStore, config: PosConfig, journal: Journal, pending: list[Batch],
+          by_ref: Mapping[str, RosterItem], *, endpoint: str, callback_url: str | None,
+          policy: RetryPolicy, client: httpx.Client | None, report: PushReport,
+          progress: Callable[[str, int, int], None] | None) -> None:
+    key = signing_key(store)
+    token = read_token(Path(config.token_file)) if pending else ""
+    own_client = client is None
+    http = client or httpx.Client()
+    try:
+        for index, batch in enumerate(pending):
+            refs = journal.batch_refs(batch.message_id)
+            requests = [_request(config, ref, by_ref[ref]) for ref, _ in refs if ref in by_ref]
+            header: dict[str, Any] = {
+                "version": SPEC_VERSION, "message_id": batch.message_id,
+                "message_ts": utc_timestamp(), "action": "disburse",
+                "sender_id": config.sender_id, "receiver_id": config.payer_id,
+                "total_count": len(requests)}
+            if callback_url:
+                header["sender_uri"] = callback_url
+            message = {"transaction_id": batch.transaction_id,
+                       "disburse_request": [request.to_dict() for request in requests]}
+            body = {"signature": sign(header, message, key, sender_id=config.sender_id),
+                    "header": header, "message": message}
+            try:
+                response = call_payer(
+                    http, "POST", f"{endpoint}/disburse", policy=policy, json_body=body,
+                    headers={"Authorization": f"Bearer {token}",
+                             "X-Request-Id": str(uuid.uuid4())})
+            except PayerUnreachable as error:
+                report.unreachable_reason = str(error)
+                report.not_delivered = sum(b.count for b in pending[index:])
+                return
+            code = _refusal(response)
+            if code is None:
+                journal.mark_delivered(batch)
+                report.messages_sent += 1
+                report.sent += batch.count
+            else:
+                journal.mark_refused(batch, code)
+                report.refused += batch.count
+                report.refused_by_code[code] = report.refused_by_code.get(code, 0) + batch.count
+            if progress is not None:
+                progress("push", index + 1, len(pending))
+        report.complete = True
+    finally:
+        if own_client:
+            http.close()
+
+
+def _refusal(response: httpx.Response) -> str | None:
+    """None for an ACK; else the spec's error code (or ``HTTP_<status>``)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    ack = data.get("message", {}).get("ack", {}) if isinstance(data, dict) else {}
+    status = ack.get("status") if isinstance(ack, dict) else None
+    if response.status_code < 300 and status == "ACK":
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code)[:60] if code else f"HTTP_{response.status_code}"
