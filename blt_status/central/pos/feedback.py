@@ -18,6 +18,7 @@ from typing import Any
 from blt_status.central.pos.bridge import FeedbackEvent, ingest, published_roster
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.mapping import (
+    FINAL_STATUSES,
     ledger_status,
     reason_code,
     reference_id,
@@ -102,6 +103,11 @@ class FeedbackProcessor:
         targets = self._targets()
         events: list[FeedbackEvent] = []
         finals: list[tuple[str, str]] = []
+        journal = Journal.of(self.store)
+        try:
+            known = journal.outcomes(response.reference_id for response in callback.responses)
+        finally:
+            journal.close()
         for response in callback.responses:
             status = ledger_status(response.status, response.status_reason_code)
             if status is None:
@@ -110,6 +116,11 @@ class FeedbackProcessor:
             target = targets.get(response.reference_id)
             if target is None:
                 result.unknown_references += 1
+                continue
+            before = known.get(response.reference_id)
+            if before is not None and (before in FINAL_STATUSES or before == status):
+                # Already answered (a replay, a poll after a callback): nothing new to record.
+                result.duplicates += 1
                 continue
             point = response.point_id or target.point_id or ""
             events.append(FeedbackEvent(
@@ -126,7 +137,7 @@ class FeedbackProcessor:
         finally:
             journal.close()
         result.recorded = outcome.accepted
-        result.duplicates = outcome.duplicates
+        result.duplicates += outcome.duplicates
         result.rejected = outcome.rejected
         result.version = outcome.version
         return result

@@ -132,6 +132,18 @@ class Journal:
                 "UPDATE sent SET outcome = ? WHERE ref = ? AND (outcome IS NULL OR "
                 "outcome = 'gagal')", [(status, ref) for ref, status in outcomes])
 
+    def outcomes(self, refs: Iterable[str]) -> dict[str, str]:
+        """The recorded answers of these references (those without one are left out)."""
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(refs))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT ref, outcome FROM sent WHERE outcome IS NOT NULL AND ref IN ({marks})",
+                chunk).fetchall())
+        return found
+
     def open_transactions(self) -> dict[str, int]:
         """Transactions with delivered references still without a final answer -> count."""
         return dict(self.db.execute(
