@@ -140,9 +140,10 @@ class PosPayer:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.stop()
-            loop.stop()
+                await self._server.close_all_connections()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(5)
         self._loop = None
@@ -285,9 +286,9 @@ class PosPayer:
                     key = Ed25519PrivateKey.generate() if mode == "bad_signature" else None
                     bodies = [self.envelope(txid, responses, action=action, items_key=items_key,
                                             key=key)]
-                    if mode == "tampered":
-                        bodies[0]["message"][items_key][0]["status"] = "SUCC"
-                        bodies[0]["message"][items_key][0].pop("status_reason_code", None)
+                    if mode == "tampered":  # changed after signing: a different payout time
+                        first = bodies[0]["message"][items_key][0]
+                        first["timestamp"] = first["timestamp"].replace(":15:", ":45:")
                     if mode == "duplicate":
                         bodies.append(bodies[0])
                     if mode == "oversize":
@@ -384,6 +385,7 @@ class ReceiverThread:
         self.receiver = Receiver(store, load_config(store), ListenSettings(**settings))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
         self.port = 0
 
     @property
@@ -407,6 +409,7 @@ class ReceiverThread:
                 sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
                 self.port = sockets[0].getsockname()[1]
                 server.add_sockets(sockets)
+                self._server = server
                 started.set()
 
             loop.run_until_complete(boot())
@@ -420,7 +423,16 @@ class ReceiverThread:
 
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            loop = self._loop
+            server = self._server
+
+            async def shutdown() -> None:
+                if server is not None:
+                    server.stop()
+                    await server.close_all_connections()
+
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(5)
         self.receiver.executor.shutdown(wait=True)

@@ -151,13 +151,18 @@ class CallbackHandler(tornado.web.RequestHandler):
             if isinstance(connection, tornado.http1connection.HTTP1Connection):
                 connection.set_max_body_size(receiver.settings.max_body + 1)
         except _Refused as refused:
+            # Answered once the (small) body is read, so the connection stays usable; an
+            # oversize body is refused at once and the connection closed.
             self.refused = refused
-            log.info("%s refused: %s %s", self.request.path, refused.status, refused.code)
-            self._answer(refused.status, error_body(refused.code, refused.message),
-                         refused.headers)
+            if refused.status == 413:
+                self._refuse(refused)
+
+    def _refuse(self, refused: _Refused) -> None:
+        log.info("%s refused: %s %s", self.request.path, refused.status, refused.code)
+        self._answer(refused.status, error_body(refused.code, refused.message), refused.headers)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self._finished or self.refused is not None:
             return
         self.size += len(chunk)
         if self.size <= self.receiver.settings.max_body:
@@ -165,6 +170,9 @@ class CallbackHandler(tornado.web.RequestHandler):
 
     async def post(self) -> None:
         if self._finished:
+            return
+        if self.refused is not None:
+            self._refuse(self.refused)
             return
         receiver = self.receiver
         try:
@@ -208,9 +216,7 @@ class CallbackHandler(tornado.web.RequestHandler):
                      result.unknown_references, len(result.rejected))
             self._answer(200, ack_body(callback.message_id))
         except _Refused as refused:
-            log.info("%s refused: %s %s", self.request.path, refused.status, refused.code)
-            self._answer(refused.status, error_body(refused.code, refused.message),
-                         refused.headers)
+            self._refuse(refused)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = "ERR_INVALID_REQUEST" if status_code < 500 else "ERR_SERVICE_UNAVAILABLE"
