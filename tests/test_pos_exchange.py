@@ -77,9 +77,6 @@ def world(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     world.payer.stop()
 
 
-SCHEDULED = [person for person in PEOPLE]
-
-
 def test_push_sends_signed_batches_once_and_repush_is_a_noop(world: World) -> None:
     code, report, err = world.push("--callback-url", "http://127.0.0.1:9/on-disburse")
     assert code == 0, err
@@ -92,7 +89,8 @@ def test_push_sends_signed_batches_once_and_repush_is_a_noop(world: World) -> No
     nik_of = {item.nik for item in instructions}
     assert nik_of <= {person.nik for person in PEOPLE}
     for item in instructions:
-        assert item.amount.endswith(".00") and item.scheduled.utcoffset().total_seconds() == 7 * 3600
+        assert item.amount.endswith(".00")
+        assert item.scheduled.utcoffset().total_seconds() == 7 * 3600  # WIB (Jawa Barat)
         assert set(item.instruction) == {"id_titik", "tanggal", "mulai", "selesai", "mode"}
         assert item.reference_id.startswith("R") and item.nik not in item.reference_id
     assert world.payer.callback_uri == "http://127.0.0.1:9/on-disburse"
@@ -282,7 +280,6 @@ def test_pull_records_the_same_outcomes_and_repeats_nothing(world: World, capsys
 def test_pull_refuses_a_badly_signed_answer(world: World, capsys) -> None:
     world.push()
     world.payer.poll_faults = ["bad_signature"]
-    before = world.state()
     code, out, _ = run(capsys, "central", "pos", "pull", world.dir, "--endpoint",
                        world.payer.url, "--json", *FAST)
     data = json.loads(out)
