@@ -49,7 +49,6 @@ MESSAGES: dict[str, str] = {
     "pos_batch_size": N_("The batch size must be at least 1."),
     "pos_version": N_("Version {version} cannot be pushed: only the published version "
                       "{published} can."),
-    "pos_endpoint": N_("The URL {url} must start with http:// or https://."),
     "pos_unreachable": N_(
         "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
         "{pending} not yet. Run the same command again later to finish."),
