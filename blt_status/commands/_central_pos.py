@@ -184,10 +184,8 @@ def _push_lines(report: dict[str, Any]) -> list[str]:
                    messages=format_number(report["messages_sent"]),
                    transactions=format_number(report["transactions"])),
              _("  skipped: {unchanged} already delivered unchanged, {final} already collected "
-               "or returned, {no_point} without a payout point").format(
-                   unchanged=format_number(report["skipped_unchanged"]),
-                   final=format_number(report["skipped_final"]),
-                   no_point=format_number(report["no_point"]))]
+               "or returned").format(unchanged=format_number(report["skipped_unchanged"]),
+                                     final=format_number(report["skipped_final"]))]
     if report["refused"]:
         codes = ", ".join(f"{code} {count}" for code, count
                           in sorted(report["refused_by_code"].items()))

@@ -67,9 +67,10 @@ class PosPayer:
 
     def __init__(self, central_public_pem: str, *, payer_id: str = "KANTORPOS-SIM",
                  central_id: str = "blt-status-central", token: str = "payer-token-123",
-                 callback_token: str = "callback-token-456") -> None:
+                 callback_token: str = "callback-token-456",
+                 key: Ed25519PrivateKey | None = None) -> None:
         self.central_key = load_public_key(central_public_pem)
-        self.key = Ed25519PrivateKey.generate()
+        self.key = key or Ed25519PrivateKey.generate()
         self.payer_id = payer_id
         self.central_id = central_id
         self.token = token

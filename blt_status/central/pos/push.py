@@ -6,6 +6,8 @@ to the journal before anything is sent, with deterministic message ids, so:
 
 - pushing the same version again sends nothing (every message is already ``delivered``);
 - a push the payer's outage interrupted resumes with the same message ids and contents;
+- recipients served at home (``antar``, no payout point) go in one transaction per kecamatan,
+  ``ANTAR-<kecamatan>``; the payer reports in the feedback ``instruction`` where it paid;
 - a later version sends only the references whose instruction changed (new slot, point or
   amount) or that are new; recipients whose payout is final (collected/returned) are skipped;
   recipients that left the roster are reported as ``removed`` (the spec has no cancel message).
@@ -77,7 +79,6 @@ class PushReport:
     sent: int = 0
     skipped_unchanged: int = 0
     skipped_final: int = 0
-    no_point: int = 0
     refused: int = 0
     refused_by_code: dict[str, int] = field(default_factory=dict)
     removed: int = 0
@@ -90,7 +91,7 @@ class PushReport:
                 "messages_planned": self.messages_planned, "messages_sent": self.messages_sent,
                 "messages_already_delivered": self.messages_already_delivered,
                 "sent": self.sent, "skipped_unchanged": self.skipped_unchanged,
-                "skipped_final": self.skipped_final, "no_point": self.no_point,
+                "skipped_final": self.skipped_final,
                 "refused": self.refused, "refused_by_code": dict(self.refused_by_code),
                 "removed": self.removed, "not_delivered": self.not_delivered,
                 "complete": self.complete, "unreachable_reason": self.unreachable_reason}
@@ -118,6 +119,12 @@ def _request(config: PosConfig, ref: str, item: RosterItem) -> DisburseRequest:
         payer_name=config.payer_name)
 
 
+def _point_key(item: RosterItem) -> str:
+    """The payout point, or ``ANTAR-<kecamatan>`` for aid delivered at home (no point)."""
+    point = item.payload.payout_point
+    return point.id if point is not None else f"ANTAR-{item.kecamatan}"
+
+
 def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
           roster: Iterable[tuple[str, RosterItem]], batch_size: int,
           report: PushReport) -> dict[str, RosterItem]:
@@ -131,15 +138,12 @@ def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
         if payload.status in ("collected", "returned"):
             report.skipped_final += 1
             continue
-        if payload.payout_point is None:
-            report.no_point += 1
-            continue
         fingerprint = _fingerprint(_request(config, ref, item))
         previous = delivered.get(ref)
         if previous is not None and previous[0] == fingerprint:
             report.skipped_unchanged += 1
             continue
-        by_point.setdefault(payload.payout_point.id, []).append((ref, fingerprint))
+        by_point.setdefault(_point_key(item), []).append((ref, fingerprint))
     report.removed = sum(1 for ref, (_, outcome) in delivered.items()
                          if ref not in by_ref and outcome is None)
     planned: list[tuple[Batch, list[tuple[str, str]]]] = []
@@ -204,8 +208,6 @@ def _count_existing(journal: Journal, config: PosConfig, by_ref: Mapping[str, Ro
             continue
         if item.payload.status in ("collected", "returned"):
             report.skipped_final += 1
-        elif item.payload.payout_point is None:
-            report.no_point += 1
         else:
             report.skipped_unchanged += 1
 
