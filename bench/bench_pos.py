@@ -90,11 +90,15 @@ def _publish(directory: Path, inputs: Path, records: int, env_db: str | None) ->
         os.environ["BLT_CENTRAL_DB"] = env_db
     else:
         os.environ.pop("BLT_CENTRAL_DB", None)
-    files = write_demo_world(inputs, recipients=records, seed=11)
+    # The demo world rejects about a third of its rows (ineligible, inactive...): write more
+    # rows and publish exactly ``records`` eligible recipients.
+    files = write_demo_world(inputs, recipients=records * 3 // 2 + 100, seed=11)
     plan = plan_publication(files.recipients_csv, files.payout_points_csv, files.program_toml)
     program = plan.program.program
     store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
-    publish_records(store, {r.nik_digits: (r.shard, r.payload) for r in plan.recipients},
+    chosen = plan.recipients[:records]
+    assert len(chosen) == records, f"only {len(chosen)} eligible recipients"
+    publish_records(store, {r.nik_digits: (r.shard, r.payload) for r in chosen},
                     program=program, aggregate=lambda items: compute_aggregates(items, program),
                     inputs={"program": store.save_input(files.program_toml, ".toml"),
                             "payout_points": store.save_input(files.payout_points_csv, ".csv")})
@@ -189,7 +193,8 @@ def _pg_database(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=100_000,
+                        help="recipients published, one instruction each")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--ingest-records", type=int, default=25_000,
                         help="size of the stores used for the ingest runs")

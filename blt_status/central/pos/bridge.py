@@ -133,9 +133,10 @@ def _ingest_ledger(store: CentralStore, events: Sequence[FeedbackEvent], *,
     if accepted is None:
         accepted = getattr(report, "applied", len(events) - len(rejected) - duplicates)
     count = len(accepted) if isinstance(accepted, list | tuple) else int(accepted or 0)
+    published = bool(getattr(report, "published", publish))
     return IngestOutcome(count, duplicates,
                          [item if isinstance(item, dict) else _as_dict(item) for item in rejected],
-                         getattr(report, "version", None))
+                         getattr(report, "version", None) if published else None)
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
