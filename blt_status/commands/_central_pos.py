@@ -264,12 +264,8 @@ def run_listen(args: argparse.Namespace) -> int:
         totals = serve(store, config, settings,
                        publish=publish if ledger_available() else None, ready=ready)
     except OSError as error:
-        if error.filename:
-            raise CentralError("pos_tls", reason=error.strerror or str(error)) from None
         raise CentralError("pos_listen", host=args.host, port=args.port,
                            reason=error.strerror or type(error).__name__) from None
-    except ValueError as error:
-        raise CentralError("pos_tls", reason=str(error)[:100]) from None
     print(_("Stopped: {recorded} payout facts recorded, {duplicates} duplicates.").format(
         recorded=format_number(totals.recorded), duplicates=format_number(totals.duplicates)))
     return 0

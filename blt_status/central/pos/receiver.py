@@ -42,7 +42,7 @@ from blt_status.central.pos.models import (
 )
 from blt_status.central.pos.signing import SignatureInvalid, verify
 from blt_status.central.store import CentralStore
-from blt_status.errors import BltError
+from blt_status.errors import BltError, CentralError
 
 __all__ = ["ListenSettings", "Receiver", "make_app", "serve"]
 
@@ -249,8 +249,13 @@ def _ssl_context(settings: ListenSettings) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(settings.tls_cert),
-                            str(settings.tls_key) if settings.tls_key else None)
+    try:
+        context.load_cert_chain(str(settings.tls_cert),
+                                str(settings.tls_key) if settings.tls_key else None)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) \
+            or type(error).__name__
+        raise CentralError("pos_tls", reason=str(reason)[:100]) from None
     return context
 
 
