@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from test_pos_exchange import FAST, World, run
 
+from blt_status.central import CentralStore
 from blt_status.central.demodata import DEMO_PROGRAM_TOML
+from blt_status.central.publish import publish_files
 
 
 @pytest.fixture()
@@ -89,10 +91,9 @@ def test_a_later_version_sends_only_changes_and_counts_removed(world: World, tmp
     files = write_world(tmp_path / "inputs2", people=PEOPLE[:-1])
     files.program.write_text(DEMO_PROGRAM_TOML.replace("start = 2025-11-21",
                                                        "start = 2025-11-24"))
-    code, _, err = run(capsys, "central", "publish", world.dir, "--recipients",
-                       files.recipients, "--payout-points", files.payout_points, "--program",
-                       files.program, "--workers", "1")
-    assert code == 0, err
+    published = publish_files(CentralStore.open(world.dir), files.recipients,
+                              files.payout_points, files.program, workers=1, allow_shrink=True)
+    assert published.version == 2
     code, second, _ = world.push()
     assert code == 0 and second["version"] == 2
     assert second["removed"] == 1
