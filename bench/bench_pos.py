@@ -188,7 +188,8 @@ def _pg_database(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {name}")
         connection.execute(f"CREATE DATABASE {name}")
-    return f"postgresql+psycopg://{url.split('://', 1)[1].rstrip('/')}/{name}"
+    server = url.split("://", 1)[1].split("/", 1)[0]
+    return f"postgresql+psycopg://{server}/{name}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from blt_status.central.pos.journal import Journal
@@ -125,7 +125,9 @@ def _ingest_ledger(store: CentralStore, events: Sequence[FeedbackEvent], *,
                    publish: bool) -> IngestOutcome:
     ledger = importlib.import_module("blt_status.central.ledger")
     publish_module = importlib.import_module("blt_status.central.publish")
-    converted = [ledger.PayoutEvent(**asdict(event)) for event in events]
+    names = [item.name for item in fields(FeedbackEvent)]  # shallow: asdict deep-copies
+    converted = [ledger.PayoutEvent(**{name: getattr(event, name) for name in names})
+                 for event in events]
     report = publish_module.ingest_events(store, converted, publish=publish)
     rejected = list(getattr(report, "rejected", []) or [])
     duplicates = int(getattr(report, "duplicates", 0) or 0)
