@@ -9,8 +9,8 @@
    peak RSS (``wait4``), then a second push of the same version (a no-op) for comparison.
 3. Callback ingest: ``--events`` signed DisburseResponses (messages of 1,000) are POSTed to a
    ``pos listen`` child process, once on a SQLite store and once on PostgreSQL (a fresh
-   database on ``--pg-url``; only when the payout ledger, which is what reads
-   ``BLT_CENTRAL_DB``, is present), and the rate is events/s from first request to last Ack.
+   database on ``--pg-url``, given to the store as ``BLT_CENTRAL_DB``), and the rate is
+   events/s from the first request to the last Ack.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import (  # noqa: E402
 from blt_status.central import CentralStore, publish_records  # noqa: E402
 from blt_status.central.demodata import write_demo_world  # noqa: E402
 from blt_status.central.plan import compute_aggregates, plan_publication  # noqa: E402
-from blt_status.central.pos.bridge import ledger_available, published_roster  # noqa: E402
+from blt_status.central.pos.bridge import published_roster  # noqa: E402
 from blt_status.central.pos.mapping import reference_id, reference_key  # noqa: E402
 from blt_status.central.pos.models import canonical_json  # noqa: E402
 from blt_status.central.pos.signing import public_pem, sign, signing_key  # noqa: E402
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of the stores used for the ingest runs")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
-    print(f"cores: {os.cpu_count()}; ledger: {'yes' if ledger_available() else 'no (adapter)'}")
+    print(f"cores: {os.cpu_count()}")
     payer_key = Ed25519PrivateKey.generate()
     payer_pem = payer_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     with tempfile.TemporaryDirectory(prefix="bench-pos-") as tmp:
@@ -230,12 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak RSS {rss2:.0f} MiB")
         finally:
             payer.terminate()
-        runs: list[tuple[str, str | None]] = [("sqlite", None)]
-        if ledger_available():
-            runs.append(("postgresql", _pg_database(args.pg_url)))
-        else:
-            print("ingest on PostgreSQL: n/a (needs the payout ledger, which reads "
-                  "BLT_CENTRAL_DB)")
+        runs: list[tuple[str, str | None]] = [("sqlite", None),
+                                              ("postgresql", _pg_database(args.pg_url))]
         for label, db_url in runs:
             directory = base / f"ingest-{label}"
             ingest_store = _publish(directory, base / f"inputs-{label}", args.ingest_records,

@@ -70,8 +70,8 @@ MESSAGES: dict[str, str] = {
     "pos_payer_key": N_("The payer key must be an Ed25519 public key in PEM format."),
     "pos_key_unreadable": N_("The exchange signing key {path} is unreadable."),
     "pos_batch_size": N_("The batch size must be at least 1."),
-    "pos_version": N_("Version {version} cannot be pushed: only the published version "
-                      "{published} can."),
+    "pos_version": N_("Version {version} cannot be pushed: the published versions are 1 to "
+                      "{published}."),
     "pos_unreachable": N_(
         "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
         "{pending} not yet. Run the same command again later to finish."),

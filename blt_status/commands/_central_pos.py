@@ -236,7 +236,6 @@ def run_push(args: argparse.Namespace) -> int:
 
 def run_listen(args: argparse.Namespace) -> int:
     from blt_status.central import CentralStore
-    from blt_status.central.pos.bridge import ledger_available
     from blt_status.central.pos.config import load_config
     from blt_status.central.pos.receiver import ListenSettings, serve
 
@@ -261,8 +260,7 @@ def run_listen(args: argparse.Namespace) -> int:
         print(_("Listening on {url} (Ctrl-C to stop)").format(url=url), flush=True)
 
     try:
-        totals = serve(store, config, settings,
-                       publish=publish if ledger_available() else None, ready=ready)
+        totals = serve(store, config, settings, publish=publish, ready=ready)
     except OSError as error:
         raise CentralError("pos_listen", host=args.host, port=args.port,
                            reason=error.strerror or type(error).__name__) from None
@@ -273,7 +271,6 @@ def run_listen(args: argparse.Namespace) -> int:
 
 def run_pull(args: argparse.Namespace) -> int:
     from blt_status.central import CentralStore
-    from blt_status.central.pos.bridge import ledger_available
     from blt_status.central.pos.config import load_config
     from blt_status.central.pos.pull import pull
 
@@ -281,7 +278,7 @@ def run_pull(args: argparse.Namespace) -> int:
     config = load_config(store)
     report = pull(store, config, endpoint=args.endpoint, policy=_policy(args))
     data = report.to_dict()
-    if args.publish and report.feedback.recorded and ledger_available():
+    if args.publish and report.feedback.recorded:
         from blt_status.central.publish import refresh
 
         data["version"] = refresh(store).version

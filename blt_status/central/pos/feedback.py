@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blt_status.central.pos.bridge import FeedbackEvent, ingest, published_roster
+from blt_status.central.ledger import PayoutEvent
+from blt_status.central.pos.bridge import ingest, published_roster
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.mapping import (
     FINAL_STATUSES,
@@ -101,7 +102,7 @@ class FeedbackProcessor:
     def _process(self, callback: Callback) -> FeedbackResult:
         result = FeedbackResult(responses=len(callback.responses))
         targets = self._targets()
-        events: list[FeedbackEvent] = []
+        events: list[PayoutEvent] = []
         finals: list[tuple[str, str]] = []
         journal = Journal.of(self.store)
         try:
@@ -123,7 +124,7 @@ class FeedbackProcessor:
                 result.duplicates += 1
                 continue
             point = response.point_id or target.point_id or ""
-            events.append(FeedbackEvent(
+            events.append(PayoutEvent(
                 nik_digits=target.nik_digits, status=status, occurred_at=response.timestamp,
                 point_id=point, source="api", source_ref=callback.message_id,
                 row_ref=response.reference_id,
@@ -132,7 +133,7 @@ class FeedbackProcessor:
             finals.append((response.reference_id, status))
         journal = Journal.of(self.store)
         try:
-            outcome = ingest(self.store, events, publish=self.publish, journal=journal)
+            outcome = ingest(self.store, events, publish=self.publish)
             journal.record_outcomes(finals)
         finally:
             journal.close()

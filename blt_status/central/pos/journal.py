@@ -7,13 +7,13 @@ transaction and message ids, fingerprints and states:
   push of a version is a no-op and an interrupted push resumes with the same message ids;
 - ``batch_refs``: the references planned into each message (with the instruction fingerprint);
 - ``sent``: per reference, the instruction last delivered and its outcome (``salur``, ``gagal``,
-  ``kembali`` once a final response came: what ``pos pull`` still asks about);
-- ``seen``: ``(message_id, reference_id)`` pairs applied before the payout ledger existed.
+  ``kembali`` once a final response came: what ``pos pull`` still asks about).
+
+The payout facts themselves live in the store's payout ledger, not here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -37,7 +37,6 @@ CREATE TABLE IF NOT EXISTS sent (
     ref TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, transaction_id TEXT NOT NULL,
     message_id TEXT NOT NULL, version INTEGER NOT NULL, outcome TEXT);
 CREATE INDEX IF NOT EXISTS sent_open ON sent(transaction_id, outcome);
-CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY);
 """
 
 
@@ -153,17 +152,3 @@ class Journal:
     def outcome_counts(self) -> dict[str, int]:
         return {str(outcome or "open"): count for outcome, count in self.db.execute(
             "SELECT outcome, COUNT(*) FROM sent GROUP BY outcome")}
-
-    @staticmethod
-    def _key(message_id: str, ref: str) -> str:
-        return hashlib.sha256(f"{message_id}|{ref}".encode()).hexdigest()
-
-    def seen(self, message_id: str, ref: str) -> bool:
-        return self.db.execute("SELECT 1 FROM seen WHERE key = ?",
-                               (self._key(message_id, ref),)).fetchone() is not None
-
-    def mark_seen(self, pairs: Iterable[tuple[str, str]]) -> None:
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)",
-                                [(self._key(message_id, ref),) for message_id, ref in pairs])
