@@ -133,6 +133,7 @@ def test_push_pay_feedback_publish_sync_lookup(central, tmp_path: Path, feedback
         for person in PEOPLE:
             assert person.nik not in out + err and person.name not in out + err
         assert payer.token not in err and payer.callback_token not in err
+        assert _json("central", "status", directory)["version"] >= 2  # --publish-every
     else:
         pushed = _json("central", "pos", "push", directory, "--endpoint", payer.url)
         assert pushed["complete"]

@@ -82,9 +82,16 @@ class FeedbackProcessor:
         self._index_version = -1
         self._index: dict[str, _Target] = {}
 
-    def _targets(self) -> dict[str, _Target]:
+    def _targets(self, references: Sequence[str] = ()) -> dict[str, _Target]:
+        """reference -> recipient of the published roster.
+
+        Built once, and rebuilt only when a newer version is published *and* a reference is
+        not known (references are stable within an epoch, so most new versions need nothing).
+        """
         version = self.store.published_version()
-        if version != self._index_version:
+        stale = version != self._index_version and (
+            not self._index or any(ref not in self._index for ref in references))
+        if stale:
             info, items = published_roster(self.store)
             key = reference_key(self.store.master_pepper)
             self._index = {
@@ -101,7 +108,7 @@ class FeedbackProcessor:
 
     def _process(self, callback: Callback) -> FeedbackResult:
         result = FeedbackResult(responses=len(callback.responses))
-        targets = self._targets()
+        targets = self._targets([response.reference_id for response in callback.responses])
         events: list[PayoutEvent] = []
         finals: list[tuple[str, str]] = []
         journal = Journal.of(self.store)
