@@ -18,6 +18,7 @@ from conftest import PEOPLE
 from support.pos_payer import PosPayer, ReceiverThread
 
 from blt_status.central import CentralStore
+from blt_status.central.ledger import Ledger
 from blt_status.central.pos.journal import Journal
 from blt_status.cli import main
 
@@ -196,7 +197,12 @@ def test_callbacks_record_outcomes_and_replays_change_nothing(world: World) -> N
             assert all(a.status_code == 200 for a in answers)
         assert world.state() == state and world.version() == version
         totals = receiver.receiver.totals
-        assert totals.recorded == len(list(world.payer.all_instructions()))
+        instructions = list(world.payer.all_instructions())
+        assert totals.recorded == len(instructions)
+        events = list(Ledger(CentralStore.open(world.dir)).events())
+        assert len(events) == len(instructions)  # each fact once, whatever was replayed
+        assert {event.source for event in events} == {"api"}
+        assert {event.row_ref for event in events} == {i.reference_id for i in instructions}
     assert collected_before <= {nik for nik, s in state.items() if s[0] == "collected"}
 
 
