@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,14 +97,6 @@ class PushReport:
                 "complete": self.complete, "unreachable_reason": self.unreachable_reason}
 
 
-@dataclass(frozen=True)
-class _Planned:
-    ref: str
-    fingerprint: str
-    point_id: str
-    item: RosterItem
-
-
 def _fingerprint(request: DisburseRequest) -> str:
     data = f"{request.amount}|{request.scheduled_timestamp}|{request.instruction}"
     return hashlib.sha256(data.encode()).hexdigest()[:32]
@@ -125,17 +117,20 @@ def _point_key(item: RosterItem) -> str:
     return point.id if point is not None else f"ANTAR-{item.kecamatan}"
 
 
+def _is_final(item: RosterItem) -> bool:
+    return item.payload.status in ("collected", "returned")
+
+
 def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
           roster: Iterable[tuple[str, RosterItem]], batch_size: int,
-          report: PushReport) -> dict[str, RosterItem]:
-    """Write the messages of this version to the journal; return the roster by reference."""
+          report: PushReport) -> None:
+    """Write the messages of this version to the journal (the roster is streamed, not kept)."""
     delivered = journal.delivered_fingerprints()
-    by_ref: dict[str, RosterItem] = {}
+    present: set[str] = set()
     by_point: dict[str, list[tuple[str, str]]] = {}
     for ref, item in roster:
-        by_ref[ref] = item
-        payload = item.payload
-        if payload.status in ("collected", "returned"):
+        present.add(ref)
+        if _is_final(item):
             report.skipped_final += 1
             continue
         fingerprint = _fingerprint(_request(config, ref, item))
@@ -145,7 +140,7 @@ def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
             continue
         by_point.setdefault(_point_key(item), []).append((ref, fingerprint))
     report.removed = sum(1 for ref, (_, outcome) in delivered.items()
-                         if ref not in by_ref and outcome is None)
+                         if ref not in present and outcome is None)
     planned: list[tuple[Batch, list[tuple[str, str]]]] = []
     for point_id, refs in sorted(by_point.items()):
         txid = transaction_id(info.program.id, info.version, point_id)
@@ -154,7 +149,13 @@ def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
             planned.append((Batch(f"{txid}.m{seq:05d}", txid, info.version, point_id, seq,
                                   "pending", None, len(chunk)), chunk))
     journal.plan(planned)
-    return by_ref
+
+
+def _roster(store: CentralStore, version: int | None) -> tuple[RosterInfo,
+                                                               Iterator[tuple[str, RosterItem]]]:
+    info, items = published_roster(store, version)
+    key = reference_key(store.master_pepper)
+    return info, ((reference_id(key, info.epoch_id, item.nik_digits), item) for item in items)
 
 
 def push(store: CentralStore, config: PosConfig, *, endpoint: str,
@@ -165,98 +166,124 @@ def push(store: CentralStore, config: PosConfig, *, endpoint: str,
     """Deliver every message of ``version`` not delivered yet (see the module text)."""
     policy = policy or RetryPolicy()
     batch_size = batch_size or config.batch_size
-    info, items = published_roster(store, version)
-    state = store.load_state(records=False)
-    key = reference_key(store.master_pepper)
-    epoch_id = state.epoch_id or info.epoch_id
-    roster = ((reference_id(key, epoch_id, item.nik_digits), item) for item in items)
+    info, roster = _roster(store, version)
     report = PushReport(info.version)
     journal = Journal.of(store)
     try:
-        by_ref: dict[str, RosterItem] | None = None
         batches = journal.batches(info.version)
         if not batches:
-            by_ref = _plan(journal, config, info, roster, batch_size, report)
+            _plan(journal, config, info, roster, batch_size, report)
             batches = journal.batches(info.version)
         else:
-            by_ref = dict(roster)
-            _count_existing(journal, config, by_ref, report)
+            _count_existing(journal, roster, report)
         report.messages_planned = len(batches)
         report.transactions = len({batch.transaction_id for batch in batches})
-        pending = [batch for batch in batches if batch.state == "pending"]
         report.messages_already_delivered = sum(1 for b in batches if b.state == "delivered")
         for batch in batches:
             if batch.state == "refused":
-                report.refused += batch.count
-                code = batch.error or "refused"
-                report.refused_by_code[code] = report.refused_by_code.get(code, 0) + batch.count
-        _send(store, config, journal, pending, by_ref, endpoint=endpoint.rstrip("/"),
-              callback_url=callback_url or config.callback_url, policy=policy, client=client,
-              report=report, progress=progress)
+                _count_refusal(report, batch.error or "refused", batch.count)
+        pending = [batch for batch in batches if batch.state == "pending"]
+        if pending:
+            _, roster = _roster(store, info.version)
+            _send(store, config, journal, pending, roster, endpoint=endpoint.rstrip("/"),
+                  callback_url=callback_url or config.callback_url, policy=policy,
+                  client=client, report=report, progress=progress)
+        else:
+            report.complete = True
     finally:
         journal.close()
     return report
 
 
-def _count_existing(journal: Journal, config: PosConfig, by_ref: Mapping[str, RosterItem],
+def _count_refusal(report: PushReport, code: str, count: int) -> None:
+    report.refused += count
+    report.refused_by_code[code] = report.refused_by_code.get(code, 0) + count
+
+
+def _count_existing(journal: Journal, roster: Iterable[tuple[str, RosterItem]],
                     report: PushReport) -> None:
     """For a version already planned: count what a fresh plan would have skipped."""
     planned = {ref for batch in journal.batches(report.version)
                for ref, _ in journal.batch_refs(batch.message_id)}
-    for ref, item in by_ref.items():
+    for ref, item in roster:
         if ref in planned:
             continue
-        if item.payload.status in ("collected", "returned"):
+        if _is_final(item):
             report.skipped_final += 1
         else:
             report.skipped_unchanged += 1
 
 
 def _send(store: CentralStore, config: PosConfig, journal: Journal, pending: list[Batch],
-          by_ref: Mapping[str, RosterItem], *, endpoint: str, callback_url: str | None,
-          policy: RetryPolicy, client: httpx.Client | None, report: PushReport,
-          progress: Callable[[str, int, int], None] | None) -> None:
+          roster: Iterator[tuple[str, RosterItem]], *, endpoint: str,
+          callback_url: str | None, policy: RetryPolicy, client: httpx.Client | None,
+          report: PushReport, progress: Callable[[str, int, int], None] | None) -> None:
+    """Stream the roster once more, sending each message as soon as its requests are built."""
     key = signing_key(store)
-    token = read_token(Path(config.token_file)) if pending else ""
+    token = read_token(Path(config.token_file))
+    message_of: dict[str, int] = {}
+    for index, batch in enumerate(pending):
+        for ref, _ in journal.batch_refs(batch.message_id):
+            message_of[ref] = index
+    buffers: dict[int, list[dict[str, str]]] = {}
+    left = {index: batch.count for index, batch in enumerate(pending)}
     own_client = client is None
     http = client or httpx.Client()
+    done = 0
+
+    def deliver(index: int) -> bool:
+        nonlocal done
+        batch = pending[index]
+        requests = buffers.pop(index, [])
+        left.pop(index, None)
+        header: dict[str, Any] = {
+            "version": SPEC_VERSION, "message_id": batch.message_id,
+            "message_ts": utc_timestamp(), "action": "disburse",
+            "sender_id": config.sender_id, "receiver_id": config.payer_id,
+            "total_count": len(requests)}
+        if callback_url:
+            header["sender_uri"] = callback_url
+        message = {"transaction_id": batch.transaction_id, "disburse_request": requests}
+        body = {"signature": sign(header, message, key, sender_id=config.sender_id),
+                "header": header, "message": message}
+        try:
+            response = call_payer(http, "POST", f"{endpoint}/disburse", policy=policy,
+                                  json_body=body,
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "X-Request-Id": str(uuid.uuid4())})
+        except PayerUnreachable as error:
+            report.unreachable_reason = str(error)
+            report.not_delivered = batch.count + sum(pending[i].count for i in left)
+            return False
+        code = _refusal(response)
+        if code is None:
+            journal.mark_delivered(batch)
+            report.messages_sent += 1
+            report.sent += batch.count
+        else:
+            journal.mark_refused(batch, code)
+            _count_refusal(report, code, batch.count)
+        done += 1
+        if progress is not None:
+            progress("push", done, len(pending))
+        return True
+
     try:
-        for index, batch in enumerate(pending):
-            refs = journal.batch_refs(batch.message_id)
-            requests = [_request(config, ref, by_ref[ref]) for ref, _ in refs if ref in by_ref]
-            header: dict[str, Any] = {
-                "version": SPEC_VERSION, "message_id": batch.message_id,
-                "message_ts": utc_timestamp(), "action": "disburse",
-                "sender_id": config.sender_id, "receiver_id": config.payer_id,
-                "total_count": len(requests)}
-            if callback_url:
-                header["sender_uri"] = callback_url
-            message = {"transaction_id": batch.transaction_id,
-                       "disburse_request": [request.to_dict() for request in requests]}
-            body = {"signature": sign(header, message, key, sender_id=config.sender_id),
-                    "header": header, "message": message}
-            try:
-                response = call_payer(
-                    http, "POST", f"{endpoint}/disburse", policy=policy, json_body=body,
-                    headers={"Authorization": f"Bearer {token}",
-                             "X-Request-Id": str(uuid.uuid4())})
-            except PayerUnreachable as error:
-                report.unreachable_reason = str(error)
-                report.not_delivered = sum(b.count for b in pending[index:])
+        for ref, item in roster:
+            slot = message_of.get(ref)
+            if slot is None or slot not in left:
+                continue
+            buffers.setdefault(slot, []).append(_request(config, ref, item).to_dict())
+            left[slot] -= 1
+            if left[slot] == 0 and not deliver(slot):
                 return
-            code = _refusal(response)
-            if code is None:
-                journal.mark_delivered(batch)
-                report.messages_sent += 1
-                report.sent += batch.count
-            else:
-                journal.mark_refused(batch, code)
-                report.refused += batch.count
-                report.refused_by_code[code] = report.refused_by_code.get(code, 0) + batch.count
-            if progress is not None:
-                progress("push", index + 1, len(pending))
+        for index in sorted(left):  # references that left the roster since the plan
+            if not deliver(index):
+                return
         report.complete = True
     finally:
+        if hasattr(roster, "close"):
+            roster.close()
         if own_client:
             http.close()
 
