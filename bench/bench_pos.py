@@ -6,7 +6,7 @@
    measured), the exchange is configured, and the payer simulator (tests/support/pos_payer.py)
    runs in its own process on 127.0.0.1.
 2. ``blt-status central pos push`` runs as a child process: wall time, instructions/s and its
-   peak RSS (``wait4``), then a second push of the same version (a no-op) for comparison.
+   peak RSS (``VmHWM``), then a second push of the same version (a no-op) for comparison.
 3. Callback ingest: ``--events`` signed DisburseResponses (messages of 1,000) are POSTed to a
    ``pos listen`` child process, once on a SQLite store and once on PostgreSQL (a fresh
    database on ``--pg-url``, given to the store as ``BLT_CENTRAL_DB``), and the rate is
@@ -70,19 +70,29 @@ def _run_payer(central_pem: str, key_pem: bytes, queue: Any) -> None:
         time.sleep(3600)
 
 
+_LAUNCH = (
+    "import sys\n"
+    "from blt_status.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]\n"
+    "print('PEAK ' + hwm[0].split()[1], file=sys.stderr)\n"
+    "sys.exit(code)\n")
+
+
 def _cli_rss(*args: object, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``blt-status``; return (seconds, peak RSS in MiB, stdout).
+
+    The peak is the child's own ``VmHWM`` (per address space, reset at exec), not
+    ``ru_maxrss``, which Linux carries over from the forking parent.
+    """
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "blt_status.cli", *map(str, args)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert process.stdout is not None and process.stderr is not None
-    out = process.stdout.read()
-    err = process.stderr.read()
-    _, status, rusage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    result = subprocess.run([sys.executable, "-c", _LAUNCH, *map(str, args)],
+                            capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"blt-status {args[:3]} failed: {err.decode()[-800:]}")
-    return seconds, rusage.ru_maxrss / 1024, out.decode()
+    if result.returncode != 0:
+        raise SystemExit(f"blt-status {args[:3]} failed: {result.stderr[-800:]}")
+    peak = [line for line in result.stderr.splitlines() if line.startswith("PEAK ")]
+    return seconds, int(peak[-1].split()[1]) / 1024, result.stdout
 
 
 def _publish(directory: Path, inputs: Path, records: int, env_db: str | None) -> CentralStore:
