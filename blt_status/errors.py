@@ -130,6 +130,7 @@ MESSAGES: dict[str, str] = {
     "pos_batch_size": N_("The batch size must be at least 1."),
     "pos_version": N_("Version {version} cannot be pushed: the published versions are 1 to "
                       "{published}."),
+    "pos_nothing_published": N_("Nothing is published yet: run `central publish` first."),
     "pos_unreachable": N_(
         "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
         "{pending} not yet. Run the same command again later to finish."),

@@ -67,7 +67,7 @@ def test_configuration_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert caught.value.code == 2
     one_error_line(capsys.readouterr().err, "usage")
     code, _, err = run(capsys, "central", "pos", "push", store, "--endpoint", "http://x")
-    one_error_line(err, "nothing_published")
+    one_error_line(err, "pos_nothing_published")
     config = json.loads((store / "private" / "pos" / "config.json").read_text())
     assert "secret-token-value" not in json.dumps(config)
     assert oct((store / "private" / "pos" / "signing.pem").stat().st_mode & 0o777) == "0o600"

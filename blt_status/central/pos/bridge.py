@@ -56,9 +56,7 @@ class IngestOutcome:
 def roster_info(store: CentralStore) -> RosterInfo:
     state = store.load_state(records=False)
     if state.version == 0 or state.epoch_id is None or state.program is None:
-        raise CentralError("nothing_published", "Belum ada versi yang diterbitkan: jalankan "
-                           "`central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("pos_nothing_published")
     return RosterInfo(state.version, state.epoch_id, state.program)
 
 
