@@ -83,7 +83,6 @@ MESSAGES: dict[str, str] = {
     "serve_port": N_("Cannot listen on {host}:{port} ({reason})."),
     "data_dir_required": N_("Give --data-dir D or --demo."),
     "audit": N_("The audit log cannot be opened."),
-    "audit_write": N_("The audit log could not be written."),
     "sync_internal": N_("Sync failed with an internal error ({name}). The previous data is "
                         "still in use."),
     # -- core: error classes that lived outside this module -------------------------------------
@@ -139,6 +138,22 @@ MESSAGES: dict[str, str] = {
     # -- central: reconciliation, signed lists and invitations --------------------------------
     # -- central: progress reports ------------------------------------------------------------
     # -- devices: sync, index, audit -----------------------------------------------------------
+    "sync_timeout": N_(
+        "The sync did not finish within {seconds} seconds: the server is too slow or has "
+        "stalled. The previous data is still in use."),
+    "sync_too_slow": N_(
+        "The server sent {file} too slowly (under {rate} bytes per second, or nothing for "
+        "{stall} seconds). The previous data is still in use."),
+    "sync_redirect": N_(
+        "The server redirected the sync to another host ({host}), which this device is not "
+        "configured to trust. The previous data is still in use."),
+    "target_missing": N_(
+        "The signed metadata lists {target}, but the server does not have it (HTTP 404). "
+        "The previous data is still in use."),
+    "audit_write": N_("The audit log cannot be written ({reason})."),
+    "audit_mark": N_(
+        "The audit log's mark in the device keyring is not valid: the keyring file was "
+        "altered."),
     # -- inputs ---------------------------------------------------------------------------------
     "config_unknown_key": N_(
         "{where}: unknown key `{key}`; did you mean `{suggestion}`?"),
@@ -197,7 +212,11 @@ class BltError(Exception):
             return (self.en_text if lang == "en" else self.id_text) if hasattr(
                 self, "en_text") else self.code
         try:
-            return translate(self.template, lang).format(**self.fields)
+            text = translate(self.template, lang)
+            try:
+                return text.format(**self.fields)
+            except (KeyError, IndexError, ValueError):  # a field missing: never a traceback
+                return text
         except (KeyError, IndexError, ValueError):  # a translation with a wrong placeholder
             return self.template.format(**self.fields)
 

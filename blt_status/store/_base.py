@@ -3,6 +3,13 @@
 A store file holds one index version for one view: ``IndexMeta`` plus sealed records. Store
 files are immutable once written: a new version is a new file, built beside the old one and
 moved into place with :func:`atomic_replace`, so a reader never sees half a file.
+
+Every file also carries a **checksum** written when it is built (:class:`RecordsChecksum`):
+a hash of its metadata, its record count and the sum (mod 2**256) of one SHA-256 per record,
+so it can be computed while records stream in and checked later in any order, page by page.
+It is not a signature (whoever can write the file can write a new checksum): it catches a
+damaged disk, a flipped byte, or a hand-edited file, which would otherwise answer "not found"
+or fail record by record. ``IndexStore.verify`` checks it in full.
 """
 
 from __future__ import annotations
@@ -11,17 +18,47 @@ import abc
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from blt_status.crypto import KdfProfile, b64d, b64e
-from blt_status.errors import FileFormatError
+from blt_status.crypto import KdfProfile, b64d, b64e, canonical_json
+from blt_status.errors import FileFormatError, IndexCorrupt
 from blt_status.records import Program, SealedRecord
 
 INDEX_FORMAT = "blt-index-v1"
+CHECKSUM_FORMAT = "blt-index-check-v1"
+_MOD = 2**256
+
+
+class RecordsChecksum:
+    """The build-time checksum of one store file, fed one record at a time in any order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+
+    def add(self, tag: bytes, shard: str, blob: bytes) -> None:
+        shard_bytes = shard.encode("utf-8")
+        digest = hashlib.sha256(
+            struct.pack(">III", len(tag), len(shard_bytes), len(blob)) + tag + shard_bytes
+            + blob).digest()
+        self.total = (self.total + int.from_bytes(digest, "big")) % _MOD
+        self.count += 1
+
+    def merge(self, other: RecordsChecksum) -> None:
+        self.count += other.count
+        self.total = (self.total + other.total) % _MOD
+
+    def hexdigest(self, meta: Mapping[str, Any]) -> str:
+        """The checksum of a file holding ``meta`` (as stored) and the records added."""
+        material = (f"{CHECKSUM_FORMAT}|".encode() + canonical_json(dict(meta))
+                    + f"|{self.count}|{self.total:064x}".encode())
+        return hashlib.sha256(material).hexdigest()
 
 
 def utcnow() -> dt.datetime:
@@ -95,10 +132,30 @@ class IndexMeta:
 
 
 class IndexStore(abc.ABC):
-    """A read-only, opened index version. Lookups are keyed, never scans."""
+    """A read-only, opened index version. Lookups are keyed, never scans.
+
+    ``checksum`` is the build-time checksum the file carries (None for a file written before
+    checksums existed: it cannot be checked and the next sync rebuilds it). ``damage`` is set
+    once a check found the file damaged; lookups then fail with it instead of answering.
+    """
 
     path: Path
     meta: IndexMeta
+    checksum: str | None = None
+    damage: IndexCorrupt | None = None
+
+    @abc.abstractmethod
+    def verify(self) -> None:
+        """Check the whole file against its checksum (raises :class:`IndexCorrupt`)."""
+
+    def check_in_background(  # noqa: B027 - a no-op for backends that check when opening
+            self, on_damage: Callable[[IndexCorrupt], None] | None = None) -> None:
+        """Start checking the file page by page off the caller's thread (if the backend
+        does not check it in full when opened); ``on_damage`` is called if it is damaged."""
+
+    def _damaged(self, detail: str) -> IndexCorrupt:
+        self.damage = IndexCorrupt(str(self.path), detail)
+        return self.damage
 
     @abc.abstractmethod
     def get(self, tag: bytes) -> SealedRecord | None:
