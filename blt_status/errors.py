@@ -117,6 +117,25 @@ MESSAGES: dict[str, str] = {
     "migrate_nothing": N_("Nothing to migrate: {directory} already keeps its state in the "
                           "database."),
     # -- central: Kantor Pos exchange (pos) ---------------------------------------------------
+    "pos_not_configured": N_(
+        "The Kantor Pos exchange is not configured in {directory}: run `blt-status central pos "
+        "configure {directory} --payer-id ID --payer-key PEM --token-file F "
+        "--callback-token-file F2` first."),
+    "pos_config_corrupt": N_("The Kantor Pos exchange config (private/pos/config.json) is "
+                             "corrupt: run `central pos configure` again."),
+    "pos_token": N_("The token file {path} is missing, empty or unreadable (one token on the "
+                    "first line)."),
+    "pos_payer_key": N_("The payer key must be an Ed25519 public key in PEM format."),
+    "pos_key_unreadable": N_("The exchange signing key {path} is unreadable."),
+    "pos_batch_size": N_("The batch size must be at least 1."),
+    "pos_version": N_("Version {version} cannot be pushed: the published versions are 1 to "
+                      "{published}."),
+    "pos_nothing_published": N_("Nothing is published yet: run `central publish` first."),
+    "pos_unreachable": N_(
+        "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
+        "{pending} not yet. Run the same command again later to finish."),
+    "pos_listen": N_("Cannot listen on {host}:{port} ({reason})."),
+    "pos_tls": N_("The TLS certificate or key cannot be loaded ({reason})."),
     # -- central: reconciliation, signed lists and invitations --------------------------------
     # -- central: progress reports ------------------------------------------------------------
     # -- devices: sync, index, audit -----------------------------------------------------------
