@@ -125,6 +125,10 @@ def run_document(blocks: list[ShellBlock], folder: Path) -> tuple[int, str, dict
                 outputs[block.where] = f".out-{index}"
                 command = f"{command} > .out-{index}"
             script.append(command)
+            if re.search(r"\s&(\s|$)", command) and port in command:
+                # a server started in the background: wait (bounded) until it listens
+                script.append(f"for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/{port}) "
+                              "2>/dev/null && break; sleep 0.1; done")
     env = {key: value for key, value in os.environ.items() if not key.startswith("BLT_")}
     env.update(HOME=str(folder), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
                BLT_DEMO_DIR=str(folder / "demo-cache"))
