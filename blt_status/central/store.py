@@ -329,8 +329,19 @@ class CentralStore:
         return store
 
     @classmethod
-    def open(cls, directory: Path) -> CentralStore:
-        directory = Path(directory)
+    def open(cls, directory: Path, *, migrate: bool = True) -> CentralStore:
+        """Open a store; one made by the file-based release is migrated into the database
+        on first use (``migrate=False``: leave that to ``central migrate``)."""
+        store = cls._open(Path(directory))
+        if migrate:
+            from blt_status.central.legacy import legacy_state_version, migrate_store
+
+            if legacy_state_version(store) is not None:
+                migrate_store(store)
+        return store
+
+    @classmethod
+    def _open(cls, directory: Path) -> CentralStore:
         config_path = directory / "private" / "config.json"
         try:
             data = json.loads(config_path.read_bytes())
