@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blt_status._fs import atomic_write_bytes, locked
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
 from blt_status.errors import BltError
-from blt_status.store import atomic_write_bytes, locked, utcnow
+from blt_status.store import utcnow
 
 __all__ = [
     "RESULTS",

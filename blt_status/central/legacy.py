@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from blt_status._fs import fsync_dir
 from blt_status.central.db import (
     database_url,
     db_errors,
@@ -38,7 +39,6 @@ from blt_status.central.store import CentralStore, StateRecord
 from blt_status.crypto import VIEWS
 from blt_status.errors import BltError, CentralError
 from blt_status.records import RecordPayload
-from blt_status.store import fsync_dir
 
 __all__ = ["MigrateReport", "legacy_state_version", "migrate_store"]
 

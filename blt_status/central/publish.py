@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from blt_status._fs import atomic_write_bytes, make_private_dir
 from blt_status.central.db import (
     database_url,
     db_errors,
@@ -46,7 +47,7 @@ from blt_status.central.db import (
 )
 from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
-from blt_status.central.store import CentralStore, Epoch, make_private_dir
+from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey
 from blt_status.errors import CentralError
 from blt_status.i18n import format_number, format_percent
@@ -66,7 +67,6 @@ from blt_status.records import (
     SealedRecord,
     seal_payload,
 )
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "Guards",

@@ -20,25 +20,29 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tenacity
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root, Targets, Timestamp
 
+from blt_status._fs import (
+    atomic_write_bytes,
+    fsync_dir,
+    make_private_dir,
+    try_lock,
+    write_file_unsynced,
+)
 from blt_status.crypto import (
     PRODUCTION_INDEX_KDF,
     TEST_INDEX_KDF,
@@ -50,7 +54,6 @@ from blt_status.crypto import (
 from blt_status.errors import CentralError
 from blt_status.indexer import IndexParams
 from blt_status.records import Program, RecordPayload
-from blt_status.store import atomic_write_bytes, fsync_dir
 
 __all__ = [
     "KDF_PROFILES",
@@ -78,55 +81,6 @@ def _utcnow() -> dt.datetime:
 
 def _central_error(code: str, id_text: str, en_text: str) -> CentralError:
     return CentralError(code, id_text, en_text)
-
-
-def make_private_dir(directory: Path) -> None:
-    """Create ``directory`` and any missing parents with mode 0700."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700)
-        os.chmod(path, 0o700)
-
-
-def write_file_unsynced(path: Path, data: bytes, mode: int) -> None:
-    """Write a whole file under a temporary name and rename it, without fsync.
-
-    For the many files of one publish (targets, state objects): the publisher makes them
-    durable together (:func:`sync_paths`) before the metadata that names them is written.
-    """
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def sync_paths(paths: Iterable[Path]) -> None:
-    """fsync many files (concurrently, so the journal can batch them), then their folders."""
-    files = list(paths)
-    if not files:
-        return
-
-    def fsync_file(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        list(pool.map(fsync_file, files))
-    for directory in sorted({path.parent for path in files}):
-        fsync_dir(directory)
 
 
 def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -368,27 +322,16 @@ class CentralStore:
             finally:
                 self._lock_depth -= 1
             return
-        fd = os.open(self.private_dir / "publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                for attempt in tenacity.Retrying(
-                        stop=tenacity.stop_after_delay(wait), wait=tenacity.wait_fixed(0.05),
-                        retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
-                    with attempt:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with try_lock(self.private_dir / "publish.lock", wait=wait) as held:
+            if not held:
                 raise _central_error(
                     "store_busy", "Penerbitan lain sedang berjalan di penyimpanan ini.",
-                    "Another publish is running on this store; try again when it ends."
-                ) from None
+                    "Another publish is running on this store; try again when it ends.")
             self._lock_depth = 1
             try:
                 yield
             finally:
                 self._lock_depth = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     # -- secrets and keys ------------------------------------------------------------------
 
