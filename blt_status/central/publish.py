@@ -469,11 +469,21 @@ def _plan(store: CentralStore, connection: Connection, *,
     for entry in entries.values():
         before = previous.get(entry.subject)
         touched = False
+        officer_unchanged = False
         for view in VIEWS:
             payload = _view_payload(entry.published, view)
-            wanted = _view_hash(store, entry.shard, payload)
-            entry.blob_hashes[view] = wanted
             cached = cache.get((entry.subject, view))
+            if view == "officer":
+                # The roster's hash is the officer view's hash when the ledger adds nothing.
+                wanted = entry.base_hash if entry.published is entry.base \
+                    else _view_hash(store, entry.shard, payload)
+                officer_unchanged = cached is not None and cached.blob_hash == wanted
+            elif officer_unchanged and cached is not None and cached.blob_hash is not None \
+                    and cached.blob is not None:
+                wanted = cached.blob_hash  # the recipient view follows the officer view
+            else:
+                wanted = _view_hash(store, entry.shard, payload)
+            entry.blob_hashes[view] = wanted
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
                 plan.work.append((entry.nik, view, entry.shard, payload))
                 plan.work_refs.append((entry, view))

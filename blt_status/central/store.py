@@ -208,6 +208,8 @@ class CentralStore:
         self.metadata_dir = self.public_dir / "metadata"
         self.targets_dir = self.public_dir / "targets"
         self._secrets: dict[str, Any] | None = None
+        self._state_key_cache: bytes | None = None
+        self._aead: AESGCM | None = None
         self._lock_depth = 0
 
     def __repr__(self) -> str:
@@ -491,7 +493,10 @@ class CentralStore:
         return summary
 
     def _state_key(self) -> bytes:
-        return hmac.new(self.master_pepper, b"blt-central-state-v1", hashlib.sha256).digest()
+        if self._state_key_cache is None:
+            self._state_key_cache = hmac.new(self.master_pepper, b"blt-central-state-v1",
+                                             hashlib.sha256).digest()
+        return self._state_key_cache
 
     @property
     def subject_key(self) -> bytes:
@@ -503,13 +508,18 @@ class CentralStore:
     def seal(self, data: bytes, aad: bytes) -> bytes:
         """AES-GCM seal private data for the database under the state key."""
         nonce = new_secret(_NONCE)
-        return nonce + AESGCM(self._state_key()).encrypt(nonce, data, aad)
+        return nonce + self._state_aead().encrypt(nonce, data, aad)
 
     def unseal(self, sealed: bytes, aad: bytes) -> bytes:
         try:
-            return AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+            return self._state_aead().decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
         except (InvalidTag, ValueError):
             raise CentralError("state_corrupt_db") from None
+
+    def _state_aead(self) -> AESGCM:
+        if self._aead is None:
+            self._aead = AESGCM(self._state_key())
+        return self._aead
 
     def keyed_hash(self, data: bytes) -> str:
         """A hash of private data that reveals nothing without the state key."""

@@ -11,7 +11,7 @@ def _say(id_text: str, en_text: str) -> str:
     return en_text if current_lang() == "en" else id_text
 
 
-def register_central(commands: argparse._SubParsersAction) -> None:
+def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from blt_status.commands.central import _os_errors_as_one_line
 
     migrate = commands.add_parser(
