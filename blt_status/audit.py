@@ -57,11 +57,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blt_status._fs import atomic_write_bytes, locked
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
 from blt_status.errors import AuditError, BltError, WrongPassphrase
 from blt_status.i18n import N_, translate
-from blt_status.store import atomic_write_bytes, locked, utcnow
+from blt_status.store import utcnow
 
 if TYPE_CHECKING:
     from blt_status.lookup import LookupResult

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blt_status._fs import atomic_write_bytes
 from blt_status.central.entitlement import SPECIAL_NEEDS, entitlement_amount
 from blt_status.central.inputs import (
     RECIPIENT_COLUMNS,
@@ -55,7 +56,6 @@ from blt_status.layout import AGGREGATES_FORMAT
 from blt_status.nik import mask_digits, parse_kk, parse_nik
 from blt_status.records import Program, RecordPayload
 from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "DISTRIBUTION_COLUMNS",

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from blt_status._fs import atomic_write_bytes, make_private_dir
 from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     database_url,
@@ -47,7 +48,7 @@ from blt_status.central.db import (
 )
 from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
-from blt_status.central.store import CentralStore, Epoch, make_private_dir
+from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey
 from blt_status.errors import CentralError
 from blt_status.i18n import format_number, format_percent
@@ -67,7 +68,6 @@ from blt_status.records import (
     SealedRecord,
     seal_payload,
 )
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "Guards",
@@ -476,11 +476,21 @@ def _plan(store: CentralStore, connection: Connection, *,
     for entry in entries.values():
         before = previous.get(entry.subject)
         touched = False
+        officer_unchanged = False
         for view in VIEWS:
             payload = _view_payload(entry.published, view)
-            wanted = _view_hash(store, entry.shard, payload)
-            entry.blob_hashes[view] = wanted
             cached = cache.get((entry.subject, view))
+            if view == "officer":
+                # The roster's hash is the officer view's hash when the ledger adds nothing.
+                wanted = entry.base_hash if entry.published is entry.base \
+                    else _view_hash(store, entry.shard, payload)
+                officer_unchanged = cached is not None and cached.blob_hash == wanted
+            elif officer_unchanged and cached is not None and cached.blob_hash is not None \
+                    and cached.blob is not None:
+                wanted = cached.blob_hash  # the recipient view follows the officer view
+            else:
+                wanted = _view_hash(store, entry.shard, payload)
+            entry.blob_hashes[view] = wanted
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
                 plan.work.append((entry.nik, view, entry.shard, payload))
                 plan.work_refs.append((entry, view))

@@ -15,17 +15,19 @@ or fail record by record. ``IndexStore.verify`` checks it in full.
 from __future__ import annotations
 
 import abc
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
-import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from blt_status._fs import atomic_replace as atomic_replace
+from blt_status._fs import atomic_write_bytes as atomic_write_bytes
+from blt_status._fs import fsync_dir as fsync_dir
+from blt_status._fs import locked as locked
+from blt_status._fs import temp_path_for as temp_path_for
 from blt_status.crypto import KdfProfile, b64d, b64e, canonical_json
 from blt_status.errors import FileFormatError, IndexCorrupt
 from blt_status.records import Program, SealedRecord
@@ -214,55 +216,3 @@ class IndexBackend(abc.ABC):
         return self.write(path, meta, records())
 
 
-def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_path_for(path: Path) -> Path:
-    """A unique scratch name beside ``path`` (same filesystem, so rename is atomic)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-
-
-def atomic_replace(temp: Path, path: Path) -> None:
-    """fsync ``temp``, rename it over ``path``, fsync the directory."""
-    with open(temp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a whole small file so that readers see the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory/.lock`` (created 0700/0600), waiting for it."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

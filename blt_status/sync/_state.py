@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from blt_status._fs import atomic_write_bytes, try_lock
 from blt_status.device import Device
-from blt_status.store import atomic_write_bytes, utcnow
+from blt_status.store import utcnow
 from blt_status.sync._errors import sync_error
 
 __all__ = ["PHASES", "SyncPaths", "read_last_sync", "sync_lock", "write_last_sync"]
@@ -45,22 +44,12 @@ class SyncPaths:
 @contextlib.contextmanager
 def sync_lock(paths: SyncPaths) -> Iterator[bool]:
     """Hold the data directory's sync lock; yields False if another sync holds it."""
-    try:
-        fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise sync_error("sync_disk", error.strerror or type(error).__name__) from None
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            held = stack.enter_context(try_lock(paths.lock_file))
+        except OSError as error:
+            raise sync_error("sync_disk", error.strerror or type(error).__name__) from None
+        yield held
 
 
 def write_last_sync(device: Device, *, ok: bool, code: str | None, message: str | None,

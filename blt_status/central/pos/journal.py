@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from blt_status.central.store import CentralStore, make_private_dir
+from blt_status._fs import make_private_dir
+from blt_status.central.store import CentralStore
 
 __all__ = ["Batch", "Journal"]
 
