@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from blt_status.reasons import reason_from_note, reason_label
 from blt_status.records import RecordPayload
 
 __all__ = [
     "DOCUMENTS",
     "format_date",
     "format_rupiah",
+    "hold_reason",
     "mode_label",
     "next_steps",
     "not_found_reasons",
@@ -74,11 +76,25 @@ def mode_label(mode: str, lang: str = "id") -> str:
     return _pick(_MODE.get(mode, (mode, mode)), lang)
 
 
+def hold_reason(record: RecordPayload, lang: str = "id") -> str | None:
+    """Why a record is held or returned, as the text of its reason code.
+
+    Free text is never shown: a record from an older publisher that still carries a
+    ``status_note`` is shown as the reason that note maps to.
+    """
+    if record.reason_code is not None:
+        return reason_label(record.reason_code, lang)
+    if record.status_note:
+        return reason_label(reason_from_note(record.status_note), lang)
+    return None
+
+
 def next_steps(record: RecordPayload, lang: str = "id") -> list[str]:
     """What the recipient should do now, given the record's status."""
     en = lang == "en"
     if record.status == "held":
-        reason = f" ({record.status_note})" if record.status_note else ""
+        label = hold_reason(record, lang)
+        reason = f" ({label})" if label else ""
         return [
             f"Payout is on hold{reason}." if en else f"Penyaluran ditahan{reason}.",
             "Bring your e-KTP and KK to the desa office so the officer can correct the data."

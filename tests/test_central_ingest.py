@@ -53,7 +53,8 @@ def test_report_rows_are_applied_or_rejected_and_counts_add_up(store: CentralSto
     assert collected.collected_at == dt.datetime(2025, 11, 24, 8, 30,
                                                  tzinfo=dt.timezone(dt.timedelta(hours=7)))
     held = state.records[PEOPLE[3].nik].payload
-    assert (held.status, held.status_note) == ("held", "nama tidak sesuai KTP")
+    assert (held.status, held.reason_code, held.status_note) == (
+        "held", "nama_tidak_sesuai", None)
     assert report.kecamatan == ["32.01.01", "32.01.02"]
 
 
