@@ -29,9 +29,7 @@ Reasons name line numbers, codes and values of non-personal fields, never a NIK,
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -55,7 +53,6 @@ from blt_status.layout import AGGREGATES_FORMAT
 from blt_status.nik import mask_digits, parse_kk, parse_nik
 from blt_status.records import Program, RecordPayload
 from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "DISTRIBUTION_COLUMNS",
@@ -77,7 +74,7 @@ __all__ = [
 PROGRESS_EVERY = 1000
 DISTRIBUTION_COLUMNS = ("tanggal", "sampai_tanggal", "jam_mulai", "jam_selesai", "nama", "alamat",
                         "desa", "kode_desa", "nik_4_terakhir", "jumlah", "mode",
-                        "kebutuhan_khusus")
+                        "kebutuhan_khusus")  # the same as blt_status.central.lists
 
 
 @dataclass(frozen=True)
@@ -304,47 +301,24 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
     return plan
 
 
-def _distribution_order(recipient: PlannedRecipient) -> tuple[str, str, str, str]:
-    schedule = recipient.payload.schedule
-    start = schedule.start.isoformat() if schedule.start else "99"
-    return (schedule.date.isoformat(), start, recipient.payload.name.casefold(),
-            recipient.nik_digits)
-
-
 def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]:
-    """One private CSV (0600) per payout point, ``<point id>.csv``, sorted by date, slot, name.
+    """One private signed CSV (0600) per payout point, ``<point id>.csv``, sorted by date, slot,
+    name, with its signed manifest (see :mod:`blt_status.central.lists`).
 
     Every payout point gets a file, an empty one (header only) when nobody is assigned to it.
-    NIKs appear only as their last four digits.
+    NIKs appear only as their last four digits. When ``out_dir`` is a store's
+    ``private/distribution/<version>`` folder the list key is the store's
+    (``private/lists/signing.pem``) and the version is the folder's.
     """
-    by_point: dict[str, list[PlannedRecipient]] = {pid: [] for pid in plan.payout_points}
-    for recipient in plan.recipients:
-        point = recipient.payload.payout_point
-        if point is not None:
-            by_point.setdefault(point.id, []).append(recipient)
-    paths = []
-    for point_id, members in sorted(by_point.items()):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(DISTRIBUTION_COLUMNS)
-        for recipient in sorted(members, key=_distribution_order):
-            payload = recipient.payload
-            schedule = payload.schedule
-            writer.writerow([
-                schedule.date.isoformat(),
-                (schedule.window_end or schedule.date).isoformat(),
-                schedule.start.strftime("%H:%M") if schedule.start else "",
-                schedule.end.strftime("%H:%M") if schedule.end else "",
-                payload.name, payload.address or "",
-                region_name(payload.kode_wilayah) or "", payload.kode_wilayah,
-                recipient.nik_digits[-4:], payload.amount, schedule.mode,
-                payload.special_needs or "",
-            ])
-        path = out_dir / f"{point_id}.csv"
-        atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), mode=0o600)
-        path.chmod(0o600)
-        paths.append(path)
-    return paths
+    from blt_status.central.lists import list_key, list_rows, write_point_lists
+
+    if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
+        private_dir, version = out_dir.parent.parent, int(out_dir.name)
+    else:
+        private_dir, version = out_dir, 0
+    rows = list_rows((recipient.nik_digits, recipient.payload) for recipient in plan.recipients)
+    return write_point_lists(rows, plan.payout_points, out_dir, version=version,
+                             program=plan.program.program, key=list_key(private_dir))
 
 
 def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program,

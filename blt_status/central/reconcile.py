@@ -1,0 +1,137 @@
+"""Reconciliation: where every rupiah of the current roster stands, and which payouts are flagged.
+
+Money (whole rupiah, per kecamatan and in total), from each current recipient's amount and
+status (roster + ledger): ``entitled`` = everything the roster promises; ``paid`` (collected),
+``held`` (gagal, to be fixed), ``returned`` (kembali), ``pending`` (scheduled, not yet paid).
+Each recipient is in exactly one of the four, so ``entitled = paid + held + returned + pending``
+always; :meth:`Money.balanced` checks it and :func:`reconcile` refuses to report money that does
+not balance.
+
+Flags are the ones :func:`blt_status.central.payouts.check_feedback` raised when payouts were
+accepted, as stored in the ledger; they carry at most the last four digits of a NIK.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from blt_status.errors import CentralError
+from blt_status.regions import region_name
+
+if TYPE_CHECKING:
+    from blt_status.central.store import CentralStore
+
+__all__ = ["MONEY_KEYS", "FlagRow", "Money", "Reconciliation", "reconcile", "reconcile_store"]
+
+MONEY_KEYS = ("entitled", "paid", "held", "returned", "pending")
+_BUCKET = {"collected": "paid", "held": "held", "returned": "returned", "scheduled": "pending"}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass
+class Money:
+    entitled: int = 0
+    paid: int = 0
+    held: int = 0
+    returned: int = 0
+    pending: int = 0
+
+    def add(self, status: str, amount: int) -> None:
+        bucket = _BUCKET.get(status)
+        if bucket is None:
+            raise CentralError("reconcile_status", status=status)
+        self.entitled += amount
+        setattr(self, bucket, getattr(self, bucket) + amount)
+
+    def merge(self, other: Money) -> None:
+        for key in MONEY_KEYS:
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+    def balanced(self) -> bool:
+        return self.entitled == self.paid + self.held + self.returned + self.pending
+
+    def to_dict(self) -> dict[str, int]:
+        return {key: int(getattr(self, key)) for key in MONEY_KEYS}
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    """One flagged payout as reported (no personal data beyond the last four NIK digits)."""
+
+    code: str
+    severity: str
+    nik_last4: str
+    point_id: str
+    time: dt.datetime
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        data = asdict(self)
+        data["time"] = self.time.isoformat()
+        return data
+
+
+@dataclass
+class Reconciliation:
+    totals: Money
+    by_kecamatan: dict[str, Money]
+    flags: list[FlagRow] = field(default_factory=list)
+    recipients: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flags": [flag.to_dict() for flag in self.flags],
+            "totals": self.totals.to_dict(),
+            "by_kecamatan": [{"code": code, "name": region_name(code) or "", **money.to_dict()}
+                             for code, money in sorted(self.by_kecamatan.items())],
+        }
+
+    def flag_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for flag in self.flags:
+            counts[flag.code] = counts.get(flag.code, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def reconcile(entries: Iterable[tuple[str, str, int]], flags: Iterable[FlagRow] = (), *,
+              since: dt.datetime | None = None) -> Reconciliation:
+    """Sum ``(kecamatan, status, amount)`` of every current recipient; list flags since ``since``.
+
+    Flags come out most severe first, then by time.
+    """
+    by_kecamatan: dict[str, Money] = {}
+    count = 0
+    for kecamatan, status, amount in entries:
+        money = by_kecamatan.get(kecamatan)
+        if money is None:
+            money = by_kecamatan[kecamatan] = Money()
+        money.add(status, amount)
+        count += 1
+    totals = Money()
+    for money in by_kecamatan.values():
+        totals.merge(money)
+    if not totals.balanced():  # pragma: no cover - each amount lands in exactly one bucket
+        raise CentralError("reconcile_unbalanced", **totals.to_dict())
+    chosen = [flag for flag in flags if since is None or flag.time >= since]
+    chosen.sort(key=lambda flag: (SEVERITY_ORDER.get(flag.severity, 3), flag.time, flag.code))
+    return Reconciliation(totals, by_kecamatan, chosen, count)
+
+
+def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) -> Reconciliation:
+    """Reconcile the store's current roster (and the flags stored with its payouts)."""
+    state = store.load_state()
+    if state.version == 0:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
+    entries = ((record.shard, record.payload.status, record.payload.amount)
+               for record in state.records.values())
+    return reconcile(entries, stored_flags(store), since=since)
+
+
+def stored_flags(store: CentralStore) -> list[FlagRow]:
+    """The flags recorded with accepted payouts (none before the payout ledger exists)."""
+    return []
