@@ -88,7 +88,7 @@ def test_verify_list_names_each_tampering(published, tmp_path, tamper, expected,
     if tamper == "amount":
         rows[1][9] = str(int(rows[1][9]) + 100_000)
     elif tamper == "add":
-        rows.append(list(rows[1][:4]) + ["Penyusup", "Jl. Palsu", *rows[1][6:]])
+        rows.append([*rows[1][:4], "Penyusup", "Jl. Palsu", *rows[1][6:]])
     elif tamper == "remove":
         del rows[2]
     elif tamper == "reorder":

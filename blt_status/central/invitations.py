@@ -1,4 +1,4 @@
-"""Signed invitations (surat undangan): printable PDF with a QR token that devices verify offline."""
+"""Signed invitations (surat undangan): a printable PDF whose QR token devices verify."""
 
 from __future__ import annotations
 

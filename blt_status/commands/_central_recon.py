@@ -1,4 +1,4 @@
-"""``blt-status central reconcile | verify-list | lists | invitations``: money, flags, signed paper."""
+"""``blt-status central reconcile, verify-list, lists, invitations``: money, flags, paper."""
 
 from __future__ import annotations
 
