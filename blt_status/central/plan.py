@@ -61,12 +61,14 @@ __all__ = [
     "ProgramConfig",
     "PublicationPlan",
     "Rejection",
+    "RosterWarning",
     "compute_aggregates",
     "load_payout_points",
     "load_program",
     "mask_raw_nik",
     "number_reason",
     "plan_publication",
+    "roster_warnings",
     "safe_code_text",
     "write_distribution_lists",
 ]
@@ -92,6 +94,24 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class RosterWarning:
+    """Something in the roster an admin should check; the rows are published anyway.
+
+    ``same_person_two_niks``: two published rows with the same normalised name, birth date
+    (from the NIK) and desa. ``excel_damaged_numbers``: NIK or KK cells whose last digit is 0
+    far more often than chance, or written like ``3.20101E+15`` — what a spreadsheet's
+    15-digit precision does to 16-digit numbers.
+    """
+
+    code: str
+    lines: tuple[int, ...]
+    reason: str  # English; line numbers and counts only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "lines": list(self.lines), "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class PlannedRecipient:
     """One recipient to publish: the officer-view payload and its shard (kecamatan of residence).
 
@@ -113,6 +133,7 @@ class PublicationPlan:
     rejected: list[Rejection]  # sorted by line
     input_rows: int
     payout_points: dict[str, PayoutPointRow]
+    warnings: list[RosterWarning] = field(default_factory=list)  # published anyway
 
     def rejected_counts(self) -> dict[str, int]:
         """How many rows were rejected per code."""
@@ -295,10 +316,51 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
                                            kecamatan_of(row.desa), payload, row.line, row.desil))
     recipients.sort(key=lambda recipient: (recipient.shard, recipient.nik_digits))
     rejected.sort(key=lambda rejection: rejection.line)
-    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points)
+    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points,
+                           roster_warnings(rows, recipients))
     if plan.input_rows != len(plan.recipients) + len(plan.rejected):  # pragma: no cover
         raise AssertionError("every input row must be published or rejected")
     return plan
+
+
+def _normal_name(name: str) -> str:
+    return " ".join(re.sub(r"[^a-z ]+", " ", name.casefold()).split())
+
+
+def roster_warnings(rows: list[CsvRow], recipients: list[PlannedRecipient],
+                    ) -> list[RosterWarning]:
+    """The publish report's warnings (see :class:`RosterWarning`): never rejections."""
+    warnings: list[RosterWarning] = []
+    seen: dict[tuple[str, str, str], list[PlannedRecipient]] = defaultdict(list)
+    for recipient in recipients:
+        born = recipient.nik_digits[6:12]  # DDMMYY (+40 on DD for women)
+        seen[(_normal_name(recipient.payload.name), born, recipient.payload.kode_wilayah)] \
+            .append(recipient)
+    for group in seen.values():
+        if len(group) > 1:
+            lines = tuple(sorted(member.line for member in group))
+            warnings.append(RosterWarning(
+                "same_person_two_niks", lines,
+                f"lines {', '.join(map(str, lines))} have the same name, birth date and desa "
+                "under different NIKs: one person registered twice?"))
+    for column in ("nik", "no_kk"):
+        cells = [(row.line, row.values.get(column, "").strip()) for row in rows]
+        scientific = tuple(line for line, cell in cells
+                           if re.fullmatch(r"[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+", cell))
+        numbers = [(line, re.sub(r"[^0-9]", "", cell)) for line, cell in cells]
+        numbers = [(line, digits) for line, digits in numbers if len(digits) == 16]
+        zeros = tuple(line for line, digits in numbers if digits.endswith("0"))
+        expected = 0.1 * len(numbers)
+        suspicious = len(zeros) >= 5 and len(zeros) > expected + 4 * (0.09 * len(numbers)) ** 0.5
+        if suspicious or scientific:
+            lines = tuple(sorted(set(zeros if suspicious else ()) | set(scientific)))
+            warnings.append(RosterWarning(
+                "excel_damaged_numbers", lines[:50],
+                f"column {column}: {len(zeros)} of {len(numbers)} numbers end in 0 (about "
+                f"{round(expected)} expected by chance) and {len(scientific)} are written like "
+                "3.2E+15: the file may have been saved by a spreadsheet that rounds numbers to "
+                "15 digits; export it again with the column formatted as text"))
+    return warnings
 
 
 def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]:

@@ -110,6 +110,7 @@ class PublishReport:
     kecamatan: list[str] = field(default_factory=list)
     kdf: str = ""
     distribution_lists: list[str] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # roster warnings (recon)
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -118,6 +119,7 @@ class PublishReport:
         return {
             "version": self.version,
             "published": self.published,
+            "warnings": self.warnings,
             "rejected": self.rejected,
             "input_rows": self.input_rows,
             "rejected_count": len(self.rejected),
@@ -575,7 +577,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     return PublishReport(result.version, result.published, rejected, plan.input_rows,
                          result.shards_written, result.shards_unchanged, result.keys_derived,
                          result.keys_reused, result.kecamatan, store.config.kdf.label,
-                         [str(path) for path in result.distribution_lists])
+                         [str(path) for path in result.distribution_lists],
+                         [warning.to_dict() for warning in plan.warnings])
 
 
 def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None = None,
