@@ -28,7 +28,7 @@ def _date(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=WIB)
 
 
-def register_central(commands: argparse._SubParsersAction) -> None:
+def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reconcile = commands.add_parser(
         "reconcile", help="money per kecamatan (entitled = paid + held + returned + pending) "
         "and flagged payouts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blt_status.commands._common import add_data_dir, add_json, print_json
 from blt_status.errors import InputError
@@ -13,10 +14,13 @@ FIELD_NAMES = {"ref": N_("the reference"), "version": N_("the version"),
                "point": N_("the payout point"), "date": N_("the date"),
                "amount": N_("the amount"), "signature": N_("the signature")}
 
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+
 ORDER = 45
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify-invitation", help="check an invitation's QR token offline: ASLI or PALSU",
         description="Check the token of a surat undangan's QR code offline against the keys "
@@ -29,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def trusted_keys(data_dir: Path) -> list:  # type: ignore[type-arg]
+def trusted_keys(data_dir: Path) -> list[Key]:
     """The ``targets`` keys of the device's verified TUF root (after a sync, else bootstrap)."""
     from tuf.api.metadata import Metadata
 
