@@ -93,7 +93,7 @@ def test_money_balances_after_any_sequence_of_publishes_and_reports(sequence):
                                              "jumlah_anggota", "desil", "status",
                                              "kebutuhan_khusus"], recipient_rows(chosen))
                 publish_files(store, world.recipients, world.payout_points, world.program,
-                              workers=1)
+                              workers=1, allow_shrink=True)
             else:
                 start = dt.datetime(2025, 11, 21, 8, 0, tzinfo=WIB)
                 rows = [[PEOPLE[index].nik, status,
