@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.central.lists import pdf_text
+from blt_status.central.publish import published_info
+from blt_status.central.roster import current_roster
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 from blt_status.invitation import Invitation, make_token
 from blt_status.nik import mask_digits
 from blt_status.present import DOCUMENTS, format_date, format_rupiah, mode_label
 from blt_status.records import RecordPayload
-from blt_status.regions import dotted, is_current_desa, region_name
+from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
 from blt_status.store import atomic_write_bytes
 
 __all__ = ["reference_of", "write_invitations"]
@@ -59,14 +61,16 @@ def write_invitations(store: CentralStore, desa: str, out: Path) -> dict[str, An
     if not re.fullmatch(r"[0-9.]{10,13}", desa) or not is_current_desa(desa):
         raise CentralError("invitation_desa_unknown", desa=desa[:20])
     code = dotted(desa)
-    state = store.load_state()
-    if state.version == 0:
+    info = published_info(store)
+    if info is None:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    people = sorted(((nik, record.payload) for nik, record in state.records.items()
-                     if record.payload.kode_wilayah == code
-                     and record.payload.status in WAITING),
+    version = info[0]
+    people = sorted(((entry.nik_digits, entry.payload)
+                     for entry in current_roster(store, version=version,
+                                                 kecamatan=kecamatan_of(code))
+                     if entry.desa == code and entry.payload.status in WAITING),
                     key=lambda item: (item[1].schedule.date, item[1].name.casefold(), item[0]))
     signer = store.signer("targets")
     ref_key = _reference_key(store.private_dir)
@@ -78,7 +82,7 @@ def write_invitations(store: CentralStore, desa: str, out: Path) -> dict[str, An
             pdf.add_page()
         top = 10 + (number % 2) * 148.5
         point = payload.payout_point
-        invitation = Invitation(reference_of(ref_key, nik), state.version,
+        invitation = Invitation(reference_of(ref_key, nik), version,
                                 point.id if point else "-", payload.schedule.date,
                                 payload.amount)
         token = make_token(invitation, signer)
@@ -95,7 +99,7 @@ def write_invitations(store: CentralStore, desa: str, out: Path) -> dict[str, An
         pdf.cell(0, 10, pdf_text(f"Tidak ada undangan untuk desa {code}."))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, bytes(pdf.output()), mode=0o600)
-    return {"desa": code, "desa_name": region_name(code) or "", "version": state.version,
+    return {"desa": code, "desa_name": region_name(code) or "", "version": version,
             "invitations": len(people), "file": str(out)}
 
 

@@ -1001,9 +1001,13 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)):
         fresh, duplicates = _new_events(store, events)
-        accepted, rejected = _check_events(store, fresh, version=version, epoch_id=epoch_id,
-                                           inputs=inputs)
-        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at)
+        from blt_status.central.checks import check_events  # issue 10's rules and flags
+
+        accepted, rejected, found = check_events(store, fresh, version=version,
+                                                 epoch_id=epoch_id, inputs=inputs,
+                                                 received_at=received_at)
+        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at,
+                                        flags=found)
     duplicates += appended.duplicates
     rejected = sorted([*(dict(item) for item in rejected_before), *rejected],
                       key=lambda item: int(item["line"]))

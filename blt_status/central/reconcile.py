@@ -121,17 +121,22 @@ def reconcile(entries: Iterable[tuple[str, str, int]], flags: Iterable[FlagRow] 
 
 
 def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) -> Reconciliation:
-    """Reconcile the store's current roster (and the flags stored with its payouts)."""
-    state = store.load_state()
-    if state.version == 0:
+    """Reconcile the published roster (statuses from the ledger) and the ledger's flags.
+
+    Streams the roster one kecamatan at a time; flags are those of this programme's epoch.
+    """
+    from blt_status.central.ledger import Ledger
+    from blt_status.central.publish import published_info
+    from blt_status.central.roster import current_roster
+
+    info = published_info(store)
+    if info is None:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    entries = ((record.shard, record.payload.status, record.payload.amount)
-               for record in state.records.values())
-    return reconcile(entries, stored_flags(store), since=since)
-
-
-def stored_flags(store: CentralStore) -> list[FlagRow]:
-    """The flags recorded with accepted payouts (none before the payout ledger exists)."""
-    return []
+    epoch_id = info[3]
+    entries = ((entry.kecamatan, entry.payload.status, entry.payload.amount)
+               for entry in current_roster(store, version=info[0]))
+    flags = (FlagRow(flag.code, flag.severity, flag.nik_last4, flag.point_id, flag.occurred_at,
+                     flag.detail) for flag in Ledger(store).flags(epoch_id=epoch_id))
+    return reconcile(entries, flags, since=since)

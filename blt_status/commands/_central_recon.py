@@ -145,29 +145,32 @@ def run_verify_list(args: argparse.Namespace) -> int:
 def run_lists(args: argparse.Namespace) -> int:
     from blt_status.central.inputs import load_payout_points
     from blt_status.central.lists import list_key, list_rows, write_point_lists
+    from blt_status.central.publish import published_info
+    from blt_status.central.roster import current_roster
     from blt_status.central.store import CentralStore
 
     store = CentralStore.open(args.directory)
-    state = store.load_state()
-    if state.version == 0 or state.program is None:
+    info = published_info(store)
+    if info is None:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    points = load_payout_points(store.input_path(state.inputs["payout_points"]))
-    out_dir = args.out or store.private_dir / "lists" / str(state.version)
-    rows = list_rows((nik, record.payload) for nik, record in state.records.items())
-    paths = write_point_lists(rows, points, out_dir, version=state.version,
-                              program=state.program, key=list_key(store.private_dir),
-                              excel=args.excel, points={pid: row.point
-                                                        for pid, row in points.items()},
+    version, program, inputs, _ = info
+    points = load_payout_points(store.input_path(inputs["payout_points"]))
+    out_dir = args.out or store.private_dir / "lists" / str(version)
+    rows = list_rows((entry.nik_digits, entry.payload)
+                     for entry in current_roster(store, version=version))
+    paths = write_point_lists(rows, points, out_dir, version=version, program=program,
+                              key=list_key(store.private_dir), excel=args.excel,
+                              points={pid: row.point for pid, row in points.items()},
                               pdf=args.pdf)
     if args.json:
-        print_json({"version": state.version, "folder": str(out_dir),
+        print_json({"version": version, "folder": str(out_dir),
                     "lists": [path.name for path in paths], "excel": args.excel,
                     "pdf": args.pdf})
         return 0
     print(_("{count} signed lists of version {version} in {folder} (they hold names: keep "
-            "them private).").format(count=len(paths), version=state.version, folder=out_dir))
+            "them private).").format(count=len(paths), version=version, folder=out_dir))
     return 0
 
 
