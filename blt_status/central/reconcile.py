@@ -14,9 +14,16 @@ accepted, as stored in the ledger; they carry at most the last four digits of a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection
 
 from blt_status.errors import CentralError
 from blt_status.regions import region_name
@@ -123,20 +130,96 @@ def reconcile(entries: Iterable[tuple[str, str, int]], flags: Iterable[FlagRow] 
 def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) -> Reconciliation:
     """Reconcile the published roster (statuses from the ledger) and the ledger's flags.
 
-    Streams the roster one kecamatan at a time; flags are those of this programme's epoch.
+    One pass over the roster rows of the published version and one over the epoch's ledger
+    events, both ordered by subject and merged as they stream (memory does not grow with the
+    roster or the ledger); each roster row is opened only to read its amount.
     """
+    from blt_status.central.db import database_url, db_errors, open_engine
     from blt_status.central.ledger import Ledger
     from blt_status.central.publish import published_info
-    from blt_status.central.roster import current_roster
 
     info = published_info(store)
     if info is None:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    epoch_id = info[3]
-    entries = ((entry.kecamatan, entry.payload.status, entry.payload.amount)
-               for entry in current_roster(store, version=info[0]))
-    flags = (FlagRow(flag.code, flag.severity, flag.nik_last4, flag.point_id, flag.occurred_at,
-                     flag.detail) for flag in Ledger(store).flags(epoch_id=epoch_id))
-    return reconcile(entries, flags, since=since)
+    version, _, _, epoch_id = info
+    engine = open_engine(store)
+    with db_errors(database_url(store)), engine.connect() as rows, engine.connect() as events:
+        entries = _join(_roster_amounts(store, rows, version), _statuses(events, epoch_id))
+        flags = [FlagRow(flag.code, flag.severity, flag.nik_last4, flag.point_id,
+                         flag.occurred_at, flag.detail)
+                 for flag in Ledger(store).flags(epoch_id=epoch_id)]
+        return reconcile(entries, flags, since=since)
+
+
+_STATUS = {"salur": "collected", "gagal": "held", "kembali": "returned"}
+_AMOUNT = re.compile(rb'"amount":([0-9]+)[,}]')
+"""The amount in a sealed roster body (``{"nik": ..., "p": payload}`` as compact JSON). Inside
+a JSON string every ``"`` is escaped, so this matches only a real key; the payload's is the
+only ``amount`` key and comes before every free-text field."""
+
+
+def _by_subject(connection: Connection, column: sa.ColumnElement[str],
+                ) -> sa.ColumnElement[str]:
+    """Order by bytes on every backend (PostgreSQL would use the locale's collation)."""
+    return column.collate("C") if connection.dialect.name == "postgresql" else column
+
+
+def _roster_amounts(store: CentralStore, connection: Connection, version: int,
+                    ) -> Iterator[tuple[str, str, int]]:
+    """``(subject, kecamatan, amount)`` of every roster row of ``version``, by subject."""
+    from blt_status.central.db import roster
+    from blt_status.central.roster import visible_at
+    from blt_status.central.store import _NONCE
+
+    # One key for the whole pass: store.unseal derives it again for every row.
+    cipher = AESGCM(store._state_key())
+    query = (sa.select(roster.c.subject, roster.c.kecamatan, roster.c.sealed)
+             .where(visible_at(version))
+             .order_by(_by_subject(connection, roster.c.subject)))
+    decrypt, search = cipher.decrypt, _AMOUNT.search
+    for subject, kecamatan, sealed in connection.execution_options(yield_per=5000) \
+            .execute(query).tuples():
+        try:
+            body = decrypt(sealed[:_NONCE], sealed[_NONCE:], b"roster|" + subject.encode())
+        except (InvalidTag, ValueError):
+            raise CentralError("state_corrupt_db") from None
+        found = search(body)  # the first "amount" key is the payload's (see _AMOUNT)
+        yield subject, kecamatan, int(found.group(1) if found else
+                                      json.loads(body)["p"]["amount"])
+
+
+def _statuses(connection: Connection, epoch_id: str) -> Iterator[tuple[str, str]]:
+    """``(subject, status)`` of every subject with events, by subject: the ledger's fold
+    (:func:`blt_status.central.ledger.fold_status`) — events in (time, id) order, a
+    ``salur`` or ``kembali`` is final."""
+    from blt_status.central.db import payout_events
+
+    events = payout_events.c
+    query = (sa.select(events.subject, events.status).where(events.epoch_id == epoch_id)
+             .order_by(_by_subject(connection, events.subject), events.occurred_at, events.id))
+    subject: str | None = None
+    status = "scheduled"
+    final = ("collected", "returned")
+    for row_subject, row_status in connection.execution_options(yield_per=10000) \
+            .execute(query).tuples():
+        if row_subject != subject:
+            if subject is not None:
+                yield subject, status
+            subject, status = row_subject, "scheduled"
+        if status not in final:
+            status = _STATUS.get(row_status, status)
+    if subject is not None:
+        yield subject, status
+
+
+def _join(rows: Iterator[tuple[str, str, int]], statuses: Iterator[tuple[str, str]],
+          ) -> Iterator[tuple[str, str, int]]:
+    """Merge both streams (each ordered by subject): ``(kecamatan, status, amount)``."""
+    pending = next(statuses, None)
+    for subject, kecamatan, amount in rows:
+        while pending is not None and pending[0] < subject:
+            pending = next(statuses, None)
+        status = pending[1] if pending is not None and pending[0] == subject else "scheduled"
+        yield kecamatan, status, amount
