@@ -5,9 +5,10 @@
 A small demo world is published for real (valid TUF metadata, a version and an epoch in the
 database); then synthetic recipients are added to that version's roster and synthetic payout
 events (and a few flags) are written straight into the database — most recipients have one
-``salur``, a quarter a ``gagal`` first, some a ``kembali``, some nothing yet. ``central reconcile`` (``reconcile_store``) then runs in a fresh process for
-M events and for N events, and the script prints each run's wall time, peak resident memory and
-the N/M time ratio (target for 1,000,000 events: <= 30 s and <= 500 MB on 2 cores).
+``salur``, a quarter a ``gagal`` first, some a ``kembali``, some nothing yet. ``central
+reconcile`` (``reconcile_store``) then runs in a fresh process for M events and for N events,
+and the script prints each run's wall time, peak resident memory and the N/M time ratio
+(target for 1,000,000 events: <= 30 s and <= 500 MB on 2 cores).
 """
 
 from __future__ import annotations

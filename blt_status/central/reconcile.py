@@ -180,7 +180,7 @@ def _roster_amounts(store: CentralStore, connection: Connection, version: int,
              .order_by(_by_subject(connection, roster.c.subject)))
     decrypt, search = cipher.decrypt, _AMOUNT.search
     for subject, kecamatan, sealed in connection.execution_options(yield_per=5000) \
-            .execute(query).tuples():
+            .execute(query):
         try:
             body = decrypt(sealed[:_NONCE], sealed[_NONCE:], b"roster|" + subject.encode())
         except (InvalidTag, ValueError):
@@ -203,7 +203,7 @@ def _statuses(connection: Connection, epoch_id: str) -> Iterator[tuple[str, str]
     status = "scheduled"
     final = ("collected", "returned")
     for row_subject, row_status in connection.execution_options(yield_per=10000) \
-            .execute(query).tuples():
+            .execute(query):
         if row_subject != subject:
             if subject is not None:
                 yield subject, status
