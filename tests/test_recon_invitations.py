@@ -137,3 +137,7 @@ def test_not_a_token_and_no_device_are_one_line_errors(world, capsys, tmp_path):
     assert main(["central", "invitations", str(world[0].directory), "--desa", "99.99",
                  "--out", str(tmp_path / "x.pdf")]) == 1
     assert "error [invitation_desa_unknown]" in capsys.readouterr().err
+    assert main(["--lang", "id", "central", "invitations", str(world[0].directory), "--desa",
+                 "32.01.02.2003", "--out", str(tmp_path / "kosong.pdf")]) == 0
+    out, err = capsys.readouterr()
+    assert "0 surat undangan untuk desa 32.01.02.2003" in out and "Tidak ada warga" in err

@@ -56,8 +56,10 @@ def codes(path: Path, **kwargs) -> list[str]:
     return [problem.code for problem in verify_list(path, **kwargs)[1]]
 
 
-def test_publish_writes_signed_lists_that_verify(published):
+def test_publish_writes_signed_lists_that_verify(published, capsys):
     store, folder = published
+    assert main(["--lang", "en", "central", "verify-list", str(_busiest(folder))]) == 0
+    assert capsys.readouterr().out.startswith("Genuine: list of point")
     assert (store.private_dir / "lists" / "signing.pem").exists()
     assert (folder / PUBLIC_KEY_NAME).exists()
     for path in folder.glob("*.csv"):
@@ -149,6 +151,9 @@ def test_cells_are_escaped_against_formula_injection(value, escaped):
 def test_central_lists_command_excel_and_pdf(published, tmp_path, capsys):
     store, _ = published
     out_dir = tmp_path / "cetak"
+    assert main(["--lang", "id", "central", "lists", str(store.directory), "--out",
+                 str(tmp_path / "teks")]) == 0
+    assert "daftar bertanda tangan versi 1" in capsys.readouterr().out
     assert main(["--lang", "en", "central", "lists", str(store.directory), "--out", str(out_dir),
                  "--excel", "--pdf", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

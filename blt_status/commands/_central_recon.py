@@ -155,7 +155,7 @@ def run_lists(args: argparse.Namespace) -> int:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    version, program, inputs, _ = info
+    version, program, inputs, _epoch = info
     points = load_payout_points(store.input_path(inputs["payout_points"]))
     out_dir = args.out or store.private_dir / "lists" / str(version)
     rows = list_rows((entry.nik_digits, entry.payload)
