@@ -62,15 +62,14 @@ def build(root: Path, events: int, db_url: str | None) -> Path:
         flag_rows: list[dict[str, object]] = []
 
         def flush(final: bool = False) -> None:
-            if roster_rows and (final or len(roster_rows) >= 5000):
-                connection.execute(sa.insert(roster), roster_rows)
-                roster_rows.clear()
-            if event_rows and (final or len(event_rows) >= 10000):
-                connection.execute(sa.insert(payout_events), event_rows)
-                event_rows.clear()
-            if flag_rows and (final or len(flag_rows) >= 5000):
-                connection.execute(sa.insert(flags), flag_rows)
-                flag_rows.clear()
+            """Write what is gathered: roster, then events, then their flags."""
+            if not final and len(event_rows) < 10000:
+                return
+            for table, rows in ((roster, roster_rows), (payout_events, event_rows),
+                                (flags, flag_rows)):
+                if rows:
+                    connection.execute(sa.insert(table), rows)
+                    rows.clear()
 
         number = -1
         while written < events:

@@ -335,7 +335,10 @@ def _reject(items: Sequence[FeedbackItem], index: int,
 
 def _ref(item: FeedbackItem, index: int) -> str:
     line = getattr(item, "line", None)
-    return f"line {line}" if isinstance(line, int) else f"item {index + 1}"
+    if not isinstance(line, int):
+        row_ref = str(getattr(item, "row_ref", ""))
+        line = int(row_ref) if row_ref.isdigit() else None
+    return f"line {line}" if line is not None else f"item {index + 1}"
 
 
 def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
