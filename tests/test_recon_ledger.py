@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from central_world import recipient_rows, write_csv, write_world
+from central_world import db_url, recipient_rows, write_csv, write_world
 from conftest import PEOPLE
 
 from blt_status.central.ledger import Ledger, PayoutEvent
@@ -23,10 +23,13 @@ RECIPIENTS = ["nik", "no_kk", "nama", "alamat", "kode_wilayah", "jumlah_anggota"
               "status", "kebutuhan_khusus"]
 
 
+__all__ = ["db_url"]  # the fixture: every test runs on SQLite and on PostgreSQL
+
+
 @pytest.fixture()
-def store(tmp_path: Path):
+def store(tmp_path: Path, db_url: str | None):
     world = write_world(tmp_path / "inputs", extra_rows=False)
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
     publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
     store.world = world  # type: ignore[attr-defined]
     return store
