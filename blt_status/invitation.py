@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from securesystemslib.exceptions import UnverifiedSignatureError
-from securesystemslib.signer import Key, Signature, Signer  # type: ignore[attr-defined]
+from securesystemslib.signer import Key, Signature, Signer
 
 __all__ = ["FIELDS", "Invitation", "InvitationCheck", "check_token", "make_token"]
 

@@ -288,7 +288,7 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
     :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
     everyone eligible; both before the caller has written anything.
     """
-    program = load_program(program_toml)
+    program = load_program(program_toml, today=today)
     payout_points = load_payout_points(payout_points_csv)
     rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
     eligible, rejected = _select_eligible(rows, program, today or dt.date.today(), progress)
@@ -413,7 +413,7 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
             collected_day["collected"] += 1
     result: dict[str, dict[str, Any]] = {}
     for kecamatan in sorted(desa_counts):
-        desa_list = [{"kode": code, "nama": region_name(code) or "", **counts}
+        desa_list: list[dict[str, Any]] = [{"kode": code, "nama": region_name(code) or "", **counts}
                      for code, counts in sorted(desa_counts[kecamatan].items())]
         totals = {key: sum(int(item[key]) for item in desa_list)
                   for key in ("recipients", "collected", "held", "returned", "amount_total",

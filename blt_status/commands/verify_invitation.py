@@ -15,7 +15,7 @@ FIELD_NAMES = {"ref": N_("the reference"), "version": N_("the version"),
                "amount": N_("the amount"), "signature": N_("the signature")}
 
 if TYPE_CHECKING:
-    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+    from securesystemslib.signer import Key
 
 ORDER = 45
 
