@@ -118,6 +118,7 @@ MESSAGES: dict[str, str] = {
                           "database."),
     # -- central: Kantor Pos exchange (pos) ---------------------------------------------------
     # -- central: reconciliation, signed lists and invitations --------------------------------
+    "nothing_published": N_("Nothing is published yet: run `central publish` first."),
     "reconcile_status": N_("A record has the unknown status {status}: it cannot be reconciled."),
     "reconcile_unbalanced": N_(
         "The money does not balance: entitled {entitled} is not paid {paid} + held {held} + "

@@ -63,9 +63,7 @@ def write_invitations(store: CentralStore, desa: str, out: Path) -> dict[str, An
     code = dotted(desa)
     info = published_info(store)
     if info is None:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     version = info[0]
     people = sorted(((entry.nik_digits, entry.payload)
                      for entry in current_roster(store, version=version,

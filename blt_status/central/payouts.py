@@ -62,7 +62,7 @@ from blt_status.central.inputs import (
     read_csv_rows,
 )
 from blt_status.central.plan import Rejection, mask_raw_nik, number_reason, safe_code_text
-from blt_status.errors import NikError
+from blt_status.errors import FileFormatError, NikError
 from blt_status.nik import mask_digits, parse_nik
 from blt_status.reasons import reason_from_note, valid_reason
 from blt_status.records import RecordPayload, Schedule
@@ -178,24 +178,31 @@ class CheckSettings:
 
 
 def load_check_settings(program_toml: Path | None) -> CheckSettings:
-    """The ``[checks]`` table of program.toml (optional; defaults otherwise)."""
+    """The ``[checks]`` table of program.toml (optional; defaults otherwise).
+
+    Raises ``config_number`` for a value that is not a whole number in range (program.toml is
+    read and checked for unknown keys by :func:`~blt_status.central.inputs.load_program`).
+    """
     if program_toml is None:
         return CheckSettings()
     try:
-        table = tomllib.loads(Path(program_toml).read_text(encoding="utf-8-sig")).get("checks")
+        data = tomllib.loads(Path(program_toml).read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
-        return CheckSettings()
+        return CheckSettings()  # load_program reports an unreadable file
+    table = data.get("checks")
     if not isinstance(table, dict):
         return CheckSettings()
     defaults = CheckSettings()
 
-    def whole(key: str, default: int) -> int:
+    def whole(key: str, default: int, high: int) -> int:
         value = table.get(key, default)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
-            else default
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise FileFormatError("config_number", where=program_toml, key=f"checks.{key}",
+                                  low=1, high=high)
+        return value
 
-    return CheckSettings(whole("burst_count", defaults.burst_count),
-                         whole("burst_seconds", defaults.burst_seconds))
+    return CheckSettings(whole("burst_count", defaults.burst_count, 100_000),
+                         whole("burst_seconds", defaults.burst_seconds, 86_400))
 
 
 @dataclass(frozen=True)

@@ -140,9 +140,7 @@ def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) ->
 
     info = published_info(store)
     if info is None:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     version, _, _, epoch_id = info
     engine = open_engine(store)
     with db_errors(database_url(store)), engine.connect() as rows, engine.connect() as events:

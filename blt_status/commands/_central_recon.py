@@ -152,9 +152,7 @@ def run_lists(args: argparse.Namespace) -> int:
     store = CentralStore.open(args.directory)
     info = published_info(store)
     if info is None:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     version, program, inputs, _epoch = info
     points = load_payout_points(store.input_path(inputs["payout_points"]))
     out_dir = args.out or store.private_dir / "lists" / str(version)
