@@ -359,7 +359,7 @@ def write_list_pdf(path: Path, rows: Sequence[ListRow], *, point: PayoutPoint, v
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_title(pdf_text(f"Daftar salur {point.id} v{version}"))
-    widths = (8, 62, 34, 48, 34, 30, 61)
+    widths = (8, 62, 34, 40, 42, 30, 61)  # 277 mm: A4 landscape inside the margins
     headers = ("No", "Nama", "NIK", "Desa", "Jadwal", "Jumlah", "Tanda tangan / cap jempol")
     number = 0
     for page_number, page_rows in enumerate(pages, 1):
@@ -388,7 +388,7 @@ def write_list_pdf(path: Path, rows: Sequence[ListRow], *, point: PayoutPoint, v
             if schedule.start and schedule.end:
                 slot += f" {schedule.start:%H:%M}-{schedule.end:%H:%M}"
             cells = (str(number), payload.name[:40], mask_digits("0" * 12 + row.nik_last4),
-                     (region_name(payload.kode_wilayah) or payload.kode_wilayah)[:28], slot,
+                     (region_name(payload.kode_wilayah) or payload.kode_wilayah)[:24], slot,
                      format_rupiah(payload.amount), "")
             for width, text in zip(widths, cells, strict=True):
                 pdf.cell(width, 9, pdf_text(text), border=1)
