@@ -137,6 +137,21 @@ MESSAGES: dict[str, str] = {
     "pos_listen": N_("Cannot listen on {host}:{port} ({reason})."),
     "pos_tls": N_("The TLS certificate or key cannot be loaded ({reason})."),
     # -- central: reconciliation, signed lists and invitations --------------------------------
+    "nothing_published": N_("Nothing is published yet: run `central publish` first."),
+    "reconcile_status": N_("A record has the unknown status {status}: it cannot be reconciled."),
+    "reconcile_unbalanced": N_(
+        "The money does not balance: entitled {entitled} is not paid {paid} + held {held} + "
+        "returned {returned} + pending {pending}."),
+    "list_key_invalid": N_("The list-signing key {path} is not an Ed25519 private key."),
+    "list_tampered": N_(
+        "The list {file} does not match its signed manifest ({count} problem(s) above): do "
+        "not pay from it; ask the central office for a new list."),
+    "invitation_desa_unknown": N_("{desa} is not a current desa/kelurahan code."),
+    "invitation_token_invalid": N_(
+        "This is not an invitation token (scan the QR code of a surat undangan)."),
+    "invitation_forged": N_("FORGED (PALSU): {what}. Do not pay; report it to the supervisor."),
+    "invitation_no_keys": N_(
+        "This device has no trusted keys yet: install it and sync once, then try again."),
     # -- central: progress reports ------------------------------------------------------------
     # -- devices: sync, index, audit -----------------------------------------------------------
     "sync_timeout": N_(

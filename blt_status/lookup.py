@@ -82,6 +82,7 @@ class LookupResult:
                 collected_at=record.collected_at.isoformat() if record.collected_at else None,
                 collected_point_id=record.collected_point_id,
                 status_note=record.status_note,
+                reason_code=record.reason_code,
             )
         return data
 

@@ -132,6 +132,7 @@ class PublishReport:
     distribution_lists: list[str] = field(default_factory=list)
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # roster warnings (recon)
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -140,6 +141,7 @@ class PublishReport:
         return {
             "version": self.version,
             "published": self.published,
+            "warnings": self.warnings,
             "rejected": self.rejected,
             "input_rows": self.input_rows,
             "rejected_count": len(self.rejected),
@@ -963,7 +965,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                          result.shards_written, result.shards_unchanged, result.keys_derived,
                          result.keys_reused, result.kecamatan, store.config.kdf.label,
                          [str(path) for path in result.distribution_lists], result.changes,
-                         dry_run)
+                         dry_run, [warning.to_dict() for warning in plan.warnings])
 
 
 def _file_sha256(path: Path) -> str:
@@ -989,8 +991,7 @@ def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress 
     rows, rejections, input_rows = read_payout_report(report_csv)
     source_ref = _file_sha256(report_csv)
     events = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "csv",
-                          source_ref, str(row.line),
-                          None if row.status == "salur" else "lainnya", row.keterangan)
+                          source_ref, str(row.line), row.reason_code, row.keterangan)
               for row in rows]
     return ingest_events(store, events, progress=progress, now=now, workers=workers,
                          rejected_before=[rejection.to_dict() for rejection in rejections],
@@ -1017,9 +1018,13 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)):
         fresh, duplicates = _new_events(store, events)
-        accepted, rejected = _check_events(store, fresh, version=version, epoch_id=epoch_id,
-                                           inputs=inputs)
-        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at)
+        from blt_status.central.checks import check_events  # issue 10's rules and flags
+
+        accepted, rejected, found = check_events(store, fresh, version=version,
+                                                 epoch_id=epoch_id, inputs=inputs,
+                                                 received_at=received_at)
+        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at,
+                                        flags=found)
     duplicates += appended.duplicates
     rejected = sorted([*(dict(item) for item in rejected_before), *rejected],
                       key=lambda item: int(item["line"]))

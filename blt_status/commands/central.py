@@ -292,6 +292,8 @@ def run_publish(args: argparse.Namespace) -> int:
                f"{report.keys_reused}"))
     print(f"  KDF: {report.kdf}")
     _print_rejections(report.rejected)
+    for warning in report.warnings:  # roster warnings: published anyway, worth a look
+        print(_say("  PERINGATAN", "  WARNING") + f" [{warning['code']}] {warning['reason']}")
     if report.distribution_lists:
         folder = Path(report.distribution_lists[0]).parent
         print(_say(f"  daftar salur Kantor Pos (RAHASIA): {folder}",
