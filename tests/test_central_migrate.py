@@ -100,7 +100,7 @@ def test_an_old_store_is_migrated_and_keeps_its_payouts(old_store: Path, tmp_pat
     records = store.load_state().records
     assert records[PEOPLE[0].nik].payload.status == "collected"
     assert (records[PEOPLE[3].nik].payload.status,
-            records[PEOPLE[3].nik].payload.status_note) == ("held", "lainnya")
+            records[PEOPLE[3].nik].payload.reason_code) == ("held", "nama_tidak_sesuai")
     held = [event for event in Ledger(store).events() if event.status == "gagal"]
     assert Ledger(store).note(held[0].id) == "nama tidak sesuai KTP"
     # The next publish reuses the migrated keys and keeps the payouts.

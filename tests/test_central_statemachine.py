@@ -51,6 +51,7 @@ class LedgerModel(RuleBasedStateMachine):
         super().__init__()
         self.counter = itertools.count(1)
         self.roster: dict[str, tuple[int, int]] = {}
+        self.ever_published: set[str] = set()  # every roster of this epoch (issue 10: unknown_nik)
         self.events: dict[str, list[tuple[dt.datetime, int, str, str]]] = {}
         self.store: CentralStore | None = None
         self.shown: dict[str, tuple[object, ...]] = {}
@@ -89,6 +90,7 @@ class LedgerModel(RuleBasedStateMachine):
         report = publish_files(self.store, csv, self.points, self.program, workers=1,
                                allow_empty=True, allow_shrink=True, allow_rejections=True)
         assert report.published == len(self.roster) and not report.rejected
+        self.ever_published |= set(self.roster)
         self.snapshot()
 
     def snapshot(self) -> None:
@@ -119,7 +121,9 @@ class LedgerModel(RuleBasedStateMachine):
             st.sampled_from(["salur", "gagal", "kembali"]), st.integers(0, 5 * 24 * 60)),
             min_size=1, max_size=4))
         events, expected_accepted = [], 0
-        published_roster = set(self.roster)  # every publish rule publishes the model's roster
+        # A payout for anyone in any published roster of the epoch is applied (flagged
+        # removed_recipient when no longer in the current one); others are unknown_nik.
+        published_roster = set(self.ever_published)
         for index, status, minutes in batch:
             nik = POOL[index][0]
             ref = str(next(self.counter))

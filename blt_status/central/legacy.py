@@ -38,6 +38,7 @@ from blt_status.central.ledger import Ledger, PayoutEvent
 from blt_status.central.store import CentralStore, StateRecord
 from blt_status.crypto import VIEWS
 from blt_status.errors import BltError, CentralError
+from blt_status.reasons import reason_from_note
 from blt_status.records import RecordPayload
 
 __all__ = ["MigrateReport", "legacy_state_version", "migrate_store"]
@@ -183,4 +184,5 @@ def _event_of(nik: str, subject: str, payload: RecordPayload, version: int,
     point = payload.collected_point_id or (payload.payout_point.id if payload.payout_point
                                            else "")
     return PayoutEvent(nik, status, occurred, point, "migrated", f"state-v{version}", subject,
-                       None if status == "salur" else "lainnya", payload.status_note or "")
+                       None if status == "salur" else reason_from_note(payload.status_note),
+                       payload.status_note or "")

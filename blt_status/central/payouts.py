@@ -15,7 +15,7 @@ Rejection codes (per row). From reading a CSV row: ``row_extra_fields``, ``nik_<
     unknown_nik       not a recipient in any published roster of this epoch
     unknown_point     id_titik is not a payout point
     outside_program   the date (as written) is not within the program's start..end
-    duplicate         the same NIK is on an earlier accepted row of the same report/batch
+    duplicate         the same NIK is on an earlier accepted row of the same CSV report
                       (a rejected row never counts: a later valid row of that NIK is used)
     already_collected the aid was already paid out (final)
     already_returned  the aid was already returned (final)
@@ -329,7 +329,10 @@ def _reject(items: Sequence[FeedbackItem], index: int,
         return ("outside_program",
                 f"waktu {day} is outside the program {program.program.id} "
                 f"({program.start} to {program.end}): a report of another program?")
-    earlier = accepted_in_batch.get(item.nik_digits)
+    # One row per NIK in a report; API items are each their own fact (a failed attempt and a
+    # later payout may come in one message), judged in order against the state so far.
+    earlier = accepted_in_batch.get(item.nik_digits) \
+        if getattr(item, "source", "csv") == "csv" else None
     if earlier is not None:
         return ("duplicate", f"the same NIK is on an earlier row of this report "
                 f"({_ref(items[earlier], earlier)}), which is used")
