@@ -24,7 +24,7 @@ from blt_status.central.report import (
 )
 from blt_status.central.report_format import render
 from blt_status.errors import CentralError
-from blt_status.i18n import format_number, set_lang
+from blt_status.i18n import format_number, set_lang, translate
 
 DESA = ["32.01.01.1001", "32.01.01.1002", "32.01.02.2001", "32.73.01.1001", "33.01.01.2001",
         "94.01.01.2001"]
@@ -163,7 +163,7 @@ def test_html_and_pdf_totals_equal_the_ledger(world) -> None:
     assert [cells[2], cells[3], cells[4], cells[6], *cells[7:]] == wanted
     pages = PdfReader(io.BytesIO(render(report, "pdf"))).pages
     text = " ".join(page.extract_text() for page in pages)
-    total_line = next(line for line in text.splitlines() if line.startswith("Total"))
+    total_line = next(line for line in text.splitlines() if line.startswith(translate("Total", "id")))
     numbers = total_line.split()[1:]
     assert [numbers[0], numbers[1], numbers[2], *numbers[5:10]] == wanted
 

@@ -34,13 +34,17 @@ __all__ = [
     "DayRow",
     "EventLike",
     "FlagLike",
+    "Leaf",
     "ModeRow",
     "Report",
     "ReportRecipient",
     "ReportRow",
+    "Tally",
     "build_report",
     "fold_events",
     "level_code",
+    "report_from_tally",
+    "tally",
 ]
 
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa", "titik")
@@ -236,6 +240,129 @@ def _row_name(level: str, code: str, point_names: Mapping[str, str]) -> str:
     return region_name(code) or code
 
 
+@dataclass
+class Leaf:
+    """The counts of one (desa, payout point) pair: the unit everything else is summed from."""
+
+    row: ReportRow
+    desa: str
+    point_id: str
+    days: dict[dt.date, int] = field(default_factory=dict)
+    modes: dict[str, list[int]] = field(default_factory=dict)  # mode -> [recipients, n, rp]
+
+
+@dataclass
+class Tally:
+    """The roster and the folded ledger counted per (desa, payout point)."""
+
+    leaves: dict[tuple[str, str], Leaf]
+    point_names: dict[str, str]
+    latest: dt.datetime | None
+
+
+def tally(recipients: Iterable[ReportRecipient], events: Iterable[EventLike],
+          flags: Iterable[FlagLike] = (), *, region: str | None = None) -> Tally:
+    """One pass over the roster (within ``region``) with each recipient's folded events."""
+    by_subject: dict[str, list[EventLike]] = defaultdict(list)
+    latest: dt.datetime | None = None
+    for event in events:
+        by_subject[event.subject].append(event)
+        if latest is None or event.occurred_at > latest:
+            latest = event.occurred_at
+    flagged_events: dict[str, set[int]] = defaultdict(set)
+    for flag in flags:
+        flagged_events[flag.subject].add(flag.event_id)
+    leaves: dict[tuple[str, str], Leaf] = {}
+    point_names: dict[str, str] = {}
+    for recipient in recipients:
+        if not _in_region(recipient.desa, region):
+            continue
+        point = recipient.point_id or "-"
+        if recipient.point_id and recipient.point_name:
+            point_names.setdefault(point, recipient.point_name)
+        leaf = leaves.get((recipient.desa, point))
+        if leaf is None:
+            leaf = leaves[(recipient.desa, point)] = Leaf(ReportRow(point, ""), recipient.desa,
+                                                          point)
+        row = leaf.row
+        own = by_subject.get(recipient.subject)
+        outcome = fold_events(own) if own else _SCHEDULED
+        mode = leaf.modes.get(recipient.mode)
+        if mode is None:
+            mode = leaf.modes[recipient.mode] = [0, 0, 0]
+        row.recipients += 1
+        row.entitled += recipient.amount
+        mode[0] += 1
+        status = outcome.status
+        if status == "collected":
+            paid = outcome.amount if outcome.amount is not None else recipient.amount
+            row.collected += 1
+            row.collected_amount += paid
+            mode[1] += 1
+            mode[2] += paid
+            assert outcome.collected_at is not None
+            day = outcome.collected_at.astimezone(WIB).date()
+            leaf.days[day] = leaf.days.get(day, 0) + 1
+        elif status == "held":
+            row.held += 1
+        elif status == "returned":
+            row.returned += 1
+        else:
+            row.pending += 1
+        marked = flagged_events.get(recipient.subject)
+        if marked:
+            row.flagged += len(marked)
+    return Tally(leaves, point_names, latest)
+
+
+def days_of(day_counts: Mapping[dt.date, int]) -> list[DayRow]:
+    days: list[DayRow] = []
+    running = 0
+    for day in sorted(day_counts):
+        running += day_counts[day]
+        days.append(DayRow(day, day_counts[day], running))
+    return days
+
+
+def report_from_tally(counted: Tally, *, level: str, region: str | None = None,
+                      as_of: dt.datetime | None = None, version: int = 0) -> Report:
+    """Sum the leaves of ``counted`` (within ``region``) into rows of ``level``."""
+    rows: dict[str, ReportRow] = {}
+    provinces: dict[str, ReportRow] = {}
+    day_counts: dict[dt.date, int] = defaultdict(int)
+    mode_counts: dict[str, list[int]] = {mode: [0, 0, 0] for mode in MODES}
+    depth = REGION_DEPTH.get(level)
+    for leaf in counted.leaves.values():
+        if not _in_region(leaf.desa, region):
+            continue
+        code = leaf.point_id if depth is None else ".".join(leaf.desa.split(".")[:depth + 1])
+        row = rows.get(code)
+        if row is None:
+            row = rows[code] = ReportRow(code, "")
+        row.add(leaf.row)
+        province = provinces.get(leaf.desa[:2])
+        if province is None:
+            province = provinces[leaf.desa[:2]] = ReportRow(leaf.desa[:2], "")
+        province.add(leaf.row)
+        for day, count in leaf.days.items():
+            day_counts[day] += count
+        for mode, counts in leaf.modes.items():
+            target = mode_counts.setdefault(mode, [0, 0, 0])
+            for index in range(3):
+                target[index] += counts[index]
+    ordered = [rows[code] for code in sorted(rows)]
+    for row in ordered:
+        row.name = _row_name(level, row.code, counted.point_names)
+    total = ReportRow(region or "ID", (region_name(region) if region else None) or "Indonesia")
+    for row in ordered:
+        total.add(row)
+    modes = [ModeRow(mode, *counts) for mode, counts in mode_counts.items()]
+    if as_of is None:
+        as_of = counted.latest or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return Report(level, region, as_of, version, ordered, total, days_of(day_counts), modes,
+                  {code: row.share for code, row in provinces.items()})
+
+
 def build_report(recipients: Iterable[ReportRecipient], events: Iterable[EventLike],
                  flags: Iterable[FlagLike] = (), *, level: str = "kabupaten",
                  region: str | None = None, as_of: dt.datetime | None = None,
@@ -248,78 +375,6 @@ def build_report(recipients: Iterable[ReportRecipient], events: Iterable[EventLi
     if level not in LEVELS:
         raise CentralError("report_level", level=level, levels=", ".join(LEVELS))
     region = check_region(level, region)
-    by_subject: dict[str, list[EventLike]] = defaultdict(list)
-    latest: dt.datetime | None = None
-    for event in events:
-        by_subject[event.subject].append(event)
-        if latest is None or event.occurred_at > latest:
-            latest = event.occurred_at
-    flagged_events: dict[str, set[int]] = defaultdict(set)
-    for flag in flags:
-        flagged_events[flag.subject].add(flag.event_id)
-
-    rows: dict[str, ReportRow] = {}
-    provinces: dict[str, ReportRow] = {}
-    point_names: dict[str, str] = {}
-    day_counts: dict[dt.date, int] = defaultdict(int)
-    mode_counts: dict[str, list[int]] = {mode: [0, 0, 0] for mode in MODES}
-    for recipient in recipients:
-        if not _in_region(recipient.desa, region):
-            continue
-        if recipient.point_id and recipient.point_name:
-            point_names.setdefault(recipient.point_id, recipient.point_name)
-        code = level_code(level, recipient)
-        row = rows.get(code)
-        if row is None:
-            row = rows[code] = ReportRow(code, "")
-        province = recipient.desa[:2]
-        province_row = provinces.get(province)
-        if province_row is None:
-            province_row = provinces[province] = ReportRow(province, "")
-        own = by_subject.get(recipient.subject)
-        outcome = fold_events(own) if own else _SCHEDULED
-        mode = mode_counts.setdefault(recipient.mode, [0, 0, 0])
-        for target in (row, province_row):
-            target.recipients += 1
-            target.entitled += recipient.amount
-        mode[0] += 1
-        status = outcome.status
-        if status == "collected":
-            paid = outcome.amount if outcome.amount is not None else recipient.amount
-            for target in (row, province_row):
-                target.collected += 1
-                target.collected_amount += paid
-            mode[1] += 1
-            mode[2] += paid
-            assert outcome.collected_at is not None
-            day_counts[outcome.collected_at.astimezone(WIB).date()] += 1
-        elif status == "held":
-            row.held += 1
-            province_row.held += 1
-        elif status == "returned":
-            row.returned += 1
-            province_row.returned += 1
-        else:
-            row.pending += 1
-            province_row.pending += 1
-        marked = flagged_events.get(recipient.subject)
-        if marked:
-            row.flagged += len(marked)
-            province_row.flagged += len(marked)
-
-    ordered = [rows[code] for code in sorted(rows)]
-    for row in ordered:
-        row.name = _row_name(level, row.code, point_names)
-    total = ReportRow(region or "ID", (region_name(region) if region else None) or "Indonesia")
-    for row in ordered:
-        total.add(row)
-    days: list[DayRow] = []
-    running = 0
-    for day in sorted(day_counts):
-        running += day_counts[day]
-        days.append(DayRow(day, day_counts[day], running))
-    modes = [ModeRow(mode, *counts) for mode, counts in mode_counts.items()]
-    if as_of is None:
-        as_of = latest or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return Report(level, region, as_of, version, ordered, total, days, modes,
-                  {code: row.share for code, row in provinces.items()})
+    counted = tally(recipients, events, flags, region=region)
+    return report_from_tally(counted, level=level, region=region, as_of=as_of,
+                             version=version)
