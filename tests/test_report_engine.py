@@ -163,7 +163,8 @@ def test_html_and_pdf_totals_equal_the_ledger(world) -> None:
     assert [cells[2], cells[3], cells[4], cells[6], *cells[7:]] == wanted
     pages = PdfReader(io.BytesIO(render(report, "pdf"))).pages
     text = " ".join(page.extract_text() for page in pages)
-    total_line = next(line for line in text.splitlines() if line.startswith(translate("Total", "id")))
+    word = translate("Total", "id")
+    total_line = next(line for line in text.splitlines() if line.startswith(word))
     numbers = total_line.split()[1:]
     assert [numbers[0], numbers[1], numbers[2], *numbers[5:10]] == wanted
 

@@ -11,11 +11,20 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from blt_status.central.report import WIB, Report, ReportRecipient, build_report, check_region
+from blt_status.central.report import (
+    LEVELS,
+    WIB,
+    Report,
+    ReportRecipient,
+    Tally,
+    check_region,
+    report_from_tally,
+    tally,
+)
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["load_report"]
+__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "load_report", "load_snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +63,53 @@ def _from_state(store: CentralStore, region: str | None,
     return recipients, events, None
 
 
-def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:
-    """The report of the store's current data at ``level`` within ``region``."""
+@dataclass(frozen=True)
+class FlaggedPayout:
+    """A flagged payout as an admin may see it: no NIK beyond its last four digits."""
+
+    event_id: int
+    code: str
+    severity: str
+    nik_last4: str
+    point_id: str
+    occurred_at: dt.datetime
+    kecamatan: str | None
+
+
+@dataclass
+class Snapshot:
+    """Everything a report or the admin dashboard shows, counted once."""
+
+    tally: Tally
+    version: int
+    as_of: dt.datetime
+    marker: int  # changes when new payout data arrives (see :func:`change_marker`)
+    flagged: list[FlaggedPayout]
+
+
+def change_marker(store: CentralStore) -> int:
+    """A number that grows when new payout data arrives (cheap: polled by the dashboard)."""
+    return store.published_version()
+
+
+def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot:
+    """Count the store's current roster and ledger within ``region``."""
     version = store.published_version()
     if version == 0:
         raise CentralError("report_nothing")
+    recipients, events, _ = _from_state(store, region)
+    counted = tally(recipients, events, (), region=region)
+    as_of = counted.latest or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return Snapshot(counted, version, as_of, change_marker(store), [])
+
+
+def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:
+    """The report of the store's current data at ``level`` within ``region``."""
+    if level not in LEVELS:
+        raise CentralError("report_level", level=level, levels=", ".join(LEVELS))
+    if store.published_version() == 0:
+        raise CentralError("report_nothing")
     region = check_region(level, region)
-    recipients, events, as_of = _from_state(store, region)
-    return build_report(recipients, events, (), level=level, region=region,
-                        as_of=as_of, version=version)
+    snapshot = load_snapshot(store, region=region)
+    return report_from_tally(snapshot.tally, level=level, region=region, as_of=snapshot.as_of,
+                             version=snapshot.version)
