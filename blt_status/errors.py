@@ -35,6 +35,29 @@ MESSAGES: dict[str, str] = {
     "publish_empty": N_(
         "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
         "Use --allow-empty to publish an empty roster on purpose."),
+    "publish_shrink": N_(
+        "Refused: this publish would remove {removed} of {published} published recipients "
+        "({share}){emptied}. Check the recipients file; use --allow-shrink if this is intended."),
+    "publish_mostly_rejected": N_(
+        "Refused: {rejected} of {rows} input rows were rejected (more than {limit}). Check the "
+        "file (e.g. a spreadsheet export that changed the NIK column); use --allow-rejections "
+        "if this is intended."),
+    "db_url": N_("The database URL {url} is not usable: give sqlite:///FILE or "
+                 "postgresql+psycopg://USER@HOST/DB."),
+    "db_unreachable": N_("The central database {url} cannot be reached ({reason})."),
+    "db_busy": N_("The central database is busy (locked by another process); try again."),
+    "db_schema": N_("The central database is at schema revision {found}, this release "
+                    "expects {expected}: run `blt-status central migrate` or use the matching "
+                    "release."),
+    "state_corrupt_db": N_("A sealed row of the central database cannot be opened: the "
+                           "database does not belong to this store or is damaged."),
+    "db_store_mismatch": N_("The central database holds version {db_version}, but public/ "
+                            "is at version {published}: the database belongs to another store "
+                            "or was restored from an older backup."),
+    "migrate_failed": N_("Migrating the store into the database failed ({reason}); the old "
+                         "store is unchanged and still usable."),
+    "migrate_nothing": N_("Nothing to migrate: {directory} already keeps its state in the "
+                          "database."),
     # -- central: Kantor Pos exchange (pos) ---------------------------------------------------
     # -- central: reconciliation, signed lists and invitations --------------------------------
     # -- central: progress reports ------------------------------------------------------------

@@ -6,10 +6,15 @@ a duplicate NIK, a malformed NIK, a desil above the program's maximum and a ``no
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import PEOPLE
 
 from blt_status.central.demodata import DEMO_PROGRAM_TOML as PROGRAM_TOML
@@ -83,3 +88,68 @@ def write_world(directory: Path, *, people=PEOPLE, report_rows: list[list[str]] 
     report = write_csv(directory / "payout_report.csv",
                        ["nik", "status", "waktu", "id_titik", "keterangan"], report_rows)
     return WorldFiles(recipients, points, program, report)
+
+
+# -- database backends: every central test that touches state runs on SQLite and PostgreSQL ----
+
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_available() -> str | None:
+    """None when a PostgreSQL server answers on 127.0.0.1:5432; else why not (one line)."""
+    import psycopg
+
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                             connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database for one test; dropped afterwards."""
+    import psycopg
+
+    reason = postgres_available()
+    if reason is not None:
+        if os.environ.get("BLT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (BLT_REQUIRE_POSTGRES=1) but: {reason}")
+        pytest.skip(f"no PostgreSQL server on 127.0.0.1:5432 ({reason})")
+    name = f"blt_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        from blt_status.central.db import dispose_engines
+
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The database a test's store uses: None (the SQLite default) or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        yield None
+        from blt_status.central.db import dispose_engines
+
+        dispose_engines()
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def db_dump(store) -> dict[str, list[tuple]]:
+    """Every row of every table of the store's database (sealed columns as they are)."""
+    import sqlalchemy as sa
+
+    from blt_status.central import db as central_db
+
+    with central_db.open_engine(store).connect() as connection:
+        return {table.name: sorted(tuple(row) for row in connection.execute(sa.select(table)))
+                for table in central_db.metadata.sorted_tables}

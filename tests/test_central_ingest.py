@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from central_world import write_csv, write_world
+from central_world import db_dump, db_url, write_csv, write_world  # noqa: F401  (db_url)
 from conftest import PEOPLE
 from test_central_publish import load_verified, snapshot_tree
 
@@ -25,8 +25,8 @@ def world(tmp_path: Path):
 
 
 @pytest.fixture()
-def store(tmp_path: Path, world) -> CentralStore:
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+def store(tmp_path: Path, world, db_url: str | None) -> CentralStore:  # noqa: F811
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
     publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
     return store
 
@@ -53,8 +53,18 @@ def test_report_rows_are_applied_or_rejected_and_counts_add_up(store: CentralSto
     assert collected.collected_at == dt.datetime(2025, 11, 24, 8, 30,
                                                  tzinfo=dt.timezone(dt.timedelta(hours=7)))
     held = state.records[PEOPLE[3].nik].payload
-    assert (held.status, held.status_note) == ("held", "nama tidak sesuai KTP")
+    # Devices get a reason code; the payer's free text stays sealed in the ledger.
+    assert (held.status, held.status_note) == ("held", "lainnya")
     assert report.kecamatan == ["32.01.01", "32.01.02"]
+    from blt_status.central.ledger import Ledger
+
+    ledger = Ledger(store)
+    (gagal,) = [event for event in ledger.events() if event.status == "gagal"]
+    assert (gagal.source, gagal.row_ref, gagal.nik_last4) == ("csv", "3", PEOPLE[3].nik[-4:])
+    assert ledger.note(gagal.id) == "nama tidak sesuai KTP"
+    for path in store.directory.rglob("*"):
+        if path.is_file() and "central.db" not in path.name:
+            assert b"nama tidak sesuai" not in path.read_bytes(), path
 
 
 def test_a_report_for_one_kecamatan_changes_only_its_shards(store: CentralStore,
@@ -74,17 +84,51 @@ def test_a_report_for_one_kecamatan_changes_only_its_shards(store: CentralStore,
     assert aggregates["totals"]["returned"] == 1
 
 
-def test_paying_out_twice_is_refused_and_changes_no_shard(store: CentralStore, world) -> None:
+def test_the_same_report_twice_appends_nothing(store: CentralStore, world) -> None:
     ingest_payouts(store, world.report)
     files_before = set(snapshot_tree(store.targets_dir))
+    events_before = db_dump(store)["payout_events"]
     again = ingest_payouts(store, world.report)
-    # The gagal row applies again (held -> held, same note): applied, but nothing changes.
-    assert (again.version, again.applied, again.changed_records) == (3, 1, 0)
-    codes = {item["line"]: item["code"] for item in again.rejected}
-    assert codes[2] == "already_collected"
+    assert (again.version, again.applied, again.duplicates, again.changed_records) == (3, 0, 2, 0)
     assert again.shards_written == 0
+    assert db_dump(store)["payout_events"] == events_before
     new_files = set(snapshot_tree(store.targets_dir)) - files_before
     assert all(name.endswith(".params.json") for name in new_files)
+
+
+def test_paying_out_twice_is_refused(store: CentralStore, world, tmp_path: Path) -> None:
+    ingest_payouts(store, world.report)
+    second = write_csv(tmp_path / "second.csv", REPORT_HEADER, [
+        [PEOPLE[0].nik, "salur", "2025-11-25T08:30:00+07:00", "KP-CIBINONG", ""],
+        [PEOPLE[3].nik, "salur", "2025-11-27T08:30:00+07:00", "KP-GUNUNGPUTRI", "diperbaiki"]])
+    again = ingest_payouts(store, second)
+    assert {item["line"]: item["code"] for item in again.rejected} == {2: "already_collected"}
+    assert (again.applied, again.changed_records, again.kecamatan) == (1, 1, ["32.01.02"])
+    fixed = store.load_state().records[PEOPLE[3].nik].payload
+    assert (fixed.status, fixed.collected_point_id, fixed.status_note) == (
+        "collected", "KP-GUNUNGPUTRI", None)
+
+
+def test_a_republish_keeps_every_payout(store: CentralStore, world, tmp_path: Path) -> None:
+    ingest_payouts(store, world.report)
+    before = store.load_state().records
+    again = publish_files(store, world.recipients, world.payout_points, world.program,
+                          workers=1)
+    assert again.version == 3
+    after = store.load_state().records
+    assert after[PEOPLE[0].nik].payload.status == "collected"
+    assert after[PEOPLE[3].nik].payload.status == "held"
+    assert {nik: record.payload for nik, record in after.items()} == {
+        nik: record.payload for nik, record in before.items()}
+    assert again.shards_written == 0  # nothing changed: the same shards
+    # Removed, then re-added: the ledger still holds the payout.
+    people = [person for index, person in enumerate(PEOPLE) if index != 0]
+    smaller = write_world(tmp_path / "smaller", people=people)
+    publish_files(store, smaller.recipients, world.payout_points, world.program, workers=1,
+                  allow_shrink=True)
+    assert PEOPLE[0].nik not in store.load_state().records
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    assert store.load_state().records[PEOPLE[0].nik].payload.status == "collected"
 
 
 def test_a_broken_report_publishes_nothing(store: CentralStore, tmp_path: Path) -> None:

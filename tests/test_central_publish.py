@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from central_world import db_dump, db_url  # noqa: F401  (db_url: fixture)
 from conftest import KNOWN_SECRETS, PEOPLE, PROGRAM
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
@@ -48,9 +49,9 @@ def publish(store: CentralStore, records=None, **kwargs):
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> CentralStore:
+def store(tmp_path: Path, db_url: str | None) -> CentralStore:  # noqa: F811
     return CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF,
-                             central_url="http://127.0.0.1:8000", now=NOW)
+                             central_url="http://127.0.0.1:8000", now=NOW, db_url=db_url)
 
 
 def load_verified(store: CentralStore, version: int) -> Metadata[Targets]:
@@ -171,7 +172,7 @@ def test_failure_mid_publish_leaves_public_identical(store: CentralStore, stage:
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     publish(store)
     public_before = snapshot_tree(store.public_dir)
-    state_before = sorted(p.name for p in store.state_dir.rglob("*"))
+    state_before = db_dump(store)
     changed = dataclasses.replace(PEOPLE[3].payload, status="collected")
     records = {**people_records(), PEOPLE[3].nik: (PEOPLE[3].shard, changed),
                "3201016606990007": ("32.01.03", dataclasses.replace(
@@ -190,7 +191,7 @@ def test_failure_mid_publish_leaves_public_identical(store: CentralStore, stage:
         publish_records(store, records, program=PROGRAM, aggregate=aggregate, workers=1,
                         now=NOW)
     assert snapshot_tree(store.public_dir) == public_before
-    assert sorted(p.name for p in store.state_dir.rglob("*")) == state_before
+    assert db_dump(store) == state_before
     assert store.published_version() == 1
     monkeypatch.undo()
     assert publish(store, records).version == 2

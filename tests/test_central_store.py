@@ -109,15 +109,23 @@ def test_damaged_private_state_is_a_clear_error(tmp_path: Path) -> None:
     store = CentralStore.init(tmp_path / "c", kdf=TEST_INDEX_KDF)
     publish_records(store, people_records(), program=PROGRAM, aggregate=count_aggregates,
                     workers=1)
-    objects = sorted((store.private_dir / "state" / "objects").iterdir())
-    objects[0].write_bytes(objects[0].read_bytes()[:-1] + b"\0")
+    import sqlalchemy as sa
+
+    from blt_status.central import db as central_db
+
+    engine = central_db.open_engine(store)
+    with engine.begin() as connection:
+        row = connection.execute(sa.select(central_db.roster).limit(1)).first()
+        connection.execute(central_db.roster.update().where(central_db.roster.c.id == row.id)
+                           .values(sealed=row.sealed[:-1] + bytes([row.sealed[-1] ^ 1])))
     with pytest.raises(CentralError) as caught:
         store.load_state()
-    assert caught.value.code == "state_corrupt"
-    store.manifest_path(1).write_text("{}")
+    assert caught.value.code == "state_corrupt_db"
+    with engine.begin() as connection:
+        connection.execute(central_db.versions.delete())
     with pytest.raises(CentralError) as caught:
         store.load_state()
-    assert caught.value.code == "state_corrupt"
+    assert caught.value.code == "db_store_mismatch"
     (store.private_dir / "keys" / "targets.pem").unlink()
     with pytest.raises(CentralError) as caught:
         store.signer("targets")

@@ -15,7 +15,9 @@ __all__ = ["enroll", "store_kecamatan"]
 
 def store_kecamatan(store: CentralStore) -> set[str]:
     """Kecamatan with records in the published version."""
-    return set(store.load_state(records=False).objects)
+    from blt_status.central.roster import roster_counts
+
+    return set(roster_counts(store))
 
 
 def _region_error(code: str, region: str, id_reason: str, en_reason: str) -> CentralError:

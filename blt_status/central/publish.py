@@ -1,22 +1,28 @@
 """Publishing a version: seal records per view, write shard/params/aggregate targets, sign.
 
-The flow of one version (``publish_files`` and ``ingest_payouts`` both end in
+The flow of one version (``publish_files``, ``ingest_events`` and ``refresh`` all end in
 :func:`publish_records`):
 
-1. Compare the new records with the publisher's private state: which kecamatan changed.
+1. Compare the new roster with the published one in the database, with every status computed
+   from the roster and the payout ledger: which recipients are added, removed, changed, and
+   so which kecamatan change. A dry run stops here; so does a refused guard.
 2. Argon2id root keys for NIKs not yet known in this epoch (spread over all cores, chunked),
    sealing their records in the same worker; known NIKs reuse their cached key, and an
    unchanged record reuses its sealed blob, so an unchanged shard has the same bytes and hash.
 3. Stage the targets of changed kecamatan (both views and the aggregates) and ``params.json``;
    unchanged kecamatan carry their previous target entries over untouched.
-4. Seal the new private state, write ``<v>.targets.json`` and ``<v>.snapshot.json``, and replace
-   ``timestamp.json`` last. Any error before that removes everything written: ``public/`` is
-   byte-identical to before and the store stays at the previous version.
+4. In one database transaction write the roster changes, the key cache and the version row,
+   write ``<v>.targets.json`` and ``<v>.snapshot.json``, replace ``timestamp.json`` and only
+   then commit. Any error before that removes everything written: ``public/`` is
+   byte-identical to before and the database stays at the previous version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,19 +31,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
-from blt_status.central.repo import RepoTransaction, target_path_on_disk
-from blt_status.central.store import (
-    CentralStore,
-    Epoch,
-    StateRecord,
-    StoreState,
-    make_private_dir,
-    sync_paths,
+from blt_status.central.db import (
+    database_url,
+    db_errors,
+    key_cache,
+    open_engine,
+    roster,
+    subject_of,
+    versions,
 )
+from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
+from blt_status.central.repo import RepoTransaction, target_path_on_disk
+from blt_status.central.store import CentralStore, Epoch, make_private_dir
 from blt_status.crypto import VIEWS, IndexKey
 from blt_status.errors import CentralError
+from blt_status.i18n import format_number, format_percent
 from blt_status.indexer import IndexParams
 from blt_status.layout import (
     PARAMS_TARGET,
@@ -57,10 +69,15 @@ from blt_status.records import (
 from blt_status.store import atomic_write_bytes
 
 __all__ = [
+    "Guards",
     "IngestReport",
+    "KecamatanChange",
     "Progress",
     "PublishReport",
     "VersionResult",
+    "check_guards",
+    "derive_keys",
+    "ingest_events",
     "ingest_payouts",
     "publish_files",
     "publish_records",
@@ -95,6 +112,8 @@ class VersionResult:
     epoch: str
     data_as_of: dt.datetime
     distribution_lists: list[Path] = field(default_factory=list)
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)  # per kecamatan
+    dry_run: bool = False
 
 
 @dataclass
@@ -110,6 +129,8 @@ class PublishReport:
     kecamatan: list[str] = field(default_factory=list)
     kdf: str = ""
     distribution_lists: list[str] = field(default_factory=list)
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_run: bool = False
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -131,6 +152,9 @@ class PublishReport:
             "distribution_dir": (str(Path(self.distribution_lists[0]).parent)
                                  if self.distribution_lists else None),
             "distribution_lists": len(self.distribution_lists),
+            "changes": self.changes,
+            "change_totals": change_totals(self.changes),
+            "dry_run": self.dry_run,
         }
 
 
@@ -144,6 +168,8 @@ class IngestReport:
     shards_unchanged: int = 0
     changed_records: int = 0
     kecamatan: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    published: bool = True
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -160,7 +186,18 @@ class IngestReport:
             "shards_written": self.shards_written,
             "shards_unchanged": self.shards_unchanged,
             "kecamatan": self.kecamatan,
+            "duplicates": self.duplicates,
+            "published": self.published,
         }
+
+
+def change_totals(changes: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """The per-kecamatan change report summed over the country."""
+    totals = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
+    for counts in changes.values():
+        for key in totals:
+            totals[key] += int(counts.get(key, 0))
+    return totals
 
 
 def _count_codes(rejected: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -231,6 +268,12 @@ def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int 
 
 
 # -- the version builder ----------------------------------------------------------------------
+#
+# One version is built in three steps: ``_plan`` reads the previous version from the database
+# and works out what changes (no secrets derived, nothing written: a dry run stops there),
+# ``_derive`` computes the missing Argon2id keys and seals the changed records, and ``_commit``
+# stages the public files, writes the database rows in one transaction and replaces
+# timestamp.json before that transaction commits.
 
 
 def _view_payload(payload: RecordPayload, view: str) -> RecordPayload:
@@ -244,150 +287,450 @@ def _previous_targets(store: CentralStore, version: int) -> dict[str, TargetFile
     return dict(Metadata[Targets].from_file(str(path)).signed.targets)
 
 
-def _merge_state(previous: StoreState, epoch: Epoch,
-                 records: Mapping[str, tuple[str, RecordPayload]]) -> tuple[
-                     dict[str, StateRecord], set[str]]:
-    """New state records carrying over what is still valid; and the changed kecamatan."""
-    same_epoch = previous.epoch_id == epoch.id
-    merged: dict[str, StateRecord] = {}
-    dirty: set[str] = set()
-    for nik, (shard, payload) in records.items():
-        if payload.view != "officer":
-            raise ValueError("publish expects officer-view payloads")
-        record = StateRecord(shard, payload, key_shard=shard)
-        old = previous.records.get(nik) if same_epoch else None
-        if old is not None:
-            if "recipient" in old.keys:
-                record.keys["recipient"] = old.keys["recipient"]
-            if "officer" in old.keys and old.key_shard == shard:
-                record.keys["officer"] = old.keys["officer"]
-            if old.payload == payload and old.shard == shard:
-                record.blobs = {view: blob for view, blob in old.blobs.items()
-                                if view in record.keys}
-        if old is None or old.shard != shard or old.payload != payload:
-            dirty.add(shard)
-            if old is not None:
-                dirty.add(old.shard)
-        merged[nik] = record
-    for nik, old in previous.records.items():
-        if nik not in records:
-            dirty.add(old.shard)
-    if not same_epoch:
-        dirty.update(record.shard for record in merged.values())
-    return merged, dirty
+@dataclass
+class KecamatanChange:
+    """How one kecamatan's recipients change from the published version to the new one."""
+
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"added": self.added, "removed": self.removed, "changed": self.changed,
+                "unchanged": self.unchanged}
 
 
-def _sealed(view: str, kecamatan: str, records: Iterable[StateRecord],
-            ) -> Iterator[SealedRecord]:
-    for record in records:
-        yield SealedRecord(IndexKey.from_root(record.keys[view]).tag, kecamatan,
-                           record.blobs[view])
+@dataclass
+class _Entry:
+    """One recipient of the version being built (in memory only)."""
+
+    subject: str
+    nik: str = field(repr=False)
+    shard: str
+    base: RecordPayload = field(repr=False)  # the roster's payload (as planned)
+    published: RecordPayload = field(repr=False)  # with the ledger's status
+    base_hash: str
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    blob_hashes: dict[str, str] = field(default_factory=dict)
+    cache_write: set[str] = field(default_factory=set)  # views whose cache row is rewritten
+    roster_write: bool = False  # a new roster row (new, moved or changed recipient)
 
 
-def publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
-                    program: Program, aggregate: Aggregator,
+@dataclass
+class _CacheRow:
+    key_shard: str
+    root_key: bytes = field(repr=False)  # sealed
+    blob: bytes | None
+    blob_hash: str | None
+
+
+@dataclass
+class _Plan:
+    """What the next version will be, worked out before anything is derived or written."""
+
+    version: int
+    epoch: Epoch
+    new_epoch: bool
+    program: Program
+    entries: dict[str, _Entry]  # by subject
+    closed: list[int]  # roster row ids that end with the previous version
+    dirty: set[str]
+    kecamatan: list[str]
+    changes: dict[str, KecamatanChange]
+    previous_counts: dict[str, int]
+    previous_canaries: dict[str, dict[str, str]]
+    previous_inputs: dict[str, str]
+    previous_targets: dict[str, TargetFile]
+    work: list[WorkItem] = field(default_factory=list)
+    work_refs: list[tuple[_Entry, str]] = field(default_factory=list)
+    reseal: list[tuple[_Entry, str]] = field(default_factory=list)
+    keys_reused: int = 0
+
+    @property
+    def removed(self) -> int:
+        return sum(change.removed for change in self.changes.values())
+
+    def change_report(self) -> dict[str, dict[str, int]]:
+        return {kec: change.to_dict() for kec, change in sorted(self.changes.items())}
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Which publish guards apply (``allow_*`` lifts one) and their thresholds."""
+
+    allow_empty: bool = False
+    allow_shrink: bool = False
+    allow_rejections: bool = False
+    max_removed_fraction: float = 0.10
+    max_rejected_fraction: float = 0.50
+    input_rows: int = 0
+    rejected: int = 0
+
+    @classmethod
+    def for_store(cls, store: CentralStore, *, input_rows: int, rejected: int,
+                  allow_empty: bool = False, allow_shrink: bool = False,
+                  allow_rejections: bool = False) -> Guards:
+        return cls(allow_empty, allow_shrink, allow_rejections,
+                   store.config.guard("max_removed_fraction"),
+                   store.config.guard("max_rejected_fraction"), input_rows, rejected)
+
+
+def check_guards(plan: _Plan, guards: Guards) -> None:
+    """Refuse a publish that would empty devices or that looks like a broken input file."""
+    published = len(plan.entries)
+    if published == 0 and not guards.allow_empty:
+        raise CentralError("publish_empty", rejected=guards.rejected)
+    if guards.input_rows and not guards.allow_rejections \
+            and guards.rejected > guards.max_rejected_fraction * guards.input_rows:
+        raise CentralError("publish_mostly_rejected", rejected=format_number(guards.rejected),
+                           rows=format_number(guards.input_rows),
+                           limit=format_percent(guards.max_rejected_fraction))
+    previous_total = sum(plan.previous_counts.values())
+    emptied = sorted(kec for kec, count in plan.previous_counts.items()
+                     if count and kec not in plan.kecamatan)
+    too_many = plan.removed > guards.max_removed_fraction * previous_total
+    if previous_total and (too_many or emptied) and not guards.allow_shrink and published:
+        shown = ", ".join(emptied[:5]) + (" ..." if len(emptied) > 5 else "")
+        raise CentralError(
+            "publish_shrink", removed=format_number(plan.removed),
+            published=format_number(previous_total),
+            share=format_percent(plan.removed / previous_total),
+            emptied=f"; kecamatan emptied: {shown}" if emptied else "")
+
+
+def _view_hash(store: CentralStore, shard: str, payload: RecordPayload) -> str:
+    return store.keyed_hash(shard.encode() + b"|" + payload.to_bytes())
+
+
+def _plan(store: CentralStore, connection: Connection, *,
+          records: Mapping[str, tuple[str, RecordPayload]] | None, program: Program | None,
+          previous_version: int) -> _Plan:
+    """Read the published version and the ledger; decide what the next version changes."""
+    from blt_status.central.roster import content_hash, kecamatan_at, unseal_row, visible_at
+
+    info = _version_info(connection, previous_version)
+    if program is None:
+        if info is None:
+            raise CentralError("nothing_published")
+        program = Program.from_dict(json.loads(info.program))
+    epoch, new_epoch = store.epoch_for_program(program.id)
+    previous_epoch = info.epoch_id if info is not None else None
+
+    # The previous roster: subject -> (row id, kecamatan, content hash); unsealed only when
+    # the new version carries it over (no new records given).
+    previous: dict[str, tuple[int, str, str]] = {}
+    entries: dict[str, _Entry] = {}
+    rows = connection.execution_options(yield_per=5000).execute(
+        sa.select(roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash,
+                  *((roster.c.sealed,) if records is None else ()))
+        .where(visible_at(previous_version)))
+    for row in rows:
+        previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
+        if records is None:
+            opened = unseal_row(store, row)
+            entries[row.subject] = _Entry(row.subject, opened.nik_digits, row.kecamatan,
+                                          opened.payload, opened.payload, row.payload_hash)
+    if records is not None:
+        for nik, (shard, payload) in records.items():
+            if payload.view != "officer":
+                raise ValueError("publish expects officer-view payloads")
+            subject = subject_of(store, nik)
+            entries[subject] = _Entry(subject, nik, shard, payload, payload,
+                                      content_hash(store, shard, payload))
+    previous_counts: dict[str, int] = {}
+    for _, kec, _ in previous.values():
+        previous_counts[kec] = previous_counts.get(kec, 0) + 1
+
+    outcomes = outcomes_in(connection, epoch.id)
+    for entry in entries.values():
+        outcome = outcomes.get(entry.subject)
+        if outcome is not None:
+            entry.published = with_outcome(entry.base, outcome)
+
+    cache: dict[tuple[str, str], _CacheRow] = {}
+    if not new_epoch:
+        query = sa.select(key_cache).where(key_cache.c.epoch_id == epoch.id)
+        for row in connection.execution_options(yield_per=5000).execute(query):
+            if row.subject in entries:
+                cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key,
+                                                           row.blob, row.blob_hash)
+
+    plan = _Plan(previous_version + 1, epoch, new_epoch, program, entries, [], set(),
+                 sorted({entry.shard for entry in entries.values()}), {}, previous_counts,
+                 json.loads(info.canaries) if info is not None and previous_epoch == epoch.id
+                 else {}, json.loads(info.inputs) if info is not None else {},
+                 _previous_targets(store, previous_version))
+
+    def change(kec: str) -> KecamatanChange:
+        return plan.changes.setdefault(kec, KecamatanChange())
+
+    for entry in entries.values():
+        before = previous.get(entry.subject)
+        touched = False
+        for view in VIEWS:
+            payload = _view_payload(entry.published, view)
+            wanted = _view_hash(store, entry.shard, payload)
+            entry.blob_hashes[view] = wanted
+            cached = cache.get((entry.subject, view))
+            if cached is None or (view == "officer" and cached.key_shard != entry.shard):
+                plan.work.append((entry.nik, view, entry.shard, payload))
+                plan.work_refs.append((entry, view))
+                entry.cache_write.add(view)
+                touched = True
+                continue
+            plan.keys_reused += 1
+            entry.keys[view] = store.unseal(cached.root_key, _key_aad(entry.subject, view))
+            if cached.blob_hash == wanted and cached.blob is not None:
+                entry.blobs[view] = cached.blob
+            else:
+                plan.reseal.append((entry, view))
+                entry.cache_write.add(view)
+                touched = True
+        if before is None or before[1] != entry.shard:
+            change(entry.shard).added += 1
+            if before is not None:
+                change(before[1]).removed += 1
+                plan.dirty.add(before[1])
+                plan.closed.append(before[0])
+            entry.roster_write = True
+            touched = True
+        else:
+            if before[2] != entry.base_hash:
+                plan.closed.append(before[0])
+                entry.roster_write = True
+                touched = True
+            if touched:
+                change(entry.shard).changed += 1
+            else:
+                change(entry.shard).unchanged += 1
+        if touched:
+            plan.dirty.add(entry.shard)
+    for subject, (row_id, kec, _) in previous.items():
+        if subject not in entries:
+            change(kec).removed += 1
+            plan.dirty.add(kec)
+            plan.closed.append(row_id)
+    published_kecamatan = set(kecamatan_at(connection, previous_version)) \
+        if previous_version else set()
+    for kec in plan.kecamatan:  # anything not carried over intact is rebuilt
+        if kec not in published_kecamatan or any(
+                shard_target(view, kec) not in plan.previous_targets for view in VIEWS):
+            plan.dirty.add(kec)
+    return plan
+
+
+def _key_aad(subject: str, view: str) -> bytes:
+    return f"key|{subject}|{view}".encode()
+
+
+def _version_info(connection: Connection, version: int) -> Any:
+    if version == 0:
+        return None
+    row = connection.execute(sa.select(versions).where(versions.c.version == version)).first()
+    if row is None:
+        raise CentralError("db_store_mismatch", db_version=_latest_version(connection),
+                           published=version)
+    return row
+
+
+def _latest_version(connection: Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.max(versions.c.version))).scalar() or 0)
+
+
+def _derive(store: CentralStore, plan: _Plan, *, workers: int | None,
+            progress: Progress | None) -> dict[str, dict[str, str]]:
+    """Missing keys and sealed records (and the canaries); returns the canaries."""
+    params = store.index_params(plan.epoch)
+    cached = plan.previous_canaries
+    canary_work: list[WorkItem] = [
+        (CANARY_INPUT, "officer", kec, None) for kec in plan.kecamatan
+        if kec not in cached.get("officer", {})]
+    if "*" not in cached.get("recipient", {}):
+        canary_work.append((CANARY_INPUT, "recipient", "", None))
+    results = derive_keys(params, [*plan.work, *canary_work], workers=workers,
+                          progress=progress)
+    work_results = results[:len(plan.work)]
+    for (entry, view), (root, blob) in zip(plan.work_refs, work_results, strict=True):
+        entry.keys[view] = root
+        entry.blobs[view] = blob
+    present = set(plan.kecamatan)
+    canaries = {"officer": {kec: tag for kec, tag in cached.get("officer", {}).items()
+                            if kec in present},
+                "recipient": dict(cached.get("recipient", {}))}
+    for (_, view, shard, _), (root, _) in zip(canary_work, results[len(plan.work):],
+                                              strict=True):
+        canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
+    canaries["officer"] = dict(sorted(canaries["officer"].items()))
+    for done, (entry, view) in enumerate(plan.reseal, 1):
+        entry.blobs[view] = seal_payload(_view_payload(entry.published, view),
+                                         key=IndexKey.from_root(entry.keys[view]),
+                                         shard=entry.shard).blob
+        if progress and (done % 1000 == 0 or done == len(plan.reseal)):
+            progress("resealing", done, len(plan.reseal))
+    return canaries
+
+
+def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[SealedRecord]:
+    for entry in entries:
+        yield SealedRecord(IndexKey.from_root(entry.keys[view]).tag, kecamatan,
+                           entry.blobs[view])
+
+
+def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
+                canaries: Mapping[str, Mapping[str, str]], inputs: Mapping[str, str],
+                now: dt.datetime) -> None:
+    """The new version's database rows: roster changes, key cache, the version itself."""
+    from blt_status.central.roster import roster_row
+
+    version = plan.version
+    for start in range(0, len(plan.closed), 1000):
+        connection.execute(roster.update().where(roster.c.id.in_(plan.closed[start:start + 1000]))
+                           .values(valid_to=version))
+    new_rows = [roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
+                           version=version, payload_hash=entry.base_hash)
+                for entry in plan.entries.values() if entry.roster_write]
+    for start in range(0, len(new_rows), 1000):
+        connection.execute(sa.insert(roster), new_rows[start:start + 1000])
+    cache_rows = [{"epoch_id": plan.epoch.id, "subject": entry.subject, "view": view,
+                   "key_shard": entry.shard if view == "officer" else "",
+                   "root_key": store.seal(entry.keys[view], _key_aad(entry.subject, view)),
+                   "blob": entry.blobs[view], "blob_hash": entry.blob_hashes[view],
+                   "version": version}
+                  for entry in plan.entries.values() for view in sorted(entry.cache_write)]
+    delete = key_cache.delete().where(key_cache.c.epoch_id == sa.bindparam("e"),
+                                      key_cache.c.subject == sa.bindparam("s"),
+                                      key_cache.c.view == sa.bindparam("v"))
+    for start in range(0, len(cache_rows), 1000):
+        chunk = cache_rows[start:start + 1000]
+        connection.execute(delete, [{"e": row["epoch_id"], "s": row["subject"],
+                                     "v": row["view"]} for row in chunk])
+        connection.execute(sa.insert(key_cache), chunk)
+    if plan.new_epoch:  # keys of an earlier program period are never used again
+        connection.execute(key_cache.delete().where(key_cache.c.epoch_id != plan.epoch.id))
+    counts: dict[str, int] = {}
+    for entry in plan.entries.values():
+        counts[entry.shard] = counts.get(entry.shard, 0) + 1
+    connection.execute(sa.insert(versions).values(
+        version=version, epoch_id=plan.epoch.id, created_at=now.astimezone(dt.UTC)
+        .replace(tzinfo=None), program=json.dumps(plan.program.to_dict(), sort_keys=True),
+        inputs=json.dumps(dict(inputs), sort_keys=True),
+        canaries=json.dumps(canaries, sort_keys=True), records=len(plan.entries),
+        kecamatan=json.dumps(dict(sorted(counts.items()))),
+        changes=json.dumps(plan.change_report(), sort_keys=True)))
+    # Roster rows no longer part of the new or the previous version are history nobody reads.
+    connection.execute(roster.delete().where(roster.c.valid_to < version))
+
+
+def publish_records(store: CentralStore,
+                    records: Mapping[str, tuple[str, RecordPayload]] | None, *,
+                    program: Program | None, aggregate: Aggregator,
                     inputs: Mapping[str, str] | None = None,
                     distribution: Callable[[Path], list[Path]] | None = None,
                     workers: int | None = None, progress: Progress | None = None,
-                    now: dt.datetime | None = None,
-                    previous: StoreState | None = None) -> VersionResult:
+                    now: dt.datetime | None = None, guards: Guards | None = None,
+                    dry_run: bool = False, wait: float = 0) -> VersionResult:
     """Publish ``records`` (NIK -> (kecamatan of residence, officer payload)) as the next version.
 
-    All or nothing: on any error nothing under ``public/`` changes and the private state stays
-    at the previous version.
+    ``records=None`` carries the published roster over (refresh, ingest); statuses always come
+    from the roster and the ledger. All or nothing: on any error nothing under ``public/``
+    and nothing in the database changes. ``dry_run`` stops after the change report and the
+    guards (nothing derived, nothing written).
     """
-    with store.lock():
+    with store.lock(wait=wait), db_errors(database_url(store)), _db_lock(store):
         return _publish_records(store, records, program=program, aggregate=aggregate,
                                 inputs=inputs, distribution=distribution, workers=workers,
-                                progress=progress, now=now, previous=previous)
+                                progress=progress, now=now, guards=guards, dry_run=dry_run)
 
 
-def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, RecordPayload]], *,
-                     program: Program, aggregate: Aggregator, inputs: Mapping[str, str] | None,
+@contextlib.contextmanager
+def _db_lock(store: CentralStore) -> Iterator[None]:
+    """On PostgreSQL, one publisher per database across machines (an advisory lock)."""
+    engine = open_engine(store)
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                   {"key": _ADVISORY_KEY}).scalar()
+        if not taken:
+            raise CentralError("store_busy")
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": _ADVISORY_KEY})
+            connection.commit()
+
+
+_ADVISORY_KEY = 0x626C7463  # "bltc"
+
+
+def _publish_records(store: CentralStore,
+                     records: Mapping[str, tuple[str, RecordPayload]] | None, *,
+                     program: Program | None, aggregate: Aggregator,
+                     inputs: Mapping[str, str] | None,
                      distribution: Callable[[Path], list[Path]] | None, workers: int | None,
                      progress: Progress | None, now: dt.datetime | None,
-                     previous: StoreState | None) -> VersionResult:
+                     guards: Guards | None, dry_run: bool) -> VersionResult:
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    store.settle_keys()
-    previous = previous if previous is not None else store.load_state()
-    epoch, new_epoch = store.epoch_for_program(program.id)
-    params = store.index_params(epoch)
-    version = previous.version + 1
-    merged, dirty = _merge_state(previous, epoch, records)
-    kecamatan = sorted({record.shard for record in merged.values()})
-    previous_targets = _previous_targets(store, previous.version)
-    for kec in kecamatan:  # anything not carried over intact is rebuilt
-        if kec not in previous.objects or any(
-                shard_target(view, kec) not in previous_targets for view in VIEWS):
-            dirty.add(kec)
+    if not dry_run:
+        store.settle_keys()
+    engine = open_engine(store)
+    previous_version = store.published_version()
+    with engine.connect() as connection:
+        plan = _plan(store, connection, records=records, program=program,
+                     previous_version=previous_version)
+    if guards is not None:
+        check_guards(plan, guards)
+    if dry_run:
+        return _result(plan, 0, 0, [], now, dry_run=True)
+    canaries = _derive(store, plan, workers=workers, progress=progress)
+    return _commit(store, engine, plan, canaries, aggregate=aggregate,
+                   inputs=inputs if inputs is not None else plan.previous_inputs,
+                   distribution=distribution, progress=progress, now=now)
 
-    # Keys and sealing.
-    work: list[WorkItem] = []
-    work_refs: list[tuple[StateRecord, str]] = []
-    reseal: list[tuple[StateRecord, str]] = []
-    keys_reused = 0
-    for nik, record in merged.items():
-        for view in VIEWS:
-            if view not in record.keys:
-                work.append((nik, view, record.shard, _view_payload(record.payload, view)))
-                work_refs.append((record, view))
-            else:
-                keys_reused += 1
-                if view not in record.blobs:
-                    reseal.append((record, view))
-    # The canaries (one Argon2id per kecamatan and view) go to the same workers.
-    cached_canaries = previous.canaries if previous.epoch_id == epoch.id else {}
-    canary_work: list[WorkItem] = [
-        (CANARY_INPUT, "officer", kec, None) for kec in kecamatan
-        if kec not in cached_canaries.get("officer", {})]
-    if "*" not in cached_canaries.get("recipient", {}):
-        canary_work.append((CANARY_INPUT, "recipient", "", None))
-    results = derive_keys(params, [*work, *canary_work], workers=workers, progress=progress)
-    for (record, view), (root, blob) in zip(work_refs, results[:len(work)], strict=True):
-        record.keys[view] = root
-        record.blobs[view] = blob
-    present = set(kecamatan)
-    canaries = {"officer": {kec: tag for kec, tag in cached_canaries.get("officer", {}).items()
-                            if kec in present},
-                "recipient": dict(cached_canaries.get("recipient", {}))}
-    for (_, view, shard, _), (root, _) in zip(canary_work, results[len(work):], strict=True):
-        canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
-    canaries["officer"] = dict(sorted(canaries["officer"].items()))
-    for done, (record, view) in enumerate(reseal, 1):
-        record.blobs[view] = seal_payload(_view_payload(record.payload, view),
-                                          key=IndexKey.from_root(record.keys[view]),
-                                          shard=record.shard).blob
-        if progress and (done % 1000 == 0 or done == len(reseal)):
-            progress("resealing", done, len(reseal))
 
+def _result(plan: _Plan, shards_written: int, shards_unchanged: int,
+            distribution_lists: list[Path], now: dt.datetime, *,
+            dry_run: bool = False) -> VersionResult:
+    return VersionResult(plan.version, len(plan.entries), shards_written, shards_unchanged,
+                         len(plan.work), plan.keys_reused, plan.kecamatan, plan.epoch.id, now,
+                         distribution_lists, plan.change_report(), dry_run)
+
+
+def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
+            canaries: dict[str, dict[str, str]], *, aggregate: Aggregator,
+            inputs: Mapping[str, str], distribution: Callable[[Path], list[Path]] | None,
+            progress: Progress | None, now: dt.datetime) -> VersionResult:
+    """Stage the targets, write the rows, sign, and replace timestamp.json; or undo it all."""
+    version = plan.version
     transaction = RepoTransaction(store.public_dir, version)
-    new_state = StoreState(version, epoch.id, records=merged,
-                           inputs=dict(inputs or previous.inputs), program=program)
-    written_objects: list[str] = []
     distribution_dir = store.private_dir / "distribution" / str(version)
     distribution_lists: list[Path] = []
     shards_written = shards_unchanged = 0
+    timestamp_path = store.metadata_dir / "timestamp.json"
+    old_timestamp = timestamp_path.read_bytes() if timestamp_path.exists() else None
     committed = False
     try:
-        by_shard: dict[str, dict[str, StateRecord]] = {}
-        for nik, record in merged.items():
-            by_shard.setdefault(record.shard, {})[nik] = record
-        dirty_present = sorted(kec for kec in dirty if kec in by_shard)
-        aggregates = dict(aggregate((record.shard, record.payload)
-                                    for kec in dirty_present
-                                    for record in by_shard[kec].values()))
-        for done, kec in enumerate(kecamatan, 1):
-            if kec not in dirty:
+        by_shard: dict[str, list[_Entry]] = {}
+        for entry in plan.entries.values():
+            by_shard.setdefault(entry.shard, []).append(entry)
+        dirty_present = sorted(kec for kec in plan.dirty if kec in by_shard)
+        aggregates = dict(aggregate((entry.shard, entry.published)
+                                    for kec in dirty_present for entry in by_shard[kec]))
+        for done, kec in enumerate(plan.kecamatan, 1):
+            if kec not in plan.dirty:
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
-                    if name in previous_targets:
-                        transaction.keep_target(previous_targets[name])
+                    if name in plan.previous_targets:
+                        transaction.keep_target(plan.previous_targets[name])
                 shards_unchanged += len(VIEWS)
-                new_state.objects[kec] = previous.objects[kec]
                 continue
             for view in VIEWS:
-                data, custom = shard_file(view, kec, _sealed(view, kec, by_shard[kec].values()),
-                                          epoch=epoch.id)
+                data, custom = shard_file(view, kec, _sealed(view, kec, by_shard[kec]),
+                                          epoch=plan.epoch.id)
                 _, wrote = transaction.add_target(shard_target(view, kec), data, custom)
                 if wrote:
                     shards_written += 1
@@ -396,15 +739,11 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
             if kec in aggregates:
                 transaction.add_target(aggregates_target(kec),
                                        *aggregates_file(kec, aggregates[kec]))
-            object_id = store.write_state_object(kec, by_shard[kec])
-            written_objects.append(object_id)
-            new_state.objects[kec] = object_id
             if progress:
-                progress("shards", done, len(kecamatan))
-
-        new_state.canaries = canaries
+                progress("shards", done, len(plan.kecamatan))
         transaction.add_target(PARAMS_TARGET, *params_document(
-            epoch=epoch.id, epoch_salt=epoch.salt, kdf=params.kdf, program=program,
+            epoch=plan.epoch.id, epoch_salt=plan.epoch.salt, kdf=store.config.kdf,
+            program=plan.program,
             canaries={view: {region: bytes.fromhex(tag) for region, tag in tags.items()}
                       for view, tags in canaries.items()},
             data_as_of=now))
@@ -416,30 +755,42 @@ def _publish_records(store: CentralStore, records: Mapping[str, tuple[str, Recor
             for path in distribution_dir.rglob("*"):
                 os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
-        if new_epoch:
-            store.save_epoch(epoch)
-        sync_paths(store.object_path(object_id) for object_id in written_objects)
-        store.write_manifest(new_state)
-        expires = {role: store.config.expiry(role, now)
-                   for role in ("targets", "snapshot", "timestamp")}
-        timestamp = transaction.write_metadata(
-            targets_signer=store.signer("targets"), snapshot_signer=store.signer("snapshot"),
-            timestamp_signer=store.signer("timestamp"), expires=expires)
-        transaction.commit(timestamp)
+        if plan.new_epoch:
+            store.save_epoch(plan.epoch)
+        with engine.begin() as connection:
+            if _latest_version(connection) >= version:  # another writer got there first
+                raise CentralError("store_busy")
+            _write_rows(store, connection, plan, canaries, inputs, now)
+            expires = {role: store.config.expiry(role, now)
+                       for role in ("targets", "snapshot", "timestamp")}
+            timestamp = transaction.write_metadata(
+                targets_signer=store.signer("targets"),
+                snapshot_signer=store.signer("snapshot"),
+                timestamp_signer=store.signer("timestamp"), expires=expires)
+            transaction.commit(timestamp)
+            try:
+                connection.commit()
+            except BaseException:
+                # The database refused at the last moment: put the old timestamp back.
+                _restore_timestamp(timestamp_path, old_timestamp)
+                transaction.committed = False
+                raise
         committed = True
     finally:
         if not committed:
             transaction.rollback()
-            for object_id in written_objects:
-                store.object_path(object_id).unlink(missing_ok=True)
-            store.manifest_path(version).unlink(missing_ok=True)
             shutil.rmtree(distribution_dir, ignore_errors=True)
-    store.prune_state({version, version - 1})
     prune_targets(store, keep_versions=KEEP_TARGET_VERSIONS)
     if distribution is not None:
         prune_distribution_lists(store, keep=KEEP_DISTRIBUTION_LISTS)
-    return VersionResult(version, len(merged), shards_written, shards_unchanged, len(work),
-                         keys_reused, kecamatan, epoch.id, now, distribution_lists)
+    return _result(plan, shards_written, shards_unchanged, distribution_lists, now)
+
+
+def _restore_timestamp(path: Path, data: bytes | None) -> None:
+    if data is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_bytes(path, data, mode=0o644)
 
 
 def prune_targets(store: CentralStore, *, keep_versions: int) -> int:
@@ -479,26 +830,32 @@ def prune_distribution_lists(store: CentralStore, *, keep: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def refresh(store: CentralStore, *, now: dt.datetime | None = None) -> VersionResult:
+def published_info(store: CentralStore) -> tuple[int, Program, dict[str, str], str] | None:
+    """The published version, its program, input file names and epoch (None: nothing yet)."""
+    version = store.published_version()
+    if version == 0:
+        return None
+    with db_errors(database_url(store)), open_engine(store).connect() as connection:
+        info = _version_info(connection, version)
+    return (version, Program.from_dict(json.loads(info.program)), json.loads(info.inputs),
+            str(info.epoch_id))
+
+
+def refresh(store: CentralStore, *, now: dt.datetime | None = None,
+            wait: float = 0) -> VersionResult:
     """Re-sign the current content as the next version (new expiry dates, no new shards)."""
     from blt_status.central.plan import compute_aggregates
 
-    with store.lock():
-        return _refresh(store, now, compute_aggregates)
-
-
-def _refresh(store: CentralStore, now: dt.datetime | None,
-             compute_aggregates: Callable[..., Any]) -> VersionResult:
-    state = store.load_state()
-    if state.version == 0 or state.program is None:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
-    program = state.program
-    records = {nik: (record.shard, record.payload) for nik, record in state.records.items()}
-    return publish_records(store, records, program=program,
-                           aggregate=lambda items: compute_aggregates(items, program),
-                           now=now, previous=state)
+    with store.lock(wait=wait):
+        info = published_info(store)
+        if info is None:
+            raise CentralError("nothing_published",
+                               "Belum ada versi yang diterbitkan: jalankan `central publish` "
+                               "dulu.", "Nothing is published yet: run `central publish` first.")
+        program = info[1]
+        return publish_records(store, None, program=program,
+                               aggregate=lambda items: compute_aggregates(items, program),
+                               now=now)
 
 
 def rotate_keys(store: CentralStore, roles: Sequence[str], *,
@@ -538,14 +895,21 @@ def rotate_keys(store: CentralStore, roles: Sequence[str], *,
     return version, result
 
 
-# -- the two entry points ---------------------------------------------------------------------
+# -- the entry points -------------------------------------------------------------------------
 
 
 def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: Path,
                   program_toml: Path, *, workers: int | None = None,
                   progress: Progress | None = None, now: dt.datetime | None = None,
-                  ) -> PublishReport:
-    """Validate, plan and publish the next version from the three input files."""
+                  dry_run: bool = False, allow_empty: bool = False, allow_shrink: bool = False,
+                  allow_rejections: bool = False) -> PublishReport:
+    """Validate, plan and publish the next version from the three input files.
+
+    Refused unless allowed (nothing written): 0 recipients (``publish_empty``), too many
+    published recipients removed or a kecamatan emptied (``publish_shrink``), most input rows
+    rejected (``publish_mostly_rejected``). ``dry_run`` reports what would change and writes
+    nothing at all.
+    """
     from blt_status.central.plan import (
         compute_aggregates,
         plan_publication,
@@ -561,59 +925,160 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     program = plan.program.program
     records = {recipient.nik_digits: (recipient.shard, recipient.payload)
                for recipient in plan.recipients}
-    inputs = {"program": store.save_input(Path(program_toml), ".toml"),
-              "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
+    rejected = [rejection.to_dict() for rejection in plan.rejected]
+    guards = Guards.for_store(store, input_rows=plan.input_rows, rejected=len(rejected),
+                              allow_empty=allow_empty, allow_shrink=allow_shrink,
+                              allow_rejections=allow_rejections)
+    if dry_run:
+        inputs = None
+    else:
+        inputs = {"program": store.save_input(Path(program_toml), ".toml"),
+                  "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
     result = publish_records(
         store, records, program=program,
         aggregate=lambda items: compute_aggregates(items, program),
         inputs=inputs, distribution=lambda out_dir: write_distribution_lists(plan, out_dir),
-        workers=workers, progress=progress, now=now)
-    rejected = [rejection.to_dict() for rejection in plan.rejected]
+        workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
     if result.published + len(rejected) != plan.input_rows:
         raise CentralError("count_mismatch", "Jumlah baris tidak cocok.",
                            "Published and rejected rows do not add up to the input rows.")
     return PublishReport(result.version, result.published, rejected, plan.input_rows,
                          result.shards_written, result.shards_unchanged, result.keys_derived,
                          result.keys_reused, result.kecamatan, store.config.kdf.label,
-                         [str(path) for path in result.distribution_lists])
+                         [str(path) for path in result.distribution_lists], result.changes,
+                         dry_run)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None = None,
-                   now: dt.datetime | None = None, workers: int | None = None) -> IngestReport:
-    """Apply a Kantor Pos payout report and publish the next version (only changed shards)."""
-    with store.lock():
-        return _ingest_payouts(store, Path(report_csv), progress=progress, now=now,
-                               workers=workers)
+                   now: dt.datetime | None = None, workers: int | None = None,
+                   wait: float = 120) -> IngestReport:
+    """Read a Kantor Pos payout report, append its facts to the ledger, publish (only changed
+    shards). Reading the same report again appends nothing (every row is a duplicate)."""
+    from blt_status.central.payouts import read_payout_report
 
-
-def _ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress | None,
-                    now: dt.datetime | None, workers: int | None) -> IngestReport:
-    from blt_status.central.inputs import load_payout_points, load_program
-    from blt_status.central.payouts import apply_payouts, read_payout_report
-    from blt_status.central.plan import compute_aggregates
-
-    state = store.load_state()
-    if state.version == 0:
+    report_csv = Path(report_csv)
+    if store.published_version() == 0:
         raise CentralError("nothing_published",
                            "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
                            "Nothing is published yet: run `central publish` first.")
-    events, rejections, input_rows = read_payout_report(Path(report_csv))
-    program_config = load_program(store.input_path(state.inputs["program"]))
-    payout_points = load_payout_points(store.input_path(state.inputs["payout_points"]))
-    current = {nik: record.payload for nik, record in state.records.items()}
-    changed, apply_rejections = apply_payouts(current, events, payout_points, program_config)
-    rejected = [rejection.to_dict() for rejection in sorted(
-        [*rejections, *apply_rejections], key=lambda rejection: rejection.line)]
-    records = {nik: (record.shard, changed.get(nik, record.payload))
-               for nik, record in state.records.items()}
-    program = program_config.program
-    result = publish_records(
-        store, records, program=program,
-        aggregate=lambda items: compute_aggregates(items, program),
-        workers=workers, progress=progress, now=now, previous=state)
-    applied = input_rows - len(rejected)
-    changed_kec = sorted({state.records[nik].shard for nik in changed})
-    return IngestReport(result.version, applied, rejected, input_rows, result.shards_written,
-                        result.shards_unchanged, len(changed), changed_kec)
+    rows, rejections, input_rows = read_payout_report(report_csv)
+    source_ref = _file_sha256(report_csv)
+    events = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "csv",
+                          source_ref, str(row.line),
+                          None if row.status == "salur" else "lainnya", row.keterangan)
+              for row in rows]
+    return ingest_events(store, events, progress=progress, now=now, workers=workers,
+                         rejected_before=[rejection.to_dict() for rejection in rejections],
+                         input_rows=input_rows, wait=wait)
 
 
+def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
+                  received_at: dt.datetime | None = None, publish: bool = True,
+                  progress: Progress | None = None, now: dt.datetime | None = None,
+                  workers: int | None = None,
+                  rejected_before: Sequence[Mapping[str, Any]] = (),
+                  input_rows: int | None = None, wait: float = 120) -> IngestReport:
+    """Check payout facts (CSV rows or API feedback), append the accepted ones to the ledger
+    and (``publish``) publish the next version. One path for every source.
+
+    Facts already in the ledger (same source, reference and row) are counted as duplicates
+    and change nothing; the others are applied or rejected with a code.
+    """
+    info = published_info(store)
+    if info is None:
+        raise CentralError("nothing_published",
+                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
+                           "Nothing is published yet: run `central publish` first.")
+    version, program, inputs, epoch_id = info
+    with db_errors(database_url(store)):
+        fresh, duplicates = _new_events(store, events)
+        accepted, rejected = _check_events(store, fresh, version=version, epoch_id=epoch_id,
+                                           inputs=inputs)
+        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at)
+    duplicates += appended.duplicates
+    rejected = sorted([*(dict(item) for item in rejected_before), *rejected],
+                      key=lambda item: int(item["line"]))
+    rows = len(events) + len(rejected_before) if input_rows is None else input_rows
+    report = IngestReport(version, len(appended.appended), rejected, rows, 0,
+                          duplicates=duplicates, published=False)
+    if not publish:
+        return report
+    from blt_status.central.plan import compute_aggregates
+
+    result = publish_records(store, None, program=program,
+                             aggregate=lambda items: compute_aggregates(items, program),
+                             workers=workers, progress=progress, now=now, wait=wait)
+    report.version = result.version
+    report.shards_written = result.shards_written
+    report.shards_unchanged = result.shards_unchanged
+    report.changed_records = sum(counts["changed"] for counts in result.changes.values())
+    report.kecamatan = sorted(kec for kec, counts in result.changes.items() if counts["changed"])
+    report.published = True
+    return report
+
+
+def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
+                ) -> tuple[list[PayoutEvent], int]:
+    """The events not yet in the ledger, and how many were."""
+    from blt_status.central.db import payout_events
+
+    refs = {(event.source, event.source_ref) for event in events}
+    known: set[tuple[str, str, str]] = set()
+    with open_engine(store).connect() as connection:
+        for source, source_ref in refs:
+            query = sa.select(payout_events.c.row_ref).where(
+                payout_events.c.source == source, payout_events.c.source_ref == source_ref)
+            known.update((source, source_ref, row.row_ref) for row in connection.execute(query))
+    fresh = [event for event in events
+             if (event.source, event.source_ref, event.row_ref) not in known]
+    return fresh, len(events) - len(fresh)
+
+
+def _event_line(event: PayoutEvent, index: int) -> int:
+    return int(event.row_ref) if event.row_ref.isdigit() else index + 1
+
+
+def _check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version: int,
+                  epoch_id: str, inputs: Mapping[str, str],
+                  ) -> tuple[list[PayoutEvent], list[dict[str, Any]]]:
+    """The payout rules (apply_payouts) against the published roster with ledger statuses."""
+    from blt_status.central.inputs import load_payout_points, load_program
+    from blt_status.central.payouts import PayoutEvent as ReportRow
+    from blt_status.central.payouts import apply_payouts
+    from blt_status.central.roster import unseal_row, visible_at
+
+    if not events:
+        return [], []
+    program_config = load_program(store.input_path(inputs["program"]))
+    payout_points = load_payout_points(store.input_path(inputs["payout_points"]))
+    subjects = {subject_of(store, event.nik_digits): event.nik_digits for event in events}
+    current: dict[str, RecordPayload] = {}
+    with open_engine(store).connect() as connection:
+        chosen = sorted(subjects)
+        for start in range(0, len(chosen), 500):
+            query = sa.select(roster).where(visible_at(version),
+                                            roster.c.subject.in_(chosen[start:start + 500]))
+            for row in connection.execute(query):
+                opened = unseal_row(store, row)
+                current[opened.nik_digits] = opened.payload
+        outcomes = outcomes_in(connection, epoch_id, list(subjects))
+    for subject, outcome in outcomes.items():
+        nik = subjects[subject]
+        if nik in current:
+            current[nik] = with_outcome(current[nik], outcome)
+    rows = [ReportRow(index, event.nik_digits, event.status, event.occurred_at,
+                      event.point_id, event.note) for index, event in enumerate(events)]
+    _, rejections = apply_payouts(current, rows, payout_points, program_config)
+    refused = {rejection.line: rejection for rejection in rejections}
+    rejected = [{**refused[index].to_dict(), "line": _event_line(event, index)}
+                for index, event in enumerate(events) if index in refused]
+    accepted = [event for index, event in enumerate(events) if index not in refused]
+    return accepted, rejected

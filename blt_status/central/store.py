@@ -26,13 +26,13 @@ import hmac
 import json
 import os
 import shutil
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -66,6 +66,9 @@ STATE_FORMAT = "blt-central-state-v1"
 KDF_PROFILES = {"production": PRODUCTION_INDEX_KDF, "test": TEST_INDEX_KDF}
 DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 28, "snapshot": 28, "timestamp": 3}
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+# Publish guards (private/config.json "guards"): refuse a publish that removes more than this
+# share of the published recipients, or in which more than this share of input rows is rejected.
+DEFAULT_GUARDS = {"max_removed_fraction": 0.10, "max_rejected_fraction": 0.50}
 _NONCE = 12
 
 
@@ -146,12 +149,18 @@ class CentralConfig:
     root_keys: int
     expiry_days: Mapping[str, int]
     created: str
+    db_url: str | None = None  # None: the SQLite file in private/
+    guards: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_GUARDS))
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": CONFIG_FORMAT, "kdf": self.kdf.to_dict(),
                 "central_url": self.central_url, "root_threshold": self.root_threshold,
                 "root_keys": self.root_keys, "expiry_days": dict(self.expiry_days),
-                "created": self.created}
+                "created": self.created, "database": self.db_url,
+                "guards": dict(self.guards)}
+
+    def guard(self, name: str) -> float:
+        return float(self.guards.get(name, DEFAULT_GUARDS[name]))
 
     @classmethod
     def from_dict(cls, data: Any) -> CentralConfig:
@@ -161,7 +170,9 @@ class CentralConfig:
             return cls(KdfProfile.from_dict(data["kdf"]), data.get("central_url"),
                        int(data["root_threshold"]), int(data["root_keys"]),
                        {str(k): int(v) for k, v in data["expiry_days"].items()},
-                       str(data.get("created", "")))
+                       str(data.get("created", "")), data.get("database") or None,
+                       {**DEFAULT_GUARDS, **{str(k): float(v) for k, v in
+                                             (data.get("guards") or {}).items()}})
         except (AttributeError, KeyError, TypeError, ValueError):
             raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
                                  "The central store's config.json is corrupt.") from None
@@ -220,7 +231,7 @@ class StoreState:
     version: int
     epoch_id: str | None
     records: dict[str, StateRecord] = field(default_factory=dict, repr=False)  # by NIK
-    objects: dict[str, str] = field(default_factory=dict)  # kecamatan -> state object id
+    kecamatan: dict[str, int] = field(default_factory=dict)  # recipients per kecamatan
     inputs: dict[str, str] = field(default_factory=dict)  # program/payout_points -> file name
     canaries: dict[str, dict[str, str]] = field(default_factory=dict)
     program: Program | None = None
@@ -253,8 +264,10 @@ class CentralStore:
     @classmethod
     def init(cls, directory: Path, *, kdf: KdfProfile = PRODUCTION_INDEX_KDF,
              central_url: str | None = None, root_threshold: int = 2, root_keys: int = 3,
-             now: dt.datetime | None = None) -> CentralStore:
-        """Create a new store: keys, master pepper, first epoch salt, config, ``1.root.json``.
+             now: dt.datetime | None = None, db_url: str | None = None) -> CentralStore:
+        """Create a new store: keys, master pepper, first epoch salt, config, ``1.root.json``,
+        and the database schema (``db_url``, e.g. ``postgresql+psycopg://user@host/blt``, or
+        the SQLite file ``private/central.db``).
 
         Refuses an existing non-empty directory (``store_exists``).
         """
@@ -274,7 +287,7 @@ class CentralStore:
         now = (now or _utcnow()).replace(microsecond=0)
         config = CentralConfig(kdf, central_url.rstrip("/") + "/" if central_url else None,
                                root_threshold, root_keys, dict(DEFAULT_EXPIRY_DAYS),
-                               now.isoformat())
+                               now.isoformat(), db_url or None)
         store = cls(directory, config)
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -299,7 +312,13 @@ class CentralStore:
             store.metadata_dir.mkdir(parents=True)
             (store.targets_dir).mkdir()
             atomic_write_bytes(store.metadata_dir / "1.root.json", root.to_bytes(), mode=0o644)
+            from blt_status.central.db import open_engine
+
+            open_engine(store)  # creates the schema; db_unreachable/db_schema refuse here
         except BaseException:
+            from blt_status.central.db import dispose_engines
+
+            dispose_engines(store)
             if created_dir:
                 shutil.rmtree(directory, ignore_errors=True)
             else:
@@ -328,8 +347,9 @@ class CentralStore:
         return cls(directory, CentralConfig.from_dict(data))
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the store's writer lock (one publish at a time); ``store_busy`` if taken."""
+    def lock(self, *, wait: float = 0) -> Iterator[None]:
+        """Hold the store's writer lock (one publish at a time); ``store_busy`` if taken
+        (after waiting up to ``wait`` seconds for it)."""
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -340,7 +360,11 @@ class CentralStore:
         fd = os.open(self.private_dir / "publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                for attempt in tenacity.Retrying(
+                        stop=tenacity.stop_after_delay(wait), wait=tenacity.wait_fixed(0.05),
+                        retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
+                    with attempt:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise _central_error(
                     "store_busy", "Penerbitan lain sedang berjalan di penyimpanan ini.",
@@ -502,86 +526,85 @@ class CentralStore:
         timestamp = Metadata[Timestamp].from_file(str(metadata / "timestamp.json")).signed
         targets = Metadata[Targets].from_file(str(metadata / f"{version}.targets.json")).signed
         state = self.load_state(records=False)
-        manifest = json.loads(self.manifest_path(version).read_bytes())
         summary.update({
             "timestamp_expires": timestamp.expires.isoformat(),
             "targets_expires": targets.expires.isoformat(),
             "expired": timestamp.expires <= dt.datetime.now(dt.UTC),
             "epoch": state.epoch_id, "program": state.program.to_dict() if state.program
-            else None, "records": manifest.get("records"), "kecamatan": sorted(state.objects),
-            "targets": len(targets.targets),
+            else None, "records": sum(state.kecamatan.values()),
+            "kecamatan": sorted(state.kecamatan), "targets": len(targets.targets),
         })
         return summary
-
-    # -- private state ---------------------------------------------------------------------
-
-    @property
-    def state_dir(self) -> Path:
-        return self.private_dir / "state"
 
     def _state_key(self) -> bytes:
         return hmac.new(self.master_pepper, b"blt-central-state-v1", hashlib.sha256).digest()
 
-    def object_path(self, object_id: str) -> Path:
-        return self.state_dir / "objects" / f"{object_id}.bin"
+    @property
+    def subject_key(self) -> bytes:
+        """The key under which the database names people (see ``db.subject_of``)."""
+        from blt_status.central.db import subject_key
 
-    def write_state_object(self, kecamatan: str, records: Mapping[str, StateRecord]) -> str:
-        """Seal one kecamatan's records into a new state object; returns its id."""
-        object_id = new_secret(12).hex()
-        body = json.dumps({nik: record.to_dict() for nik, record in sorted(records.items())},
-                          separators=(",", ":")).encode()
+        return subject_key(self.master_pepper)
+
+    def seal(self, data: bytes, aad: bytes) -> bytes:
+        """AES-GCM seal private data for the database under the state key."""
         nonce = new_secret(_NONCE)
-        aad = f"{STATE_FORMAT}|{kecamatan}".encode()
-        sealed = nonce + AESGCM(self._state_key()).encrypt(nonce, zlib.compress(body, 1), aad)
-        write_private(self.object_path(object_id), sealed, durable=False)  # synced by publish
-        return object_id
+        return nonce + AESGCM(self._state_key()).encrypt(nonce, data, aad)
 
-    def read_state_object(self, kecamatan: str, object_id: str) -> dict[str, StateRecord]:
+    def unseal(self, sealed: bytes, aad: bytes) -> bytes:
         try:
-            sealed = self.object_path(object_id).read_bytes()
-            aad = f"{STATE_FORMAT}|{kecamatan}".encode()
-            body = AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
-            data = json.loads(zlib.decompress(body))
-            return {nik: StateRecord.from_dict(item) for nik, item in data.items()}
-        except (OSError, InvalidTag, ValueError, KeyError, TypeError, zlib.error):
-            raise _central_error(
-                "state_corrupt", f"Status penerbit untuk kecamatan {kecamatan} rusak.",
-                f"The publisher's private state for kecamatan {kecamatan} is missing or corrupt."
-            ) from None
+            return AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+        except (InvalidTag, ValueError):
+            raise CentralError("state_corrupt_db") from None
 
-    def manifest_path(self, version: int) -> Path:
-        return self.state_dir / f"{version}.json"
+    def keyed_hash(self, data: bytes) -> str:
+        """A hash of private data that reveals nothing without the state key."""
+        return hmac.new(self._state_key(), data, hashlib.sha256).hexdigest()
+
+    # -- private state (in the database) ---------------------------------------------------
 
     def load_state(self, *, records: bool = True) -> StoreState:
-        """The state of the published version (empty before the first publish)."""
-        version = self.published_version()
-        if version == 0:
-            return StoreState(0, None)
-        try:
-            manifest = json.loads(self.manifest_path(version).read_bytes())
-            program = manifest.get("program")
-            state = StoreState(version, str(manifest["epoch"]),
-                               objects=dict(manifest["objects"]),
-                               inputs=dict(manifest["inputs"]), canaries=manifest["canaries"],
-                               program=Program.from_dict(program) if program else None)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise _central_error(
-                "state_corrupt", f"Status penerbit versi {version} hilang atau rusak.",
-                f"The publisher's private state for version {version} is missing or corrupt."
-            ) from None
-        if records:
-            for kecamatan, object_id in state.objects.items():
-                state.records.update(self.read_state_object(kecamatan, object_id))
-        return state
+        """The published version as the publisher knows it (empty before the first publish).
 
-    def write_manifest(self, state: StoreState) -> Path:
-        path = self.manifest_path(state.version)
-        manifest = {"format": STATE_FORMAT, "version": state.version, "epoch": state.epoch_id,
-                    "objects": state.objects, "inputs": state.inputs,
-                    "canaries": state.canaries, "records": len(state.records),
-                    "program": state.program.to_dict() if state.program else None}
-        write_private(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
-        return path
+        ``records``: every recipient with the published payload (roster + ledger) and the
+        cached keys; memory grows with the roster, so big jobs use ``roster.current_roster``.
+        """
+        from blt_status.central.db import database_url, db_errors, key_cache, open_engine
+        from blt_status.central.publish import published_info
+        from blt_status.central.roster import current_roster, roster_counts
+
+        info = published_info(self)
+        if info is None:
+            return StoreState(0, None)
+        version, program, inputs, epoch_id = info
+        with db_errors(database_url(self)), open_engine(self).connect() as connection:
+            import sqlalchemy as sa
+
+            from blt_status.central.db import versions
+
+            row = connection.execute(sa.select(versions.c.canaries)
+                                     .where(versions.c.version == version)).first()
+            canaries = json.loads(row.canaries) if row is not None else {}
+        state = StoreState(version, epoch_id, kecamatan=roster_counts(self, version=version),
+                           inputs=dict(inputs), canaries=canaries, program=program)
+        if not records:
+            return state
+        by_subject: dict[str, StateRecord] = {}
+        for entry in current_roster(self, version=version):
+            record = StateRecord(entry.kecamatan, entry.payload, key_shard=entry.kecamatan)
+            state.records[entry.nik_digits] = record
+            by_subject[entry.subject] = record
+        with db_errors(database_url(self)), open_engine(self).connect() as connection:
+            query = sa.select(key_cache).where(key_cache.c.epoch_id == epoch_id)
+            for row in connection.execute(query):
+                found = by_subject.get(row.subject)
+                if found is None:
+                    continue
+                found.keys[row.view] = self.unseal(row.root_key,
+                                                   f"key|{row.subject}|{row.view}".encode())
+                if row.blob is not None:
+                    found.blobs[row.view] = row.blob
+        return state
 
     def save_input(self, source: Path, suffix: str) -> str:
         """Keep a copy of an input file (program, payout points) by content hash."""
@@ -594,22 +617,3 @@ class CentralStore:
 
     def input_path(self, name: str) -> Path:
         return self.private_dir / "inputs" / name
-
-    def prune_state(self, keep_versions: Iterable[int]) -> None:
-        """Remove manifests and state objects no kept version refers to."""
-        keep = set(keep_versions)
-        referenced: set[str] = set()
-        for path in self.state_dir.glob("*.json"):
-            stem = path.stem
-            if not stem.isdigit():
-                continue
-            if int(stem) not in keep:
-                path.unlink(missing_ok=True)
-                continue
-            try:
-                referenced.update(json.loads(path.read_bytes())["objects"].values())
-            except (OSError, ValueError, KeyError):
-                return  # do not guess: leave everything
-        for path in (self.state_dir / "objects").glob("*.bin"):
-            if path.stem not in referenced:
-                path.unlink(missing_ok=True)

@@ -100,6 +100,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="index KDF profile (test is cheap and NOT FOR REAL DATA)")
     init.add_argument("--url", metavar="URL", default=None,
                       help="public URL devices sync from (written into enrollment bundles)")
+    init.add_argument("--db", metavar="URL", default=None,
+                      help="database for the publisher's state and the payout ledger, e.g. "
+                      "postgresql+psycopg://user@host/blt (default: the SQLite file "
+                      "DIR/private/central.db; BLT_CENTRAL_DB overrides both)")
     add_json(init)
     init.set_defaults(handler=_os_errors_as_one_line(run_init))
 
@@ -207,16 +211,19 @@ def _central_extensions() -> list[Any]:
 
 def run_init(args: argparse.Namespace) -> int:
     from blt_status.central import KDF_PROFILES, CentralStore
+    from blt_status.central.db import database_url, describe_url
 
-    store = CentralStore.init(args.directory, kdf=KDF_PROFILES[args.kdf], central_url=args.url)
+    store = CentralStore.init(args.directory, kdf=KDF_PROFILES[args.kdf], central_url=args.url,
+                              db_url=args.db)
     root = store.root().signed
+    database = describe_url(database_url(store))
     if args.json:
         print_json({"directory": str(store.directory), "public": str(store.public_dir),
                     "private": str(store.private_dir), "kdf": store.config.kdf.to_dict(),
                     "kdf_label": store.config.kdf.label, "insecure": store.config.kdf.insecure,
                     "central_url": store.config.central_url,
                     "root_threshold": root.roles["root"].threshold,
-                    "root_keys": list(root.roles["root"].keyids)})
+                    "root_keys": list(root.roles["root"].keyids), "database": database})
         return 0
     print(_say(f"Penyimpanan pusat dibuat: {store.directory}",
                f"Central store created: {store.directory}"))
@@ -225,6 +232,7 @@ def run_init(args: argparse.Namespace) -> int:
     print(_say(f"  privat (RAHASIA):   {store.private_dir}",
                f"  private (SECRET):   {store.private_dir}"))
     print(f"  KDF: {store.config.kdf.label}")
+    print(_say(f"  basis data: {database}", f"  database: {database}"))
     print(_say(f"  kunci root: {root.roles['root'].threshold} dari "
                f"{len(root.roles['root'].keyids)}",
                f"  root keys: {root.roles['root'].threshold} of "

@@ -1,0 +1,335 @@
+"""The central store's database: one SQLAlchemy Core ``MetaData``, the engine, the schema check.
+
+SQLite in ``DIR/private/central.db`` by default (nothing to install); PostgreSQL (psycopg 3)
+when ``central init DIR --db postgresql+psycopg://...`` saved a URL in ``private/config.json``
+or ``BLT_CENTRAL_DB`` names one. One code path for both.
+
+Tables (people are keyed by ``subject``, an HMAC of the NIK under a key derived from the master
+pepper, so the database alone never reveals a NIK; what is personal is sealed with AES-GCM):
+
+    versions       one row per published version: epoch, program, inputs, canaries, counts
+    roster         the published roster, temporal: a row is part of version v when
+                   valid_from <= v and (valid_to is null or valid_to > v); sealed NIK + payload
+    key_cache      per epoch, subject and view: the Argon2id root key (sealed), the sealed
+                   record last published and the keyed hash of the payload it holds
+    payout_events  the payout ledger: append-only, one row per payout fact (csv or api)
+    flags          findings about accepted events (reconciliation), by event
+
+The schema is created and upgraded by the Alembic revisions in
+``blt_status/central/migrations`` (batch mode on SQLite). Refusals: ``db_unreachable`` (no
+server answers), ``db_busy`` (locked longer than the busy timeout), ``db_schema`` (the database
+is at a revision this release does not know).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from blt_status.errors import CentralError
+
+if TYPE_CHECKING:
+    from blt_status.central.store import CentralStore
+
+__all__ = [
+    "DB_ENV",
+    "SCHEMA_HEAD",
+    "database_url",
+    "db_errors",
+    "describe_url",
+    "dispose_engines",
+    "flags",
+    "key_cache",
+    "metadata",
+    "open_engine",
+    "payout_events",
+    "roster",
+    "subject_of",
+    "upgrade",
+    "versions",
+]
+
+DB_ENV = "BLT_CENTRAL_DB"
+SCHEMA_HEAD = "0001"
+BUSY_TIMEOUT_MS = 10_000
+_SUBJECT_CONTEXT = b"blt-central-subject-v1"
+
+metadata = sa.MetaData()
+
+versions = sa.Table(
+    "versions", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("epoch_id", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("program", sa.Text, nullable=False),  # JSON
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON
+    sa.Column("canaries", sa.Text, nullable=False),  # JSON
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("kecamatan", sa.Text, nullable=False),  # JSON {kecamatan: count}
+    sa.Column("changes", sa.Text, nullable=False),  # JSON change report
+)
+
+roster = sa.Table(
+    "roster", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("nik_last4", sa.String(4), nullable=False),
+    sa.Column("kecamatan", sa.String(16), nullable=False),
+    sa.Column("desa", sa.String(20), nullable=False),
+    sa.Column("point_id", sa.String(64)),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("valid_from", sa.Integer, nullable=False),
+    sa.Column("valid_to", sa.Integer),
+    sa.Index("ix_roster_current", "valid_to", "kecamatan"),
+    sa.Index("ix_roster_subject", "subject"),
+)
+
+key_cache = sa.Table(
+    "key_cache", metadata,
+    sa.Column("epoch_id", sa.String(16), primary_key=True),
+    sa.Column("subject", sa.String(64), primary_key=True),
+    sa.Column("view", sa.String(16), primary_key=True),
+    sa.Column("key_shard", sa.String(16), nullable=False),
+    sa.Column("root_key", sa.LargeBinary, nullable=False),  # sealed
+    sa.Column("blob", sa.LargeBinary),  # the published sealed record (ciphertext already)
+    sa.Column("blob_hash", sa.String(64)),  # keyed hash of the payload inside ``blob``
+    sa.Column("version", sa.Integer, nullable=False),  # the publish that wrote the row
+)
+
+payout_events = sa.Table(
+    "payout_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("epoch_id", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("nik_last4", sa.String(4), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),  # UTC
+    sa.Column("occurred_offset", sa.Integer, nullable=False),  # seconds east of UTC, as given
+    sa.Column("point_id", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("source_ref", sa.String(128), nullable=False),
+    sa.Column("row_ref", sa.String(128), nullable=False),
+    sa.Column("reason_code", sa.String(64)),
+    sa.Column("amount", sa.BigInteger),
+    sa.Column("note", sa.LargeBinary),  # sealed free text, never published
+    sa.Column("received_at", sa.DateTime, nullable=False),  # UTC
+    sa.UniqueConstraint("source", "source_ref", "row_ref", name="uq_payout_events_ref"),
+    sa.Index("ix_payout_events_subject", "epoch_id", "subject"),
+    sa.Index("ix_payout_events_received", "received_at"),
+)
+
+flags = sa.Table(
+    "flags", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("event_id", sa.BigInteger, sa.ForeignKey("payout_events.id"), nullable=False),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("kecamatan", sa.String(16)),
+    sa.Index("ix_flags_event", "event_id"),
+)
+
+
+# -- URL and engine ----------------------------------------------------------------------------
+
+
+def database_url(store: CentralStore) -> str:
+    """``BLT_CENTRAL_DB``, else the URL saved by ``central init --db``, else the SQLite file."""
+    url = os.environ.get(DB_ENV) or store.config.db_url
+    if url:
+        return url
+    return f"sqlite:///{store.private_dir / 'central.db'}"
+
+
+def describe_url(url: str) -> str:
+    """The URL to show a user: backend, host and database, never a password."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return "(invalid database URL)"
+    return parsed.render_as_string(hide_password=True)
+
+
+_engines: dict[tuple[str, str], tuple[tuple[int, int] | None, Engine]] = {}
+_engines_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise CentralError("db_url", url=describe_url(url)) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:":
+            file = Path(path)
+            if not file.parent.is_dir():
+                raise CentralError("db_unreachable", url=describe_url(url),
+                                   reason="the folder does not exist")
+            if not file.exists():  # private data: 0600 from the start (WAL files follow)
+                os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+        engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        sa_event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True,
+                                connect_args={"connect_timeout": 5,
+                                              "options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"})
+    raise CentralError("db_url", url=describe_url(url))
+
+
+@contextlib.contextmanager
+def db_errors(url: str = "") -> Iterator[None]:
+    """Database failures as one-line errors: ``db_busy``, ``db_unreachable``."""
+    try:
+        yield
+    except OperationalError as error:
+        text = str(error.orig or error).lower()
+        if "locked" in text or "lock timeout" in text or "lock_timeout" in text \
+                or "could not obtain lock" in text or "deadlock" in text:
+            raise CentralError("db_busy") from None
+        raise CentralError("db_unreachable", url=describe_url(url),
+                           reason=_first_line(str(error.orig or error))) from None
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise CentralError("db_unreachable", url=describe_url(url),
+                               reason=_first_line(str(error.orig or error))) from None
+        raise
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "no answer"
+    return line[:200]
+
+
+def open_engine(store: CentralStore, *, upgrade_schema: bool = True) -> Engine:
+    """The store's engine (cached per store and URL), its schema checked.
+
+    A database without tables is created at the current schema (first use); one at an older
+    known revision is upgraded; one at a revision this release does not know is refused
+    (``db_schema``).
+    """
+    url = database_url(store)
+    key = (str(store.directory), url)
+    identity = _sqlite_identity(url)
+    with _engines_lock:
+        cached = _engines.get(key)
+        if cached is not None:
+            if cached[0] == identity:
+                return cached[1]
+            _engines.pop(key)[1].dispose()  # the store was made anew at the same place
+        engine = _create_engine(url)
+        identity = _sqlite_identity(url)
+        try:
+            with db_errors(url):
+                revision = current_revision(engine)
+                if revision != SCHEMA_HEAD:
+                    if revision is not None and revision not in known_revisions():
+                        raise CentralError("db_schema", found=revision, expected=SCHEMA_HEAD)
+                    if not upgrade_schema:
+                        raise CentralError("db_schema", found=revision or "none",
+                                           expected=SCHEMA_HEAD)
+                    upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        _engines[key] = (identity, engine)
+        return engine
+
+
+def _sqlite_identity(url: str) -> tuple[int, int] | None:
+    """Which SQLite file a URL names now (device, inode): a replaced file needs a new engine."""
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        info = os.stat(url.removeprefix("sqlite:///"))
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def dispose_engines(store: CentralStore | None = None) -> None:
+    """Close pooled connections (of one store, or all): SQLite then removes its WAL files."""
+    with _engines_lock:
+        for key in list(_engines):
+            if store is None or key[0] == str(store.directory):
+                _engines.pop(key)[1].dispose()
+
+
+# -- schema (Alembic) --------------------------------------------------------------------------
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return config
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` in one transaction (Alembic)."""
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+# -- subjects ----------------------------------------------------------------------------------
+
+
+def subject_key(master_pepper: bytes) -> bytes:
+    return hmac.new(master_pepper, _SUBJECT_CONTEXT, hashlib.sha256).digest()
+
+
+def subject_of(store: CentralStore, nik_digits: str) -> str:
+    """How the database names a person: hex HMAC-SHA256 of the NIK under a pepper-derived key."""
+    return hmac.new(store.subject_key, nik_digits.encode(), hashlib.sha256).hexdigest()

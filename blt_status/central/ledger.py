@@ -1,0 +1,331 @@
+"""The payout ledger: every payout fact (a report row or an API feedback), appended, never changed.
+
+A record's status is computed from the roster and the ledger (:func:`fold_status`), at publish
+and at ingest alike, so any order of publishes and ingests gives the same statuses, and a
+recipient removed from the roster keeps their events (and gets them back if re-added).
+
+Rows are keyed by ``subject`` (see :func:`blt_status.central.db.subject_of`) and the last four
+digits of the NIK; the payer's free text (``note``) is sealed and never leaves the ledger.
+Appending the same fact again (same ``source``, ``source_ref``, ``row_ref``) is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from blt_status.central.db import (
+    database_url,
+    db_errors,
+    flags,
+    open_engine,
+    payout_events,
+    roster,
+    subject_of,
+)
+from blt_status.records import RecordPayload
+
+if TYPE_CHECKING:
+    from blt_status.central.store import CentralStore
+
+__all__ = [
+    "EVENT_STATUSES",
+    "FINAL_STATUSES",
+    "AppendResult",
+    "Flag",
+    "Ledger",
+    "Outcome",
+    "PayoutEvent",
+    "StoredEvent",
+    "StoredFlag",
+    "fold_status",
+    "with_outcome",
+]
+
+EVENT_STATUSES = {"salur": "collected", "gagal": "held", "kembali": "returned"}
+FINAL_STATUSES = frozenset({"collected", "returned"})
+SOURCES = ("csv", "api", "migrated")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PayoutEvent:
+    """One payout fact from a CSV report row or an API DisburseResponse."""
+
+    nik_digits: str = field(repr=False)  # never stored in clear
+    status: str  # "salur" | "gagal" | "kembali"
+    occurred_at: dt.datetime  # timezone-aware: the payout time
+    point_id: str  # id_titik where it happened
+    source: str  # "csv" | "api"
+    source_ref: str  # csv: sha256 hex of the report file; api: header.message_id
+    row_ref: str  # csv: the line number as text; api: reference_id
+    reason_code: str | None = None  # closed list; None for salur
+    note: str = field(default="", repr=False)  # payer's free text: stored sealed only
+    amount: int | None = None  # rupiah, when the source says it
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A ledger row as read back (no NIK)."""
+
+    id: int
+    epoch_id: str
+    subject: str
+    nik_last4: str
+    status: str
+    occurred_at: dt.datetime
+    point_id: str
+    source: str
+    source_ref: str
+    row_ref: str
+    reason_code: str | None
+    amount: int | None
+    received_at: dt.datetime
+
+
+@dataclass
+class AppendResult:
+    appended: list[StoredEvent]  # new rows
+    duplicates: int  # already in the ledger (same source, source_ref, row_ref): no-op
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A finding about an accepted event (the rules are payouts.check_feedback's)."""
+
+    code: str
+    severity: str  # "low" | "medium" | "high"
+    detail: str  # English, no personal data
+
+
+@dataclass(frozen=True)
+class StoredFlag:
+    id: int
+    event_id: int
+    code: str
+    severity: str
+    detail: str
+    subject: str
+    nik_last4: str
+    point_id: str
+    occurred_at: dt.datetime
+    kecamatan: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A record's payout status from its ledger events."""
+
+    status: str = "scheduled"  # scheduled | collected | held | returned
+    collected_at: dt.datetime | None = None
+    collected_point_id: str | None = None
+    reason_code: str | None = None
+
+
+def fold_status(events: Iterable[StoredEvent]) -> Outcome:
+    """Status = roster + ledger: apply events in (occurred_at, id) order.
+
+    ``salur`` -> collected (final), ``gagal`` -> held, ``kembali`` -> returned (final); an event
+    after a final one changes nothing.
+    """
+    outcome = Outcome()
+    for event in sorted(events, key=lambda item: (item.occurred_at, item.id)):
+        if outcome.status in FINAL_STATUSES:
+            break
+        status = EVENT_STATUSES.get(event.status)
+        if status == "collected":
+            outcome = Outcome("collected", event.occurred_at, event.point_id, None)
+        elif status is not None:
+            outcome = Outcome(status, None, None, event.reason_code or "lainnya")
+    return outcome
+
+
+def with_outcome(payload: RecordPayload, outcome: Outcome) -> RecordPayload:
+    """The payload devices get: the roster's payload with the ledger's status.
+
+    Without events the roster's payload is published as it is. The reason code (never the
+    payer's free text) becomes the record's note.
+    """
+    if outcome.status == "scheduled":
+        return payload
+    return replace(payload, status=outcome.status, collected_at=outcome.collected_at,
+                   collected_point_id=outcome.collected_point_id,
+                   status_note=outcome.reason_code)
+
+
+def _utc_naive(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError("payout times must be timezone-aware")
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(utc_naive: dt.datetime, offset_seconds: int = 0) -> dt.datetime:
+    zone = dt.UTC if offset_seconds == 0 else dt.timezone(dt.timedelta(seconds=offset_seconds))
+    return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(int(row.id), row.epoch_id, row.subject, row.nik_last4, row.status,
+                       _aware(row.occurred_at, int(row.occurred_offset)), row.point_id,
+                       row.source, row.source_ref, row.row_ref, row.reason_code,
+                       None if row.amount is None else int(row.amount),
+                       _aware(row.received_at))
+
+
+def _insert_ignoring_duplicates(connection: Connection) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(payout_events).on_conflict_do_nothing(
+        index_elements=["source", "source_ref", "row_ref"])
+
+
+class Ledger:
+    """The append-only payout ledger of one central store."""
+
+    def __init__(self, store: CentralStore) -> None:
+        self.store = store
+        self.url = database_url(store)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return open_engine(self.store)
+
+    def append(self, events: Sequence[PayoutEvent], *, epoch_id: str,
+               received_at: dt.datetime | None = None,
+               flags: Mapping[int, Sequence[Flag]] | None = None) -> AppendResult:
+        """Append ``events`` in one transaction; ones already in the ledger are skipped."""
+        with db_errors(self.url), self.engine.begin() as connection:
+            return self.append_in(connection, events, epoch_id=epoch_id,
+                                  received_at=received_at, flags=flags)
+
+    def append_in(self, connection: Connection, events: Sequence[PayoutEvent], *,
+                  epoch_id: str, received_at: dt.datetime | None = None,
+                  flags: Mapping[int, Sequence[Flag]] | None = None) -> AppendResult:
+        """:meth:`append` inside the caller's transaction."""
+        received = _utc_naive(received_at or dt.datetime.now(dt.UTC))
+        appended: list[StoredEvent] = []
+        by_ref: dict[tuple[str, str, str], int] = {}
+        statement = _insert_ignoring_duplicates(connection).returning(
+            *payout_events.c)
+        for start in range(0, len(events), _CHUNK):
+            chunk = events[start:start + _CHUNK]
+            rows = [self._row(event, epoch_id, received) for event in chunk]
+            for index, event in enumerate(chunk, start):
+                by_ref[(event.source, event.source_ref, event.row_ref)] = index
+            # One statement per row: RETURNING gives exactly the rows this call inserted.
+            for row in rows:
+                for result in connection.execute(statement, row):
+                    appended.append(_stored(result))
+        if flags:
+            self._insert_flags(connection, appended, by_ref, flags)
+        return AppendResult(appended, len(events) - len(appended))
+
+    def _row(self, event: PayoutEvent, epoch_id: str, received: dt.datetime) -> dict[str, Any]:
+        if event.status not in EVENT_STATUSES:
+            raise ValueError(f"unknown payout status {event.status!r}")
+        if event.source not in SOURCES:
+            raise ValueError(f"unknown event source {event.source!r}")
+        subject = subject_of(self.store, event.nik_digits)
+        offset = event.occurred_at.utcoffset()
+        if offset is None:
+            raise ValueError("payout times must be timezone-aware")
+        note = self.store.seal(event.note.encode(), f"note|{subject}".encode()) \
+            if event.note else None
+        return {"epoch_id": epoch_id, "subject": subject, "nik_last4": event.nik_digits[-4:],
+                "status": event.status, "occurred_at": _utc_naive(event.occurred_at),
+                "occurred_offset": int(offset.total_seconds()), "point_id": event.point_id,
+                "source": event.source, "source_ref": event.source_ref,
+                "row_ref": event.row_ref, "reason_code": event.reason_code,
+                "amount": event.amount, "note": note, "received_at": received}
+
+    def _insert_flags(self, connection: Connection, appended: Sequence[StoredEvent],
+                      by_ref: Mapping[tuple[str, str, str], int],
+                      found: Mapping[int, Sequence[Flag]]) -> None:
+        rows: list[dict[str, Any]] = []
+        subjects = sorted({stored.subject for stored in appended})
+        kecamatan: dict[str, str] = {}
+        for start in range(0, len(subjects), _CHUNK):
+            query = sa.select(roster.c.subject, roster.c.kecamatan).where(
+                roster.c.subject.in_(subjects[start:start + _CHUNK]),
+                roster.c.valid_to.is_(None))
+            kecamatan.update({row.subject: row.kecamatan for row in connection.execute(query)})
+        for stored in appended:
+            index = by_ref[(stored.source, stored.source_ref, stored.row_ref)]
+            for flag in found.get(index, ()):
+                rows.append({"event_id": stored.id, "code": flag.code,
+                             "severity": flag.severity, "detail": flag.detail,
+                             "kecamatan": kecamatan.get(stored.subject)})
+        if rows:
+            connection.execute(sa.insert(flags), rows)
+
+    def events(self, *, epoch_id: str | None = None, since: dt.datetime | None = None,
+               subjects: Collection[str] | None = None) -> Iterator[StoredEvent]:
+        """Ledger rows by (occurred_at, id); ``since`` filters on the time received."""
+        with db_errors(self.url), self.engine.connect() as connection:
+            yield from events_in(connection, epoch_id=epoch_id, since=since, subjects=subjects)
+
+    def note(self, event_id: int) -> str:
+        """The payer's private note of one event (admin only)."""
+        with db_errors(self.url), self.engine.connect() as connection:
+            row = connection.execute(sa.select(payout_events.c.subject, payout_events.c.note)
+                                     .where(payout_events.c.id == event_id)).first()
+        if row is None or row.note is None:
+            return ""
+        return self.store.unseal(row.note, f"note|{row.subject}".encode()).decode()
+
+    def flags(self, *, epoch_id: str | None = None,
+              since: dt.datetime | None = None) -> Iterator[StoredFlag]:
+        """Stored flags with their event's facts, by event time."""
+        query = sa.select(flags, payout_events.c.subject, payout_events.c.nik_last4,
+                          payout_events.c.point_id, payout_events.c.occurred_at,
+                          payout_events.c.occurred_offset).join(
+            payout_events, flags.c.event_id == payout_events.c.id)
+        if epoch_id is not None:
+            query = query.where(payout_events.c.epoch_id == epoch_id)
+        if since is not None:
+            query = query.where(payout_events.c.received_at >= _utc_naive(since))
+        query = query.order_by(payout_events.c.occurred_at, flags.c.event_id, flags.c.id)
+        with db_errors(self.url), self.engine.connect() as connection:
+            for row in connection.execute(query):
+                yield StoredFlag(int(row.id), int(row.event_id), row.code, row.severity,
+                                 row.detail, row.subject, row.nik_last4, row.point_id,
+                                 _aware(row.occurred_at, int(row.occurred_offset)),
+                                 row.kecamatan)
+
+
+def events_in(connection: Connection, *, epoch_id: str | None = None,
+              since: dt.datetime | None = None,
+              subjects: Collection[str] | None = None) -> Iterator[StoredEvent]:
+    """:meth:`Ledger.events` on the caller's connection."""
+    base = sa.select(payout_events)
+    if epoch_id is not None:
+        base = base.where(payout_events.c.epoch_id == epoch_id)
+    if since is not None:
+        base = base.where(payout_events.c.received_at >= _utc_naive(since))
+    order = (payout_events.c.occurred_at, payout_events.c.id)
+    if subjects is None:
+        result = connection.execution_options(yield_per=2000).execute(base.order_by(*order))
+        for row in result:
+            yield _stored(row)
+        return
+    chosen = sorted(set(subjects))
+    found: list[StoredEvent] = []
+    for start in range(0, len(chosen), _CHUNK):
+        query = base.where(payout_events.c.subject.in_(chosen[start:start + _CHUNK]))
+        found.extend(_stored(row) for row in connection.execute(query))
+    found.sort(key=lambda event: (event.occurred_at, event.id))
+    yield from found
+
+
+def outcomes_in(connection: Connection, epoch_id: str,
+                subjects: Collection[str] | None = None) -> dict[str, Outcome]:
+    """Each subject's folded status (only subjects with events in the epoch)."""
+    grouped: dict[str, list[StoredEvent]] = {}
+    for event in events_in(connection, epoch_id=epoch_id, subjects=subjects):
+        grouped.setdefault(event.subject, []).append(event)
+    return {subject: fold_status(items) for subject, items in grouped.items()}
