@@ -112,7 +112,7 @@ async def test_refreshes_by_itself_after_an_ingest(world_dir: Path, store_copy: 
         text = screen_text(app)
         assert "Collected 1 of 5 (20.0%)" in text and "held 1" in text
         assert screen_of(app).code == "32"  # the admin stays where they were
-        assert app.marker == 2
+        assert app.marker[0] == 2 and app.marker[1] >= 2
 
 
 async def test_language_and_bars(published: Path) -> None:

@@ -205,3 +205,16 @@ def test_refusals_have_codes(level, region, code) -> None:
     with pytest.raises(CentralError) as refused:
         build_report([], [], level=level, region=region)
     assert refused.value.code == code
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["salur", "gagal", "kembali"]),
+                                st.integers(0, 20)), max_size=8))
+def test_fold_agrees_with_the_ledger(steps) -> None:
+    from blt_status.central.ledger import StoredEvent, fold_status
+
+    events = [StoredEvent(index, "e1", "s", "0001", status, START + dt.timedelta(hours=hour),
+                          "KP-1", "csv", "ref", str(index), None, None, START)
+              for index, (status, hour) in enumerate(steps, 1)]
+    mine, theirs = fold_events(events), fold_status(events)
+    assert (mine.status, mine.collected_at) == (theirs.status, theirs.collected_at)

@@ -1,19 +1,32 @@
-"""Where the progress report's inputs come from: the central store's roster and payout ledger.
+"""Where the progress report's inputs come from: the central database's roster and ledger.
 
-:func:`load_report` reads the recipients of the published roster, the ledger's events and
-flags, and hands them to :func:`blt_status.central.report.build_report`. No NIK leaves this
-module: recipients are keyed by ``subject``.
+:func:`load_snapshot` streams the roster rows of the published version (opening each sealed
+row for its entitlement, payout mode and point name), the ledger's events and flags of that
+version's key epoch, and counts them with :func:`blt_status.central.report.tally`. No NIK leaves
+this module: recipients are keyed by ``subject``; a flagged payout shows at most the NIK's last
+four digits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from blt_status.central.db import (
+    database_url,
+    db_errors,
+    open_engine,
+    payout_events,
+    roster,
+    versions,
+)
+from blt_status.central.ledger import Ledger
 from blt_status.central.report import (
     LEVELS,
-    WIB,
     Report,
     ReportRecipient,
     Tally,
@@ -21,46 +34,11 @@ from blt_status.central.report import (
     report_from_tally,
     tally,
 )
+from blt_status.central.roster import visible_at
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
 __all__ = ["FlaggedPayout", "Snapshot", "change_marker", "load_report", "load_snapshot"]
-
-
-@dataclass(frozen=True, slots=True)
-class _StateEvent:
-    id: int
-    subject: str
-    status: str
-    occurred_at: dt.datetime
-    amount: int | None = None
-
-
-_EVENT_OF = {"collected": "salur", "held": "gagal", "returned": "kembali"}
-_LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=WIB)
-
-
-def _from_state(store: CentralStore, region: str | None,
-                ) -> tuple[list[ReportRecipient], list[_StateEvent], dt.datetime | None]:
-    """Recipients and their outcomes from the publisher's state (the statuses of the
-    published version), as one event per recipient who is not scheduled."""
-    state = store.load_state()
-    recipients: list[ReportRecipient] = []
-    events: list[_StateEvent] = []
-    for number, (nik, record) in enumerate(sorted(state.records.items()), 1):
-        payload = record.payload
-        if region is not None and not (payload.kode_wilayah + ".").startswith(region + "."):
-            continue
-        subject = hashlib.sha256(b"report|" + nik.encode()).hexdigest()  # in memory only
-        point = payload.payout_point
-        recipients.append(ReportRecipient(subject, payload.kode_wilayah,
-                                          point.id if point else None,
-                                          point.name if point else "", payload.amount,
-                                          payload.schedule.mode))
-        kind = _EVENT_OF.get(payload.status)
-        if kind is not None:
-            events.append(_StateEvent(number, subject, kind, payload.collected_at or _LONG_AGO))
-    return recipients, events, None
 
 
 @dataclass(frozen=True)
@@ -83,24 +61,67 @@ class Snapshot:
     tally: Tally
     version: int
     as_of: dt.datetime
-    marker: int  # changes when new payout data arrives (see :func:`change_marker`)
+    marker: tuple[int, int]  # see :func:`change_marker`
     flagged: list[FlaggedPayout]
 
 
-def change_marker(store: CentralStore) -> int:
-    """A number that grows when new payout data arrives (cheap: polled by the dashboard)."""
-    return store.published_version()
+def change_marker(store: CentralStore) -> tuple[int, int]:
+    """``(published version, the ledger's highest event id)``: moves when new data arrives.
+
+    Two cheap queries (an index lookup): the dashboard polls it.
+    """
+    version = store.published_version()
+    if version == 0:
+        return (0, 0)
+    with db_errors(database_url(store)), open_engine(store).connect() as connection:
+        latest = connection.execute(sa.select(sa.func.max(payout_events.c.id))).scalar()
+    return (version, int(latest or 0))
+
+
+def _region_filter(region: str | None) -> sa.ColumnElement[bool]:
+    if region is None:
+        return sa.true()
+    return sa.or_(roster.c.desa == region, roster.c.desa.startswith(region + "."))
+
+
+def _recipients(store: CentralStore, connection: sa.Connection, version: int,
+                region: str | None) -> Iterator[ReportRecipient]:
+    """The roster of ``version`` within ``region``: only what the report counts is kept."""
+    query = (sa.select(roster.c.subject, roster.c.desa, roster.c.point_id, roster.c.sealed)
+             .where(visible_at(version), _region_filter(region)))
+    result = connection.execution_options(yield_per=5000).execute(query)
+    for row in result:
+        body = json.loads(store.unseal(row.sealed, f"roster|{row.subject}".encode()))
+        payload = body["p"]
+        point = payload.get("payout_point") or {}
+        yield ReportRecipient(row.subject, row.desa, row.point_id, str(point.get("name", "")),
+                              int(payload["amount"]), str(payload["schedule"]["mode"]))
 
 
 def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot:
-    """Count the store's current roster and ledger within ``region``."""
-    version = store.published_version()
+    """Count the published roster and its epoch's ledger within ``region``."""
+    marker = change_marker(store)
+    version = marker[0]
     if version == 0:
         raise CentralError("report_nothing")
-    recipients, events, _ = _from_state(store, region)
-    counted = tally(recipients, events, (), region=region)
-    as_of = counted.latest or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return Snapshot(counted, version, as_of, change_marker(store), [])
+    url = database_url(store)
+    with db_errors(url), open_engine(store).connect() as connection:
+        info = connection.execute(sa.select(versions.c.epoch_id, versions.c.created_at)
+                                  .where(versions.c.version == version)).first()
+        if info is None:
+            raise CentralError("report_nothing")
+        epoch = str(info.epoch_id)
+        ledger = Ledger(store)
+        stored_flags = list(ledger.flags(epoch_id=epoch))
+        counted = tally(_recipients(store, connection, version, region),
+                        ledger.events(epoch_id=epoch), stored_flags, region=region)
+    published = info.created_at.replace(tzinfo=dt.UTC) if info.created_at.tzinfo is None \
+        else info.created_at
+    flagged = [FlaggedPayout(flag.event_id, flag.code, flag.severity, flag.nik_last4,
+                             flag.point_id, flag.occurred_at, flag.kecamatan)
+               for flag in stored_flags
+               if region is None or (flag.kecamatan or "").startswith(region[:8])]
+    return Snapshot(counted, version, counted.latest or published, marker, flagged)
 
 
 def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:

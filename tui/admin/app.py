@@ -241,7 +241,7 @@ class AdminApp(App[None]):
         self.loader = loader or (lambda store: load_snapshot(store))
         self.progress: ProgressTree | None = None
         self.problem: str | None = None
-        self.marker: int | None = None
+        self.marker: tuple[int, int] | None = None
         self.loads = 0
         self._busy = False
         set_lang(lang)
@@ -279,7 +279,7 @@ class AdminApp(App[None]):
         finally:
             self._busy = False
 
-    def _apply(self, tree: ProgressTree, marker: int) -> None:
+    def _apply(self, tree: ProgressTree, marker: tuple[int, int]) -> None:
         self.progress = tree
         self.marker = marker
         self.problem = None
