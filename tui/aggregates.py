@@ -60,10 +60,19 @@ class KecamatanSummary:
     returned: int
     amount_total: int
     amount_collected: int
+    flagged: str = ""  # flagged payouts as published ("12", "<10"), "" when not published
 
     @property
     def percent(self) -> float:
         return percent(self.collected, self.recipients)
+
+
+def _flagged(body: Mapping[str, Any]) -> str:
+    totals = body.get("totals")
+    value = totals.get("flagged") if isinstance(totals, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return ""
+    return str(value)[:8]
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,8 @@ def read_aggregates(extra: Mapping[str, Any] | None) -> DashboardData:
         name = body.get("region_name") if isinstance(body.get("region_name"), str) else ""
         summaries.append(KecamatanSummary(
             str(kecamatan), name or region_name(str(kecamatan)) or str(kecamatan),
-            *(sum(getattr(row, key) for row in rows) for key in COUNT_KEYS)))
+            *(sum(getattr(row, key) for row in rows) for key in COUNT_KEYS),
+            flagged=_flagged(body)))
         for item in body.get("days") or ():
             try:
                 day = dt.date.fromisoformat(str(item["date"]))

@@ -38,7 +38,8 @@ from blt_status.central.roster import visible_at
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "load_report", "load_snapshot"]
+__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan", "load_report",
+           "load_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,15 @@ def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot
                for flag in stored_flags
                if region is None or (flag.kecamatan or "").startswith(region[:8])]
     return Snapshot(counted, version, counted.latest or published, marker, flagged)
+
+
+def flagged_per_kecamatan(store: CentralStore, epoch_id: str | None = None) -> dict[str, int]:
+    """Flagged payouts per kecamatan (for the public aggregates' ``totals.flagged``)."""
+    counts: dict[str, set[int]] = {}
+    for flag in Ledger(store).flags(epoch_id=epoch_id):
+        if flag.kecamatan:
+            counts.setdefault(flag.kecamatan, set()).add(flag.event_id)
+    return {kecamatan: len(events) for kecamatan, events in sorted(counts.items())}
 
 
 def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:

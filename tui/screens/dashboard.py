@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from blt_status.i18n import translate
 from blt_status.present import format_rupiah
 from tui.aggregates import DashboardData, DesaRow, read_aggregates
 from tui.i18n import text
@@ -91,6 +92,8 @@ class DashboardScreen(BltScreen):
                      recipients=kec.recipients, percent=f"{kec.percent:.1f}%",
                      amount_collected=format_rupiah(kec.amount_collected),
                      amount_total=format_rupiah(kec.amount_total))
+                + (f" · {translate('Flagged', lang).lower()} {kec.flagged}" if kec.flagged
+                   else "")
                 for kec in self.data.kecamatans))
         self.fill_table()
         width = max(10, min(40, self.size.width - 40)) if self.size.width else 30
