@@ -218,3 +218,15 @@ def test_fold_agrees_with_the_ledger(steps) -> None:
               for index, (status, hour) in enumerate(steps, 1)]
     mine, theirs = fold_events(events), fold_status(events)
     assert (mine.status, mine.collected_at) == (theirs.status, theirs.collected_at)
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_fast_number_formats_equal_the_i18n_ones(lang) -> None:
+    from blt_status.central.report_format import _int, _share
+    from blt_status.i18n import format_percent
+
+    set_lang(lang)
+    for value in (0, 7, 999, 1000, 1_234_567, 98_765_432_100):
+        assert _int(value) == format_number(value, lang)
+    for fraction in (0.0, 0.0004, 0.566, 0.9996, 1.0, 12.34567):
+        assert _share(fraction) == format_percent(fraction, lang)

@@ -36,6 +36,7 @@ __all__ = [
     "FlagLike",
     "Leaf",
     "ModeRow",
+    "Outcome",
     "Report",
     "ReportRecipient",
     "ReportRow",
@@ -43,8 +44,10 @@ __all__ = [
     "build_report",
     "fold_events",
     "level_code",
+    "outcomes_of",
     "report_from_tally",
     "tally",
+    "tally_outcomes",
 ]
 
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa", "titik")
@@ -53,6 +56,7 @@ COUNT_KEYS = ("recipients", "entitled", "collected", "collected_amount", "held",
               "pending", "flagged")
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 _FINAL = frozenset(("collected", "returned"))
+_CODE_LENGTH = (2, 5, 8, 13)  # PP, PP.KK, PP.KK.CC, PP.KK.CC.DDDD
 _STATUS_OF = {"salur": "collected", "gagal": "held", "kembali": "returned"}
 
 
@@ -150,8 +154,14 @@ class ReportRow:
         return self.collected / self.recipients if self.recipients else 0.0
 
     def add(self, other: ReportRow) -> None:
-        for key in COUNT_KEYS:
-            setattr(self, key, getattr(self, key) + getattr(other, key))
+        self.recipients += other.recipients
+        self.entitled += other.entitled
+        self.collected += other.collected
+        self.collected_amount += other.collected_amount
+        self.held += other.held
+        self.returned += other.returned
+        self.pending += other.pending
+        self.flagged += other.flagged
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name,
@@ -260,33 +270,45 @@ class Tally:
     latest: dt.datetime | None
 
 
-def tally(recipients: Iterable[ReportRecipient], events: Iterable[EventLike],
-          flags: Iterable[FlagLike] = (), *, region: str | None = None) -> Tally:
-    """One pass over the roster (within ``region``) with each recipient's folded events."""
+def outcomes_of(events: Iterable[EventLike]) -> tuple[dict[str, Outcome], dt.datetime | None]:
+    """Each subject's folded outcome, and the latest event time."""
     by_subject: dict[str, list[EventLike]] = defaultdict(list)
     latest: dt.datetime | None = None
     for event in events:
         by_subject[event.subject].append(event)
         if latest is None or event.occurred_at > latest:
             latest = event.occurred_at
+    return {subject: fold_events(own) for subject, own in by_subject.items()}, latest
+
+
+def tally(recipients: Iterable[ReportRecipient], events: Iterable[EventLike],
+          flags: Iterable[FlagLike] = (), *, region: str | None = None) -> Tally:
+    """One pass over the roster (within ``region``) with each recipient's folded events."""
+    outcomes, latest = outcomes_of(events)
+    return tally_outcomes(recipients, outcomes, flags, region=region, latest=latest)
+
+
+def tally_outcomes(recipients: Iterable[ReportRecipient], outcomes: Mapping[str, Outcome],
+                   flags: Iterable[FlagLike] = (), *, region: str | None = None,
+                   latest: dt.datetime | None = None) -> Tally:
+    """:func:`tally` with the outcomes already folded (e.g. by the database)."""
     flagged_events: dict[str, set[int]] = defaultdict(set)
     for flag in flags:
         flagged_events[flag.subject].add(flag.event_id)
     leaves: dict[tuple[str, str], Leaf] = {}
     point_names: dict[str, str] = {}
     for recipient in recipients:
-        if not _in_region(recipient.desa, region):
+        if region is not None and not _in_region(recipient.desa, region):
             continue
         point = recipient.point_id or "-"
-        if recipient.point_id and recipient.point_name:
-            point_names.setdefault(point, recipient.point_name)
+        if recipient.point_name and point not in point_names:
+            point_names[point] = recipient.point_name
         leaf = leaves.get((recipient.desa, point))
         if leaf is None:
             leaf = leaves[(recipient.desa, point)] = Leaf(ReportRow(point, ""), recipient.desa,
                                                           point)
         row = leaf.row
-        own = by_subject.get(recipient.subject)
-        outcome = fold_events(own) if own else _SCHEDULED
+        outcome = outcomes.get(recipient.subject, _SCHEDULED)
         mode = leaf.modes.get(recipient.mode)
         if mode is None:
             mode = leaf.modes[recipient.mode] = [0, 0, 0]
@@ -309,9 +331,10 @@ def tally(recipients: Iterable[ReportRecipient], events: Iterable[EventLike],
             row.returned += 1
         else:
             row.pending += 1
-        marked = flagged_events.get(recipient.subject)
-        if marked:
-            row.flagged += len(marked)
+        if flagged_events:
+            marked = flagged_events.get(recipient.subject)
+            if marked:
+                row.flagged += len(marked)
     return Tally(leaves, point_names, latest)
 
 
@@ -335,7 +358,7 @@ def report_from_tally(counted: Tally, *, level: str, region: str | None = None,
     for leaf in counted.leaves.values():
         if not _in_region(leaf.desa, region):
             continue
-        code = leaf.point_id if depth is None else ".".join(leaf.desa.split(".")[:depth + 1])
+        code = leaf.point_id if depth is None else leaf.desa[:_CODE_LENGTH[depth]]
         row = rows.get(code)
         if row is None:
             row = rows[code] = ReportRow(code, "")

@@ -64,11 +64,31 @@ def title(report: Report) -> str:
     return _("Payout progress per {level}: {where}").format(level=level.lower(), where=where)
 
 
+@functools.cache
+def _separators(lang: str) -> tuple[str, str]:
+    """The language's thousands and decimal separators, as :func:`format_number` uses them."""
+    sample = format_number(1234.5, lang, decimals=1)
+    return sample[1], sample[-2]
+
+
+def _int(value: int) -> str:
+    """:func:`format_number` for whole numbers, fast enough for 80,000-row tables."""
+    return f"{value:,}".replace(",", _separators(current_lang())[0])
+
+
+def _share(fraction: float) -> str:
+    """:func:`format_percent` with one decimal, fast."""
+    lang = current_lang()
+    thousands, decimal = _separators(lang)
+    text = f"{fraction * 100:,.1f}".replace(",", "\0").replace(".", decimal)
+    text = text.replace("\0", thousands)
+    return f"{text} %" if lang == "id" else f"{text}%"
+
+
 def _cells(row: ReportRow) -> list[str]:
-    return [row.code, row.name, format_number(row.recipients), format_number(row.entitled),
-            format_number(row.collected), format_percent(row.share),
-            format_number(row.collected_amount), format_number(row.held),
-            format_number(row.returned), format_number(row.pending), format_number(row.flagged)]
+    return [row.code, row.name, _int(row.recipients), _int(row.entitled), _int(row.collected),
+            _share(row.share), _int(row.collected_amount), _int(row.held), _int(row.returned),
+            _int(row.pending), _int(row.flagged)]
 
 
 def _total_row(report: Report) -> ReportRow:

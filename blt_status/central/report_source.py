@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from blt_status.central.db import (
     database_url,
@@ -27,19 +31,20 @@ from blt_status.central.db import (
 from blt_status.central.ledger import Ledger
 from blt_status.central.report import (
     LEVELS,
+    Outcome,
     Report,
     ReportRecipient,
     Tally,
     check_region,
     report_from_tally,
-    tally,
+    tally_outcomes,
 )
 from blt_status.central.roster import visible_at
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan", "load_report",
-           "load_snapshot"]
+__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan",
+           "ledger_outcomes", "load_report", "load_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -85,18 +90,117 @@ def _region_filter(region: str | None) -> sa.ColumnElement[bool]:
     return sa.or_(roster.c.desa == region, roster.c.desa.startswith(region + "."))
 
 
-def _recipients(store: CentralStore, connection: sa.Connection, version: int,
-                region: str | None) -> Iterator[ReportRecipient]:
-    """The roster of ``version`` within ``region``: only what the report counts is kept."""
-    query = (sa.select(roster.c.subject, roster.c.desa, roster.c.point_id, roster.c.sealed)
-             .where(visible_at(version), _region_filter(region)))
-    result = connection.execution_options(yield_per=5000).execute(query)
-    for row in result:
-        body = json.loads(store.unseal(row.sealed, f"roster|{row.subject}".encode()))
-        payload = body["p"]
-        point = payload.get("payout_point") or {}
-        yield ReportRecipient(row.subject, row.desa, row.point_id, str(point.get("name", "")),
-                              int(payload["amount"]), str(payload["schedule"]["mode"]))
+def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
+    zone = dt.timezone(dt.timedelta(seconds=offset_seconds))
+    return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def ledger_outcomes(connection: sa.Connection, epoch_id: str,
+                    ) -> tuple[dict[str, Outcome], dt.datetime | None]:
+    """Every subject's outcome folded by the database, and the latest payout time.
+
+    The fold's rule in SQL: the first final event (``salur`` or ``kembali``, in
+    ``(occurred_at, id)`` order) decides; without one, any ``gagal`` means held.
+    """
+    events = payout_events.c
+    rank = sa.func.row_number().over(partition_by=events.subject,
+                                     order_by=(events.occurred_at, events.id)).label("rank")
+    finals = (sa.select(events.subject, events.status, events.occurred_at,
+                        events.occurred_offset, events.amount, rank)
+              .where(events.epoch_id == epoch_id, events.status.in_(("salur", "kembali")))
+              .subquery())
+    outcomes: dict[str, Outcome] = {}
+    collected = Outcome("collected")
+    query = sa.select(finals.c.subject, finals.c.status, finals.c.occurred_at,
+                      finals.c.occurred_offset, finals.c.amount).where(finals.c.rank == 1)
+    for subject, status, occurred, offset, amount in connection.execute(query):
+        if status == "salur":
+            outcomes[subject] = Outcome(collected.status, _aware(occurred, int(offset)),
+                                        None if amount is None else int(amount))
+        else:
+            outcomes[subject] = _RETURNED
+    held = (sa.select(events.subject).where(events.epoch_id == epoch_id,
+                                            events.status == "gagal").distinct())
+    for (subject,) in connection.execute(held):
+        outcomes.setdefault(subject, _HELD)
+    latest = connection.execute(
+        sa.select(events.occurred_at, events.occurred_offset)
+        .where(events.epoch_id == epoch_id)
+        .order_by(events.occurred_at.desc()).limit(1)).first()
+    return outcomes, _aware(latest[0], int(latest[1])) if latest is not None else None
+
+
+_RETURNED = Outcome("returned")
+_HELD = Outcome("held")
+
+
+class _RowFacts:
+    """What the report needs from a sealed roster row, cached by row id (rows never change:
+    a changed recipient gets a new row). The cache lives in ``private/`` and holds no NIK,
+    name or address: entitlement, payout mode and payout point name."""
+
+    def __init__(self, store: CentralStore) -> None:
+        self.store = store
+        self.path = store.private_dir / "report_cache.sqlite"
+        self.cipher = AESGCM(store._state_key())  # one key schedule for all rows
+
+    def _open(self) -> sqlite3.Connection:
+        fresh = not self.path.exists()
+        connection = sqlite3.connect(self.path)
+        if fresh:
+            os.chmod(self.path, 0o600)
+        connection.execute("create table if not exists facts (id integer primary key, "
+                           "hash text not null, amount integer not null, mode text not null, "
+                           "point text not null)")
+        return connection
+
+    def recipients(self, connection: sa.Connection, version: int,
+                   region: str | None) -> Iterator[ReportRecipient]:
+        query = (sa.select(roster.c.id, roster.c.subject, roster.c.desa, roster.c.point_id,
+                           roster.c.payload_hash)
+                 .where(visible_at(version), _region_filter(region)))
+        rows = connection.execute(query).all()
+        cache = self._open()
+        try:
+            hashes = {row[0]: row[4] for row in rows}
+            known: dict[int, tuple[int, str, str]] = {}
+            for start in range(0, len(rows), 50_000):
+                ids = [row[0] for row in rows[start:start + 50_000]]
+                for key, content, amount, mode, point in cache.execute(
+                        "select id, hash, amount, mode, point from facts where id between ? "
+                        "and ?", (min(ids), max(ids))):
+                    if hashes.get(key) == content:  # the same row of the same database
+                        known[key] = (amount, mode, point)
+            missing = [row[0] for row in rows if row[0] not in known]
+            if missing:
+                known.update(self._unseal(connection, missing, hashes, cache))
+        finally:
+            cache.close()
+        for row_id, subject, desa, point_id, _ in rows:
+            amount, mode, point = known[row_id]
+            yield ReportRecipient(subject, desa, point_id, point, amount, mode)
+
+    def _unseal(self, connection: sa.Connection, ids: list[int], hashes: dict[int, str],
+                cache: sqlite3.Connection) -> dict[int, tuple[int, str, str]]:
+        found: dict[int, tuple[int, str, str]] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            query = sa.select(roster.c.id, roster.c.subject, roster.c.sealed).where(
+                roster.c.id.in_(chunk))
+            for row_id, subject, sealed in connection.execute(query):
+                try:
+                    body = json.loads(self.cipher.decrypt(sealed[:12], sealed[12:],
+                                                          f"roster|{subject}".encode()))
+                except (InvalidTag, ValueError):
+                    raise CentralError("state_corrupt_db") from None
+                payload = body["p"]
+                point = payload.get("payout_point") or {}
+                found[row_id] = (int(payload["amount"]), str(payload["schedule"]["mode"]),
+                                 str(point.get("name", "")))
+        cache.executemany("insert or replace into facts values (?, ?, ?, ?, ?)",
+                          [(key, hashes[key], *value) for key, value in found.items()])
+        cache.commit()
+        return found
 
 
 def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot:
@@ -112,10 +216,10 @@ def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot
         if info is None:
             raise CentralError("report_nothing")
         epoch = str(info.epoch_id)
-        ledger = Ledger(store)
-        stored_flags = list(ledger.flags(epoch_id=epoch))
-        counted = tally(_recipients(store, connection, version, region),
-                        ledger.events(epoch_id=epoch), stored_flags, region=region)
+        stored_flags = list(Ledger(store).flags(epoch_id=epoch))
+        outcomes, latest = ledger_outcomes(connection, epoch)
+        counted = tally_outcomes(_RowFacts(store).recipients(connection, version, region),
+                                 outcomes, stored_flags, region=region, latest=latest)
     published = info.created_at.replace(tzinfo=dt.UTC) if info.created_at.tzinfo is None \
         else info.created_at
     flagged = [FlaggedPayout(flag.event_id, flag.code, flag.severity, flag.nik_last4,
