@@ -9,6 +9,7 @@ path); when it moves, the tally is rebuilt in a thread and the view redrawn.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -75,6 +76,7 @@ class AdminScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.code = ROOT
+        self.frame_seconds: list[float] = []  # key handled -> frame composed, per drill step
 
     @property
     def admin(self) -> AdminApp:
@@ -200,14 +202,17 @@ class AdminScreen(Screen[None]):
         tree = self.admin.progress
         if code is None or tree is None or not tree.child_codes(code):
             return
+        started = time.perf_counter()
         self.code = code
         self.query_one("#region-table", DataTable).move_cursor(row=0)
         self.refresh_view()
+        self._time_frame(started)
 
     def action_up(self) -> None:
         """Backspace: back to the parent region, with the cursor on where we were."""
         if self.code == ROOT:
             return
+        started = time.perf_counter()
         came_from = self.code
         self.code = parent_of(self.code)
         self.refresh_view()
@@ -215,6 +220,13 @@ class AdminScreen(Screen[None]):
         codes = self.admin.progress.child_codes(self.code) if self.admin.progress else []
         if came_from in codes:
             table.move_cursor(row=codes.index(came_from))
+        self._time_frame(started)
+
+    def _time_frame(self, started: float) -> None:
+        """Remember how long a drill step took until its frame was on screen (the bench)."""
+        def drawn() -> None:
+            self.frame_seconds.append(time.perf_counter() - started)
+        self.call_after_refresh(drawn)
 
     def action_reload(self) -> None:
         self.admin.reload(force=True)
