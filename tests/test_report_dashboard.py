@@ -168,3 +168,27 @@ def test_snapshot_after_ingest(snap_compare, world_dir, store_copy, size) -> Non
         app.poll_seconds = 60
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_flagged_payouts_are_counted_and_listed(store_copy: Path, capsys) -> None:
+    from conftest import PEOPLE
+
+    from blt_status.central.ledger import Flag, Ledger, PayoutEvent
+
+    store = CentralStore.open(store_copy)
+    person = PEOPLE[1]
+    event = PayoutEvent(person.nik, "salur", dt.datetime(2025, 11, 24, 9, 30,
+                                                         tzinfo=dt.timezone(dt.timedelta(hours=7))),
+                        "KP-CIBINONG", "api", "msg-1", "ref-1", amount=600_000)
+    epoch = store.load_state(records=False).epoch_id
+    Ledger(store).append([event], epoch_id=epoch, flags={0: [Flag("burst", "high", "many")]})
+    capsys.readouterr()
+    assert cli(["--lang", "en", "central", "report", str(store_copy), "--format", "json"]) == 0
+    total = __import__("json").loads(capsys.readouterr().out)["total"]
+    assert (total["collected"], total["flagged"], total["collected_amount"]) == (1, 1, 600_000)
+    app = make_admin(store_copy, lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(app, pilot)
+        text = screen_text(app)
+    assert "Flagged payouts (1)" in text and f"…{person.nik[-4:]} burst (high)" in text
+    assert person.nik not in text and person.name not in text
