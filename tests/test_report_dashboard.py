@@ -16,8 +16,17 @@ from test_tui_app import screen_text
 from blt_status.central.report_source import load_snapshot
 from blt_status.central.store import CentralStore
 from blt_status.cli import main as cli
+from blt_status.i18n import set_lang
 from tui.admin.app import AdminApp, AdminScreen, bar
 from tui.app import main as tui_main
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """set_lang is process-wide: leave it as found for the tests that follow."""
+    yield
+    set_lang(None)
+
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 AS_OF = dt.datetime(2025, 11, 24, 5, 0, tzinfo=dt.UTC)

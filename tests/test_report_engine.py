@@ -26,6 +26,14 @@ from blt_status.central.report_format import render
 from blt_status.errors import CentralError
 from blt_status.i18n import format_number, set_lang, translate
 
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """set_lang is process-wide: leave it as found for the tests that follow."""
+    yield
+    set_lang(None)
+
+
 DESA = ["32.01.01.1001", "32.01.01.1002", "32.01.02.2001", "32.73.01.1001", "33.01.01.2001",
         "94.01.01.2001"]
 POINTS = [("KP-1", "Kantor Pos Satu"), ("KB-2", "Balai Desa Dua"), (None, "")]

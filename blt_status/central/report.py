@@ -21,7 +21,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from blt_status.errors import CentralError
 from blt_status.records import MODES
@@ -84,9 +84,10 @@ class FlagLike(Protocol):
     def subject(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRecipient:
-    """One roster entry as the report needs it: where, how much, which mode (no NIK)."""
+class ReportRecipient(NamedTuple):
+    """One roster entry as the report needs it: where, how much, which mode (no NIK).
+
+    A named tuple: a national report makes a million of them."""
 
     subject: str
     desa: str  # dotted desa code of residence

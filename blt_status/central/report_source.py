@@ -159,7 +159,7 @@ class _RowFacts:
         query = (sa.select(roster.c.id, roster.c.subject, roster.c.desa, roster.c.point_id,
                            roster.c.payload_hash)
                  .where(visible_at(version), _region_filter(region)))
-        rows = connection.execute(query).all()
+        rows = [tuple(row) for row in connection.execute(query)]
         cache = self._open()
         try:
             hashes = {row[0]: row[4] for row in rows}
@@ -176,9 +176,10 @@ class _RowFacts:
                 known.update(self._unseal(connection, missing, hashes, cache))
         finally:
             cache.close()
+        make = ReportRecipient._make
         for row_id, subject, desa, point_id, _ in rows:
             amount, mode, point = known[row_id]
-            yield ReportRecipient(subject, desa, point_id, point, amount, mode)
+            yield make((subject, desa, point_id, point, amount, mode))
 
     def _unseal(self, connection: sa.Connection, ids: list[int], hashes: dict[int, str],
                 cache: sqlite3.Connection) -> dict[int, tuple[int, str, str]]:
