@@ -38,7 +38,7 @@ from typing import Any
 
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
-from blt_status.errors import BltError
+from blt_status.errors import AuditError
 from blt_status.store import atomic_write_bytes, locked, utcnow
 
 __all__ = [
@@ -55,12 +55,6 @@ ANCHOR_FORMAT = "blt-audit-anchor-v1"
 STATE_FORMAT = "blt-audit-state-v1"
 RESULTS = ("found", "not_found", "invalid")
 _GENESIS = "0" * 64
-
-
-class AuditError(BltError):
-    """The audit log cannot be written or read."""
-
-    code = "audit"
 
 
 def audit_dir(data_dir: Path) -> Path:

@@ -58,11 +58,9 @@ class Bundle:
                 label=str(data.get("label", "")),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise FileFormatError("bundle_invalid", "Berkas bundel pendaftaran tidak valid.",
-                                  "The enrollment bundle is not valid.") from None
+            raise FileFormatError("bundle_invalid") from None
         if bundle.view not in ("officer", "recipient") or not bundle.keyring.peppers:
-            raise FileFormatError("bundle_invalid", "Berkas bundel pendaftaran tidak valid.",
-                                  "The enrollment bundle is not valid.")
+            raise FileFormatError("bundle_invalid")
         return bundle
 
     def write(self, path: Path) -> None:
@@ -73,8 +71,6 @@ class Bundle:
         try:
             return cls.from_dict(json.loads(path.read_bytes()))
         except FileNotFoundError:
-            raise FileFormatError("bundle_missing", f"Berkas bundel {path} tidak ada.",
-                                  f"The bundle file {path} does not exist.") from None
+            raise FileFormatError("bundle_missing", path=str(path)) from None
         except (ValueError, OSError):
-            raise FileFormatError("bundle_invalid", "Berkas bundel pendaftaran tidak valid.",
-                                  "The enrollment bundle is not valid.") from None
+            raise FileFormatError("bundle_invalid") from None

@@ -7,29 +7,31 @@ Subcommands live in ``blt_status.commands``: each module there has ``ORDER`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
-from blt_status import __version__, commands
-from blt_status.commands._common import current_lang, print_error
+from blt_status import commands
+from blt_status.commands._common import CliParser, add_lang, print_error
 from blt_status.errors import BltError
+from blt_status.i18n import N_, _, set_lang
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CliParser", "PipeSafeStdout", "add_lang", "build_parser", "internal_error_line",
+           "main", "pipe_safe_stdout"]
+
+DESCRIPTION = N_(
+    "BLT Pangan status from a NIK: inspect NIKs, look up recipients in the local encrypted "
+    "index, sync it from the central store, and run the central store.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blt-status",
-        description="BLT Pangan status from a NIK: inspect NIKs, look up recipients in the "
-        "local encrypted index, sync it from the central store, and run the central store.",
-    )
-    parser.add_argument("--version", action="version", version=f"blt-status {__version__}")
-    parser.add_argument("--lang", choices=("id", "en"), default=None,
-                        help="language of messages (default: $BLT_LANG or id)")
+    parser = CliParser(prog="blt-status", description=DESCRIPTION, version=True)
+    add_lang(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = [importlib.import_module(f"blt_status.commands.{info.name}")
                for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_")]
@@ -38,27 +40,83 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.lang:
-        os.environ["BLT_LANG"] = args.lang
+def internal_error_line(error: BaseException) -> str:
+    """A bug, in one line: its type only (a message could hold personal data)."""
+    return "error [internal]: {name} ({hint})".format(
+        name=type(error).__name__, hint=_("run again with BLT_DEBUG=1 for details"))
+
+
+class PipeSafeStdout:
+    """``sys.stdout`` that goes quiet once its reader has left (``blt-status … | head``).
+
+    The first write or flush that meets a closed pipe points the file descriptor at
+    ``/dev/null`` and carries on, so the command finishes its work and exits with its own
+    status, and Python's final flush has nothing left to fail on.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._go_quiet()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._go_quiet()
+            self._stream.flush()
+
+    def _go_quiet(self) -> None:
+        self.closed_pipe = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def pipe_safe_stdout() -> Iterator[PipeSafeStdout]:
+    """Give the body a :class:`PipeSafeStdout`; flush it (quietly) and restore on the way out."""
+    original = sys.stdout
+    safe = PipeSafeStdout(original)
+    sys.stdout = safe
     try:
-        return int(args.handler(args) or 0)
-    except BltError as error:
-        print_error(error, json_output=getattr(args, "json", False))
-        return 1
-    except KeyboardInterrupt:
-        print("dibatalkan / cancelled", file=sys.stderr)
-        return 130
-    except Exception as error:
-        if os.environ.get("BLT_DEBUG"):
-            traceback.print_exc()
-        lang = current_lang()
-        hint = ("jalankan lagi dengan BLT_DEBUG=1 untuk detail" if lang == "id"
-                else "run again with BLT_DEBUG=1 for details")
-        print(f"error [internal]: {type(error).__name__} ({hint})", file=sys.stderr)
-        return 70
+        yield safe
+    finally:
+        try:
+            safe.flush()
+        finally:
+            sys.stdout = original
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with pipe_safe_stdout():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        set_lang(args.lang)
+        try:
+            return int(args.handler(args) or 0)
+        except BltError as error:
+            print_error(error, json_output=getattr(args, "json", False))
+            return 1
+        except KeyboardInterrupt:
+            print(_("cancelled"), file=sys.stderr)
+            return 130
+        except Exception as error:
+            if os.environ.get("BLT_DEBUG"):
+                traceback.print_exc()
+            print(internal_error_line(error), file=sys.stderr)
+            return 70
 
 
 if __name__ == "__main__":

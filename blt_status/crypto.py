@@ -1,6 +1,6 @@
 """Keys for the private index: keyed Argon2id per NIK, record sealing, pepper wrapping.
 
-Per DESIGN.md:
+As docs/design.md ("Keys and views") describes it:
 
     k       = Argon2id(NIK, salt=epoch_salt, secret=view_pepper, ad="blt-idx-v1|" + view)
     tag     = HMAC-SHA256(k, "tag")[:16]        the lookup key in the index
@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -96,12 +97,10 @@ class KdfProfile:
                 int(data["lanes"]),
             )
         except (AssertionError, KeyError, TypeError, ValueError):
-            raise FileFormatError("kdf_params", "Parameter KDF tidak lengkap.",
-                                  "The KDF parameters are incomplete.") from None
+            raise FileFormatError("kdf_params") from None
         if not (1 <= profile.lanes <= 64 and 1 <= profile.iterations <= 64
                 and 8 * profile.lanes <= profile.memory_kib <= _MAX_MEMORY_KIB):
-            raise FileFormatError("kdf_params", "Parameter KDF di luar batas.",
-                                  "The KDF parameters are out of range.")
+            raise FileFormatError("kdf_params")
         return profile
 
     def derive(self, secret_input: bytes, *, salt: bytes, pepper: bytes | None, ad: bytes,
@@ -179,7 +178,8 @@ def open_record(key: IndexKey, blob: bytes, *, shard: str, view: str) -> bytes:
 _WRAP_FORMAT = "blt-wrap-v1"
 
 
-def wrap_secret(secret: bytes, passphrase: str, profile: KdfProfile = PRODUCTION_WRAP_KDF) -> dict:
+def wrap_secret(secret: bytes, passphrase: str,
+                profile: KdfProfile = PRODUCTION_WRAP_KDF) -> dict[str, Any]:
     """Encrypt ``secret`` under a passphrase; the result is JSON-safe and names its KDF."""
     salt = os.urandom(16)
     key = profile.derive(passphrase.encode("utf-8"), salt=salt, pepper=None,
@@ -190,7 +190,7 @@ def wrap_secret(secret: bytes, passphrase: str, profile: KdfProfile = PRODUCTION
             "nonce": b64e(nonce), "ciphertext": b64e(sealed)}
 
 
-def unwrap_secret(wrapped: dict, passphrase: str) -> bytes:
+def unwrap_secret(wrapped: dict[str, Any], passphrase: str) -> bytes:
     """The secret back, or :class:`WrongPassphrase`."""
     try:
         if wrapped.get("format") != _WRAP_FORMAT:
@@ -199,8 +199,7 @@ def unwrap_secret(wrapped: dict, passphrase: str) -> bytes:
         salt, nonce = b64d(wrapped["salt"]), b64d(wrapped["nonce"])
         sealed = b64d(wrapped["ciphertext"])
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise FileFormatError("keyring_corrupt", "Berkas kunci perangkat rusak.",
-                              "The device key file is corrupt.") from None
+        raise FileFormatError("keyring_corrupt") from None
     key = profile.derive(passphrase.encode("utf-8"), salt=salt, pepper=None,
                          ad=_WRAP_FORMAT.encode("ascii"))
     try:

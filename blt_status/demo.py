@@ -2,18 +2,21 @@
 
     world = ensure_demo_world()          # $BLT_DEMO_DIR or ~/.cache/blt-status/demo
 
-Built the way an admin would: synthetic inputs (``central demo-data``) -> ``central init``
-with the labelled TEST key-derivation profile -> publish -> enroll an officer for the
-kecamatan the sample payout report touches, and the bot -> install both devices (officer:
-TinyDB, the demo passphrase; bot: SQLite, its pepper in a secret file) -> sync both from the
-local ``public/`` folder. ``world.json`` is written last: without it the cache is incomplete
-and is rebuilt. A lock file makes concurrent callers wait for one build.
+Built the way an admin would: synthetic inputs (``central demo-data``) dated around today ->
+``central init`` with the labelled TEST key-derivation profile -> publish -> ingest the sample
+Kantor Pos payout report (so there are collected, held and returned records beside slots
+today, tomorrow and one missed) -> enroll an officer for the kecamatan the report touches, and
+the bot -> install both devices (officer: TinyDB, the demo passphrase; bot: SQLite, its pepper
+in a secret file) -> sync both from the local ``public/`` folder. ``world.json`` is written
+last: without it the cache is incomplete and is rebuilt; a world built for another day is
+rebuilt too. A lock file makes concurrent callers wait for one build.
 
 Everything here is synthetic and protected only by the TEST profile: NOT FOR REAL DATA.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -27,7 +30,7 @@ from blt_status.store import locked
 __all__ = ["DEMO_PASSPHRASE", "DemoWorld", "default_demo_dir", "ensure_demo_world"]
 
 DEMO_PASSPHRASE = "demo-blt-2025"
-WORLD_FORMAT = "blt-demo-world-v1"
+WORLD_FORMAT = "blt-demo-world-v2"
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,15 @@ def _world_from(root: Path, data: dict[str, Any]) -> DemoWorld:
     )
 
 
-def _load_complete(root: Path, recipients: int) -> DemoWorld | None:
+def _load_complete(root: Path, recipients: int, built_for: dict[str, Any],
+                   ) -> DemoWorld | None:
     try:
         data = json.loads((root / "world.json").read_bytes())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != WORLD_FORMAT \
-            or data.get("recipients") != recipients:
+            or data.get("recipients") != recipients \
+            or any(data.get(key) != value for key, value in built_for.items()):
         return None
     world = _world_from(root, data)
     needed = (world.officer_dir / "index" / "CURRENT", world.bot_dir / "index" / "CURRENT",
@@ -73,24 +78,38 @@ def _load_complete(root: Path, recipients: int) -> DemoWorld | None:
     return world if all(path is not None and path.exists() for path in needed) else None
 
 
+def demo_today() -> dt.date:
+    """Today in WIB (the demo's region, Kabupaten Bogor)."""
+    from blt_status.timezones import WIB
+
+    return dt.datetime.now(WIB).date()
+
+
 def ensure_demo_world(cache_dir: Path | None = None, *, recipients: int = 2000,
-                      progress: Callable[[str], None] | None = None) -> DemoWorld:
-    """The demo world in ``cache_dir``: reused if complete, else (re)built (see module doc)."""
+                      progress: Callable[[str], None] | None = None,
+                      today: dt.date | None = None, payouts: bool = True) -> DemoWorld:
+    """The demo world in ``cache_dir``: reused if complete, else (re)built (see module doc).
+
+    ``today`` (default: today in WIB) dates the program; ``payouts=False`` leaves the sample
+    payout report un-ingested (for trying ``central ingest-payouts`` by hand).
+    """
     root = (cache_dir or default_demo_dir()).resolve()
-    world = _load_complete(root, recipients)
+    built_for = {"today": (today or demo_today()).isoformat(), "payouts": payouts}
+    world = _load_complete(root, recipients, built_for)
     if world is not None:
         return world
     with locked(root):
-        world = _load_complete(root, recipients)  # another process may have built it
+        world = _load_complete(root, recipients, built_for)  # another process may have built it
         if world is not None:
             return world
-        return _build(root, recipients, progress or (lambda _phase: None))
+        return _build(root, recipients, progress or (lambda _phase: None), built_for)
 
 
-def _build(root: Path, recipients: int, say: Callable[[str], None]) -> DemoWorld:
+def _build(root: Path, recipients: int, say: Callable[[str], None],
+           built_for: dict[str, Any]) -> DemoWorld:
     from blt_status.central.demodata import write_demo_world
     from blt_status.central.enroll import enroll
-    from blt_status.central.publish import publish_files
+    from blt_status.central.publish import ingest_payouts, publish_files
     from blt_status.central.store import CentralStore
     from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF
     from blt_status.store import atomic_write_bytes
@@ -101,11 +120,15 @@ def _build(root: Path, recipients: int, say: Callable[[str], None]) -> DemoWorld
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() \
                 else child.unlink()
     say("demo-data")
-    files = write_demo_world(root / "input", recipients=recipients)
+    today = dt.date.fromisoformat(built_for["today"])
+    files = write_demo_world(root / "input", recipients=recipients, today=today)
     say("central init")
     store = CentralStore.init(root / "central", kdf=TEST_INDEX_KDF)
     say("publish")
     publish_files(store, files.recipients_csv, files.payout_points_csv, files.program_toml)
+    if built_for["payouts"]:
+        say("ingest-payouts")
+        ingest_payouts(store, files.payout_report_csv)
     region = files.report_kecamatan or max(
         store.load_state().by_shard().items(), key=lambda item: len(item[1]))[0]
     say("enroll")
@@ -123,8 +146,14 @@ def _build(root: Path, recipients: int, say: Callable[[str], None]) -> DemoWorld
     say("sync")
     for device in (officer, bot):
         sync_device(device, str(store.public_dir))
-    data = {"format": WORLD_FORMAT, "recipients": recipients, "passphrase": DEMO_PASSPHRASE,
-            "region": region, "sample_niks": files.sample_niks,
+    samples = dict(files.sample_niks)
+    if built_for["payouts"]:  # the report is in: name the samples by what they are now
+        for status in ("collected", "held", "returned"):
+            if f"will_be_{status}" in samples:
+                samples[status] = samples[f"will_be_{status}"]
+    data = {"format": WORLD_FORMAT, "recipients": recipients, **built_for,
+            "passphrase": DEMO_PASSPHRASE,
+            "region": region, "sample_niks": dict(sorted(samples.items())),
             "note": "synthetic demo data, TEST key-derivation profile: NOT FOR REAL DATA"}
     atomic_write_bytes(root / "world.json", json.dumps(data, indent=1).encode())
     return _world_from(root, data)

@@ -6,8 +6,9 @@
     D/index/v*.sqlite  immutable index versions (or v*.json for TinyDB)
 
 Switching to a new index version is one atomic rename of ``CURRENT``; the previous version is
-kept, older ones are removed. The bot may read its pepper from a secret file or the environment
-(``BLT_BOT_PEPPER_FILE``) instead of the keyring, never from the index directory.
+kept, older ones are removed. The bot reads its pepper from a secret file (``pepper_file``,
+which ``blt-bot`` may override from its configuration) instead of the keyring, never from the
+index directory.
 """
 
 from __future__ import annotations
@@ -83,11 +84,9 @@ class DeviceConfig:
                 pepper_file=data.get("pepper_file"), extra=dict(data.get("extra", {})),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise FileFormatError("device_config", "Berkas device.json rusak.",
-                                  "device.json is corrupt.") from None
+            raise FileFormatError("device_config", file="device.json") from None
         if config.view not in ("officer", "recipient") or config.backend not in BACKENDS:
-            raise FileFormatError("device_config", "Berkas device.json tidak valid.",
-                                  "device.json is not valid.")
+            raise FileFormatError("device_config", file="device.json")
         return config
 
 
@@ -108,8 +107,7 @@ class Keyring:
         try:
             return cls({str(region): b64d(p) for region, p in json.loads(data).items()})
         except (ValueError, AttributeError, TypeError):
-            raise FileFormatError("keyring_corrupt", "Berkas kunci perangkat rusak.",
-                                  "The device key file is corrupt.") from None
+            raise FileFormatError("keyring_corrupt") from None
 
 
 def _read_json(path: Path) -> Any:
@@ -118,8 +116,7 @@ def _read_json(path: Path) -> Any:
     except FileNotFoundError:
         raise
     except (ValueError, OSError):
-        raise FileFormatError("device_config", f"Berkas {path.name} rusak.",
-                              f"{path.name} is corrupt.") from None
+        raise FileFormatError("device_config", file=path.name) from None
 
 
 class Device:
@@ -139,8 +136,7 @@ class Device:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if keyring is not None:
             if not passphrase:
-                raise DeviceError("passphrase_required", "Kata sandi diperlukan.",
-                                  "A passphrase is needed.")
+                raise PassphraseRequired()
             wrapped = wrap_secret(keyring.to_bytes(), passphrase, wrap_profile)
             atomic_write_bytes(data_dir / "keyring.json", json.dumps(wrapped).encode())
         atomic_write_bytes(data_dir / "device.json",
@@ -165,7 +161,7 @@ class Device:
     def _pepper_file(self) -> Path | None:
         if self.config.view != "recipient":
             return None
-        named = os.environ.get("BLT_BOT_PEPPER_FILE") or self.config.pepper_file
+        named = self.config.pepper_file  # the bot's BLT_BOT_PEPPER_FILE: bots.config
         return Path(named) if named else None
 
     def unlock(self, passphrase: str | None = None) -> Keyring:
@@ -175,8 +171,7 @@ class Device:
             try:
                 return Keyring({ALL_REGIONS: b64d(pepper_file.read_text().strip())})
             except (OSError, ValueError):
-                raise DeviceError("pepper_file", f"Berkas pepper {pepper_file} tidak terbaca.",
-                                  f"The pepper file {pepper_file} cannot be read.") from None
+                raise DeviceError("pepper_file", path=str(pepper_file)) from None
         try:
             wrapped = _read_json(self.data_dir / "keyring.json")
         except FileNotFoundError:

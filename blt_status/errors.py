@@ -13,8 +13,10 @@
     │   ├── IndexMissing
     │   ├── IndexCorrupt
     │   └── IndexKeyMismatch      built with other KDF parameters, salt or pepper
+    ├── AuditError                the officer audit log cannot be written or read
     ├── SyncError                 fetching and verifying a new index (see blt_status.sync)
     └── CentralError              the publisher's side (see blt_status.central)
+        └── CapacityShortError    the payout points cannot hold everyone in the window
 
 Messages never contain a NIK, a KK number or a name: at most a masked NIK (last four digits).
 
@@ -26,11 +28,67 @@ and the template's fields: ``CentralError("publish_empty", rejected=12)``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from blt_status.i18n import LANGUAGES, N_, current_lang, translate
 
-__all__ = ["LANGUAGES", "MESSAGES"]
+__all__ = [
+    "LANGUAGES", "MESSAGES", "AuditError", "BltError", "CapacityShortError", "CentralError",
+    "DeviceError", "FileFormatError", "IndexCorrupt", "IndexKeyMismatch", "IndexMissing",
+    "IndexStoreError", "InputError", "KkError", "NikError", "NotInstalled", "PassphraseRequired",
+    "SyncError", "WrongPassphrase",
+]
 
 MESSAGES: dict[str, str] = {
+    # -- core: NIK and KK numbers ---------------------------------------------------------------
+    "empty": N_("No {subject} was given."),
+    "not_digits": N_("A {subject} may hold only 16 digits (spaces, dots or dashes between them "
+                     "are fine)."),
+    "length": N_("A {subject} has 16 digits; this one has {count}."),
+    "province": N_("The province code (first two digits) of this {subject} does not exist."),
+    "region": N_("The region code (digits 3 to 6) of this {subject} does not exist."),
+    "birth_date": N_("The birth date in this NIK (digits 7 to 12) is not a valid date."),
+    "serial": N_("The serial (last four digits) of a {subject} cannot be 0000."),
+    "kk_empty": N_("No {subject} was given."),
+    "kk_not_digits": N_("A {subject} may hold only 16 digits (spaces, dots or dashes between "
+                        "them are fine)."),
+    "kk_length": N_("A {subject} has 16 digits; this one has {count}."),
+    "kk_province": N_("The province code (first two digits) of this {subject} does not exist."),
+    "kk_region": N_("The region code (digits 3 to 6) of this {subject} does not exist."),
+    "kk_serial": N_("The serial (last four digits) of a {subject} cannot be 0000."),
+    # -- core: the device, its keys and its index -----------------------------------------------
+    "not_installed": N_("No device is installed in {data_dir}: run `blt-status init --data-dir "
+                        "{data_dir} --bundle BUNDLE`."),
+    "passphrase_required": N_("A passphrase is needed: set BLT_PASSPHRASE or run in a "
+                              "terminal."),
+    "wrong_passphrase": N_("Wrong passphrase."),
+    "index_missing": N_("No index in {where} yet: run `blt-status sync` while online."),
+    "index_corrupt": N_("The index file {where} is corrupt{detail}: run `blt-status sync` "
+                        "again."),
+    "index_key_mismatch": N_("The index for region {region} was written with other key "
+                             "parameters (KDF, salt or pepper) than this device holds: re-enrol "
+                             "the device or sync."),
+    "index_meta": N_("The index metadata cannot be read."),
+    "duplicate_tag": N_("Two records share one tag (the same NIK twice)."),
+    "kdf_params": N_("The KDF parameters are incomplete or out of range."),
+    "keyring_corrupt": N_("The device key file is corrupt."),
+    "device_config": N_("The device file {file} is corrupt or not valid."),
+    "pepper_file": N_("The pepper file {path} cannot be read."),
+    "bundle_invalid": N_("The enrollment bundle is not valid."),
+    "bundle_missing": N_("The bundle file {path} does not exist."),
+    # -- core: commands and frontends -----------------------------------------------------------
+    "io_error": N_("Reading or writing a file failed{where}: {reason}."),
+    "bundle_out": N_("{path} is a folder: give the bundle a file name."),
+    "demo_recipients": N_("The number of recipients must be at least 1."),
+    "serve_port": N_("Cannot listen on {host}:{port} ({reason})."),
+    "data_dir_required": N_("Give --data-dir D or --demo."),
+    "audit": N_("The audit log cannot be opened."),
+    "audit_write": N_("The audit log could not be written."),
+    "sync_internal": N_("Sync failed with an internal error ({name}). The previous data is "
+                        "still in use."),
+    # -- core: error classes that lived outside this module -------------------------------------
+    "capacity_short": N_("Payout point capacity is short in the window {window}: add days, "
+                         "capacity or points. {details}"),
     # -- central: the database and publish guards -------------------------------------------
     "publish_empty": N_(
         "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
@@ -72,6 +130,32 @@ MESSAGES: dict[str, str] = {
         "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
     # -- devices: sync, index, audit -----------------------------------------------------------
     # -- inputs ---------------------------------------------------------------------------------
+    "config_unknown_key": N_(
+        "{where}: unknown key `{key}`; did you mean `{suggestion}`?"),
+    "config_number": N_(
+        "{where}: {key} must be a whole number from {low} to {high}."),
+    "program_window_length": N_(
+        "{where}: the payout window schedule.start {start} to schedule.end {end} is {days} days "
+        "long; at most {limit} days are allowed."),
+    "program_window_range": N_(
+        "{where}: {key} {date} is more than five years from today (allowed: {low} to {high})."),
+    "payout_point_number": N_(
+        "{where} line {line}: {column} must be a whole number from {low} to {high}, written "
+        "with the digits 0-9 only."),
+    "scheduler_insecure": N_(
+        "The scheduler {address} is not on this machine and not tls://: peppers and salts may "
+        "leave this process only over TLS (see docs/cluster.md)."),
+    "scheduler_address": N_(
+        "The scheduler address {address} is not tcp://HOST:PORT or tls://HOST:PORT."),
+    "scheduler_unreachable": N_(
+        "The Dask scheduler {address} does not answer ({reason}); nothing was published."),
+    "scheduler_tls_config": N_(
+        "The scheduler {address} is tls:// but Dask has no TLS certificates configured "
+        "(distributed.comm.tls.ca-file, client cert and key; see docs/cluster.md)."),
+    "cluster_unavailable": N_(
+        "The cluster mode needs Dask: pip install 'blt-status[cluster]'."),
+    "cluster_failed": N_(
+        "Key derivation on the Dask cluster {address} failed ({reason}); nothing was published."),
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
 
@@ -90,16 +174,22 @@ class BltError(Exception):
         self.code = code or type(self).code
         self.fields = fields
         self.template = MESSAGES.get(self.code) if not (id_text or en_text) else None
-        self.id_text = id_text or en_text or self.code
-        self.en_text = en_text or id_text or self.code
-        super().__init__(self.message("en"))
+        if self.template is not None:
+            self.template.format(**fields)  # a missing field fails here, where it is raised
+        self.id_text = id_text or en_text or self.message("id")
+        self.en_text = en_text or id_text or self.message("en")
+        super().__init__(self.en_text)
 
     def message(self, lang: str | None = None) -> str:
         """The sentence for a user, in ``lang`` (default: the current language)."""
         lang = lang or current_lang()
-        if self.template is not None:
+        if self.template is None:
+            return (self.en_text if lang == "en" else self.id_text) if hasattr(
+                self, "en_text") else self.code
+        try:
             return translate(self.template, lang).format(**self.fields)
-        return self.en_text if lang == "en" else self.id_text
+        except (KeyError, IndexError, ValueError):  # a translation with a wrong placeholder
+            return self.template.format(**self.fields)
 
     def line(self, lang: str | None = None) -> str:
         """One line with the stable code, as the CLI prints it."""
@@ -133,35 +223,27 @@ class NotInstalled(DeviceError):
     code = "not_installed"
 
     def __init__(self, data_dir: str) -> None:
-        super().__init__(
-            None,
-            f"Perangkat belum dipasang di {data_dir}: jalankan `blt-status init --data-dir "
-            f"{data_dir} --bundle BUNDLE`.",
-            f"No device is installed in {data_dir}: run `blt-status init --data-dir {data_dir} "
-            "--bundle BUNDLE`.",
-        )
+        super().__init__(None, data_dir=data_dir)
 
 
 class PassphraseRequired(DeviceError):
     code = "passphrase_required"
 
     def __init__(self) -> None:
-        super().__init__(
-            None,
-            "Kata sandi diperlukan: isi BLT_PASSPHRASE atau jalankan di terminal.",
-            "A passphrase is needed: set BLT_PASSPHRASE or run in a terminal.",
-        )
+        super().__init__(None)
 
 
 class WrongPassphrase(DeviceError):
     code = "wrong_passphrase"
 
     def __init__(self) -> None:
-        super().__init__(
-            None,
-            "Kata sandi salah.",
-            "Wrong passphrase.",
-        )
+        super().__init__(None)
+
+
+class AuditError(BltError):
+    """The officer audit log cannot be written or read."""
+
+    code = "audit"
 
 
 class IndexStoreError(BltError):
@@ -172,36 +254,21 @@ class IndexMissing(IndexStoreError):
     code = "index_missing"
 
     def __init__(self, where: str) -> None:
-        super().__init__(
-            None,
-            f"Belum ada data di {where}: jalankan `blt-status sync` saat online.",
-            f"No index in {where} yet: run `blt-status sync` while online.",
-        )
+        super().__init__(None, where=where)
 
 
 class IndexCorrupt(IndexStoreError):
     code = "index_corrupt"
 
     def __init__(self, where: str, detail: str = "") -> None:
-        suffix = f" ({detail})" if detail else ""
-        super().__init__(
-            None,
-            f"Berkas data {where} rusak{suffix}: jalankan `blt-status sync` lagi.",
-            f"The index file {where} is corrupt{suffix}: run `blt-status sync` again.",
-        )
+        super().__init__(None, where=where, detail=f" ({detail})" if detail else "")
 
 
 class IndexKeyMismatch(IndexStoreError):
     code = "index_key_mismatch"
 
     def __init__(self, region: str) -> None:
-        super().__init__(
-            None,
-            f"Data wilayah {region} dibuat dengan parameter kunci (KDF, salt atau pepper) yang "
-            "berbeda dari perangkat ini: daftarkan ulang perangkat atau sinkronkan.",
-            f"The index for region {region} was written with other key parameters (KDF, salt "
-            "or pepper) than this device holds: re-enrol the device or sync.",
-        )
+        super().__init__(None, region=region)
 
 
 class SyncError(BltError):
@@ -210,3 +277,31 @@ class SyncError(BltError):
 
 class CentralError(BltError):
     code = "central"
+
+
+_SHORTAGE = N_("{desa} {desa_name}: needed {needed}, available {available}, {unscheduled} "
+               "without a slot; points: {points}")
+_SHORT_POINT = N_("{id} ({available} places, {used} used)")
+
+
+class CapacityShortError(CentralError):
+    """The payout points cannot hold every eligible recipient in the program window."""
+
+    code = "capacity_short"
+
+    def __init__(self, shortages: list[dict[str, Any]], window: str) -> None:
+        self.shortages = shortages
+        super().__init__(None, window=window, details="")
+
+    def message(self, lang: str | None = None) -> str:
+        lang = lang or current_lang()
+        lines = []
+        for short in self.shortages:
+            points = ", ".join(translate(_SHORT_POINT, lang).format(**point)
+                               for point in short["points"])
+            lines.append(translate(_SHORTAGE, lang).format(**{**short, "points": points}))
+        self.fields["details"] = "; ".join(lines)
+        return super().message(lang)
+
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
+        return {**super().to_dict(lang), "shortages": self.shortages}

@@ -51,7 +51,7 @@ class LookupResult:
         return self.record.status if self.record else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``lookup --json`` object (contract in DESIGN.md)."""
+        """The ``lookup --json`` object (contract in README.md and docs/design.md)."""
         record = self.record
         data: dict[str, Any] = {
             "found": self.found,

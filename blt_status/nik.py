@@ -87,50 +87,32 @@ class Kk:
     __str__ = __repr__
 
 
-def _error(code: str, id_text: str, en_text: str) -> NikError:
-    return NikError(code, id_text, en_text)
-
-
-def normalize(raw: str) -> str:
+def normalize(raw: str, subject: str = "NIK") -> str:
     """Strip spaces, dots and dashes between digits; raise :class:`NikError` otherwise."""
     if not isinstance(raw, str):
-        raise _error("not_digits", "NIK harus berupa angka.", "A NIK must be digits.")
+        raise NikError("not_digits", subject=subject)
     text = raw.strip()
     if not text:
-        raise _error("empty", "NIK belum diisi.", "No NIK was given.")
+        raise NikError("empty", subject=subject)
+    if len(text) > _MAX_INPUT and not text.strip("0123456789 .-"):  # digits, too many
+        raise NikError("length", subject=subject, count=sum(char.isdigit() for char in text))
     if len(text) > _MAX_INPUT or _SEPARATED_DIGITS.fullmatch(text) is None:
-        raise _error(
-            "not_digits",
-            "NIK hanya boleh berisi 16 angka (spasi, titik atau tanda hubung di antaranya boleh).",
-            "A NIK may hold only 16 digits (spaces, dots or dashes between them are fine).",
-        )
+        raise NikError("not_digits", subject=subject)
     digits = _SEPARATORS.sub("", text)
     if len(digits) != NIK_LENGTH:
-        raise _error(
-            "length",
-            f"NIK harus 16 angka, yang diberikan {len(digits)} angka.",
-            f"A NIK has 16 digits; this one has {len(digits)}.",
-        )
+        raise NikError("length", subject=subject, count=len(digits))
     return digits
 
 
 def _region_prefixes(digits: str, subject: str) -> tuple[Region, Region, Region]:
+    """The province, kabupaten and kecamatan of the first six digits (never echoed back)."""
     province = nik_region(digits[0:2])
     if province is None:
-        raise _error(
-            "province",
-            f"Kode provinsi {digits[0:2]} pada {subject} tidak dikenal.",
-            f"Province code {digits[0:2]} in this {subject} does not exist.",
-        )
+        raise NikError("province", subject=subject)
     kabupaten = nik_region(digits[0:4])
     kecamatan = nik_region(digits[0:6])
     if kabupaten is None or kecamatan is None:
-        code = f"{digits[0:2]}.{digits[2:4]}.{digits[4:6]}"
-        raise _error(
-            "region",
-            f"Kode wilayah {code} pada {subject} tidak dikenal.",
-            f"Region code {code} in this {subject} does not exist.",
-        )
+        raise NikError("region", subject=subject)
     return province, kabupaten, kecamatan
 
 
@@ -146,11 +128,7 @@ def _birth_date(digits: str, today: dt.date) -> tuple[dt.date, Literal["F", "M"]
             break
         if born <= today:
             return born, sex
-    raise _error(
-        "birth_date",
-        f"Tanggal lahir pada NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) tidak valid.",
-        f"The birth date in this NIK ({digits[6:8]}-{digits[8:10]}-{digits[10:12]}) is not valid.",
-    )
+    raise NikError("birth_date")  # the digits are not echoed: a NIK shows its last 4 at most
 
 
 def parse_nik(raw: str, *, today: dt.date | None = None) -> Nik:
@@ -160,23 +138,17 @@ def parse_nik(raw: str, *, today: dt.date | None = None) -> Nik:
     born, sex = _birth_date(digits, today or dt.date.today())
     serial = digits[12:16]
     if serial == "0000":
-        raise _error(
-            "serial",
-            "Nomor urut NIK (4 angka terakhir) tidak boleh 0000.",
-            "The serial (last four digits) of a NIK cannot be 0000.",
-        )
+        raise NikError("serial", subject="NIK")
     return Nik(digits, province, kabupaten, kecamatan, born, sex, serial)
 
 
 def parse_kk(raw: str) -> Kk:
     """Validate a KK number: 16 digits (separators allowed) under a known kecamatan."""
     try:
-        digits = normalize(raw)
+        digits = normalize(raw, "KK")
         _, _, kecamatan = _region_prefixes(digits, "KK")
-    except NikError as error:
-        raise KkError(f"kk_{error.code}", error.id_text.replace("NIK", "KK"),
-                      error.en_text.replace("NIK", "KK")) from None
+    except NikError as error:  # empty, not_digits, length, province, region -> kk_*
+        raise KkError(f"kk_{error.code}", **error.fields) from None
     if digits[12:16] == "0000":
-        raise KkError("kk_serial", "Nomor urut KK tidak boleh 0000.",
-                      "The serial of a KK number cannot be 0000.")
+        raise KkError("kk_serial", subject="KK")
     return Kk(digits, kecamatan)

@@ -50,13 +50,21 @@ class Program:
     id: str
     name: str
     period: str
+    # The last day of the programme's payout window: after a missed slot, recipients can still
+    # come until then. None in records of publishers before it was carried.
+    end: dt.date | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "name": self.name, "period": self.period}
+        data = {"id": self.id, "name": self.name, "period": self.period}
+        if self.end is not None:  # only when set: older records keep their bytes
+            data["end"] = self.end.isoformat()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Program:
-        return cls(str(data["id"]), str(data["name"]), str(data["period"]))
+        end = data.get("end")
+        return cls(str(data["id"]), str(data["name"]), str(data["period"]),
+                   dt.date.fromisoformat(end) if end else None)
 
 
 @dataclass(frozen=True, slots=True)

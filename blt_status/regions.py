@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from dataclasses import dataclass
 from importlib import resources
 
@@ -39,7 +40,7 @@ class Region:
 def _read(filename: str, *, max_dots: int = 3) -> dict[str, str]:
     """``kode -> nama`` for codes with at most ``max_dots`` dots (3 = down to desa)."""
     path = resources.files("blt_status") / "data" / filename
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="") as handle:
         lines = iter(handle)
         next(lines)  # header: kode,nama
         # Cheap depth filter before CSV parsing: NIK checks need ~8k of the ~92k rows.

@@ -10,20 +10,18 @@ Every failure is one line ``error [code]: message`` and a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from blt_status.cli import CliParser, add_lang
 from blt_status.commands._common import current_lang, print_error, read_passphrase
-from blt_status.device import Device
-from blt_status.errors import BltError, DeviceError
+from blt_status.errors import BltError
 from bots.config import BotConfig, ConfigError, load_config
-from bots.engine import BotEngine, EngineSettings
-from bots.limits import LimitSettings
+from bots.runtime import ALLOWED_UPDATES, bot_device, configure_logging, make_engine
 
 __all__ = ["build_parser", "configure_logging", "main", "make_engine", "webhook_arguments"]
 
@@ -31,8 +29,8 @@ _LOG = logging.getLogger("bots.app")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blt-bot",
+    parser = CliParser(  # translated --help, one-line usage errors, --version
+        prog="blt-bot", version=True,
         description="The BLT Pangan recipients' Telegram bot: a NIK in, the payout date, time, "
         "place and amount out. Token from BLT_BOT_TOKEN; Bot API server from BLT_BOT_API_URL.",
     )
@@ -47,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-file", type=Path, metavar="FILE",
                         help="where languages and reminders are kept "
                         "(default: D/bot-state.json)")
-    parser.add_argument("--lang", choices=("id", "en"), default=None,
-                        help="default language of replies and messages")
+    add_lang(parser, "default language of replies and messages")
     parser.add_argument("--webhook", action="store_true",
                         help="receive updates by webhook ([webhook] in the config) instead of "
                         "long polling")
@@ -58,43 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Our own events at INFO; library loggers that could print URLs (with the token) or
-    update contents are kept at WARNING."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("httpx", "httpcore", "telegram", "apscheduler", "tornado"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def _error(code: str, id_text: str, en_text: str) -> int:
     print_error(BltError(code, id_text, en_text))
     return 2
-
-
-def make_engine(config: BotConfig, data_dir: Path, *, console: bool = False,
-                passphrase: str | None = None,
-                clock: Callable[[], float] = time.time) -> BotEngine:
-    """Load the device (pepper from the config's file if given), unlock it, build the engine."""
-    device = Device.load(data_dir)
-    if config.pepper_file:
-        device = Device(device.data_dir,
-                        dataclasses.replace(device.config, pepper_file=config.pepper_file))
-    if device.config.view != "recipient":
-        raise DeviceError("bot_view", "Bot memerlukan perangkat tampilan penerima "
-                          "(`central enroll --bot`).",
-                          "The bot needs a recipient-view device (`central enroll --bot`).")
-    if device.needs_passphrase and passphrase is None:
-        passphrase = read_passphrase()
-    settings = EngineSettings(
-        language=config.language, timezone=config.tz,
-        limits=LimitSettings.lifted() if console else config.limits,
-        chatter=LimitSettings.lifted() if console else EngineSettings().chatter,
-        refresh_interval=config.refresh_interval, reminder_hour=config.reminder_hour,
-        lookup_workers=config.lookup_workers,
-    )
-    state_path = None if console else config.resolved_state_file()
-    return BotEngine.from_device(device, state_path, settings, passphrase=passphrase,
-                                 clock=clock)
 
 
 def _console(config: BotConfig) -> int:
@@ -103,16 +66,14 @@ def _console(config: BotConfig) -> int:
     data_dir = config.data_dir
     passphrase = None
     if data_dir is None:
-        try:
-            from blt_status.demo import ensure_demo_world  # type: ignore[import-not-found]
-        except ImportError:
-            return _error("bot_no_data", "Tidak ada --data-dir dan data demo belum tersedia.",
-                          "No --data-dir given and the demo data is not available.")
+        from blt_status.demo import ensure_demo_world
+
         print("Menyiapkan data demo... / preparing the demo data...", file=sys.stderr)
         world = ensure_demo_world()
         data_dir = Path(world.bot_dir)
         passphrase = world.passphrase
-        preferred = ("scheduled", "komunitas", "antar", "will_be_held", "not_listed")
+        preferred = ("today", "tomorrow", "missed", "collected", "held", "returned", "antar",
+                     "not_listed")
         labels = [label for label in preferred if label in world.sample_niks] or \
             list(world.sample_niks)[:4]
         print(f"Data demo (sintetis) di {data_dir}. Coba NIK contoh / try these sample NIKs:",
@@ -155,9 +116,6 @@ def _serve(config: BotConfig, webhook: bool) -> int:
     return 0
 
 
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-
-
 def _serve_sharded(config: BotConfig, webhook: bool) -> int:
     """``--workers N``: check the device here (one clear error), then poller + N workers."""
     from bots.sharded import run_sharded
@@ -169,17 +127,14 @@ def _serve_sharded(config: BotConfig, webhook: bool) -> int:
                       "Webhook mode runs in one process only: run it without --workers "
                       "(or workers = 1).")
     assert config.data_dir is not None
-    device = Device.load(config.data_dir)
-    if config.pepper_file:
-        device = Device(device.data_dir,
-                        dataclasses.replace(device.config, pepper_file=config.pepper_file))
+    device = bot_device(config, config.data_dir)
     passphrase = read_passphrase() if device.needs_passphrase else None
     make_engine(config.with_changes(state_file=None), config.data_dir, console=True,
                 passphrase=passphrase).close()  # view, unlock and index checked once, here
     return run_sharded(config, passphrase=passphrase)
 
 
-def webhook_arguments(config: BotConfig) -> dict[str, object]:
+def webhook_arguments(config: BotConfig) -> dict[str, Any]:
     """What ``run_webhook``/``Updater.start_webhook`` get: the URL's last path segment is the
     local path; Telegram must echo ``secret_token`` in a header on every call."""
     url = config.webhook_url or ""

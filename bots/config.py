@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.errors import BltError
+from blt_status.strict import first_unknown_key
 from bots.limits import LimitSettings
 
 __all__ = ["BotConfig", "ConfigError", "load_config"]
@@ -40,6 +42,31 @@ __all__ = ["BotConfig", "ConfigError", "load_config"]
 
 class ConfigError(BltError):
     code = "bot_config"
+
+
+# Every key blt-bot.toml may hold (a table's keys under its name): anything else is refused.
+CONFIG_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"data_dir", "state_file", "pepper_file", "token", "token_file", "api_url",
+                   "language", "timezone", "workers", "reminder_hour", "concurrent_updates",
+                   "lookup_workers", "limits", "webhook"}),
+    "limits": frozenset({"user_lookups", "user_window_seconds", "user_daily",
+                         "global_per_minute"}),
+    "webhook": frozenset({"url", "listen", "port", "secret_token", "secret_token_file"}),
+}
+_MAX_SETTING = 10_000_000  # no count, limit, hour or port in the bot's settings is larger
+
+
+def _refuse_unknown_keys(path: Path, data: Mapping[str, Any]) -> None:
+    for table_name, keys in CONFIG_KEYS.items():
+        table = data.get(table_name, {}) if table_name else data
+        if not isinstance(table, dict):
+            raise ConfigError(None, f"{path}: [{table_name}] harus berupa tabel.",
+                              f"{path}: [{table_name}] must be a table.")
+        unknown = first_unknown_key(table, keys)
+        if unknown is not None:
+            prefix = f"{table_name}." if table_name else ""
+            raise ConfigError("config_unknown_key", where=path, key=prefix + unknown[0],
+                              suggestion=prefix + unknown[1])
 
 
 @dataclass(frozen=True)
@@ -91,12 +118,13 @@ def _read_secret_file(path: str, what: str) -> str:
                           f"The {what} file {path} cannot be read.") from None
 
 
-def _int(value: Any, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(None, f"Nilai {name} harus bilangan bulat.",
-                          f"{name} must be an integer.") from None
+def _int(value: Any, name: str, low: int = 0, high: int = _MAX_SETTING) -> int:
+    """A whole number in range: a TOML integer, or ASCII digits (never ``int("²")``)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError("config_number", where="blt-bot.toml", key=name, low=low, high=high)
+    return value
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None,
@@ -114,6 +142,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(None, f"Berkas konfigurasi {named} tidak valid: {error}.",
                               f"The config file {named} is not valid TOML: {error}.") from None
+        _refuse_unknown_keys(named, data)
     limits_data = data.get("limits", {})
     webhook = data.get("webhook", {})
     limits = LimitSettings(
@@ -141,23 +170,23 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         api_url=env.get("BLT_BOT_API_URL") or data.get("api_url") or None,
         data_dir=Path(data_dir) if data_dir else None,
         state_file=Path(state_file) if state_file else None,
-        pepper_file=data.get("pepper_file"),
+        # resolved here, once: the environment, else the file; the device's own is the default
+        pepper_file=env.get("BLT_BOT_PEPPER_FILE") or data.get("pepper_file") or None,
         language=language,
         timezone=str(data.get("timezone", "Asia/Jakarta")),
         limits=limits,
-        reminder_hour=_int(data.get("reminder_hour", 7), "reminder_hour"),
-        concurrent_updates=_int(data.get("concurrent_updates", 4), "concurrent_updates"),
-        lookup_workers=_int(data.get("lookup_workers", os.cpu_count() or 2), "lookup_workers"),
+        reminder_hour=_int(data.get("reminder_hour", 7), "reminder_hour", 0, 23),
+        concurrent_updates=_int(data.get("concurrent_updates", 4), "concurrent_updates", 1,
+                                1024),
+        lookup_workers=_int(data.get("lookup_workers", os.cpu_count() or 2), "lookup_workers",
+                            1, 1024),
         webhook_url=webhook.get("url") or env.get("BLT_BOT_WEBHOOK_URL") or None,
         webhook_listen=str(webhook.get("listen", "127.0.0.1")),
-        webhook_port=_int(webhook.get("port", 8443), "webhook.port"),
+        webhook_port=_int(webhook.get("port", 8443), "webhook.port", 1, 65535),
         webhook_secret=secret or None,
         workers=_workers(data.get("workers", 1)),
     )
 
 
 def _workers(value: Any) -> int:
-    workers = _int(value, "workers")
-    if workers < 1:
-        raise ConfigError(None, "Nilai workers minimal 1.", "workers must be at least 1.")
-    return workers
+    return _int(value, "workers", 1, 1024)

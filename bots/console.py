@@ -39,7 +39,7 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None) -> Outcome
         command, _, argument = text[1:].partition(" ")
         command = command.split("@")[0].lower()
         if command in ("start", "mulai"):
-            return engine.on_start(user)
+            return engine.on_start(user, argument)
         if command in ("bantuan", "help"):
             return engine.on_help(user)
         if command in ("bahasa", "language"):
@@ -50,7 +50,7 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None) -> Outcome
             return await engine.on_remind(user, chat, argument)
         if command in ("berhenti", "stop"):
             return engine.on_stop(user, chat)
-        return engine.on_unknown_command(user)
+        return engine.on_unknown_command(user, text)
     return await engine.on_text(user, chat, text)
 
 

@@ -24,10 +24,12 @@ from blt_status.device import ALL_REGIONS, Device, Keyring
 from blt_status.errors import BltError, IndexStoreError, NikError
 from blt_status.lookup import LookupResult, LookupService
 from blt_status.nik import parse_nik
+from blt_status.present import schedule_timing
 from blt_status.records import RecordPayload, open_payload
 from bots import dialogue
 from bots.dialogue import Reply
 from bots.limits import LimitSettings, LookupLimiter
+from bots.nik_text import find_nik
 from bots.state import BotState, SubscriptionSecret, state_key_from_pepper
 
 __all__ = ["BotEngine", "EngineSettings", "Outcome"]
@@ -35,6 +37,7 @@ __all__ = ["BotEngine", "EngineSettings", "Outcome"]
 _LOG = logging.getLogger("bots.engine")
 MAX_TEXT = 200  # longer messages are not parsed at all
 _DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"[^\W\d_]{2}")  # two letters in a row: words around the number
 RECENT_TTL = 10 * 60.0  # seconds a found lookup can still be subscribed to with /ingatkan
 RECENT_MAX = 10_000  # > the default global cap (600/min) x RECENT_TTL: bounded memory
 
@@ -70,6 +73,7 @@ class _Recent:
     status: str
     last4: str = field(repr=False)
     masked_name: str = field(repr=False)
+    slot_end: float | None = None  # epoch seconds; set for a scheduled record
 
 
 class BotEngine:
@@ -167,8 +171,13 @@ class BotEngine:
 
     # -- commands ---------------------------------------------------------------------------
 
-    def on_start(self, user_id: int) -> Outcome:
-        return Outcome((dialogue.start_reply(self.language(user_id)),))
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+    def on_start(self, user_id: int, argument: str = "") -> Outcome:
+        """/start (a deep link's payload may hold a NIK: the message is deleted then)."""
+        return Outcome((dialogue.start_reply(self.language(user_id)),),
+                       delete_message=self.has_digits(argument))
 
     def on_help(self, user_id: int) -> Outcome:
         return Outcome((dialogue.help_reply(self.language(user_id)),))
@@ -180,10 +189,12 @@ class BotEngine:
             return Outcome((dialogue.language_set_reply(choice),))
         return Outcome((dialogue.language_prompt_reply(self.language(user_id)),))
 
-    def on_unknown_command(self, user_id: int) -> Outcome:
+    def on_unknown_command(self, user_id: int, text: str = "") -> Outcome:
+        delete = self.has_digits(text)
         if not self._chatter_ok(user_id):
-            return Outcome()
-        return Outcome((dialogue.unknown_command_reply(self.language(user_id)),))
+            return Outcome(delete_message=delete)
+        return Outcome((dialogue.unknown_command_reply(self.language(user_id)),),
+                       delete_message=delete)
 
     def on_media(self, user_id: int, *, sensitive: bool) -> Outcome:
         """Stickers, voice, photos...: photos/files may show a KTP, so they are deleted."""
@@ -227,25 +238,41 @@ class BotEngine:
         return await self.on_lookup(user_id, chat_id, stripped)
 
     async def on_lookup(self, user_id: int, chat_id: int, raw: str) -> Outcome:
-        """``/cek NIK`` or a NIK message: validate, rate-limit, derive, answer."""
+        """``/cek NIK`` or a NIK message: find the NIK, validate, rate-limit, derive, answer."""
         lang = self.language(user_id)
         if not raw.strip():
             return Outcome((dialogue.no_nik_reply(lang),))
         outcome = await self._lookup(user_id, chat_id, raw, lang)
         if isinstance(outcome, Outcome):
             return outcome
-        return Outcome((dialogue.answer_reply(outcome, self.settings.timezone, lang),),
+        return Outcome((dialogue.answer_reply(outcome, self.settings.timezone, lang,
+                                              self.now()),),
                        delete_message=True)
 
     async def _lookup(self, user_id: int, chat_id: int, raw: str,
                       lang: str) -> Outcome | LookupResult:
-        """A LookupResult, or the Outcome that replaces it (invalid, limited, no data)."""
+        """A LookupResult, or the Outcome that replaces it (invalid, limited, no data).
+
+        The NIK is read out of whatever was written (``NIK saya 3201 0102 ...``); a message
+        with several NIKs is answered with a request for one at a time, and none is looked up.
+        """
+        found = find_nik(raw)
+        if found.count > 1:
+            if not self._chatter_ok(user_id):
+                return Outcome(delete_message=True)
+            return Outcome((dialogue.several_niks_reply(lang),), delete_message=True)
+        if found.count == 1:
+            raw = found.groups[0]
+        elif found.near_miss and _WORD.search(raw):
+            raw = found.near_miss  # a sentence: explain the long number in it
         try:
             parse_nik(raw)  # cheap: no key derivation for input that is not a NIK
         except NikError as error:
             if not self._chatter_ok(user_id):
                 return Outcome(delete_message=True)
-            return Outcome((dialogue.invalid_nik_reply(error, lang),), delete_message=True)
+            digits = len(_DIGIT.findall(raw))
+            return Outcome((dialogue.invalid_nik_reply(error, lang, digits),),
+                           delete_message=True)
         now = self.clock()
         decision = self.limiter.check(user_id, now)
         if not decision.allowed:
@@ -291,9 +318,11 @@ class BotEngine:
     def _remember(self, chat_id: int, result: LookupResult) -> None:
         record = result.record
         assert record is not None and result.record_key is not None
+        slot_end = schedule_timing(record, self.now()).end.timestamp() \
+            if record.status == "scheduled" else None
         self._recent[chat_id] = _Recent(self.clock() + RECENT_TTL, result.tag_hex,
                                         result.record_key, record.status, result.nik.last4,
-                                        record.name)
+                                        record.name, slot_end)
         self._recent.move_to_end(chat_id)
         while len(self._recent) > RECENT_MAX:
             self._recent.popitem(last=False)
@@ -312,6 +341,9 @@ class BotEngine:
         recent = self._recent.get(chat_id)
         if recent is None or recent.expires < self.clock():
             return Outcome((dialogue.remind_needs_lookup_reply(lang),),
+                           delete_message=bool(argument.strip()))
+        if recent.slot_end is not None and recent.slot_end <= self.clock():
+            return Outcome((dialogue.remind_past_reply(lang),),
                            delete_message=bool(argument.strip()))
         secret = SubscriptionSecret(recent.key.enc_key, recent.status, recent.last4)
         self.state.subscribe(chat_id, recent.tag_hex, secret)
@@ -387,7 +419,7 @@ class BotEngine:
             dirty = False
             if record.status != secret.status:
                 messages.append((subscription.chat_id, dialogue.status_change_reply(
-                    record, secret.status, secret.last4, tz, lang)))
+                    record, secret.status, secret.last4, tz, lang, now)))
                 secret.status = record.status
                 dirty = True
             payout_day = record.schedule.date
@@ -395,7 +427,7 @@ class BotEngine:
                     and payout_day - local.date() == dt.timedelta(days=1)
                     and secret.reminded_for != payout_day.isoformat()):
                 messages.append((subscription.chat_id,
-                                 dialogue.reminder_reply(record, secret.last4, tz, lang)))
+                                 dialogue.reminder_reply(record, secret.last4, tz, lang, now)))
                 secret.reminded_for = payout_day.isoformat()
                 dirty = True
             if dirty:

@@ -43,8 +43,8 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
-from bots.app import ALLOWED_UPDATES
 from bots.config import BotConfig
+from bots.runtime import ALLOWED_UPDATES
 
 __all__ = ["ShardedBot", "run_sharded", "shard_config", "shard_state_file"]
 
@@ -105,7 +105,7 @@ def _worker_main(config: BotConfig, index: int, workers: int, updates: Queue,
     # SIGTERM to the whole group must not kill a worker in the middle of an answer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from bots.app import configure_logging, make_engine
+    from bots.runtime import configure_logging, make_engine
 
     configure_logging(log_level)
     parent = os.getppid()
@@ -298,7 +298,8 @@ class ShardedBot:
         while not self._stop.is_set():
             try:
                 updates = await send_with_retries(
-                    lambda: bot.get_updates(offset=self._offset, timeout=self.poll_timeout,
+                    lambda: bot.get_updates(offset=self._offset,
+                                            timeout=math.ceil(self.poll_timeout),
                                             allowed_updates=ALLOWED_UPDATES),
                     retries=config.send_retries, backoff=config.retry_backoff)
             except InvalidToken:

@@ -28,7 +28,7 @@ from telegram.ext import (
     ContextTypes,
     filters,
 )
-from tuf.api.metadata import Metadata, TargetFile, Targets  # type: ignore[attr-defined]
+from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status.i18n import format_number, format_percent, translate
 from blt_status.regions import region_name

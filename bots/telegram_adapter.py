@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from telegram import (
@@ -24,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from blt_status.errors import BltError
 from bots.config import BotConfig
@@ -50,7 +52,6 @@ T = TypeVar("T")
 ENGINE = "engine"
 CONFIG = "config"
 REMINDER_TASK = "reminder_task"
-MAX_RETRY_AFTER = 60.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # the map link is text, never previewed
 
 COMMANDS = [
@@ -72,31 +73,26 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def _seconds(value: int | float | dt.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+def _retryable(error: BaseException) -> bool:
+    """Timeouts, connection errors and 5xx answers. Not bad requests, not blocked chats, and
+    not flood control (``RetryAfter``): the Application's ``AIORateLimiter`` already waits
+    those out, and a second retry layer would multiply the waits."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
 
 
 async def send_with_retries(call: Callable[[], Awaitable[T]], *, retries: int,
                             backoff: float) -> T:
-    """Run a Bot API call; retry flood control (after ``retry_after``), timeouts and network
-    errors (exponential backoff). Bad requests and blocked chats are not retried."""
-    attempt = 0
-    while True:
-        try:
+    """Run a Bot API call, retrying network failures with exponential backoff (tenacity)."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_retryable), stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=backoff, max=60), reraise=True,
+        before_sleep=lambda state: _LOG.info(
+            "Bot API call failed (%s); retry %d", type(state.outcome.exception()).__name__
+            if state.outcome else "?", state.attempt_number))
+    async for attempt in retrying:
+        with attempt:
             return await call()
-        except RetryAfter as error:
-            wait = min(_seconds(error.retry_after), MAX_RETRY_AFTER)
-            kind, failure = "flood control", error
-        except BadRequest:
-            raise
-        except NetworkError as error:  # includes TimedOut and 5xx answers
-            wait = backoff * (2 ** attempt)
-            kind, failure = "network", error
-        attempt += 1
-        if attempt > retries:
-            raise failure
-        _LOG.info("Bot API call failed (%s); retry %d in %.1fs", kind, attempt, wait)
-        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # reraise=True: the last failure is raised above
 
 
 def _engine(context: ContextTypes.DEFAULT_TYPE) -> BotEngine:
@@ -146,9 +142,9 @@ def _argument(context: ContextTypes.DEFAULT_TYPE) -> str:
 
 
 async def _on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: what the bot does, and the anti-scam line."""
+    """/start [payload]: what the bot does, and the anti-scam line (a NIK payload: deleted)."""
     user_id, _ = _ids(update)
-    await _deliver(update, context, _engine(context).on_start(user_id))
+    await _deliver(update, context, _engine(context).on_start(user_id, _argument(context)))
 
 
 async def _on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -194,7 +190,9 @@ async def _on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other /command."""
     user_id, _ = _ids(update)
-    await _deliver(update, context, _engine(context).on_unknown_command(user_id))
+    message = update.effective_message
+    text = message.text if message and message.text else ""
+    await _deliver(update, context, _engine(context).on_unknown_command(user_id, text))
 
 
 async def _on_sensitive_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -277,9 +275,9 @@ async def run_reminders(application: Application, now: dt.datetime | None = None
     for chat_id, reply in engine.tick(now):
         try:
             await send_with_retries(
-                lambda chat_id=chat_id, reply=reply: application.bot.send_message(
-                    chat_id, reply.text, reply_markup=reply_markup(reply),
-                    link_preview_options=NO_PREVIEW),
+                functools.partial(application.bot.send_message, chat_id, reply.text,
+                                  reply_markup=reply_markup(reply),
+                                  link_preview_options=NO_PREVIEW),
                 retries=config.send_retries, backoff=config.retry_backoff)
             sent += 1
         except Forbidden:  # the user blocked the bot: forget their reminders
@@ -359,7 +357,7 @@ def build_application(config: BotConfig, engine: BotEngine, *,
 
     private = filters.ChatType.PRIVATE
     new = filters.UpdateType.MESSAGE
-    commands: list[tuple[list[str], Callable[..., Awaitable[None]]]] = [
+    commands: list[tuple[list[str], Callable[..., Coroutine[Any, Any, None]]]] = [
         (["start", "mulai"], _on_start),
         (["bantuan", "help"], _on_help),
         (["bahasa", "language"], _on_language),

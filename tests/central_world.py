@@ -114,8 +114,8 @@ def postgres_database() -> Iterator[str]:
 
     reason = postgres_available()
     if reason is not None:
-        if os.environ.get("BLT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (BLT_REQUIRE_POSTGRES=1) but: {reason}")
+        if os.environ.get("BLT_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required (BLT_TEST_REQUIRE_POSTGRES=1) but: {reason}")
         pytest.skip(f"no PostgreSQL server on 127.0.0.1:5432 ({reason})")
     name = f"blt_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -7,14 +7,18 @@ for ``KNOWN_SECRETS``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from blt_status.crypto import TEST_INDEX_KDF, TEST_WRAP_KDF, KdfProfile
 from blt_status.device import Device, DeviceConfig
+from blt_status.i18n import set_lang
 from blt_status.indexer import IndexEntry, IndexParams, device_keyring, make_meta, seal_entries
 from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule
 
@@ -73,6 +77,41 @@ KNOWN_SECRETS = [p.nik for p in PEOPLE] + [p.kk for p in PEOPLE] + [p.name for p
     + [part for p in PEOPLE for part in p.name.split()]
 
 
+# Hypothesis: "ci" (the default) keeps Hypothesis's 100 examples for ordinary properties; the
+# fuzz suite (tests/test_fuzz_*.py, `support.fuzz.FUZZ`) runs at least 2,000 per parser, and
+# `pytest --hypothesis-profile=long` runs 25,000 everywhere. Failing examples are kept in
+# tests/.hypothesis-examples (git-ignored: it grows with every run), so a failure found once
+# replays first on the next run on that machine; CI prints the `@reproduce_failure` blob.
+_EXAMPLES = DirectoryBasedExampleDatabase(Path(__file__).parent / ".hypothesis-examples")
+settings.register_profile("ci", deadline=None, database=_EXAMPLES,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=25_000)
+settings.load_profile("ci")
+
+# Variables that steer the test run itself (e.g. CI turning a skip into a failure) keep these
+# prefixes; every other BLT_* variable is the program's configuration and is cleared per test.
+TEST_CONTROL_PREFIXES = ("BLT_CI_", "BLT_TEST_")
+
+
+def _program_variables() -> list[str]:
+    return [name for name in os.environ
+            if name.startswith("BLT_") and not name.startswith(TEST_CONTROL_PREFIXES)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_blt_environment() -> Iterator[None]:
+    """No BLT_* setting of the shell or of an earlier test reaches a test, nor leaks out of it.
+
+    monkeypatch.setenv inside a test still works (it runs after this fixture); a variable a
+    test or the code under test sets directly is removed afterwards.
+    """
+    saved = {name: os.environ.pop(name) for name in _program_variables()}
+    yield
+    for name in _program_variables():
+        del os.environ[name]
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def index_params() -> IndexParams:
     return IndexParams(epoch_salt=b"test-epoch-salt-", kdf=TEST_INDEX_KDF,
@@ -108,3 +147,11 @@ def make_device(tmp_path: Path, index_params: IndexParams,
         return device
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default() -> Iterator[None]:
+    """``set_lang`` (``--lang``, the TUI's F6) is per process: each test starts from none."""
+    set_lang(None)
+    yield
+    set_lang(None)

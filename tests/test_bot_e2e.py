@@ -43,7 +43,7 @@ Kemensos 171.
 Program: BLT Pangan 2025, periode Oktober-Desember 2025
 
 📅 Tanggal: Senin, 24 November 2025
-🕗 Jam: 08:00–09:00 waktu setempat
+🕗 Jam: 08:00–09:00 WIB
 📍 Tempat: Kantor Pos Cibinong (Kantor Pos)
    Jl. Raya Bogor No. 12, Cibinong
    Peta: https://www.google.com/maps/search/?api=1&query=Kantor+Pos+Cibinong%2C+Jl.+Raya+\
@@ -59,6 +59,15 @@ Langkah berikutnya:
 tanpa potongan apa pun.
 
 Data per 20 November 2025 13:00 WIB (versi 1). [DATA UJI/DEMO]"""
+
+# The same answer after the slot (the test world's records do not carry the programme's end).
+SITI_PASSED_ANSWER = SITI_ANSWER.replace(
+    "Status: Terjadwal — belum diambil", "Status: Jadwal sudah lewat — belum diambil").replace(
+    "• Datang sesuai jam yang tertera dengan membawa dokumen tersebut; bantuan diterima utuh, "
+    "tanpa potongan apa pun.",
+    "• Jadwal Anda (Senin, 24 November 2025, 08:00–09:00 WIB) sudah lewat dan bantuan belum "
+    "diambil.\n• Tanyakan ke operator desa atau Kantor Pos apakah Anda masih bisa datang, atau "
+    "telepon Kemensos 171 (gratis).")
 
 NOT_FOUND_ANSWER = """\
 ❌ NIK ****0009 tidak ditemukan dalam data penerima.
@@ -571,3 +580,72 @@ async def test_a_version_switched_under_a_lookup_is_retried_once(bot, monkeypatc
     await bot.say(SITI.nik)
     assert bot.api.sent_texts() == [SITI_ANSWER]
     assert failures == [1]
+
+
+# -- schedules in time, NIKs as people write them, nothing echoed ------------------------------
+
+
+async def test_a_slot_that_has_passed_says_so_and_refuses_a_reminder(bot):
+    bot.clock.now = dt.datetime(2025, 11, 24, 9, 0, tzinfo=WIB).timestamp()  # slot's end
+    await bot.say(SITI.nik)
+    send = bot.api.calls("sendMessage")[0]
+    assert send.params["text"] == SITI_PASSED_ANSWER
+    keyboard = send.params["reply_markup"]["inline_keyboard"]
+    assert "🔔 Ingatkan saya" not in [button["text"] for row in keyboard for button in row]
+    await bot.say("/ingatkan")
+    assert bot.api.sent_texts()[-1] == dialogue.remind_past_reply("id").text
+    await bot.say(f"/ingatkan {SITI.nik}")
+    assert bot.api.sent_texts()[-1] == dialogue.remind_past_reply("id").text
+    assert bot.engine.state.subscriptions == []
+
+
+async def test_inside_the_slot_says_until_when(bot):
+    bot.clock.now = dt.datetime(2025, 11, 24, 8, 15, tzinfo=WIB).timestamp()
+    await bot.say(SITI.nik)
+    text = bot.api.sent_texts()[0]
+    assert "🕗 Jam: 08:00–09:00 WIB\n" in text
+    assert "Jadwal Anda sedang berlangsung, sampai pukul 09:00 WIB." in text
+    assert "Status: Terjadwal — belum diambil" in text
+
+
+@pytest.mark.parametrize("text", [
+    f"NIK saya {spaced(SITI.nik)}",
+    f"NIK: {SITI.nik}",
+    f"tolong cek ya, nik {SITI.nik[:4]}.{SITI.nik[4:8]}.{SITI.nik[8:12]}.{SITI.nik[12:]} "
+    "terima kasih",
+    f"Selamat pagi. NIK {'-'.join(spaced(SITI.nik).split())}, lahir 1990.",
+])
+async def test_a_nik_in_a_sentence_is_read_and_the_message_deleted(bot, text):
+    message_id = await bot.say(text)
+    assert bot.api.sent_texts() == [SITI_ANSWER]
+    assert [call.params["message_id"] for call in bot.api.calls("deleteMessage")] == \
+        [str(message_id)]
+
+
+async def test_two_niks_ask_for_one_at_a_time_and_echo_none(bot, kdf_calls):
+    await bot.say(f"NIK saya {SITI.nik} dan istri {spaced(AGUS.nik)}")
+    await bot.say(f"{SITI.nik} {AGUS.nik}")
+    assert bot.api.sent_texts() == [dialogue.several_niks_reply("id").text] * 2
+    assert kdf_calls == []
+    assert len(bot.api.calls("deleteMessage")) == 2
+
+
+async def test_a_start_payload_with_a_nik_is_deleted(bot):
+    message_id = await bot.say(f"/start {SITI.nik}")
+    assert bot.api.sent_texts() == [START_TEXT]
+    assert [call.params["message_id"] for call in bot.api.calls("deleteMessage")] == \
+        [str(message_id)]
+    await bot.say("/start")
+    assert len(bot.api.calls("deleteMessage")) == 1  # a plain /start is kept
+
+
+async def test_an_invalid_birth_date_reply_repeats_no_digits(bot):
+    invalid = SITI.nik[:6] + "990588" + SITI.nik[12:]  # day 99: no such date
+    await bot.say(f"NIK saya {spaced(invalid)}")
+    reply = bot.api.sent_texts()[0]
+    assert reply == ("⚠️ Tanggal lahir pada NIK (angka ke-7 sampai ke-12) tidak valid.\n"
+                     "Periksa lagi 16 angka NIK di KTP lalu kirim ulang.")
+    for region_error in ("9901014505900001", "3201994505900001"):
+        await bot.say(region_error)
+        assert bot.api.sent_texts()[-1].startswith(
+            "⚠️ Kode wilayah di awal NIK tidak dikenal.")

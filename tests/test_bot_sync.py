@@ -4,11 +4,12 @@ report, ``blt-status sync`` installs the new version in the bot's data dir, and 
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 
 from support.fake_bot_api import FakeBotApi, callback_update, message_update
-from test_bot_e2e import start_bot
+from test_bot_e2e import START, start_bot
 
 from blt_status.demo import ensure_demo_world
 from blt_status.device import Device
@@ -21,10 +22,13 @@ def _blt_status(*args: str) -> None:
 
 
 async def test_status_changes_from_a_real_ingest_and_sync_reach_subscribers(tmp_path):
-    world = ensure_demo_world(tmp_path / "demo", recipients=200)
+    today = START.date()
+    world = ensure_demo_world(tmp_path / "demo", recipients=200, today=today, payouts=False)
     collected, held = world.sample_niks["will_be_collected"], world.sample_niks["will_be_held"]
     with FakeBotApi() as api:
         bot = await start_bot(api, Device.load(world.bot_dir), world.pepper_file, tmp_path)
+        # before the window: the reminders are for slots still ahead
+        bot.clock.now = (START - dt.timedelta(days=10)).timestamp()
         try:
             for chat, nik in ((501, collected), (502, held)):
                 bot.next_id += 1

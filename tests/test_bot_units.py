@@ -155,17 +155,18 @@ def test_console_chats_against_the_same_index_without_network(make_device, index
     device = make_device(view="recipient", backend="sqlite")
     pepper = tmp_path / "pepper"
     pepper.write_text(b64e(index_params.pepper("recipient", "")))
-    stdin = f"{PEOPLE[0].nik}\n[ingatkan]\n/bahasa en\n{NOT_LISTED_NIK}\nhalo\n"
+    # Agus (held): a reminder for a status change still makes sense on the real clock
+    stdin = f"{PEOPLE[3].nik}\n[ingatkan]\n/bahasa en\n{NOT_LISTED_NIK}\nhalo\n"
     result = _blt_bot("--console", "--data-dir", str(device.data_dir),
                       env={"BLT_BOT_PEPPER_FILE": str(pepper)}, stdin=stdin)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith(dialogue.start_reply("id").text)
-    assert "👤 S*** A***** (NIK ****0001)" in out
-    assert "🔔 Pengingat aktif untuk S*** A***** (NIK ****0001)" in out
+    assert "👤 A*** W***** (NIK ****0004)" in out
+    assert "🔔 Pengingat aktif untuk A*** W***** (NIK ****0004)" in out
     assert "❌ NIK ****0009 was not found in the recipients' data." in out
     assert dialogue.no_nik_reply("en").text in out
-    assert PEOPLE[0].nik not in out and NOT_LISTED_NIK not in out
+    assert PEOPLE[3].nik not in out and NOT_LISTED_NIK not in out
 
 
 def test_console_without_a_device_is_one_error_line(tmp_path):
@@ -213,3 +214,70 @@ def test_any_text_gets_an_outcome_and_no_reply_echoes_the_digits(make_device, in
         check()
     finally:
         engine.close()
+
+
+# -- code health: --version, one pepper resolution, no import circle, retries -----------------
+
+
+def test_version_prints_and_exits_zero():
+    result = _blt_bot("--version")
+    assert result.returncode == 0, result.stderr
+    from blt_status import __version__
+    assert result.stdout.strip() == f"blt-bot {__version__}"
+
+
+def test_the_pepper_file_is_resolved_once_in_the_bot_config(make_device, tmp_path,
+                                                             monkeypatch):
+    from bots.runtime import bot_device
+
+    written = tmp_path / "bot.toml"
+    written.write_text('pepper_file = "/from/the/file"\n')
+    assert load_config(written, environ={}).pepper_file == "/from/the/file"
+    assert load_config(written, environ={"BLT_BOT_PEPPER_FILE": "/env"}).pepper_file == "/env"
+    assert load_config(None, environ={}).pepper_file is None
+    # the core device no longer reads the environment: only what the bot resolved counts
+    device = make_device(view="recipient", backend="sqlite")
+    monkeypatch.setenv("BLT_BOT_PEPPER_FILE", str(tmp_path / "ignored"))
+    assert device.needs_passphrase
+    monkeypatch.delenv("BLT_BOT_PEPPER_FILE")
+    patched = bot_device(load_config(None, environ={"BLT_BOT_PEPPER_FILE": "/env"}),
+                         device.data_dir)
+    assert patched.config.pepper_file == "/env" and not patched.needs_passphrase
+
+
+def test_sharded_and_app_do_not_import_each_other():
+    code = ("import sys, bots.sharded, bots.runtime; "
+            "print('bots.app' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+async def test_send_with_retries_retries_network_errors_but_not_flood_control():
+    from telegram.error import BadRequest, NetworkError, RetryAfter
+
+    from bots.telegram_adapter import send_with_retries
+
+    calls: list[int] = []
+
+    async def failing(error: Exception, times: int):
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return "sent"
+
+    assert await send_with_retries(lambda: failing(NetworkError("502"), 2), retries=3,
+                                   backoff=0.001) == "sent"
+    assert len(calls) == 3
+    for error in (RetryAfter(1), BadRequest("chat not found")):
+        calls.clear()
+        with pytest.raises(type(error)):
+            await send_with_retries(lambda error=error: failing(error, 1), retries=3,
+                                    backoff=0.001)
+        assert len(calls) == 1  # AIORateLimiter waits out flood control; bad requests are final
+    calls.clear()
+    with pytest.raises(NetworkError):
+        await send_with_retries(lambda: failing(NetworkError("down"), 9), retries=2,
+                                backoff=0.001)
+    assert len(calls) == 3

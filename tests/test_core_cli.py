@@ -107,4 +107,4 @@ def test_every_command_has_help() -> None:
     assert {"nik", "lookup"} <= set(commands)
     for name in commands:
         result = run(name, "--help")
-        assert result.returncode == 0 and "usage: blt-status" in result.stdout
+        assert result.returncode == 0 and "penggunaan: blt-status" in result.stdout

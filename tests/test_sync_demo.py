@@ -47,7 +47,7 @@ def test_demo_world_is_built_once_and_answers(tmp_path: Path, builds: list[Path]
     assert bot.config.backend == "sqlite" and bot.config.pepper_file
     assert not (world.bot_dir / "keyring.json").exists()
     assert not (world.root / "bundles").exists()
-    assert device_status(bot)["version"] == 1
+    assert device_status(bot)["version"] == 2  # published, then the payout report ingested
 
     service = LookupService.open(officer, officer.unlock(world.passphrase))
     assert service.lookup(world.sample_niks["scheduled"]).found
@@ -69,4 +69,4 @@ def test_incomplete_demo_world_is_rebuilt(tmp_path: Path, builds: list[Path],
     (world.officer_dir / "index" / "CURRENT").unlink()  # a build killed half-way, say
     rebuilt = ensure_demo_world(recipients=60)
     assert len(builds) == 2
-    assert device_status(Device.load(rebuilt.officer_dir))["version"] == 1
+    assert device_status(Device.load(rebuilt.officer_dir))["version"] == 2

@@ -241,8 +241,8 @@ async def test_dashboard_summary_sort_and_no_aggregates(device, make_device):
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
         shown = screen_text(app)
-        assert "Kec. Cibinong: 211/355 tersalur (59.4%)" in shown
-        assert "Pondok Rajeg" in shown and "100.0%" in shown and "110/120" in shown
+        assert "Kec. Cibinong: 211/355 tersalur (59,4 %)" in shown
+        assert "Pondok Rajeg" in shown and "100,0 %" in shown and "110/120" in shown
         assert "Urut: Desa" in shown
         await pilot.press("s")
         await pilot.pause()

@@ -7,11 +7,12 @@ cards update without a restart, and the audit log verifies. Plus: a sync failing
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
 from support.repository import Fault, RepositoryServer
-from test_tui_app import look_up, make_app, paste, screen_text, settle, unlock
+from test_tui_app import CLOCK, look_up, make_app, paste, screen_text, settle, unlock
 
 from blt_status.cli import main as cli_main
 from blt_status.demo import ensure_demo_world
@@ -22,7 +23,10 @@ from tui.screens.sync import SyncScreen
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return ensure_demo_world(tmp_path_factory.mktemp("demo-world"), recipients=60)
+    # not yet ingested (the test ingests), and dated so that the app's fixed clock is ten days
+    # before "today": every sample slot is still ahead
+    return ensure_demo_world(tmp_path_factory.mktemp("demo-world"), recipients=60,
+                             payouts=False, today=CLOCK.date() + dt.timedelta(days=10))
 
 
 @pytest.fixture()
@@ -101,11 +105,14 @@ async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, cap
     assert capsys.readouterr().out.strip() == "OK: 4 entries, chain and MACs intact"
 
 
-async def test_demo_world_opens_with_its_passphrase_on_screen(world):
+async def test_demo_world_opens_with_its_passphrase_on_screen(world, tmp_path):
     from tui.app import _demo
 
-    data_dir, passphrase, source, samples = _demo("id", cache_dir=world.root, recipients=60)
-    assert data_dir == world.officer_dir and passphrase == world.passphrase
+    # its own cache: the default demo is dated today and ingested, unlike this module's world
+    data_dir, passphrase, source, samples = _demo("id", cache_dir=tmp_path / "demo",
+                                                  recipients=60)
+    assert data_dir == (tmp_path / "demo" / "officer").resolve()
+    assert passphrase == world.passphrase
     app = make_app(Device.load(data_dir), demo_passphrase=passphrase, demo_samples=samples,
                    sync_source=source)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -117,7 +124,7 @@ async def test_demo_world_opens_with_its_passphrase_on_screen(world):
         assert "Demo — coba NIK contoh" in shown
         scheduled = samples["scheduled"]
         assert " ".join(scheduled[i:i + 4] for i in range(0, 16, 4)) in shown
-        shown = await look_up(app, pilot, world.sample_niks["komunitas"])
+        shown = await look_up(app, pilot, samples["komunitas"])
         assert "Titik bayar komunitas" in shown
 
 

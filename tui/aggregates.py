@@ -118,10 +118,11 @@ def read_aggregates(extra: Mapping[str, Any] | None) -> DashboardData:
             continue
         desa_rows += rows
         name = body.get("region_name") if isinstance(body.get("region_name"), str) else ""
+        recipients, collected, held, returned, amount_total, amount_collected = (
+            sum(getattr(row, key) for row in rows) for key in COUNT_KEYS)
         summaries.append(KecamatanSummary(
-            str(kecamatan), name or region_name(str(kecamatan)) or str(kecamatan),
-            *(sum(getattr(row, key) for row in rows) for key in COUNT_KEYS),
-            flagged=_flagged(body)))
+            str(kecamatan), name or region_name(str(kecamatan)) or str(kecamatan), recipients,
+            collected, held, returned, amount_total, amount_collected, flagged=_flagged(body)))
         for item in body.get("days") or ():
             try:
                 day = dt.date.fromisoformat(str(item["date"]))

@@ -17,21 +17,24 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
+from blt_status.commands._common import CliParser
 from blt_status.device import Device
 from blt_status.errors import BltError, SyncError
+from blt_status.i18n import LANGUAGES, _, current_lang, set_lang
 from blt_status.store import IndexStore, utcnow
+from tui.actions import DEFAULT_KEYS, bindings_for
 from tui.bindings import relabel
 from tui.commands import BltCommands
 from tui.config import TuiConfig
-from tui.i18n import LANGS, text
 from tui.screens.audit import AuditScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
@@ -47,12 +50,6 @@ DATA_SCREENS: dict[str, type[Screen[None]]] = {
     "sync": SyncScreen,
     "audit": AuditScreen,
 }
-# The default key of each binding id (the keymap in tui.toml overrides them).
-DEFAULT_KEYS = {
-    "lookup": "f2", "dashboard": "f3", "sync": "f4", "audit": "f5", "language": "f6",
-    "lock": "f8", "help": "f1", "quit": "ctrl+q", "clear": "escape", "start_sync": "s",
-    "sort": "s", "verify_audit": "v",
-}
 UNLOCKED_ONLY = {"show", "lock", "start_sync", "command_palette"}
 
 
@@ -62,21 +59,7 @@ class BltApp(App[None]):
     TITLE = "BLT Pangan"
     CSS_PATH = "app.tcss"
     COMMANDS: ClassVar = {BltCommands}
-    BINDINGS: ClassVar = [
-        Binding("f2", "show('lookup')", "Cari", id="lookup", tooltip="Layar pencarian NIK"),
-        Binding("f3", "show('dashboard')", "Dasbor", id="dashboard",
-                tooltip="Kemajuan penyaluran per desa"),
-        Binding("f4", "show('sync')", "Sinkron", id="sync",
-                tooltip="Sinkronisasi data dari pusat"),
-        Binding("f5", "show('audit')", "Audit", id="audit", tooltip="Log audit"),
-        Binding("f6", "language", "Bahasa", id="language", tooltip="Ganti bahasa"),
-        Binding("f8", "lock", "Kunci", id="lock", tooltip="Kunci perangkat sekarang"),
-        Binding("f1", "help", "Bantuan", id="help", tooltip="Tombol dan cara pakai"),
-        Binding("question_mark", "help", "Bantuan", id="help_alt", show=False,
-                tooltip="Tombol dan cara pakai"),
-        Binding("ctrl+q", "quit", "Keluar", id="quit", tooltip="Tutup aplikasi",
-                priority=True),
-    ]
+    BINDINGS: ClassVar = bindings_for("app")
 
     def __init__(self, device: Device, *, config: TuiConfig | None = None,
                  lang: str | None = None, demo_passphrase: str | None = None,
@@ -87,7 +70,7 @@ class BltApp(App[None]):
         super().__init__()
         self.device = device
         self.config = config or TuiConfig()
-        self.lang = lang if lang in LANGS else (self.config.lang or "id")
+        self.lang = lang if lang in LANGUAGES else (self.config.lang or current_lang())
         self.demo_passphrase = demo_passphrase
         self.demo_samples = demo_samples or {}
         self.sync_source = sync_source
@@ -104,6 +87,15 @@ class BltApp(App[None]):
 
     # -- clock, keys, language --------------------------------------------------------------
 
+    @property
+    def lang(self) -> str:
+        """The interface language: the process's language (``blt_status.i18n``)."""
+        return current_lang()
+
+    @lang.setter
+    def lang(self, lang: str) -> None:
+        set_lang(lang)
+
     def now(self) -> dt.datetime:
         return self._clock()
 
@@ -115,10 +107,10 @@ class BltApp(App[None]):
 
     def on_mount(self) -> None:
         """Apply the keymap, label the keys, ask for the passphrase, start the idle check."""
-        self.title = text("app_title", self.lang)
+        self.title = _("BLT Pangan — Village Officer")
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
-        relabel(self, self.lang)
+        relabel(self)
         self.push_screen(UnlockScreen())
         self.call_after_refresh(self.prefetch_index)  # after the first frame is on screen
         for problem in self.config.problems:
@@ -235,12 +227,12 @@ class BltApp(App[None]):
 
     def action_language(self) -> None:
         """Switch between Bahasa Indonesia and English."""
-        self.lang = "en" if self.lang == "id" else "id"
-        self.title = text("app_title", self.lang)
-        relabel(self, self.lang)
+        self.lang = LANGUAGES[(LANGUAGES.index(self.lang) + 1) % len(LANGUAGES)]  # the next one
+        self.title = _("BLT Pangan — Village Officer")
+        relabel(self)
         self.refresh_bindings()
         self.broadcast_refresh()
-        self.notify(text("language_now", self.lang), timeout=2)
+        self.notify(_("Language: English"), timeout=2)
 
     def action_help(self) -> None:
         """Show every key and what it does."""
@@ -250,14 +242,19 @@ class BltApp(App[None]):
         seen: set[str] = set()
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
-            if not binding.show or not binding.description or binding.id in seen:
+            listed = binding.show or binding.id == "palette"  # Ctrl+P sits apart in the footer
+            if not listed or not binding.description or binding.id in seen:
                 continue
             seen.add(binding.id or key)
             keys.append((self.get_key_display(binding), binding.description,
                          binding.tooltip))
-        keys.append(("Ctrl+P", "Palet perintah" if self.lang == "id" else "Command palette",
-                     ""))
         self.push_screen(HelpScreen(keys))
+
+    def action_command_palette(self) -> None:
+        """Textual's command palette, with its prompt in the session's language."""
+        if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
+            self.push_screen(CommandPalette(id="--command-palette",
+                                            placeholder=_("Search for commands…")))
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -293,14 +290,7 @@ class BltApp(App[None]):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
         """Fetch and verify the new index off the event loop, then switch to it."""
-        try:
-            from blt_status.sync import sync_device
-        except ImportError:
-            self.sync_state = SyncState(error=SyncError(
-                "sync_unavailable", text("sync_unavailable", "id"),
-                text("sync_unavailable", "en")))
-            self.refresh_sync_screen()
-            return
+        from blt_status.sync import sync_device  # imported when needed: a quicker start
 
         def progress(update: Any) -> None:
             self.call_from_thread(self._sync_progress, update)
@@ -311,9 +301,8 @@ class BltApp(App[None]):
         except BltError as error:
             self.sync_state = SyncState(error=error)
         except Exception as error:  # never a traceback: say what failed, keep the old data
-            self.sync_state = SyncState(error=SyncError(
-                "sync_internal", f"kesalahan internal ({type(error).__name__}).",
-                f"internal error ({type(error).__name__})."))
+            self.sync_state = SyncState(error=SyncError("sync_internal",
+                                                        name=type(error).__name__))
         else:
             self.sync_state = SyncState(finished=True, report=report)
             if self.session is not None:
@@ -328,8 +317,9 @@ class BltApp(App[None]):
             super()._handle_exception(error)
             return
         cause = error.error if isinstance(error, WorkerFailed) else error
-        message = cause.message(self.lang) if isinstance(cause, BltError) else text(
-            "error_internal", self.lang, name=type(cause).__name__)
+        message = cause.message() if isinstance(cause, BltError) else _(
+            "An internal error occurred ({name}); the data is safe.").format(
+                name=type(cause).__name__)
         try:
             self.notify(message, severity="error", timeout=8)
         except Exception:
@@ -337,8 +327,8 @@ class BltApp(App[None]):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blt-tui",
+    parser = CliParser(
+        prog="blt-tui", version=True,
         description="BLT Pangan for village officers: look residents up by NIK, see the "
         "village's payout progress, sync the data and check the audit log — offline, in "
         "Bahasa Indonesia (or English). Keys: F2 lookup, F3 dashboard, F4 sync, F5 audit, "
@@ -350,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="build (once, cached) a demo world with test keys and open it; "
                         "the demo passphrase is shown on screen")
-    parser.add_argument("--lang", choices=LANGS, default=None,
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
                         help="interface language (default: tui.toml, else id)")
     parser.add_argument("--sync-from", metavar="URL", default=None,
                         help="sync source (default: the device's central URL)")
@@ -368,8 +358,7 @@ def _demo(lang: str, cache_dir: Path | None = None, recipients: int = 2000,
         phase = getattr(update, "phase", update)
         print(f"  … {phase}", file=sys.stderr, flush=True)
 
-    print("Menyiapkan data demo (sekali saja)…" if lang == "id"
-          else "Preparing the demo data (once)…", file=sys.stderr, flush=True)
+    print(_("Preparing the demo data (once)…"), file=sys.stderr, flush=True)
     world = ensure_demo_world(cache_dir, recipients=recipients, progress=progress)
     source = None
     try:
@@ -382,7 +371,8 @@ def _demo(lang: str, cache_dir: Path | None = None, recipients: int = 2000,
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    lang = args.lang or ("en" if os.environ.get("BLT_LANG", "id").startswith("en") else "id")
+    set_lang(args.lang)
+    lang = current_lang()
     demo_passphrase = None
     demo_samples: dict[str, str] = {}
     sync_source = args.sync_from
@@ -395,18 +385,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir, demo_passphrase, demo_source, demo_samples = _demo(lang)
             sync_source = sync_source or demo_source
         elif args.data_dir is None:
-            raise BltError("data_dir_required", "Berikan --data-dir D atau --demo.",
-                           "Give --data-dir D or --demo.")
+            raise BltError("data_dir_required")
         else:
             data_dir = args.data_dir
         device = Device.load(data_dir)
         config = TuiConfig.load(data_dir)
     except BltError as error:
-        print(error.line(lang), file=sys.stderr)
-        return 1
-    except ImportError:
-        print("error [demo_unavailable]: " + ("demo belum tersedia di versi ini" if lang == "id"
-              else "the demo is not available in this build"), file=sys.stderr)
+        print(error.line(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,7 +1,7 @@
 """Footer labels in the session's language: rebuild a node's bindings with translated words.
 
-Bindings are declared once in ``BINDINGS`` (with ids and tooltips); this swaps in the
-description and tooltip for the chosen language, keeping keys, ids and actions, so the
+Bindings are declared once, in :data:`tui.actions.ACTIONS` (with ids and tooltips); this swaps
+in the description and tooltip for the current language, keeping keys, ids and actions, so the
 user's keymap (applied by id) keeps working after a language switch.
 """
 
@@ -12,20 +12,20 @@ from dataclasses import replace
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 
-from tui.i18n import binding_label
+from tui.actions import label
 
 
-def translated_bindings(node: DOMNode, lang: str) -> BindingsMap:
-    """The node's bindings (declared, plus any Textual added, e.g. the palette's) in ``lang``."""
+def translated_bindings(node: DOMNode) -> BindingsMap:
+    """The node's bindings (declared, plus any Textual added) in the current language."""
     bindings: list[Binding] = []
     for key_bindings in node._bindings.key_to_bindings.values():
         for binding in key_bindings:
-            label = binding_label(binding.id, lang) if binding.id else None
-            bindings.append(replace(binding, description=label[0], tooltip=label[1])
-                            if label else binding)
+            words = label(binding.id) if binding.id else None
+            bindings.append(replace(binding, description=words[0], tooltip=words[1])
+                            if words else binding)
     return BindingsMap(bindings)
 
 
-def relabel(node: DOMNode, lang: str) -> None:
-    """Give ``node`` its bindings in ``lang``."""
-    node._bindings = translated_bindings(node, lang)
+def relabel(node: DOMNode, lang: str | None = None) -> None:
+    """Give ``node`` its bindings in the current language (``lang`` is kept for callers)."""
+    node._bindings = translated_bindings(node)

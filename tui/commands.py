@@ -8,22 +8,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.i18n import binding_label
+from blt_status.i18n import _
+from tui.actions import PALETTE
 
 if TYPE_CHECKING:
     from tui.app import BltApp
 
-# binding id -> app action run when the command is chosen
-PALETTE_ACTIONS = (
-    ("lookup", "show('lookup')"),
-    ("dashboard", "show('dashboard')"),
-    ("sync", "show('sync')"),
-    ("start_sync", "start_sync"),
-    ("audit", "show('audit')"),
-    ("language", "language"),
-    ("lock", "lock"),
-    ("help", "help"),
-)
+BEFORE_UNLOCK = ("language", "help")  # the only commands offered while locked
 
 
 class BltCommands(Provider):
@@ -31,16 +22,13 @@ class BltCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         app = cast("BltApp", self.app)
-        commands = []
-        for binding_id, action in PALETTE_ACTIONS:
-            label = binding_label(binding_id, app.lang)
-            if label is None or (app.session is None and binding_id not in ("language",
-                                                                           "help")):
+        commands: list[tuple[str, Callable[[], Any], str]] = []
+        for action in PALETTE:
+            if app.session is None and action.id not in BEFORE_UNLOCK:
                 continue
-            description, tooltip = label
-            key = app.key_for(binding_id)
-            commands.append((f"{description} ({key})", partial(app.run_action, action),
-                             tooltip))
+            key = app.key_for(action.id)
+            commands.append((f"{_(action.description)} ({key})",
+                             partial(app.run_action, action.action), _(action.tooltip)))
         return commands
 
     async def discover(self) -> Hits:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from blt_status.audit import AuditLog
 from blt_status.device import Device, Keyring
-from blt_status.errors import BltError, NikError
+from blt_status.errors import AuditError, BltError, NikError
 from blt_status.lookup import LookupResult, LookupService
 from blt_status.store import IndexMeta, IndexStore
 
@@ -41,8 +41,7 @@ class Session:
         try:
             self.audit = AuditLog.open(device, keyring)
         except (BltError, OSError) as error:
-            self.audit_error = error if isinstance(error, BltError) else BltError(
-                "audit", "Log audit tidak dapat dibuka.", "The audit log cannot be opened.")
+            self.audit_error = error if isinstance(error, BltError) else AuditError("audit")
 
     @property
     def keyring(self) -> Keyring | None:
@@ -107,8 +106,7 @@ class Session:
         except BltError as error:
             return error
         except OSError:
-            return BltError("audit_write", "Log audit tidak dapat ditulis.",
-                            "The audit log cannot be written.")
+            return AuditError("audit_write")
         return None
 
     def today_count(self, today: dt.date) -> int:

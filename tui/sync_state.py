@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blt_status.errors import BltError
-from tui.i18n import text
+from blt_status.i18n import _, format_number
 
 
 @dataclass
@@ -21,16 +21,19 @@ class SyncState:
     error: BltError | None = None
     report: Any = None  # blt_status.sync.SyncReport
 
-    def report_text(self, lang: str) -> str:
+    def report_text(self, lang: str | None = None) -> str:
+        """What the last sync did, in the current language (``lang`` is kept for callers)."""
         report = self.report
         if report is None:
             return ""
         if not getattr(report, "changed", True):
-            return text("sync_done_same", lang, after=getattr(report, "version_after", "?"))
-        return text("sync_done_changed", lang,
-                    before=getattr(report, "version_before", None) or 0,
-                    after=getattr(report, "version_after", "?"),
-                    records=getattr(report, "records", "?"),
-                    downloaded=getattr(report, "shards_downloaded", "?"),
-                    reused=getattr(report, "shards_reused", "?"),
-                    kib=round(int(getattr(report, "bytes_downloaded", 0) or 0) / 1024))
+            return _("Done: the data is already up to date (v{after}).").format(
+                after=getattr(report, "version_after", "?"))
+        return _("Done: data v{before} → v{after}. {records} recipients, {downloaded} shards "
+                 "downloaded, {reused} reused, {kib} KiB.").format(
+            before=getattr(report, "version_before", None) or 0,
+            after=getattr(report, "version_after", "?"),
+            records=format_number(getattr(report, "records", 0) or 0),
+            downloaded=getattr(report, "shards_downloaded", "?"),
+            reused=getattr(report, "shards_reused", "?"),
+            kib=format_number(round(int(getattr(report, "bytes_downloaded", 0) or 0) / 1024)))

@@ -1,7 +1,7 @@
 """A synthetic but realistic demo world on real region codes: inputs for publish, a payout report.
 
 :func:`write_demo_world` writes ``recipients.csv``, ``payout_points.csv``, ``program.toml``
-(the DESIGN.md example program) and ``payout_report.csv`` for one kabupaten:
+(the example program of docs/central-data.md) and ``payout_report.csv`` for one kabupaten:
 
 - people with Indonesian names of both sexes, addresses with RT/RW in real desa, households
   with a KK number under their kecamatan; NIKs consistent with birth date, sex (+40 on the day
@@ -14,7 +14,13 @@
 - a Kantor Pos payout report touching only the first kecamatan: mostly ``salur``, some
   ``gagal``, one ``kembali``, and a few rows that must be rejected.
 
-Every NIK, KK and name is synthetic. The same seed gives byte-identical files.
+Without ``today`` the program is the fixed 2025 example (the central tests' world). With
+``today`` the program window runs around that day, every day of the week, and the first
+kecamatan's slots are spread so that it has past slots (paid, held, returned, and one missed
+with nothing collected), slots today and tomorrow (a day-before reminder fires): the demo
+always looks like a payout week in progress.
+
+Every NIK, KK and name is synthetic. The same seed (and ``today``) gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -36,25 +42,46 @@ from blt_status.central.plan import PlannedRecipient, plan_publication
 from blt_status.errors import CentralError
 from blt_status.regions import dotted
 
-__all__ = ["DEMO_PROGRAM_TOML", "DemoFiles", "write_demo_world"]
+__all__ = ["DEMO_PROGRAM_TOML", "DemoFiles", "demo_program_toml", "write_demo_world"]
 
-DEMO_PROGRAM_TOML = """\
+_PROGRAM_TEMPLATE = """\
 [program]
-id = "BLT-PANGAN-2025"
-name = "BLT Pangan 2025"
-period = "Oktober-Desember 2025"
+id = "BLT-PANGAN-{year}"
+name = "BLT Pangan {year}"
+period = "{period}"
 [entitlement]
 monthly_amount = 200000        # rupiah
 months = 3
 [eligibility]
 max_desil = 4
 [schedule]
-start = 2025-11-21
-end = 2025-12-11
-days = ["mon", "tue", "wed", "thu", "fri", "sat"]
+start = {start}
+end = {end}
+days = [{days}]
 holidays = []
 slot_minutes = 60
 """
+_SIX_DAYS = '"mon", "tue", "wed", "thu", "fri", "sat"'
+_SEVEN_DAYS = _SIX_DAYS + ', "sun"'
+_RELATIVE_WINDOW_DAYS = 21  # a relative demo's program window, every day of the week
+
+
+def demo_program_toml(start: dt.date, end: dt.date, *, period: str = "",
+                      every_day: bool = False) -> str:
+    """The demo program.toml for a window ``start``..``end``."""
+    if not period:
+        from blt_status.present import format_date
+
+        first, last = (format_date(day, "id", weekday=False).split(" ", 1)[1]
+                       for day in (start, end))
+        period = first if first == last else f"{first.split()[0]}-{last}"
+    return _PROGRAM_TEMPLATE.format(year=start.year, period=period, start=start.isoformat(),
+                                    end=end.isoformat(),
+                                    days=_SEVEN_DAYS if every_day else _SIX_DAYS)
+
+
+DEMO_PROGRAM_TOML = demo_program_toml(dt.date(2025, 11, 21), dt.date(2025, 12, 11),
+                                      period="Oktober-Desember 2025")
 
 
 def _words(text: str) -> list[str]:
@@ -143,7 +170,7 @@ def _regions(kabupaten: str,
     kecamatan_names: dict[str, str] = {}
     desa_names: dict[str, list[str]] = defaultdict(list)
     province_kecamatan: list[str] = []
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             code = row["kode"]
             if not code.startswith(province + "."):
@@ -270,7 +297,9 @@ def _people(rng: random.Random, count: int, kecamatan_names: dict[str, str],
 
 def _payout_points(rng: random.Random, kecamatan_names: dict[str, str],
                    desa_by_kecamatan: dict[str, list[str]], names: dict[str, str],
-                   people: list[_Person]) -> list[list[str]]:
+                   people: list[_Person], *, spread: bool = False) -> list[list[str]]:
+    """Payout point rows. ``spread``: small daily capacities, so a kecamatan's recipients
+    take about a week of slots (a relative demo shows past, today's and tomorrow's slots)."""
     demand: dict[str, int] = defaultdict(int)
     for person in people:
         demand[person.desa] += 1
@@ -279,7 +308,8 @@ def _payout_points(rng: random.Random, kecamatan_names: dict[str, str],
         desa_list = desa_by_kecamatan[kecamatan]
         kecamatan_demand = sum(demand[desa] for desa in desa_list)
         # The Kantor Pos alone could serve the whole kecamatan in the window, with a margin.
-        capacity = max(20, math.ceil(kecamatan_demand * 1.25 / _WINDOW_PAYOUT_DAYS / 5) * 5)
+        capacity = max(2, math.ceil(kecamatan_demand / 10)) if spread else \
+            max(20, math.ceil(kecamatan_demand * 1.25 / _WINDOW_PAYOUT_DAYS / 5) * 5)
         name = kecamatan_names[kecamatan]
         rows.append([f"KP-{kecamatan.replace('.', '')}", "kantor_pos", f"Kantor Pos {name}",
                      f"Jl. Raya {name} No. {rng.randint(1, 200)}, {name}", kecamatan,
@@ -294,7 +324,8 @@ def _payout_points(rng: random.Random, kecamatan_names: dict[str, str],
                          f"{kind} {names.get(host, '')}",
                          f"Jl. {rng.choice(STREETS)} No. {rng.randint(1, 60)}, "
                          f"{names.get(host, '')}", ";".join(group),
-                         str(max(10, math.ceil(group_demand / _WINDOW_PAYOUT_DAYS / 5) * 5)),
+                         str(max(1, math.ceil(group_demand / 10)) if spread else
+                             max(10, math.ceil(group_demand / _WINDOW_PAYOUT_DAYS / 5) * 5)),
                          "09:00", "13:00"])
     return rows
 
@@ -318,20 +349,7 @@ def _report(rng: random.Random, chosen: list[PlannedRecipient], unknown_nik: str
     touched = [r for r in counter if r.nik_digits not in labels.values()]
     # The last three are kept out of the salur/gagal rows: one is returned, two carry an error.
     *paid, returned, wrong_point, wrong_period = touched
-    for index, recipient in enumerate(paid):
-        schedule = recipient.payload.schedule
-        point = recipient.payload.payout_point
-        assert schedule.start is not None and point is not None
-        moment = dt.datetime.combine(schedule.date, schedule.start, tzinfo=WIB) + dt.timedelta(
-            minutes=rng.randint(0, 55))
-        roll = rng.random()
-        if index % 10 == 1 or roll < 0.1:
-            rows.append([recipient.nik_digits, "gagal", moment.isoformat(), point.id,
-                         rng.choice(GAGAL_REASONS)])
-            labels.setdefault("will_be_held", recipient.nik_digits)
-        elif index == 0 or roll < 0.85:
-            rows.append([recipient.nik_digits, "salur", moment.isoformat(), point.id, ""])
-            labels.setdefault("will_be_collected", recipient.nik_digits)
+    rows += _pay_rows(rng, paid, labels)
     point_id = returned.payload.payout_point.id if returned.payload.payout_point else ""
     rows.append([returned.nik_digits, "kembali", f"{program_end.isoformat()}T16:00:00+07:00",
                  point_id, "tidak diambil sampai akhir periode"])
@@ -349,9 +367,91 @@ def _report(rng: random.Random, chosen: list[PlannedRecipient], unknown_nik: str
     return rows, labels
 
 
+def _pay_rows(rng: random.Random, paid: list[PlannedRecipient], labels: dict[str, str],
+              ) -> list[list[str]]:
+    """``salur`` (mostly) and ``gagal`` rows at each recipient's slot."""
+    rows: list[list[str]] = []
+    for index, recipient in enumerate(paid):
+        schedule = recipient.payload.schedule
+        point = recipient.payload.payout_point
+        assert schedule.start is not None and point is not None
+        moment = dt.datetime.combine(schedule.date, schedule.start, tzinfo=WIB) + dt.timedelta(
+            minutes=rng.randint(0, 55))
+        roll = rng.random()
+        if index % 10 == 1 or roll < 0.1:
+            rows.append([recipient.nik_digits, "gagal", moment.isoformat(), point.id,
+                         rng.choice(GAGAL_REASONS)])
+            labels.setdefault("will_be_held", recipient.nik_digits)
+        elif index == 0 or roll < 0.85:
+            rows.append([recipient.nik_digits, "salur", moment.isoformat(), point.id, ""])
+            labels.setdefault("will_be_collected", recipient.nik_digits)
+    return rows
+
+
+def _relative_report(rng: random.Random, chosen: list[PlannedRecipient], unknown_nik: str,
+                     program_start: dt.date, today: dt.date,
+                     ) -> tuple[list[list[str]], dict[str, str]]:
+    """A report of the days before ``today`` (nothing in the future), with sample labels:
+    slots today and tomorrow, one missed slot with nothing collected, paid, held, returned."""
+    labels: dict[str, str] = {}
+    home = [r for r in chosen if r.payload.schedule.mode == "antar"]
+    counter = [r for r in chosen if r.payload.schedule.mode != "antar"]
+    if home:
+        labels["antar"] = home[0].nik_digits
+    on_day = {day: [r for r in counter if r.payload.schedule.date == day]
+              for day in (today, today + dt.timedelta(days=1))}
+    past = [r for r in counter if r.payload.schedule.date < today]
+    if not all(on_day.values()) or len(past) < 6:
+        raise CentralError("demo_too_small", "Dunia demo terlalu kecil: tambah --recipients.",
+                           "The demo world is too small: raise --recipients.")
+    # today's sample has the day's last slot, so it is still ahead for most of the day
+    last_today = max(on_day[today], key=lambda r: (r.payload.schedule.start or dt.time(0)))
+    labels["scheduled"] = labels["today"] = last_today.nik_digits
+    labels["tomorrow"] = on_day[today + dt.timedelta(days=1)][0].nik_digits
+    later = [r for r in counter if r.payload.schedule.date >= today
+             and r.payload.schedule.mode == "komunitas"]
+    if later:
+        labels["komunitas"] = later[0].nik_digits
+    missed, returned, wrong_point, wrong_period, *paid = past
+    labels["missed"] = missed.nik_digits
+    rows = _pay_rows(rng, paid, labels)
+    point_id = returned.payload.payout_point.id if returned.payload.payout_point else ""
+    yesterday = today - dt.timedelta(days=1)
+    rows.append([returned.nik_digits, "kembali", f"{yesterday.isoformat()}T16:00:00+07:00",
+                 point_id, "tidak diambil sampai akhir periode"])
+    labels["will_be_returned"] = returned.nik_digits
+    earlier = max(program_start, today - dt.timedelta(days=2)).isoformat()
+    rows += [
+        [labels["will_be_collected"], "salur", f"{yesterday.isoformat()}T10:00:00+07:00",
+         point_id, ""],
+        [unknown_nik, "salur", f"{earlier}T09:30:00+07:00", point_id, ""],
+        ["3201 0145 0590", "salur", f"{earlier}T09:30:00+07:00", point_id, ""],
+        [wrong_point.nik_digits, "salur", f"{earlier}T10:00:00+07:00", "KP-TIDAKADA", ""],
+        [wrong_period.nik_digits, "salur",
+         f"{(program_start - dt.timedelta(days=150)).isoformat()}T10:00:00+07:00", point_id,
+         "laporan periode lain"],
+    ]
+    return rows, labels
+
+
+def _relative_start(plan_days: list[int]) -> int:
+    """How many days before today the window starts: the first slot day with at least eight
+    slots before it and a slot on the next day (indices of the first kecamatan's slots)."""
+    days = sorted(set(plan_days))
+    for day in days:
+        if day + 1 in days and sum(index < day for index in plan_days) >= 8:
+            return day
+    raise CentralError("demo_too_small", "Dunia demo terlalu kecil: tambah --recipients.",
+                       "The demo world is too small: raise --recipients.")
+
+
 def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int = 2000,
-                     seed: int = 7) -> DemoFiles:
-    """Write the demo inputs and a sample payout report into ``out_dir``."""
+                     seed: int = 7, today: dt.date | None = None) -> DemoFiles:
+    """Write the demo inputs and a sample payout report into ``out_dir``.
+
+    ``today``: date the program around that day (see the module doc); None: the fixed 2025
+    program.
+    """
     kabupaten = dotted(kabupaten)
     names, kecamatan_names, desa_by_kecamatan, province_kecamatan = (
         _regions(kabupaten) if re.fullmatch(r"[0-9]{2}\.[0-9]{2}", kabupaten) else ({}, {}, {}, []))
@@ -373,17 +473,33 @@ def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int
     recipients_csv.write_bytes(_csv_bytes(RECIPIENT_COLUMNS, [p.row() for p in people]))
     points_csv = out_dir / "payout_points.csv"
     points_csv.write_bytes(_csv_bytes(PAYOUT_POINT_COLUMNS, _payout_points(
-        rng, kecamatan_names, desa_by_kecamatan, names, people)))
+        rng, kecamatan_names, desa_by_kecamatan, names, people, spread=today is not None)))
     program_toml = out_dir / "program.toml"
-    program_toml.write_text(DEMO_PROGRAM_TOML, encoding="utf-8")
-
-    plan = plan_publication(recipients_csv, points_csv, program_toml)
     report_kecamatan = sorted(kecamatan_names)[0]
+    if today is None:
+        program_toml.write_text(DEMO_PROGRAM_TOML, encoding="utf-8")
+    else:
+        # Every day is a payout day, so a slot's day index does not depend on the start:
+        # plan once from today, then move the start back so today falls amid the slots.
+        window = dt.timedelta(days=_RELATIVE_WINDOW_DAYS - 1)
+        program_toml.write_text(demo_program_toml(today, today + window, every_day=True),
+                                encoding="utf-8")
+        trial = plan_publication(recipients_csv, points_csv, program_toml, today=today)
+        start = today - dt.timedelta(days=_relative_start(
+            [(r.payload.schedule.date - today).days for r in trial.recipients
+             if r.shard == report_kecamatan and r.payload.schedule.mode != "antar"]))
+        program_toml.write_text(demo_program_toml(start, start + window, every_day=True),
+                                encoding="utf-8")
+
+    plan = plan_publication(recipients_csv, points_csv, program_toml, today=today)
     chosen = [r for r in plan.recipients if r.shard == report_kecamatan]
     unknown = _nik(_NumberIssuer(rng), report_kecamatan, dt.date(1977, 7, 7), True)[:-4] + "9999"
-    report_rows, labels = _report(rng, chosen, unknown, plan.program.end)
+    if today is None:
+        report_rows, labels = _report(rng, chosen, unknown, plan.program.end)
+    else:
+        report_rows, labels = _relative_report(rng, chosen, unknown, plan.program.start, today)
     by_line = {p_line: person for p_line, person in enumerate(people, start=2)}
-    rejected_first = {}
+    rejected_first: dict[str, str] = {}
     for rejection in plan.rejected:
         rejected_first.setdefault(rejection.code, by_line[rejection.line].nik)
     if "desil_above_max" in rejected_first:

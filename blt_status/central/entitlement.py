@@ -27,11 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EntitlementRule", "EntitlementRules", "entitlement_amount",
+__all__ = ["RULE_KEYS", "EntitlementRule", "EntitlementRules", "entitlement_amount",
            "parse_entitlement_rules"]
 
 SPECIAL_NEEDS = ("lansia", "disabilitas")
-_RULE_KEYS = {"members_above", "special_needs", "desil_at_most", "add", "per_member"}
+RULE_KEYS = frozenset({"members_above", "special_needs", "desil_at_most", "add", "per_member"})
 _MAX_RUPIAH = 1_000_000_000
 
 
@@ -80,10 +80,10 @@ def parse_entitlement_rules(table: dict[str, Any]) -> EntitlementRules:
         where = f"entitlement.rules #{number}: "
         if not isinstance(raw, dict):
             raise ValueError(f"{where}must be a table")
-        unknown = sorted(set(raw) - _RULE_KEYS)
+        unknown = sorted(set(raw) - RULE_KEYS)
         if unknown:
             raise ValueError(f"{where}unknown key(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(_RULE_KEYS))}")
+                             f"known: {', '.join(sorted(RULE_KEYS))}")
         special = raw.get("special_needs")
         if special is not None and special not in SPECIAL_NEEDS:
             raise ValueError(f"{where}special_needs must be lansia or disabilitas")

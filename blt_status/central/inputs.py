@@ -8,13 +8,17 @@ caller with its line number so that each ends published or rejected.
 
 Codes: ``file_missing``, ``csv_encoding``, ``csv_empty``, ``csv_missing_columns``,
 ``csv_malformed``, ``toml_encoding``, ``toml_invalid``, ``program_invalid``,
-``payout_points_invalid``.
+``payout_points_invalid``, ``config_unknown_key`` (a key of program.toml that is not in
+:data:`PROGRAM_KEYS`, with the nearest valid key suggested), ``program_window_length`` (more
+than :data:`MAX_WINDOW_DAYS` days from start to end), ``program_window_range`` (a date more than
+five years from today).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -24,14 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blt_status.central.entitlement import EntitlementRules, parse_entitlement_rules
+from blt_status.central.entitlement import RULE_KEYS, EntitlementRules, parse_entitlement_rules
 from blt_status.errors import FileFormatError
 from blt_status.records import PayoutPoint, Program
 from blt_status.regions import current_region
+from blt_status.strict import first_unknown_key, whole_number
 
 __all__ = [
     "PAYOUT_POINT_COLUMNS",
     "PAYOUT_POINT_KINDS",
+    "PROGRAM_KEYS",
     "RECIPIENT_COLUMNS",
     "REPORT_COLUMNS",
     "WEEKDAYS",
@@ -59,6 +65,19 @@ _DAY_ALIASES = {
 }
 _POINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_ANTAR_WINDOW_DAYS = 5
+
+# Every key program.toml may hold, per table: anything else is a typo and refused.
+PROGRAM_KEYS: dict[str, frozenset[str]] = {
+    "program": frozenset({"id", "name", "period"}),
+    "entitlement": frozenset({"monthly_amount", "months", "cap", "rules"}),
+    "eligibility": frozenset({"max_desil"}),
+    "schedule": frozenset({"start", "end", "days", "holidays", "slot_minutes",
+                           "antar_window_days"}),
+}
+MAX_WINDOW_DAYS = 366  # start..end of one programme window, both included
+WINDOW_YEARS_DAYS = 5 * 365 + 1  # dates more than five years from today are refused
+MAX_CAPACITY_PER_DAY = 100_000  # one payout point, one day
+_MAX_TEXT = 200  # program id, name, period
 
 
 def _fail(code: str, id_text: str, en_text: str) -> FileFormatError:
@@ -219,7 +238,7 @@ class _Section:
 
     def text(self, key: str) -> str:
         value = self._get(key, ...)
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
             raise self.error(f"{self.name}.{key}", "must be a non-empty text",
                              "harus berupa teks")
         return value.strip()
@@ -273,9 +292,47 @@ def _load_toml(path: Path) -> dict[str, Any]:
                     f"The file {path} is not valid TOML: {error}.") from None
 
 
-def load_program(path: Path) -> ProgramConfig:
-    """Read and check program.toml (format in DESIGN.md and docs/central-data.md)."""
+def _refuse_unknown_keys(path: Path, data: dict[str, Any]) -> None:
+    """``config_unknown_key`` for the first key of program.toml that is not a known one."""
+    tables: list[tuple[str, dict[str, Any], frozenset[str]]] = [("", data, frozenset(PROGRAM_KEYS))]
+    tables += [(f"{name}.", data[name], keys) for name, keys in PROGRAM_KEYS.items()
+               if isinstance(data.get(name), dict)]
+    rules = data.get("entitlement", {}).get("rules") if isinstance(
+        data.get("entitlement"), dict) else None
+    if isinstance(rules, list):
+        tables += [(f"entitlement.rules #{number}: ", rule, RULE_KEYS)
+                   for number, rule in enumerate(rules, start=1) if isinstance(rule, dict)]
+    for prefix, table, keys in tables:
+        unknown = first_unknown_key(table, keys)
+        if unknown is not None:
+            key, suggestion = unknown
+            raise FileFormatError("config_unknown_key", where=path, key=prefix + key,
+                                  suggestion=prefix + suggestion)
+
+
+def _check_window(path: Path, start: dt.date, end: dt.date, today: dt.date) -> None:
+    """A window of at most :data:`MAX_WINDOW_DAYS` days within five years of ``today``."""
+    low = today - dt.timedelta(days=WINDOW_YEARS_DAYS)
+    high = today + dt.timedelta(days=WINDOW_YEARS_DAYS)
+    for key, value in (("start", start), ("end", end)):
+        if not low <= value <= high:
+            raise FileFormatError("program_window_range", where=path, key=f"schedule.{key}",
+                                  date=value.isoformat(), low=low.isoformat(),
+                                  high=high.isoformat())
+    days = (end - start).days + 1
+    if days > MAX_WINDOW_DAYS:
+        raise FileFormatError("program_window_length", where=path, start=start.isoformat(),
+                              end=end.isoformat(), days=days, limit=MAX_WINDOW_DAYS)
+
+
+def load_program(path: Path, *, today: dt.date | None = None) -> ProgramConfig:
+    """Read and check program.toml (format in docs/central-data.md).
+
+    Unknown keys are refused (``config_unknown_key``); the schedule window must be at most
+    :data:`MAX_WINDOW_DAYS` days long and within five years of ``today`` (default: today).
+    """
     data = _load_toml(path)
+    _refuse_unknown_keys(path, data)
     program_table = _Section(path, data, "program")
     program = Program(program_table.text("id"), program_table.text("name"),
                       program_table.text("period"))
@@ -292,6 +349,7 @@ def load_program(path: Path) -> ProgramConfig:
     if start > end:
         raise schedule.error("schedule.start", f"({start}) is after schedule.end ({end})",
                              f"({start}) sesudah schedule.end ({end})")
+    _check_window(path, start, end, today or dt.date.today())
     raw_days = schedule._get("days", ...)
     if not isinstance(raw_days, list) or not raw_days:
         raise schedule.error("schedule.days", 'must list weekdays, e.g. ["mon", "tue"]',
@@ -306,7 +364,8 @@ def load_program(path: Path) -> ProgramConfig:
         if day not in days:
             days.append(day)
     config = ProgramConfig(
-        program=program, monthly_amount=monthly_amount, months=months, max_desil=max_desil,
+        program=dataclasses.replace(program, end=end), monthly_amount=monthly_amount,
+        months=months, max_desil=max_desil,
         start=start, end=end, days=tuple(sorted(days, key=WEEKDAYS.index)),
         holidays=schedule.dates("holidays"),
         slot_minutes=schedule.integer("slot_minutes", 5, 24 * 60),
@@ -345,7 +404,7 @@ class PayoutPointRow:
 
 
 def _parse_time(text: str) -> dt.time | None:
-    match = re.fullmatch(r"(\d{1,2})[:.](\d{2})", text.strip())
+    match = re.fullmatch(r"([0-9]{1,2})[:.]([0-9]{2})", text.strip())
     if match is None:
         return None
     hour, minute = int(match.group(1)), int(match.group(2))
@@ -391,10 +450,10 @@ def load_payout_points(path: Path) -> dict[str, PayoutPointRow]:
                 serves.append(region.code)
         if not serves:
             raise bad(row.line, "kode_wilayah is empty", "kode_wilayah kosong")
-        capacity_text = values["kapasitas_per_hari"]
-        if not capacity_text.isdigit() or int(capacity_text) < 1:
-            raise bad(row.line, f"kapasitas_per_hari {capacity_text!r} must be a positive number",
-                      f"kapasitas_per_hari {capacity_text!r} harus angka positif")
+        capacity = whole_number(values["kapasitas_per_hari"], 1, MAX_CAPACITY_PER_DAY)
+        if capacity is None:
+            raise FileFormatError("payout_point_number", where=path, line=row.line,
+                                  column="kapasitas_per_hari", low=1, high=MAX_CAPACITY_PER_DAY)
         opening, closing = _parse_time(values["jam_buka"]), _parse_time(values["jam_tutup"])
         if opening is None or closing is None or opening >= closing:
             raise bad(row.line, "jam_buka/jam_tutup must be times like 08:00 and 15:00, "
@@ -402,7 +461,7 @@ def load_payout_points(path: Path) -> dict[str, PayoutPointRow]:
                       "jam_buka/jam_tutup harus jam seperti 08:00 dan 15:00, buka sebelum tutup")
         points[point_id] = PayoutPointRow(
             point=PayoutPoint(point_id, values["nama"], values["alamat"], jenis),
-            jenis=jenis, serves=tuple(serves), kapasitas_per_hari=int(capacity_text),
+            jenis=jenis, serves=tuple(serves), kapasitas_per_hari=capacity,
             jam_buka=opening, jam_tutup=closing, line=row.line)
     if not points:
         raise _fail("csv_empty", f"Berkas {path} tidak berisi titik bayar.",

@@ -270,7 +270,7 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
     :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
     everyone eligible; both before the caller has written anything.
     """
-    program = load_program(program_toml)
+    program = load_program(program_toml, today=today)
     payout_points = load_payout_points(payout_points_csv)
     rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
     eligible, rejected = _select_eligible(rows, program, today or dt.date.today(), progress)
@@ -382,9 +382,10 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
             collected_day["collected"] += 1
     result: dict[str, dict[str, Any]] = {}
     for kecamatan in sorted(desa_counts):
-        desa_list = [{"kode": code, "nama": region_name(code) or "", **counts,
-                      "pending": counts["recipients"] - counts["collected"] - counts["held"]
-                      - counts["returned"]}
+        desa_list: list[dict[str, Any]] = [
+            {"kode": code, "nama": region_name(code) or "", **counts,
+             "pending": counts["recipients"] - counts["collected"] - counts["held"]
+             - counts["returned"]}
                      for code, counts in sorted(desa_counts[kecamatan].items())]
         totals: dict[str, Any] = {
             key: sum(int(item[key]) for item in desa_list)

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     database_url,
     db_errors,
@@ -242,8 +243,14 @@ def _chunks(items: Sequence[WorkItem], size: int) -> list[Sequence[WorkItem]]:
 
 
 def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int | None,
-                progress: Progress | None) -> list[tuple[bytes, bytes]]:
-    """Argon2id + seal each item; over a process pool when worth it. Order is preserved."""
+                progress: Progress | None, executor: KeyExecutor | None = None,
+                ) -> list[tuple[bytes, bytes]]:
+    """Argon2id + seal each item; over a process pool when worth it, or on a Dask cluster
+    (``executor``, default: :func:`~blt_status.central.cluster.use_scheduler`'s). Order is
+    preserved."""
+    executor = executor or active_executor()
+    if executor is not None:
+        return executor(params, items, progress)
     total = len(items)
     workers = max(1, workers or os.cpu_count() or 1)
     if progress:

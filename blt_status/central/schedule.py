@@ -29,10 +29,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from blt_status.central.inputs import PayoutPointRow, ProgramConfig
-from blt_status.errors import CentralError
+from blt_status.errors import CapacityShortError  # the class lives in the error tree
 from blt_status.records import Schedule
 from blt_status.regions import kecamatan_of, region_name
 
@@ -71,33 +70,6 @@ class Assignment:
 class ScheduleResult:
     assignments: dict[str, Assignment]  # by request key
     unserved: list[str]  # keys of requests whose desa no point serves
-
-
-class CapacityShortError(CentralError):
-    """The payout points cannot hold every eligible recipient in the program window."""
-
-    def __init__(self, shortages: list[dict[str, Any]], window: str) -> None:
-        self.shortages = shortages
-        lines_en, lines_id = [], []
-        for short in shortages:
-            points = ", ".join(f"{p['id']} ({p['available']} places, {p['used']} used)"
-                               for p in short["points"])
-            lines_en.append(f"{short['desa']} {short['desa_name']}: needed {short['needed']}, "
-                            f"available {short['available']}, {short['unscheduled']} without a "
-                            f"slot; points: {points}")
-            lines_id.append(f"{short['desa']} {short['desa_name']}: perlu {short['needed']}, "
-                            f"tersedia {short['available']}, {short['unscheduled']} tanpa jadwal; "
-                            f"titik: {points}")
-        super().__init__(
-            "capacity_short",
-            f"Kapasitas titik bayar tidak cukup dalam jendela {window}: tambah hari, kapasitas "
-            "atau titik bayar. " + "; ".join(lines_id),
-            f"Payout point capacity is short in the window {window}: add days, capacity or "
-            "points. " + "; ".join(lines_en),
-        )
-
-    def to_dict(self, lang: str = "id") -> dict[str, Any]:
-        return {**super().to_dict(lang), "shortages": self.shortages}
 
 
 def slot_capacities(point: PayoutPointRow, slot_minutes: int) -> list[tuple[dt.time, int]]:

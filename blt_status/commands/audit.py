@@ -11,7 +11,7 @@ from blt_status.device import Device
 ORDER = 80
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "audit", help="the officer audit log",
         description="Work with the device's audit log (D/audit/): every officer lookup is "

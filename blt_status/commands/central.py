@@ -11,10 +11,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from blt_status.commands._common import add_json, current_lang, print_json
+from blt_status.commands._common import CliParser, add_json, current_lang, print_json
 from blt_status.errors import CentralError, InputError
+from blt_status.i18n import _
 
 ORDER = 50
 
@@ -68,20 +69,20 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
             reason = error.strerror or type(error).__name__
-            raise CentralError("io_error", f"Gagal membaca/menulis berkas{where}: {reason}.",
-                               f"Reading or writing a file failed{where}: {reason}.") from None
+            raise CentralError("io_error", where=where, reason=reason) from None
 
     return run
 
 
-class OneLineErrorParser(argparse.ArgumentParser):
-    """Usage mistakes as one line with a code (``error [usage]: ...``), exit status 2."""
+class OneLineErrorParser(CliParser):
+    """Usage mistakes as one line with a code (``error [usage]: ...``), exit status 2.
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error [usage]: {self.prog}: {message} (--help)\n")
+    Every parser of the command line is a :class:`~blt_status.commands._common.CliParser`
+    now; this name stays for the central subcommand modules that use it.
+    """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     central = subparsers.add_parser(
         "central", help="the central store: init, publish, ingest payouts, enroll, serve",
         description="Run the central store: a folder whose public/ part is a signed static "
@@ -390,8 +391,7 @@ def run_enroll(args: argparse.Namespace) -> int:
 
     store = CentralStore.open(args.directory)
     if args.out.is_dir():
-        raise CentralError("bundle_out", f"{args.out} adalah folder: beri nama berkas bundel.",
-                           f"{args.out} is a folder: give the bundle a file name.")
+        raise CentralError("bundle_out", path=str(args.out))
     bundle = enroll(store, regions=args.region, bot=args.bot)
     bundle.write(args.out)
     if args.json:
@@ -402,19 +402,31 @@ def run_enroll(args: argparse.Namespace) -> int:
     regions = ", ".join(bundle.regions) or _say("seluruh negeri", "the whole country")
     print(_say(f"Bundel {bundle.view} ditulis: {args.out} (wilayah: {regions})",
                f"Bundle for the {bundle.view} view written: {args.out} (regions: {regions})"))
-    print(_say("RAHASIA: bundel berisi pepper. Pasang dengan `blt-status init --data-dir D "
-               f"--bundle {args.out}`, lalu hapus.",
-               "SECRET: the bundle holds peppers. Install it with `blt-status init --data-dir D "
-               f"--bundle {args.out}`, then delete it."))
+    print(install_hint(str(args.out), bot=args.bot, has_url=bool(bundle.central_url)))
     return 0
+
+
+BOT_PEPPER_FILE = "/etc/blt-bot/pepper"
+
+
+def install_hint(bundle: str, *, bot: bool, has_url: bool = True) -> str:
+    """How to install a bundle, complete enough that following it gives a working device."""
+    if bot:
+        sync = "blt-status sync --data-dir D" + ("" if has_url else " --from URL")
+        return _("SECRET: the bundle holds the bot's pepper. Install it with `blt-status init "
+                 "--data-dir D --bundle {bundle} --pepper-file {pepper}` (the pepper goes to "
+                 "that 0600 file outside D and device.json records where it is; "
+                 "BLT_BOT_PEPPER_FILE={pepper} overrides it), then `{sync}`, then delete "
+                 "the bundle.").format(bundle=bundle, pepper=BOT_PEPPER_FILE, sync=sync)
+    return _("SECRET: the bundle holds peppers. Install it with `blt-status init --data-dir D "
+             "--bundle {bundle}`, then delete it.").format(bundle=bundle)
 
 
 def run_demo_data(args: argparse.Namespace) -> int:
     from blt_status.central.demodata import write_demo_world
 
     if args.recipients < 1:
-        raise InputError("demo_recipients", "Jumlah penerima harus paling sedikit 1.",
-                         "The number of recipients must be at least 1.")
+        raise InputError("demo_recipients")
     files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
                              recipients=args.recipients, seed=args.seed)
     paths = {"recipients": str(files.recipients_csv),
@@ -448,11 +460,9 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as error:
-        raise CentralError("serve_port", f"Tidak bisa membuka {args.host}:{args.port} "
-                           f"({error.strerror}).",
-                           f"Cannot listen on {args.host}:{args.port} ({error.strerror}).",
-                           ) from None
-    host, port = server.server_address[:2]
+        raise CentralError("serve_port", host=args.host, port=args.port,
+                           reason=error.strerror or type(error).__name__) from None
+    host, port = args.host, server.server_address[1]
     print(_say(f"Menyajikan {store.public_dir} di http://{host}:{port}/ (Ctrl-C untuk berhenti)",
                f"Serving {store.public_dir} at http://{host}:{port}/ (Ctrl-C to stop)"),
           flush=True)

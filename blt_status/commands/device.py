@@ -7,16 +7,17 @@ import os
 import sys
 from pathlib import Path
 
-from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
+from blt_status.commands._common import add_data_dir, add_json, print_json
 from blt_status.crypto import PRODUCTION_WRAP_KDF, TEST_WRAP_KDF
 from blt_status.errors import PassphraseRequired
+from blt_status.i18n import _
 from blt_status.store import BACKENDS
 from blt_status.sync import install_bundle
 
 ORDER = 40
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "init", help="install a device from an enrollment bundle",
         description="Install a device in D from the bundle made by `central enroll`. The "
@@ -47,8 +48,8 @@ def _new_passphrase() -> str:
         raise PassphraseRequired()
     import getpass
 
-    first = getpass.getpass("Kata sandi baru / new passphrase: ")
-    second = getpass.getpass("Ulangi / repeat: ")
+    first = getpass.getpass(_("New passphrase: "))
+    second = getpass.getpass(_("Repeat it: "))
     if not first or first != second:
         raise PassphraseRequired()
     return first
@@ -66,15 +67,13 @@ def run(args: argparse.Namespace) -> int:
                     "regions": list(config.regions), "backend": config.backend,
                     "central_url": config.central_url, "device_id": config.device_id})
         return 0
-    en = current_lang() == "en"
-    where = ", ".join(config.regions) if config.regions else ("whole country" if en
-                                                              else "seluruh negeri")
-    print(("Device installed" if en else "Perangkat terpasang") + f": {device.data_dir}")
-    print(f"  {'View' if en else 'Tampilan'}: {config.view} ({where}), backend {config.backend}")
+    where = ", ".join(config.regions) if config.regions else _("the whole country")
+    print(_("Device installed: {data_dir}").format(data_dir=device.data_dir))
+    print("  " + _("View: {view} ({where}), backend {backend}").format(
+        view=config.view, where=where, backend=config.backend))
     hint = (f"blt-status sync --data-dir {device.data_dir}"
             + ("" if config.central_url else " --from URL"))
-    print(("Next" if en else "Berikutnya") + f": {hint}")
+    print(_("Next: {command}").format(command=hint))
     if not args.pepper_file:
-        print("Delete the bundle file now: it holds the pepper." if en else
-              "Hapus berkas bundel sekarang: berisi pepper.")
+        print(_("Delete the bundle file now: it holds the pepper."))
     return 0

@@ -7,12 +7,13 @@ import sys
 
 from blt_status.commands._common import add_json, current_lang, print_json
 from blt_status.errors import NikError
+from blt_status.i18n import _
 from blt_status.nik import parse_nik
 
 ORDER = 10
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "nik", help="inspect a NIK without any index",
         description="Validate a NIK and decode its region, birth date and sex. Spaces, dots "
@@ -34,11 +35,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(nik.to_dict())
         return 0
-    sex = {"F": ("perempuan", "female"), "M": ("laki-laki", "male")}[nik.sex]
-    labels = (("NIK", "Provinsi", "Kabupaten/Kota", "Kecamatan", "Tanggal lahir", "Jenis kelamin")
-              if lang == "id" else
-              ("NIK", "Province", "Regency/City", "District", "Birth date", "Sex"))
-    historical = " (kode lama)" if lang == "id" else " (former code)"
+    sex = {"F": _("female"), "M": _("male")}[nik.sex]
+    labels = ("NIK", _("Province"), _("Regency/City"), _("District"), _("Birth date"), _("Sex"))
+    historical = " " + _("(former code)")
     rows = [
         (labels[0], f"{nik.masked} — valid"),
         (labels[1], f"{nik.province.code} {nik.province.name}"),
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         (labels[3], f"{nik.kecamatan.code} {nik.kecamatan.name}"
                     + (historical if nik.kecamatan.historical else "")),
         (labels[4], nik.birth_date.isoformat()),
-        (labels[5], sex[0] if lang == "id" else sex[1]),
+        (labels[5], sex),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

@@ -8,13 +8,14 @@ from typing import Any
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
 from blt_status.device import Device
+from blt_status.i18n import _, format_number
 from blt_status.present import format_date
 from blt_status.sync import device_status
 
 ORDER = 42
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "status", help="show the local index's version, freshness and last sync",
         description="Show what this device holds: view, regions, data version, as-of date, "
@@ -27,30 +28,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def render_text(status: dict[str, Any], lang: str) -> str:
-    en = lang == "en"
-    where = ", ".join(status["regions"]) or ("whole country" if en else "seluruh negeri")
-    lines = [f"{'Device' if en else 'Perangkat'}: {status['data_dir']} — {status['view']} "
-             f"({where}), {status['backend']}"]
+    where = ", ".join(status["regions"]) or _("the whole country")
+    lines = [_("Device: {data_dir} — {view} ({where}), {backend}").format(
+        data_dir=status["data_dir"], view=status["view"], where=where, backend=status["backend"])]
     if status["version"] is None:
-        lines.append("No index yet: run `blt-status sync`." if en else
-                     "Belum ada data: jalankan `blt-status sync`.")
+        lines.append(_("No index yet: run `blt-status sync`."))
     else:
         as_of = format_date(dt.datetime.fromisoformat(status["data_as_of"]).date(), lang,
                             weekday=False)
-        stale = (" — may be out of date" if en else " — mungkin sudah tidak mutakhir") \
-            if status["stale"] else ""
-        lines.append(f"{'Data as of' if en else 'Data per'} {as_of} "
-                     f"(v{status['version']}){stale}")
+        stale = _(" — may be out of date") if status["stale"] else ""
+        lines.append(_("Data as of {as_of} (v{version}){stale}").format(
+            as_of=as_of, version=status["version"], stale=stale))
         if status["expires"]:
-            lines.append(f"  {'Valid until' if en else 'Berlaku sampai'}: {status['expires']}")
-        lines.append(f"  {'Records' if en else 'Catatan'}: {status['records']}")
+            lines.append("  " + _("Valid until: {expires}").format(expires=status["expires"]))
+        lines.append("  " + _("Records: {count}").format(count=format_number(status["records"])))
         for region, count in status["counts"].items():
-            lines.append(f"    {region}: {count}")
+            lines.append(f"    {region}: {format_number(count)}")
         lines.append(f"  KDF: {status['kdf_profile']}")
     last = status["last_sync"]
     if last:
         result = "ok" if last["ok"] else f"error [{last['code']}]"
-        lines.append(f"{'Last sync' if en else 'Sinkron terakhir'}: {last['time']} — {result}")
+        lines.append(_("Last sync: {time} — {result}").format(time=last["time"], result=result))
     return "\n".join(lines)
 
 

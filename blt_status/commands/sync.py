@@ -7,15 +7,16 @@ import sys
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
 from blt_status.device import Device
+from blt_status.i18n import N_, _, format_number, translate
 from blt_status.sync import SyncProgress, SyncReport, sync_device
 
 ORDER = 41
 
-_PHASES = {"metadata": ("metadata", "metadata"), "shards": ("unduh shard", "download shards"),
-           "index": ("bangun indeks", "build index"), "switch": ("pindah versi", "switch")}
+_PHASES = {"metadata": N_("metadata"), "shards": N_("download shards"),
+           "index": N_("build index"), "switch": N_("switch")}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sync", help="refresh the local index from the central store",
         description="Download the central store's newest signed version (TUF), only the "
@@ -38,7 +39,8 @@ class TerminalProgress:
         self.width = 0
 
     def __call__(self, event: SyncProgress) -> None:
-        label = _PHASES.get(event.phase, (event.phase, event.phase))[self.lang == "en"]
+        label = translate(_PHASES[event.phase], self.lang) if event.phase in _PHASES \
+            else event.phase
         text = f"sync: {label} {event.done}/{event.total}" if event.total else f"sync: {label}"
         self.width = max(self.width, len(text))
         sys.stderr.write("\r" + text.ljust(self.width))
@@ -51,23 +53,21 @@ class TerminalProgress:
 
 
 def render_text(report: SyncReport, lang: str) -> str:
-    en = lang == "en"
     if not report.changed:
-        return (f"Already up to date: version {report.version_after} "
-                f"({report.records} records)." if en else
-                f"Sudah mutakhir: versi {report.version_after} ({report.records} catatan).")
+        return _("Already up to date: version {version} ({records} records).").format(
+            version=report.version_after, records=format_number(report.records, lang))
     before = report.version_before if report.version_before is not None else "-"
     lines = [
-        (f"Synced: version {before} -> {report.version_after}" if en else
-         f"Tersinkron: versi {before} -> {report.version_after}"),
-        (f"  shards downloaded {report.shards_downloaded}, reused {report.shards_reused}, "
-         f"removed {report.shards_removed}" if en else
-         f"  shard diunduh {report.shards_downloaded}, dipakai ulang {report.shards_reused}, "
-         f"dihapus {report.shards_removed}"),
-        (f"  records {report.records}, {report.bytes_downloaded} bytes downloaded" if en else
-         f"  catatan {report.records}, {report.bytes_downloaded} byte diunduh"),
-        (f"  data as of {report.data_as_of}, valid until {report.expires}" if en else
-         f"  data per {report.data_as_of}, berlaku sampai {report.expires}"),
+        _("Synced: version {before} -> {after}").format(before=before,
+                                                         after=report.version_after),
+        "  " + _("shards downloaded {downloaded}, reused {reused}, removed {removed}").format(
+            downloaded=report.shards_downloaded, reused=report.shards_reused,
+            removed=report.shards_removed),
+        "  " + _("records {records}, {bytes} bytes downloaded").format(
+            records=format_number(report.records, lang),
+            bytes=format_number(report.bytes_downloaded, lang)),
+        "  " + _("data as of {as_of}, valid until {expires}").format(
+            as_of=report.data_as_of, expires=report.expires),
     ]
     return "\n".join(lines)
 

@@ -91,8 +91,7 @@ class IndexMeta:
                 extra=dict(data.get("extra", {})),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise FileFormatError("index_meta", "Metadata indeks tidak terbaca.",
-                                  "The index metadata cannot be read.") from None
+            raise FileFormatError("index_meta") from None
 
 
 class IndexStore(abc.ABC):

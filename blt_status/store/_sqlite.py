@@ -60,8 +60,7 @@ def _insert(connection: sqlite3.Connection, records: Iterable[SealedRecord]) -> 
                 [(record.tag, record.shard, record.blob) for record in batch],
             )
         except sqlite3.IntegrityError:
-            raise FileFormatError("duplicate_tag", "Dua catatan dengan tag yang sama.",
-                                  "Two records share one tag (the same NIK twice).") from None
+            raise FileFormatError("duplicate_tag") from None
     return counts
 
 
@@ -215,5 +214,6 @@ class SqliteBackend(IndexBackend):
         return SqliteStore(path)
 
     def files(self, path: Path) -> list[Path]:
-        with SqliteStore(path) as store:
+        store = SqliteStore(path)
+        with store:
             return store.files()

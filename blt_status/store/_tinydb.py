@@ -90,8 +90,7 @@ class TinyDbBackend(IndexBackend):
         documents = []
         for record in records:
             if record.tag in seen:
-                raise FileFormatError("duplicate_tag", "Dua catatan dengan tag yang sama.",
-                                      "Two records share one tag (the same NIK twice).")
+                raise FileFormatError("duplicate_tag")
             seen.add(record.tag)
             counts[record.shard] = counts.get(record.shard, 0) + 1
             documents.append({"t": record.tag.hex(), "s": record.shard,

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import Metadata, TargetFile
+from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.ngclient import Updater, UpdaterConfig
 
 from blt_status.crypto import KdfProfile
@@ -231,7 +231,8 @@ class _Sync:
         updater = self._updater()
         self.emit("metadata", 0, 1)
         updater.refresh()
-        targets_md = Metadata.from_bytes((self.paths.metadata_dir / "targets.json").read_bytes())
+        targets_md = Metadata[Targets].from_bytes(
+            (self.paths.metadata_dir / "targets.json").read_bytes())
         timestamp_md = Metadata.from_bytes(
             (self.paths.metadata_dir / "timestamp.json").read_bytes())
         version = targets_md.signed.version
@@ -254,7 +255,7 @@ class _Sync:
             if current is not None:
                 current.close()
 
-    def _build(self, updater: Updater, targets_md: Metadata, version: int,
+    def _build(self, updater: Updater, targets_md: Metadata[Targets], version: int,
                expires: dt.datetime, params: PublishedParams, params_info: TargetFile,
                current: IndexStore | None, started: dt.datetime) -> SyncReport:
         backend = BACKENDS[self.device.config.backend]
@@ -355,7 +356,8 @@ class _Sync:
         except IndexStoreError:
             return None  # unreadable live index: rebuild everything
 
-    def _shard_infos(self, updater: Updater, targets_md: Metadata) -> dict[str, TargetFile]:
+    def _shard_infos(self, updater: Updater, targets_md: Metadata[Targets],
+                     ) -> dict[str, TargetFile]:
         """The shards this device needs, each checked against the device's view and region."""
         if self.view == "officer":
             regions = sorted(self.device.config.regions)

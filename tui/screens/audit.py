@@ -11,11 +11,11 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from blt_status.audit import AuditReport, verify
+from tui.actions import bindings_for
 from tui.i18n import text
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
@@ -30,10 +30,7 @@ class AuditScreen(BltScreen):
 
     TITLE_KEY = "audit_title"
     CSS_PATH = STYLES / "audit.tcss"
-    BINDINGS: ClassVar = [
-        Binding("v", "verify_audit", "Verifikasi", id="verify_audit",
-                tooltip="Periksa rantai log audit"),
-    ]
+    BINDINGS: ClassVar = bindings_for("audit")  # the one table: tui/actions.py
 
     def __init__(self) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 from textual.widgets import Static
 
+from blt_status.i18n import _
 from tui.bindings import relabel
 from tui.i18n import text
 from tui.widgets.data_bar import DataBar, render_data_bar
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 class BltScreen(Screen[None]):
     """A screen of the unlocked app; ``refresh_view`` redraws it from the session."""
 
-    TITLE_KEY = "app_title"
+    TITLE = ""  # the screen's name (an English source text marked with N_)
+    TITLE_KEY = ""  # the older way to name it: a key of tui.i18n (the audit screen)
 
     @property
     def blt(self) -> BltApp:
@@ -37,7 +39,8 @@ class BltScreen(Screen[None]):
         return Static(self._title_text(), id="title-bar", classes="title-bar")
 
     def _title_text(self) -> str:
-        return f"{text('app_title', self.lang)} · {text(self.TITLE_KEY, self.lang)}"
+        name = _(self.TITLE) if self.TITLE else text(self.TITLE_KEY, self.lang)
+        return f"{_('BLT Pangan — Village Officer')} · {name}"
 
     def on_mount(self) -> None:
         """Label the footer in the session's language and draw the current data."""
@@ -45,7 +48,7 @@ class BltScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Redraw language-dependent text and the data bar (subclasses add their parts)."""
-        relabel(self, self.lang)
+        relabel(self)
         self.refresh_bindings()
         for bar in self.query("#title-bar").results(Static):
             bar.update(self._title_text())

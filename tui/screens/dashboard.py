@@ -10,14 +10,13 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from blt_status.i18n import translate
+from blt_status.i18n import N_, _, format_number, format_percent
 from blt_status.present import format_rupiah
+from tui.actions import bindings_for
 from tui.aggregates import DashboardData, DesaRow, read_aggregates
-from tui.i18n import text
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.charts import day_chart, desa_chart
@@ -26,12 +25,12 @@ from tui.widgets.key_bar import KeyBar
 
 # Sortable columns: (column key, interface word, sort key, descending first?)
 SORT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("desa", "col_desa"),
-    ("recipients", "col_recipients"),
-    ("collected", "col_collected"),
-    ("percent", "col_percent"),
-    ("amount", "col_amount"),
-    ("held", "col_held"),
+    ("desa", N_("Village")),
+    ("recipients", N_("Recipients")),
+    ("collected", N_("Paid out")),
+    ("percent", "%"),
+    ("amount", N_("Amount paid")),
+    ("held", N_("Held")),
 )
 
 
@@ -52,11 +51,9 @@ def sort_rows(rows: tuple[DesaRow, ...], column: str) -> list[DesaRow]:
 class DashboardScreen(BltScreen):
     """Per desa table (sortable), bar chart per desa, payout per day, kecamatan summary."""
 
-    TITLE_KEY = "dash_title"
+    TITLE = N_("Village dashboard")
     CSS_PATH = STYLES / "dashboard.tcss"
-    BINDINGS: ClassVar = [
-        Binding("s", "sort", "Urutkan", id="sort", tooltip="Ganti kolom urutan tabel desa"),
-    ]
+    BINDINGS: ClassVar = bindings_for("dashboard")
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,23 +82,25 @@ class DashboardScreen(BltScreen):
         lang = self.lang
         summary = self.query_one("#dash-summary", Static)
         if self.data.empty:
-            summary.update(text("dash_none", lang))
+            summary.update(_("This data version carries no aggregates yet. Sync to update."))
         else:
             summary.update("\n".join(
-                text("dash_summary", lang, name=kec.name, collected=kec.collected,
-                     recipients=kec.recipients, percent=f"{kec.percent:.1f}%",
-                     amount_collected=format_rupiah(kec.amount_collected),
-                     amount_total=format_rupiah(kec.amount_total))
-                + (f" · {translate('Flagged', lang).lower()} {kec.flagged}" if kec.flagged
-                   else "")
+                _("Kec. {name}: {collected}/{recipients} paid out ({percent}) · "
+                  "{amount_collected} of {amount_total}").format(
+                    name=kec.name, collected=format_number(kec.collected),
+                    recipients=format_number(kec.recipients),
+                    percent=format_percent(kec.percent / 100),
+                    amount_collected=format_rupiah(kec.amount_collected),
+                    amount_total=format_rupiah(kec.amount_total))
+                + (f" · {_('Flagged').lower()} {kec.flagged}" if kec.flagged else "")
                 for kec in self.data.kecamatans))
         self.fill_table()
         width = max(10, min(40, self.size.width - 40)) if self.size.width else 30
         self.query_one("#chart-title", Static).update(
-            "" if self.data.empty else text("per_desa_chart", lang))
+            "" if self.data.empty else _("Progress per village"))
         self.query_one("#desa-chart", Static).update(desa_chart(self.data, width=width))
         self.query_one("#days-title", Static).update(
-            "" if not self.data.days else text("per_day", lang))
+            "" if not self.data.days else _("Payout per day"))
         self.query_one("#days-chart", Static).update(
             day_chart(self.data, width=width, lang=lang))
 
@@ -111,24 +110,25 @@ class DashboardScreen(BltScreen):
             self.refresh_view()
 
     def fill_table(self) -> None:
-        lang = self.lang
         table = self.query_one("#desa-table", DataTable)
         table.clear(columns=True)
         table.display = not self.data.empty
-        rows = [(row.kode, (row.nama, str(row.recipients), str(row.collected),
-                             f"{row.percent:.1f}", format_rupiah(row.amount_collected),
-                             str(row.held)))
+        rows = [(row.kode, (row.nama, format_number(row.recipients),
+                             format_number(row.collected),
+                             format_number(row.percent, decimals=1),
+                             format_rupiah(row.amount_collected), format_number(row.held)))
                 for row in sort_rows(self.data.desa, self.sort_column)]
         for index, (key, word) in enumerate(SORT_COLUMNS):
             arrow = ("▲" if key == "desa" else "▼") if key == self.sort_column else ""
-            label = f"{text(word, lang)}{arrow}"
+            label = f"{_(word)}{arrow}"
             width = max([len(label)] + [len(cells[index]) for _, cells in rows])
             table.add_column(label, key=key, width=width)
         for kode, cells in rows:
             table.add_row(*cells, key=kode)
         word = dict(SORT_COLUMNS)[self.sort_column]
         self.query_one("#dash-sorted", Static).update(
-            "" if self.data.empty else text("sorted_by", lang, column=text(word, lang)))
+            "" if self.data.empty else _("Sorted by: {column}").format(
+                column=_(word)))
 
     def action_sort(self) -> None:
         """Sort the village table by the next column."""

@@ -2,50 +2,46 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.i18n import text
+from blt_status.i18n import _
+from tui.actions import bindings_for
 from tui.screens import STYLES
-
-if TYPE_CHECKING:
-    from tui.app import BltApp
 
 
 class HelpScreen(ModalScreen[None]):
     """A modal listing the keys (key, what it does, tooltip)."""
 
     CSS_PATH = STYLES / "help.tcss"
-    BINDINGS: ClassVar = [
-        Binding("escape,q,question_mark,f1", "close", "Tutup", id="close",
-                tooltip="Tutup layar ini"),
-    ]
+    BINDINGS: ClassVar = bindings_for("help")
 
     def __init__(self, keys: list[tuple[str, str, str]]) -> None:
         super().__init__()
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        app = cast("BltApp", self.app)
-        lang = app.lang
         body = Text()
-        body.append(text("help_title", lang) + "\n", style="bold")
-        body.append(text("help_intro", lang) + "\n\n")
-        body.append(text("help_keys", lang) + "\n", style="bold")
-        width = max((len(key) for key, _, _ in self.keys), default=4)
+        body.append(_("Help") + "\n", style="bold")
+        body.append(_(
+            "Type a recipient's NIK on the Lookup screen and press Enter. The result card "
+            "shows status, amount, schedule, place, what to bring and next steps. Every "
+            "action is on a key listed below; Ctrl+P opens the command palette. Keys can be "
+            "remapped in tui.toml in the data directory ([keymap] id = \"key\").") + "\n\n")
+        body.append(_("Keys") + "\n", style="bold")
+        width = max((len(key) for key, *_words in self.keys), default=4)
         for key, description, tooltip in self.keys:
             body.append(f"  {key:<{width}}  ", style="bold")
             body.append(f"{description}")
             if tooltip and tooltip != description:
                 body.append(f" — {tooltip}", style="dim")
             body.append("\n")
-        body.append("\n" + text("help_close", lang), style="italic")
+        body.append("\n" + _("Esc to close."), style="italic")
         with VerticalScroll(id="help-box"):
             yield Static(body, id="help-text")
 

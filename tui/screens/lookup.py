@@ -12,14 +12,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Static
 
 from blt_status.errors import NikError
+from blt_status.i18n import N_, _
 from blt_status.nik import parse_nik
 from blt_status.present import format_date
-from tui.i18n import text
+from tui.actions import bindings_for
 from tui.messages import LookupDone
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
@@ -28,30 +28,32 @@ from tui.widgets.data_bar import DataBar
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.result_card import ResultCard, render_result
 
-DEMO_SAMPLE_LABELS = ("scheduled", "komunitas", "antar", "issued_elsewhere", "not_listed")
+DEMO_SAMPLES: dict[str, str] = {  # the demo's sample NIK labels, in the order shown
+    "scheduled": N_("scheduled"),
+    "komunitas": N_("scheduled at a community point"),
+    "antar": N_("delivered at home"),
+    "issued_elsewhere": N_("NIK issued in another kecamatan, lives here"),
+    "not_listed": N_("not listed"),
+}
+DEMO_SAMPLE_LABELS = tuple(DEMO_SAMPLES)
+SEX = {"F": N_("female"), "M": N_("male")}
 
 
 class LookupScreen(BltScreen):
     """Type a NIK, press Enter, read the card."""
 
-    TITLE_KEY = "found_none"  # replaced in _title_text
+    TITLE = N_("Lookup")
     CSS_PATH = STYLES / "lookup.tcss"
-    BINDINGS: ClassVar = [
-        Binding("escape", "clear", "Hapus", id="clear", tooltip="Kosongkan NIK dan hasil"),
-    ]
-
-    def _title_text(self) -> str:
-        label = "Lookup" if self.lang == "en" else "Cari"
-        return f"{text('app_title', self.lang)} · {label}"
+    BINDINGS: ClassVar = bindings_for("lookup")
 
     def compose(self) -> ComposeResult:
         yield self.title_bar()
         yield DataBar(id="data-bar")
         with Horizontal(id="nik-row"):
-            yield Static(text("nik_label", self.lang), id="nik-label")
-            yield Input(placeholder=text("nik_placeholder", self.lang), id="nik", max_length=64,
+            yield Static(_("NIK:"), id="nik-label")
+            yield Input(placeholder=_("e.g. 3201 0145 0590 0001"), id="nik", max_length=64,
                         compact=True)
-        yield Static(text("nik_hint_empty", self.lang), id="nik-hint")
+        yield Static(_("Type a NIK, then press Enter to look it up."), id="nik-hint")
         with VerticalScroll(id="result-scroll"):
             yield ResultCard("", id="result")
         yield KeyBar()
@@ -67,9 +69,9 @@ class LookupScreen(BltScreen):
     def refresh_view(self) -> None:
         """Redraw labels, the hint and the last result in the current language."""
         super().refresh_view()
-        self.query_one("#nik-label", Static).update(text("nik_label", self.lang))
+        self.query_one("#nik-label", Static).update(_("NIK:"))
         box = self.query_one("#nik", Input)
-        box.placeholder = text("nik_placeholder", self.lang)
+        box.placeholder = _("e.g. 3201 0145 0590 0001")
         self.validate_input(box.value)
         if self.blt.last_outcome is not None:
             self.show_outcome(self.blt.last_outcome)
@@ -80,9 +82,9 @@ class LookupScreen(BltScreen):
         session = self.session
         card = self.query_one("#result", ResultCard)
         if session is not None and session.service is None and session.open_error:
-            card.update(Text(session.open_error.message(self.lang) + "\n\n"
-                             + text("no_data", self.lang, key=self.blt.key_for("sync")),
-                             style="bold"))
+            card.update(Text(session.open_error.message() + "\n\n"
+                             + _("No data on this device yet. Press {key} to sync.").format(
+                                 key=self.blt.key_for("sync")), style="bold"))
         elif self.blt.last_outcome is None:
             card.update(self._demo_samples_text())
 
@@ -91,12 +93,12 @@ class LookupScreen(BltScreen):
         samples = self.blt.demo_samples
         if not samples:
             return ""
-        lines = [text("demo_samples", self.lang)]
+        lines = [_("Demo — try these sample NIKs (synthetic people):")]
         for label in DEMO_SAMPLE_LABELS:
             if label in samples:
                 nik = samples[label]
                 spaced = " ".join(nik[i:i + 4] for i in range(0, 16, 4))
-                lines.append(f"  {spaced}  {text(f'demo_{label}', self.lang)}")
+                lines.append(f"  {spaced}  {_(DEMO_SAMPLES[label])}")
         return "\n".join(lines)
 
     @on(Input.Changed, "#nik")
@@ -108,26 +110,25 @@ class LookupScreen(BltScreen):
         hint = self.query_one("#nik-hint", Static)
         hint.remove_class("invalid", "valid")
         if not raw.strip():
-            hint.update(text("nik_hint_empty", self.lang))
+            hint.update(_("Type a NIK, then press Enter to look it up."))
             return
         try:
             nik = parse_nik(raw)
         except NikError as error:
             hint.add_class("invalid")
-            hint.update(f"✘ {error.message(self.lang)}")
+            hint.update(f"✘ {error.message()}")
             return
         hint.add_class("valid")
-        hint.update("✔ " + text(
-            "nik_valid", self.lang, kecamatan=nik.kecamatan.name, kabupaten=nik.kabupaten.name,
-            birth=format_date(nik.birth_date, self.lang, weekday=False),
-            sex=text(f"sex_{nik.sex}", self.lang)))
+        hint.update("✔ " + _("Valid NIK: {kecamatan}, {kabupaten} · born {birth} · {sex}").format(
+            kecamatan=nik.kecamatan.name, kabupaten=nik.kabupaten.name,
+            birth=format_date(nik.birth_date, self.lang, weekday=False), sex=_(SEX[nik.sex])))
 
     @on(Input.Submitted, "#nik")
     def nik_submitted(self, event: Input.Submitted) -> None:
         """Enter: look the NIK up in a worker."""
         if self.session is None:
             return
-        self.query_one("#result", ResultCard).update(text("searching", self.lang))
+        self.query_one("#result", ResultCard).update(_("Looking up…"))
         self.run_lookup(event.value)
 
     @work(exclusive=True, group="lookup")
@@ -146,18 +147,18 @@ class LookupScreen(BltScreen):
         audit_error = await asyncio.to_thread(session.audit_lookup, outcome, now=now)
         self.update_data_bar()
         if audit_error is not None:
-            self.notify(text("audit_failed", self.lang, error=audit_error.message(self.lang)),
-                        severity="error")
+            self.notify(_("The audit log could not be written: {error}").format(
+                error=audit_error.message()), severity="error")
         self.post_message(LookupDone(outcome))
 
     def show_outcome(self, outcome: LookupOutcome) -> None:
         card = self.query_one("#result", ResultCard)
         if outcome.result is not None:
-            card.update(render_result(outcome.result, self.lang))
+            card.update(render_result(outcome.result, self.lang, self.blt.now()))
         elif outcome.nik_error is not None:
-            card.update(Text(f"✘ {outcome.nik_error.message(self.lang)}", style="bold red"))
+            card.update(Text(f"✘ {outcome.nik_error.message()}", style="bold red"))
         elif outcome.error is not None:
-            card.update(Text(outcome.error.message(self.lang), style="bold red"))
+            card.update(Text(outcome.error.message(), style="bold red"))
         self.query_one("#result-scroll", VerticalScroll).scroll_home(animate=False)
 
     def action_clear(self) -> None:

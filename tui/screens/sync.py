@@ -10,25 +10,30 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import ProgressBar, Static
 
-from tui.i18n import has_text, text
+from blt_status.i18n import N_, _, format_number
+from tui.actions import bindings_for
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
 from tui.widgets.key_bar import KeyBar
 
+PHASES = {
+    "metadata": N_("checking signed metadata"),
+    "shards": N_("downloading shards"),
+    "index": N_("building the new index"),
+    "switch": N_("switching to the new data"),
+}
+
 
 class SyncScreen(BltScreen):
     """Shows the state of the app's sync worker."""
 
-    TITLE_KEY = "sync_title"
+    TITLE = N_("Sync data")
     CSS_PATH = STYLES / "sync.tcss"
-    BINDINGS: ClassVar = [
-        Binding("s", "start_sync", "Mulai", id="start_sync", tooltip="Mulai sinkronisasi"),
-    ]
+    BINDINGS: ClassVar = bindings_for("sync")
 
     def compose(self) -> ComposeResult:
         yield self.title_bar()
@@ -42,11 +47,11 @@ class SyncScreen(BltScreen):
     def refresh_view(self) -> None:
         """Redraw from the app's sync state."""
         super().refresh_view()
-        lang = self.lang
         state = self.blt.sync_state
         source = self.blt.sync_source_label()
         self.query_one("#sync-source", Static).update(
-            text("sync_source", lang, source=source) if source else text("sync_no_source", lang))
+            _("Source: {source}").format(source=source) if source
+            else _("This device has no central URL configured."))
         bar = self.query_one("#sync-progress", ProgressBar)
         if state.total:
             bar.update(total=state.total, progress=state.done)
@@ -57,19 +62,20 @@ class SyncScreen(BltScreen):
         status = self.query_one("#sync-status", Static)
         status.remove_class("failed", "done")
         if state.running:
-            phase_key = f"phase_{state.phase}"
-            phase = text(phase_key, lang) if has_text(phase_key) else (state.phase or "…")
+            phase = _(PHASES[state.phase]) if state.phase in PHASES else (state.phase or "…")
             if state.total:
-                phase += f" {state.done}/{state.total}"
-            status.update(text("sync_running", lang, phase=phase))
+                phase += f" {format_number(state.done)}/{format_number(state.total)}"
+            status.update(_("Syncing… ({phase})").format(phase=phase))
         elif state.error is not None:
             status.add_class("failed")
-            status.update(text("sync_failed", lang, error=state.error.message(lang)))
+            status.update(_("Sync failed: {error} The previous data is still in use.").format(
+                error=state.error.message()))
         elif state.report is not None:
             status.add_class("done")
-            status.update(state.report_text(lang))
+            status.update(state.report_text())
         else:
-            status.update(text("sync_idle", lang, key=self.blt.key_for("start_sync")))
+            status.update(_("Press {key} to start. The app stays usable while syncing.").format(
+                key=self.blt.key_for("start_sync")))
 
     def action_start_sync(self) -> None:
         """Start a sync unless one is running."""

@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from blt_status.errors import BltError, WrongPassphrase
+from blt_status.i18n import N_, _
 from tui.bindings import relabel
-from tui.i18n import text
 from tui.screens import STYLES
 from tui.session import Session
 from tui.widgets.key_bar import KeyBar
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from tui.app import BltApp
 
 MAX_DELAY_SECONDS = 30.0
+NOTES = {  # why the screen is shown again (UnlockScreen(note_key))
+    "unlock_locked_note": N_("Locked. No data is shown until unlocked."),
+    "unlock_idle_note": N_("Locked automatically after inactivity."),
+}
 
 
 def failure_delay(failures: int, base: float) -> float:
@@ -49,22 +53,23 @@ class UnlockScreen(Screen[None]):
     def blt(self) -> BltApp:
         return cast("BltApp", self.app)
 
+    def _note(self) -> str:
+        return _(NOTES[self.note_key]) if self.note_key in NOTES else ""
+
     def compose(self) -> ComposeResult:
-        lang = self.blt.lang
         with Center(), Vertical(id="unlock-box"):
-            yield Static(text("app_title", lang), id="unlock-app-title")
-            yield Static(text("unlock_title", lang), id="unlock-title")
-            yield Static(text(self.note_key, lang) if self.note_key else "", id="unlock-note")
-            yield Static(text("unlock_prompt", lang), id="unlock-prompt")
-            yield Input(password=True, placeholder=text("unlock_placeholder", lang),
-                        id="passphrase")
+            yield Static(_("BLT Pangan — Village Officer"), id="unlock-app-title")
+            yield Static(_("Unlock this device"), id="unlock-title")
+            yield Static(self._note(), id="unlock-note")
+            yield Static(_("Type the device passphrase and press Enter."), id="unlock-prompt")
+            yield Input(password=True, placeholder=_("passphrase"), id="passphrase")
             yield Static("", id="unlock-message")
             yield Static(self._demo_text(), id="demo-hint")
         yield KeyBar()
 
     def _demo_text(self) -> str:
         passphrase = self.blt.demo_passphrase
-        return text("demo_passphrase", self.blt.lang, passphrase=passphrase) \
+        return _("Demo — passphrase: {passphrase}").format(passphrase=passphrase) \
             if passphrase else ""
 
     def on_mount(self) -> None:
@@ -76,15 +81,14 @@ class UnlockScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Redraw the words in the current language."""
-        lang = self.blt.lang
-        relabel(self, lang)
+        relabel(self)
         self.refresh_bindings()
-        self.query_one("#unlock-app-title", Static).update(text("app_title", lang))
-        self.query_one("#unlock-title", Static).update(text("unlock_title", lang))
-        self.query_one("#unlock-note", Static).update(
-            text(self.note_key, lang) if self.note_key else "")
-        self.query_one("#unlock-prompt", Static).update(text("unlock_prompt", lang))
-        self.query_one("#passphrase", Input).placeholder = text("unlock_placeholder", lang)
+        self.query_one("#unlock-app-title", Static).update(_("BLT Pangan — Village Officer"))
+        self.query_one("#unlock-title", Static).update(_("Unlock this device"))
+        self.query_one("#unlock-note", Static).update(self._note())
+        self.query_one("#unlock-prompt", Static).update(
+            _("Type the device passphrase and press Enter."))
+        self.query_one("#passphrase", Input).placeholder = _("passphrase")
         self.query_one("#demo-hint", Static).update(self._demo_text())
 
     @on(Input.Submitted, "#passphrase")
@@ -93,7 +97,7 @@ class UnlockScreen(Screen[None]):
         if event.input.disabled or not event.value:
             return
         event.input.disabled = True
-        self.query_one("#unlock-message", Static).update(text("unlock_working", self.blt.lang))
+        self.query_one("#unlock-message", Static).update(_("Unlocking…"))
         self.unlock(event.value)
 
     @work(exclusive=True, group="unlock")
@@ -109,12 +113,13 @@ class UnlockScreen(Screen[None]):
         except WrongPassphrase:
             self.blt.unlock_failures += 1
             delay = failure_delay(self.blt.unlock_failures, self.blt.unlock_delay)
-            message.update(text("unlock_wrong", self.blt.lang, seconds=f"{delay:g}"))
+            message.update(_("Wrong passphrase. Try again in {seconds} s.").format(
+                seconds=f"{delay:g}"))
             box.value = ""
             self.set_timer(delay, self._ready_again) if delay else self._ready_again()
             return
         except BltError as error:
-            message.update(error.line(self.blt.lang))
+            message.update(error.line())
             box.value = ""
             box.disabled = False
             box.focus()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from blt_status.i18n import format_number, format_percent
 from tui.aggregates import DashboardData, percent
 
 FULL, PARTIALS = "█", " ▏▎▍▌▋▊▉"
@@ -25,7 +26,7 @@ def desa_chart(data: DashboardData, *, width: int = 30) -> Text:
     for row in data.desa:
         out.append(f"{row.nama[:name_width]:<{name_width}} ")
         out.append(bar(row.percent / 100, width), style="green3")
-        out.append(f" {row.percent:5.1f}%\n")
+        out.append(f" {format_percent(row.percent / 100):>7}\n")
     return out
 
 
@@ -36,5 +37,5 @@ def day_chart(data: DashboardData, *, width: int = 30, lang: str = "id") -> Text
         share = percent(day.collected, day.scheduled) / 100
         out.append(f"{day.date:%d-%m} ")
         out.append(bar(share, width), style="dodger_blue2")
-        out.append(f" {day.collected}/{day.scheduled}\n")
+        out.append(f" {format_number(day.collected)}/{format_number(day.scheduled)}\n")
     return out

@@ -7,9 +7,9 @@ import datetime as dt
 from rich.text import Text
 from textual.widgets import Static
 
+from blt_status.i18n import _, format_number
 from blt_status.present import format_date
 from blt_status.store import IndexMeta
-from tui.i18n import text
 
 
 def render_data_bar(meta: IndexMeta | None, lang: str, *, now: dt.datetime,
@@ -17,18 +17,18 @@ def render_data_bar(meta: IndexMeta | None, lang: str, *, now: dt.datetime,
     """``Data v3 per 20 November 2025 · KEDALUWARSA … · PARAMETER KUNCI UJI …``."""
     out = Text()
     if meta is None:
-        out.append(text("data_none", lang), style="bold")
+        out.append(_("Data: none yet"), style="bold")
     else:
-        out.append(text("data_bar", lang, version=meta.version,
-                        as_of=format_date(meta.data_as_of.date(), lang, weekday=False)))
+        out.append(_("Data v{version} as of {as_of}").format(
+            version=meta.version, as_of=format_date(meta.data_as_of.date(), lang, weekday=False)))
         if today_count is not None:
-            out.append("  ·  " + text("today_short", lang, count=today_count))
+            out.append("  ·  " + _("Today: {count}").format(count=format_number(today_count)))
         if meta.is_stale(now):
             out.append("  ")
-            out.append(f" {text('data_stale', lang)} ", style="bold black on yellow3")
+            out.append(" " + _("EXPIRED — may be out of date") + " ", style="bold black on yellow3")
         if meta.kdf.insecure:
             out.append("  ")
-            out.append(f" {text('test_kdf', lang)} ", style="bold white on magenta")
+            out.append(" " + _("TEST KEYS — NOT REAL DATA") + " ", style="bold white on magenta")
     return out
 
 

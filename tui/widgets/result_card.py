@@ -1,22 +1,33 @@
 """The result card: one lookup's answer laid out for the officer (words from blt_status.present).
 
-Status is shown with a colour *and* a word, never colour alone.
+Status is shown with a colour *and* a word, never colour alone. The slot is compared with the
+screen's clock in the payout point's zone (a slot that has passed says so, and what the
+recipient can still do); times carry their zone (WIB/WITA/WIT). Names and addresses are
+cleaned of control and bidi characters before they reach the terminal.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from rich.text import Text
 from textual.widgets import Static
 
 from blt_status.lookup import LookupResult
 from blt_status.present import (
+    ADDRESS_LIMIT,
     DOCUMENTS,
-    format_date,
+    clean_text,
+    collected_text,
     format_rupiah,
     mode_label,
     next_steps,
     not_found_reasons,
-    status_label,
+    record_status_label,
+    schedule_timing,
+    short_text,
+    timing_lines,
+    when_text,
 )
 from tui.i18n import text
 
@@ -34,8 +45,11 @@ def _field(out: Text, label: str, value: str) -> None:
     out.append(value + "\n")
 
 
-def render_result(result: LookupResult, lang: str) -> Text:
-    """The card's content for ``result`` in ``lang``."""
+OFFICER_NAME_LIMIT = 80
+
+
+def render_result(result: LookupResult, lang: str, now: dt.datetime | None = None) -> Text:
+    """The card's content for ``result`` in ``lang``, with the slot compared with ``now``."""
     out = Text()
     record = result.record
     if record is None:
@@ -44,45 +58,44 @@ def render_result(result: LookupResult, lang: str) -> Text:
         for line in not_found_reasons(lang):
             out.append(f"• {line}\n")
         return out
-    out.append(f" {STATUS_MARKS.get(record.status, '•')} {status_label(record.status, lang)} ",
+    out.append(f" {STATUS_MARKS.get(record.status, '•')} "
+               f"{record_status_label(record, now, lang)} ",
                style=STATUS_STYLES.get(record.status, "bold reverse"))
     out.append("\n")
-    out.append(record.name, style="bold")
+    out.append(short_text(record.name, OFFICER_NAME_LIMIT), style="bold")
     out.append(f"  ·  NIK {result.nik.masked}\n")
     if record.address:
-        _field(out, text("label_address", lang), record.address)
+        _field(out, text("label_address", lang), short_text(record.address, ADDRESS_LIMIT))
     extras = []
     if record.household_size:
         extras.append(f"{text('label_household', lang)}: {record.household_size}")
     if record.special_needs:
-        extras.append(f"{text('label_needs', lang)}: {record.special_needs}")
+        extras.append(f"{text('label_needs', lang)}: {clean_text(record.special_needs)}")
     if extras:
         out.append(" · ".join(extras) + "\n")
     _field(out, text("label_amount", lang), format_rupiah(record.amount))
     _field(out, text("label_program", lang),
-           f"{record.program.name} ({record.program.period})")
+           f"{clean_text(record.program.name)} ({clean_text(record.program.period)})")
     schedule = record.schedule
-    when = format_date(schedule.date, lang)
-    if schedule.mode == "antar" and schedule.window_end:
-        when += " – " + format_date(schedule.window_end, lang)
-    elif schedule.start and schedule.end:
-        when += f", {schedule.start:%H:%M}–{schedule.end:%H:%M}"
-    _field(out, text("label_when", lang), when)
+    _field(out, text("label_when", lang), when_text(record, lang))
     place = mode_label(schedule.mode, lang)
     if record.payout_point:
-        place += f": {record.payout_point.name}, {record.payout_point.address}"
+        place += (f": {short_text(record.payout_point.name)}, "
+                  f"{short_text(record.payout_point.address, ADDRESS_LIMIT)}")
     _field(out, text("label_where", lang), place)
     if record.collected_at:
-        _field(out, text("label_collected", lang),
-               f"{format_date(record.collected_at.date(), lang)}, "
-               f"{record.collected_at:%H:%M} UTC")
+        _field(out, text("label_collected", lang), collected_text(record, lang))
     if record.status_note:
-        _field(out, text("label_note", lang), record.status_note)
+        _field(out, text("label_note", lang), short_text(record.status_note, ADDRESS_LIMIT))
+    if now is not None and record.status == "scheduled" \
+            and not schedule_timing(record, now).passed:
+        for line in timing_lines(record, now, lang):
+            out.append(f"◷ {line}\n", style="bold")
     if record.status == "scheduled":
         _field(out, text("label_bring", lang), ", ".join(DOCUMENTS["en" if lang == "en"
                                                                    else "id"]))
     out.append(f"{text('label_next', lang)}:\n", style="bold")
-    for line in next_steps(record, lang):
+    for line in next_steps(record, lang, now):
         out.append(f"• {line}\n")
     return out
 

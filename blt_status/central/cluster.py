@@ -1,0 +1,176 @@
+"""Key derivation and sealing on a Dask cluster: ``central publish --scheduler ADDRESS``.
+
+A national first publish is about 37.6 M Argon2id derivations (18.8 M KPM, two views), far
+too many for one machine. With ``--scheduler`` the publisher sends them, one task per
+kecamatan, to an existing Dask cluster; without it the local process pool does the work.
+Everything else in the publisher is unchanged: :func:`use_scheduler` makes
+:func:`~blt_status.central.publish.derive_keys` hand its items to :class:`ClusterExecutor`.
+
+Each task carries the epoch salt and the master pepper, so the connection must be private:
+
+- ``tls://HOST:PORT`` uses Dask's TLS settings (``Security``; certificates from the Dask
+  configuration or ``DASK_DISTRIBUTED__COMM__TLS__*``), with encryption required;
+- ``tcp://`` is accepted only on this machine's loopback (``127.0.0.0/8``, ``::1``,
+  ``localhost``): anything else is refused with ``scheduler_insecure`` before connecting.
+
+A worker that dies mid-publish has its tasks run again elsewhere by Dask (the scheduler
+retries tasks of lost workers); a task that fails is retried :data:`TASK_RETRIES` times. If the
+cluster cannot finish (scheduler gone, no worker left for :data:`STALL_SECONDS`), the publish
+fails with ``cluster_failed`` before anything is written, so ``public/`` stays as it was.
+Docs: docs/cluster.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ipaddress
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from blt_status.errors import CentralError
+
+if TYPE_CHECKING:
+    from blt_status.central.publish import Progress, WorkItem
+    from blt_status.indexer import IndexParams
+
+__all__ = ["STALL_SECONDS", "TASK_RETRIES", "ClusterExecutor", "active_executor",
+           "check_address", "use_scheduler"]
+
+TASK_RETRIES = 3
+STALL_SECONDS = 60.0  # no task finished and no worker connected for this long: give up
+CONNECT_SECONDS = 10.0
+POLL_SECONDS = 0.02
+KeyExecutor = Callable[["IndexParams", "Sequence[WorkItem]", "Progress | None"],
+                       list[tuple[bytes, bytes]]]
+"""What :func:`~blt_status.central.publish.derive_keys` delegates to: results in item order."""
+
+_ACTIVE: contextvars.ContextVar[KeyExecutor | None] = contextvars.ContextVar(
+    "blt_key_executor", default=None)
+
+
+def active_executor() -> KeyExecutor | None:
+    """The executor set by :func:`use_scheduler` in this context, if any."""
+    return _ACTIVE.get()
+
+
+def check_address(address: str) -> tuple[str, str]:
+    """``(scheme, host)`` of a scheduler address we may send secrets to; else a CentralError.
+
+    ``scheduler_address`` for something that is not ``tcp://HOST:PORT``/``tls://HOST:PORT``;
+    ``scheduler_insecure`` for ``tcp://`` to a host that is not this machine's loopback.
+    """
+    parsed = urllib.parse.urlsplit(address.strip())
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("tcp", "tls") or not host or port is None or parsed.path:
+        raise CentralError("scheduler_address", address=address[:200])
+    if parsed.scheme == "tcp" and not _is_loopback(host):
+        raise CentralError("scheduler_insecure", address=address[:200])
+    return parsed.scheme, host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _derive_and_seal_shard(params: IndexParams, items: Sequence[WorkItem],
+                           ) -> list[tuple[bytes, bytes]]:
+    """One task: the Argon2id root key (and sealed blob) of each item of one kecamatan."""
+    from blt_status.central.publish import _derive_and_seal
+
+    return _derive_and_seal(params, items)
+
+
+class ClusterExecutor:
+    """Runs derive-and-seal work on a Dask cluster, one task per kecamatan."""
+
+    def __init__(self, client: Any, address: str, *, stall_seconds: float = STALL_SECONDS,
+                 ) -> None:
+        self.client = client
+        self.address = address
+        self.stall_seconds = stall_seconds
+
+    def __call__(self, params: IndexParams, items: Sequence[WorkItem],
+                 progress: Progress | None) -> list[tuple[bytes, bytes]]:
+        by_shard: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            by_shard.setdefault(item[2], []).append(index)
+        total = len(items)
+        if progress:
+            progress("sealing", 0, total)
+        try:
+            futures = {self.client.submit(_derive_and_seal_shard, params,
+                                          [items[index] for index in indexes],
+                                          pure=False, retries=TASK_RETRIES): indexes
+                       for indexes in by_shard.values()}
+            results: list[tuple[bytes, bytes] | None] = [None] * total
+            pending, done_items, idle_since = set(futures), 0, time.monotonic()
+            while pending:
+                finished = {future for future in pending if future.done()}
+                pending -= finished
+                for future in finished:
+                    for index, result in zip(futures[future], future.result(), strict=True):
+                        results[index] = result
+                    done_items += len(futures[future])
+                if finished:
+                    idle_since = time.monotonic()
+                    if progress:
+                        progress("sealing", done_items, total)
+                    continue
+                time.sleep(POLL_SECONDS)
+                if (time.monotonic() - idle_since > self.stall_seconds
+                      and not self.client.scheduler_info().get("workers")):
+                    raise CentralError("cluster_failed", address=self.address,
+                                       reason="no worker is connected")
+        except CentralError:
+            raise
+        except Exception as error:  # KilledWorker, CommClosedError, CancelledError, ...
+            raise CentralError("cluster_failed", address=self.address,
+                               reason=type(error).__name__) from None
+        return [result for result in results if result is not None]
+
+
+def connect(address: str, *, timeout: float = CONNECT_SECONDS) -> Any:
+    """A Dask ``Client`` for ``address`` (checked by :func:`check_address`), TLS if tls://."""
+    scheme, _ = check_address(address)
+    try:
+        from distributed import Client, Security
+    except ImportError:
+        raise CentralError("cluster_unavailable") from None
+    if scheme == "tls":
+        security = Security(require_encryption=True)  # certificates: Dask's configuration
+        if not security.get_tls_config_for_role("client").get("ca_file"):
+            raise CentralError("scheduler_tls_config", address=address[:200])
+    else:
+        security = Security()
+    try:
+        return Client(address, security=security, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise CentralError("scheduler_unreachable", address=address[:200],
+                           reason=type(error).__name__) from None
+
+
+@contextlib.contextmanager
+def use_scheduler(address: str, *, stall_seconds: float = STALL_SECONDS,
+                  ) -> Iterator[ClusterExecutor]:
+    """Within the block, every :func:`derive_keys` runs on the Dask cluster at ``address``."""
+    client = connect(address)
+    executor = ClusterExecutor(client, address, stall_seconds=stall_seconds)
+    token = _ACTIVE.set(executor)
+    try:
+        yield executor
+    finally:
+        _ACTIVE.reset(token)
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)
