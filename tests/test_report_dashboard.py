@@ -72,7 +72,9 @@ async def loaded(app: AdminApp, pilot, loads: int = 1) -> None:
             break
         await pilot.pause(0.02)
     assert app.loads >= loads
+    await app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.pause()  # the redraw after the load is on screen
 
 
 def ingest(world_dir: Path, directory: Path) -> None:

@@ -108,6 +108,7 @@ class AdminScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Redraw everything for the node ``self.code`` from the app's tree."""
+        set_lang(self.admin.lang)  # the app's language, whatever else ran in this process
         relabel(self)
         relabel(self.app)
         self.refresh_bindings()
@@ -137,18 +138,17 @@ class AdminScreen(Screen[None]):
         table = self.query_one("#region-table", DataTable)
         keep = table.cursor_row if table.row_count else 0
         table.clear(columns=True)
-        width = self.size.width or self.app.size.width or 80
+        width = self.app.size.width or 80  # the terminal: the same at every redraw
         bar_width = max(6, min(24, width - 70))
-        name_width = max(12, min(32, width - bar_width - 52))
+        name_width = max(12, min(32, width - bar_width - 58))
         child_depth = depth_of(self.code) + 1
         level = LEVEL_OF_DEPTH[min(child_depth, 5)]
         table.add_column(_(LEVEL_WORDS[level]), key="name", width=name_width)
-        table.add_column(_("Recipients"), key="recipients")
-        table.add_column(_("Collected"), key="collected")
-        table.add_column("%", key="percent")
-        table.add_column("", key="bar", width=bar_width)
-        table.add_column(_("Held"), key="held")
-        table.add_column(_("Flagged"), key="flagged")
+        for key, label, size in (("recipients", _("Recipients"), 9),
+                                 ("collected", _("Collected"), 10), ("percent", "%", 7),
+                                 ("bar", "", bar_width), ("held", _("Held"), 7),
+                                 ("flagged", _("Flagged"), 8)):
+            table.add_column(label[:size], key=key, width=size)
         for code in tree.child_codes(self.code):
             row = tree.rows[code]
             table.add_row(row.name[:name_width], format_number(row.recipients),
@@ -316,6 +316,7 @@ class AdminApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
+        set_lang(self.lang)
         keys = [("Enter", _("Open the region under the cursor"), ""),
                 ("Backspace", _("Back to the parent region"), ""),
                 ("r", _("Reload"), ""), ("F6", "Bahasa / Language", ""),
