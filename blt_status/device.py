@@ -3,6 +3,7 @@
     D/device.json      view, regions, device id, officer, central URL, backend (no secrets)
     D/keyring.json     the view's pepper(s), wrapped under the officer's passphrase
     D/index/CURRENT    which index file is live (and which one came before)
+    D/index/DAMAGED    the live file failed its checksum (written by a check; a sync rebuilds)
     D/index/v*.sqlite  immutable index versions (or v*.json for TinyDB)
 
 Switching to a new index version is one atomic rename of ``CURRENT``; the previous version is
@@ -64,11 +65,15 @@ class DeviceConfig:
     central_url: str | None = None
     backend: str = "tinydb"
     pepper_file: str | None = None  # recipient view: pepper in a secret file
+    # hosts a sync may follow a redirect to (``host`` or ``host:port``; ``*`` for any);
+    # redirects within the same scheme, host and port are always followed
+    redirect_hosts: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["regions"] = list(self.regions)
+        data["redirect_hosts"] = list(self.redirect_hosts)
         data["extra"] = dict(self.extra)
         return {"format": DEVICE_FORMAT, **data}
 
@@ -82,6 +87,7 @@ class DeviceConfig:
                 device_id=str(data["device_id"]), officer=data.get("officer"),
                 central_url=data.get("central_url"), backend=str(data.get("backend", "tinydb")),
                 pepper_file=data.get("pepper_file"), extra=dict(data.get("extra", {})),
+                redirect_hosts=tuple(str(host) for host in data.get("redirect_hosts", [])),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise FileFormatError("device_config", file="device.json") from None
@@ -214,10 +220,30 @@ class Device:
         return self.index_dir / Path(previous).name if previous else None
 
     def open_index(self) -> IndexStore:
+        """The live index version (IndexMissing / IndexCorrupt, also once a check found the
+        file damaged: see :meth:`mark_damaged`)."""
         path = self.current_index_path()
         if path is None:
             raise IndexMissing(str(self.data_dir))
+        damaged = self.damage_note()
+        if damaged is not None and damaged.get("file") == path.name:
+            raise IndexCorrupt(str(path), "a check found it damaged")
         return open_index(path)
+
+    def damage_note(self) -> dict[str, Any] | None:
+        """What a check recorded about a damaged live file, if anything."""
+        try:
+            note = json.loads((self.index_dir / "DAMAGED").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return note if isinstance(note, dict) else None
+
+    def mark_damaged(self, path: Path, damage: IndexCorrupt) -> None:
+        """Record that ``path`` failed its check, so every frontend stops answering from it
+        and the next ``blt-status sync`` rebuilds it."""
+        note = {"file": path.name, "detail": damage.message("en")}
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(self.index_dir / "DAMAGED", json.dumps(note).encode())
 
     def new_index_path(self, version: int) -> Path:
         """A fresh file name for building version ``version`` beside the live one."""
@@ -238,6 +264,7 @@ class Device:
         current = self.current_index_path()
         pointer = {"file": path.name, "previous": current.name if current else None}
         atomic_write_bytes(self.index_dir / "CURRENT", json.dumps(pointer).encode())
+        (self.index_dir / "DAMAGED").unlink(missing_ok=True)  # it named an older file
         keep = {needed.name for needed in backend.files(path)}
         if current is not None:
             keep.add(current.name)

@@ -83,12 +83,12 @@ MESSAGES: dict[str, str] = {
     "serve_port": N_("Cannot listen on {host}:{port} ({reason})."),
     "data_dir_required": N_("Give --data-dir D or --demo."),
     "audit": N_("The audit log cannot be opened."),
-    "audit_write": N_("The audit log could not be written."),
     "sync_internal": N_("Sync failed with an internal error ({name}). The previous data is "
                         "still in use."),
     # -- core: error classes that lived outside this module -------------------------------------
     "capacity_short": N_("Payout point capacity is short in the window {window}: add days, "
                          "capacity or points. {details}"),
+    "bot_view": N_("The bot needs a recipient-view device (`central enroll --bot`)."),
     # -- central: the database and publish guards -------------------------------------------
     "publish_empty": N_(
         "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
@@ -117,7 +117,41 @@ MESSAGES: dict[str, str] = {
     "migrate_nothing": N_("Nothing to migrate: {directory} already keeps its state in the "
                           "database."),
     # -- central: Kantor Pos exchange (pos) ---------------------------------------------------
+    "pos_not_configured": N_(
+        "The Kantor Pos exchange is not configured in {directory}: run `blt-status central pos "
+        "configure {directory} --payer-id ID --payer-key PEM --token-file F "
+        "--callback-token-file F2` first."),
+    "pos_config_corrupt": N_("The Kantor Pos exchange config (private/pos/config.json) is "
+                             "corrupt: run `central pos configure` again."),
+    "pos_token": N_("The token file {path} is missing, empty or unreadable (one token on the "
+                    "first line)."),
+    "pos_payer_key": N_("The payer key must be an Ed25519 public key in PEM format."),
+    "pos_key_unreadable": N_("The exchange signing key {path} is unreadable."),
+    "pos_batch_size": N_("The batch size must be at least 1."),
+    "pos_version": N_("Version {version} cannot be pushed: the published versions are 1 to "
+                      "{published}."),
+    "pos_nothing_published": N_("Nothing is published yet: run `central publish` first."),
+    "pos_unreachable": N_(
+        "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
+        "{pending} not yet. Run the same command again later to finish."),
+    "pos_listen": N_("Cannot listen on {host}:{port} ({reason})."),
+    "pos_tls": N_("The TLS certificate or key cannot be loaded ({reason})."),
     # -- central: reconciliation, signed lists and invitations --------------------------------
+    "nothing_published": N_("Nothing is published yet: run `central publish` first."),
+    "reconcile_status": N_("A record has the unknown status {status}: it cannot be reconciled."),
+    "reconcile_unbalanced": N_(
+        "The money does not balance: entitled {entitled} is not paid {paid} + held {held} + "
+        "returned {returned} + pending {pending}."),
+    "list_key_invalid": N_("The list-signing key {path} is not an Ed25519 private key."),
+    "list_tampered": N_(
+        "The list {file} does not match its signed manifest ({count} problem(s) above): do "
+        "not pay from it; ask the central office for a new list."),
+    "invitation_desa_unknown": N_("{desa} is not a current desa/kelurahan code."),
+    "invitation_token_invalid": N_(
+        "This is not an invitation token (scan the QR code of a surat undangan)."),
+    "invitation_forged": N_("FORGED (PALSU): {what}. Do not pay; report it to the supervisor."),
+    "invitation_no_keys": N_(
+        "This device has no trusted keys yet: install it and sync once, then try again."),
     # -- central: progress reports ------------------------------------------------------------
     "report_level": N_("Unknown report level {level}: choose one of {levels}."),
     "report_region_unknown": N_("Region {region} is not a current region code."),
@@ -129,6 +163,22 @@ MESSAGES: dict[str, str] = {
     "report_binary_stdout": N_(
         "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
     # -- devices: sync, index, audit -----------------------------------------------------------
+    "sync_timeout": N_(
+        "The sync did not finish within {seconds} seconds: the server is too slow or has "
+        "stalled. The previous data is still in use."),
+    "sync_too_slow": N_(
+        "The server sent {file} too slowly (under {rate} bytes per second, or nothing for "
+        "{stall} seconds). The previous data is still in use."),
+    "sync_redirect": N_(
+        "The server redirected the sync to another host ({host}), which this device is not "
+        "configured to trust. The previous data is still in use."),
+    "target_missing": N_(
+        "The signed metadata lists {target}, but the server does not have it (HTTP 404). "
+        "The previous data is still in use."),
+    "audit_write": N_("The audit log cannot be written ({reason})."),
+    "audit_mark": N_(
+        "The audit log's mark in the device keyring is not valid: the keyring file was "
+        "altered."),
     # -- inputs ---------------------------------------------------------------------------------
     "config_unknown_key": N_(
         "{where}: unknown key `{key}`; did you mean `{suggestion}`?"),
@@ -187,7 +237,11 @@ class BltError(Exception):
             return (self.en_text if lang == "en" else self.id_text) if hasattr(
                 self, "en_text") else self.code
         try:
-            return translate(self.template, lang).format(**self.fields)
+            text = translate(self.template, lang)
+            try:
+                return text.format(**self.fields)
+            except (KeyError, IndexError, ValueError):  # a field missing: never a traceback
+                return text
         except (KeyError, IndexError, ValueError):  # a translation with a wrong placeholder
             return self.template.format(**self.fields)
 

@@ -6,6 +6,9 @@
 Every lookup derives one key per pepper the device holds (always the same number, found or
 not, so timing does not reveal membership), probes the index by tag, and opens the record.
 A new index version switched in by a sync is picked up by :meth:`LookupService.refresh`.
+The service starts the index's background check (SQLite: page by page; TinyDB was checked in
+full when opened); a damaged file is recorded on the device (``index/DAMAGED``) so that every
+frontend refuses it and the next sync rebuilds it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from blt_status.crypto import IndexKey
 from blt_status.device import ALL_REGIONS, Device, Keyring
-from blt_status.errors import IndexKeyMismatch
+from blt_status.errors import IndexCorrupt, IndexKeyMismatch
 from blt_status.nik import Nik, parse_nik
 from blt_status.records import RecordPayload, canary_tag, key_for, open_payload
 from blt_status.store import IndexMeta, IndexStore, utcnow
@@ -79,6 +82,7 @@ class LookupResult:
                 collected_at=record.collected_at.isoformat() if record.collected_at else None,
                 collected_point_id=record.collected_point_id,
                 status_note=record.status_note,
+                reason_code=record.reason_code,
             )
         return data
 
@@ -93,6 +97,18 @@ class LookupService:
         self._device = device
         self._pointer = device.pointer_state() if device else ""
         self._index = self._checked(index)
+        self._start_check(self._index)
+
+    def _start_check(self, index: IndexStore) -> None:
+        device = self._device
+        if device is None:
+            index.check_in_background()
+            return
+
+        def on_damage(damage: IndexCorrupt) -> None:
+            device.mark_damaged(index.path, damage)
+
+        index.check_in_background(on_damage)
 
     @classmethod
     def open(cls, device: Device, keyring: Keyring) -> LookupService:
@@ -129,6 +145,7 @@ class LookupService:
         if state == self._pointer:
             return False
         fresh = self._checked(self._device.open_index())
+        self._start_check(fresh)
         with self._lock:
             old, self._index, self._pointer = self._index, fresh, state
         old.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from blt_status.i18n import translate
+from blt_status.reasons import reason_from_note, reason_label
 from blt_status.records import RecordPayload
 from blt_status.timezones import local_datetime_text, zone_for_region
 
@@ -29,6 +30,7 @@ __all__ = [
     "collected_text",
     "format_date",
     "format_rupiah",
+    "hold_reason",
     "lookup_text",
     "mode_label",
     "next_steps",
@@ -100,6 +102,19 @@ def mode_label(mode: str, lang: str = "id") -> str:
     return _pick(_MODE.get(mode, (mode, mode)), lang)
 
 
+def hold_reason(record: RecordPayload, lang: str = "id") -> str | None:
+    """Why a record is held or returned, as the text of its reason code.
+
+    Free text is never shown: a record from an older publisher that still carries a
+    ``status_note`` is shown as the reason that note maps to.
+    """
+    if record.reason_code is not None:
+        return reason_label(record.reason_code, lang)
+    if record.status_note:
+        return reason_label(reason_from_note(record.status_note), lang)
+    return None
+
+
 def next_steps(record: RecordPayload, lang: str = "id", now: dt.datetime | None = None,
                ) -> list[str]:
     """What the recipient should do now, given the record's status (and the time, if given)."""
@@ -109,7 +124,8 @@ def next_steps(record: RecordPayload, lang: str = "id", now: dt.datetime | None 
         if timing.passed:
             return timing_lines(record, now, lang)
     if record.status == "held":
-        reason = f" ({record.status_note})" if record.status_note else ""
+        label = hold_reason(record, lang)
+        reason = f" ({label})" if label else ""
         return [
             f"Payout is on hold{reason}." if en else f"Penyaluran ditahan{reason}.",
             "Bring your e-KTP and KK to the desa office so the officer can correct the data."

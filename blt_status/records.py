@@ -133,10 +133,11 @@ class RecordPayload:
     special_needs: str | None = None  # lansia | disabilitas
     collected_at: dt.datetime | None = None
     collected_point_id: str | None = None
-    status_note: str | None = None  # why held / returned
+    status_note: str | None = None  # legacy free text; never written by the publisher now
+    reason_code: str | None = None  # why held / returned: a code of blt_status.reasons
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "view": self.view,
             "status": self.status,
             "amount": self.amount,
@@ -152,6 +153,9 @@ class RecordPayload:
             "collected_point_id": self.collected_point_id,
             "status_note": self.status_note,
         }
+        if self.reason_code is not None:  # only when set: older records keep their bytes
+            data["reason_code"] = self.reason_code
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordPayload:
@@ -172,6 +176,7 @@ class RecordPayload:
             collected_at=dt.datetime.fromisoformat(collected) if collected else None,
             collected_point_id=data.get("collected_point_id"),
             status_note=data.get("status_note"),
+            reason_code=data.get("reason_code"),
         )
 
     def to_bytes(self) -> bytes:

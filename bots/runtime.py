@@ -47,9 +47,7 @@ def make_engine(config: BotConfig, data_dir: Path, *, console: bool = False,
     """Load the device (pepper from the config's file if given), unlock it, build the engine."""
     device = bot_device(config, data_dir)
     if device.config.view != "recipient":
-        raise DeviceError("bot_view", "Bot memerlukan perangkat tampilan penerima "
-                          "(`central enroll --bot`).",
-                          "The bot needs a recipient-view device (`central enroll --bot`).")
+        raise DeviceError("bot_view")
     if device.needs_passphrase and passphrase is None:
         passphrase = read_passphrase()
     settings = EngineSettings(

@@ -94,8 +94,8 @@ def _bot_texts(lang: str) -> Iterator[tuple[str, str]]:
     yield "text without a NIK", d.no_nik_reply(lang).text
     for code, count in (("length", 15), ("not_digits", 0), ("region", 0), ("birth_date", 0),
                         ("serial", 0)):
-        yield f"invalid NIK ({code})", d.invalid_nik_reply(NikError(code, "", ""), lang,
-                                                           count).text
+        error = NikError(code, subject="NIK", count=count)
+        yield f"invalid NIK ({code})", d.invalid_nik_reply(error, lang, count).text
     yield "two NIKs in one message", d.several_niks_reply(lang).text
     yield "message too long", d.too_long_reply(lang).text
     yield "sticker or voice", d.media_reply(lang).text

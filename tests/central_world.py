@@ -153,3 +153,34 @@ def db_dump(store) -> dict[str, list[tuple]]:
     with central_db.open_engine(store).connect() as connection:
         return {table.name: sorted(tuple(row) for row in connection.execute(sa.select(table)))
                 for table in central_db.metadata.sorted_tables}
+
+
+def published_payloads(store, people: dict[str, str], view: str = "officer") -> dict:
+    """What devices get: each NIK's payload opened from the published shards (``people``:
+    NIK -> kecamatan of residence; a NIK not in its shard is left out)."""
+    from tuf.api.metadata import Metadata, Targets
+
+    from blt_status.central.repo import target_path_on_disk
+    from blt_status.crypto import IndexKey
+    from blt_status.layout import read_shard, shard_target
+    from blt_status.records import open_payload
+
+    version = store.published_version()
+    targets = Metadata[Targets].from_file(
+        str(store.metadata_dir / f"{version}.targets.json")).signed.targets
+    epoch = targets["params.json"].unrecognized_fields["custom"]["blt"]["epoch"]
+    params = store.index_params(store.epoch(epoch))
+    shards: dict[str, dict] = {}
+    found = {}
+    for nik, kecamatan in people.items():
+        name = shard_target(view, kecamatan)
+        if name not in targets:
+            continue
+        if name not in shards:
+            lines = target_path_on_disk(store.targets_dir, targets[name]).read_bytes()
+            shards[name] = {record.tag: record for record in
+                            read_shard(lines.splitlines(), view=view, region=kecamatan)}
+        key = IndexKey.from_root(params.root_key(nik, view, kecamatan))
+        if key.tag in shards[name]:
+            found[nik] = open_payload(shards[name][key.tag], key=key, view=view)
+    return found

@@ -149,9 +149,12 @@ def test_cli_lookup_appends_and_verify_reports(device, monkeypatch, capsys):
     assert cli_main(["lookup", NOT_LISTED_NIK, "--data-dir", str(device.data_dir)]) == 0
     capsys.readouterr()
     assert cli_main(["audit", "verify", "--data-dir", str(device.data_dir)]) == 0
-    assert capsys.readouterr().out.strip() == "OK: 2 entries, chain and MACs intact"
-    results = [json.loads(line)["result"] for line in _lines(device)]
-    assert results == ["found", "not_found"]
+    # each command unlocked the device (logged), then looked up; verify unlocked too
+    assert capsys.readouterr().out.strip() == "OK: 5 entries, chain and MACs intact"
+    results = [(json.loads(line)["action"], json.loads(line)["result"])
+               for line in _lines(device)]
+    assert results == [("unlock", "ok"), ("lookup", "found"), ("unlock", "ok"),
+                       ("lookup", "not_found"), ("unlock", "ok")]
     lines = _lines(device)
     _write_lines(device, lines[:1])
     assert cli_main(["audit", "verify", "--data-dir", str(device.data_dir)]) == 1

@@ -60,14 +60,14 @@ def test_read_report_rows_and_rejections(tmp_path):
     ])
     events, rejected, input_rows = read_payout_report(path)
     assert input_rows == 8 == len(events) + len(rejected)
-    assert [(e.line, e.status) for e in events] == [(2, "salur"), (3, "gagal"), (4, "kembali")]
+    assert [(e.line, e.status) for e in events] == [(2, "salur"), (3, "gagal"), (4, "kembali"),
+                                                    (6, "salur")]  # duplicates: check_feedback
     assert events[1].waktu == dt.datetime(2025, 11, 24, 10, 0, tzinfo=WIB)  # naive = WIB
     assert events[1].keterangan == "nama tidak sesuai KTP"
     assert events[2].waktu.utcoffset() == dt.timedelta(0)
     assert [(r.line, r.code) for r in rejected] == [
-        (5, "nik_serial"), (6, "duplicate"), (7, "status_invalid"), (8, "waktu_invalid"),
-        (9, "point_missing")]
-    assert "line 2" in rejected[1].reason and rejected[1].nik_masked == "************0001"
+        (5, "nik_serial"), (7, "status_invalid"), (8, "waktu_invalid"), (9, "point_missing")]
+    assert rejected[0].nik_masked == "************0000"
     assert "3201014505900001" not in repr(events) + repr(rejected)
 
 
@@ -110,13 +110,14 @@ def test_salur_records_time_and_point_and_clears_a_held_note():
     assert record.name == "Siti Aminah" and record.amount == 600_000
 
 
-def test_gagal_keeps_the_reason_and_unchanged_records_are_not_returned():
-    current = {NIK_A: payload(), NIK_B: payload("held", status_note="KTP rusak")}
+def test_gagal_keeps_a_reason_code_and_unchanged_records_are_not_returned():
+    current = {NIK_A: payload(), NIK_B: payload("held", reason_code="ktp_rusak")}
     changed, rejected = apply_payouts(
         current, [event("gagal", note="nama tidak sesuai KTP"),
                   event("gagal", nik=NIK_B, note="KTP rusak", line=3)], POINTS, PROGRAM)
     assert rejected == [] and list(changed) == [NIK_A]
-    assert changed[NIK_A].status_note == "nama tidak sesuai KTP"
+    assert changed[NIK_A].reason_code == "nama_tidak_sesuai"
+    assert changed[NIK_A].status_note is None
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [

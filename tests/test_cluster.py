@@ -285,7 +285,7 @@ def test_cluster_lost_mid_publish_leaves_public_unchanged(cluster, demo, tmp_pat
     with pytest.raises(CentralError) as caught, use_scheduler(cluster.address,
                                                               stall_seconds=5):
         publish_files(store, demo.recipients_csv, demo.payout_points_csv, demo.program_toml,
-                      progress=stop_the_scheduler)
+                      progress=stop_the_scheduler, allow_shrink=True)  # another world: a shrink
     assert caught.value.code == "cluster_failed"
     assert cluster.scheduler.poll() is not None, "the scheduler was not stopped mid-publish"
     assert _public_bytes(store.directory) == before

@@ -77,7 +77,17 @@ def test_lookup_failures_are_one_line_with_a_code(make_device, tmp_path: Path) -
     device = make_device()
     data_dir = str(device.data_dir)
     good = {"BLT_PASSPHRASE": PASSPHRASE}
-    before = {p: p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file()}
+
+    def unchanged_state() -> dict:
+        """Every file but the audit records (attempts are audited: blt_status.audit)."""
+        files = {p: p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file()
+                 and "audit" not in p.relative_to(device.data_dir).parts
+                 and p.name not in ("keyring.json", "unlock-failures.json")}
+        keyring = json.loads((device.data_dir / "keyring.json").read_bytes())
+        keyring.pop("audit_mark", None)
+        return {**files, "keyring": keyring}
+
+    before = unchanged_state()
 
     assert_one_line_error(run("lookup", "1234", "--data-dir", data_dir, env=good), "length")
     invalid_json = run("lookup", "1234", "--data-dir", data_dir, "--json", env=good)
@@ -88,8 +98,8 @@ def test_lookup_failures_are_one_line_with_a_code(make_device, tmp_path: Path) -
                           "passphrase_required")
     assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", str(tmp_path / "none"),
                               env=good), "not_installed")
-    # nothing on disk changed through all of that
-    assert {p: p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file()} == before
+    # nothing on disk changed through all of that, but the audit of the attempts
+    assert unchanged_state() == before
 
     device.current_index_path().write_bytes(b"\x00garbage")
     assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", data_dir, env=good),

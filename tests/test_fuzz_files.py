@@ -145,14 +145,6 @@ def damaged(draw: st.DrawFn, backend: str) -> bytes:
     return bytes(data)
 
 
-# Not yet: opening an index does not validate its structure (issue 13, "self-healing index"),
-# so `{"meta": 42}`, a non-hex tag or a cut blob raise AttributeError/ValueError. strict: the
-# day the loaders are fixed these pass, and the marker must go.
-INDEX_NOT_VALIDATED = pytest.mark.xfail(
-    strict=True, reason="index loaders do not validate their structure yet (issue 13 item 2)")
-
-
-@INDEX_NOT_VALIDATED
 @FUZZ
 @given(st.one_of(st.builds(_json_mutation, json_paths, json_values), damaged("tinydb"),
                  json_values.map(lambda value: json.dumps(value).encode())))
@@ -182,7 +174,6 @@ sql_values = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.text(max_
                        st.binary(max_size=30), json_values.map(json.dumps))
 
 
-@INDEX_NOT_VALIDATED
 @FUZZ
 @given(st.one_of(
     st.builds(_sqlite_mutation, st.just("meta"), st.sampled_from(["key", "value"]), sql_values),

@@ -3,8 +3,9 @@
 Every case: a device synced to version 1 is offered a broken or hostile version 2. The sync
 must fail with one line ``error [sync_...]: ...`` and a non-zero exit, the device must answer
 every known NIK exactly as before, ``status`` must record the failure, and once the fault is
-gone a clean sync must succeed. The kill cases run ``blt-status sync`` in a subprocess, stop
-it at a named point (``BLT_SYNC_PAUSE_AT``) and SIGKILL it there.
+gone a clean sync must succeed. The kill cases run the real sync in a subprocess
+(``support/paused_sync.py``), stop it at a named phase through the ``checkpoint`` hook the test
+passes in, and SIGKILL it there.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from blt_status.layout import ShardHeader, shard_file, shard_target
 from blt_status.store import BACKENDS
 from blt_status.sync import device_status, sync_device
 
-ERROR_LINE = re.compile(r"^error \[(sync_[a-z_]+)\]: .+$")
+ERROR_LINE = re.compile(r"^error \[((?:sync|target)_[a-z_]+)\]: .+$")
 CIBINONG = "32.01.01"
 OFFICER_SHARD = shard_target("officer", CIBINONG)
 
@@ -63,16 +64,17 @@ class Case:
     def devices(self) -> list[Device]:
         return [self.officer, self.bot]
 
-    def sync_cli(self, device: Device) -> tuple[int, str]:
+    def sync_cli(self, device: Device, *extra: str) -> tuple[int, str]:
         self.capsys.readouterr()
         code = main(["--lang", "en", "sync", "--from", self.server.url, "--data-dir",
-                     str(device.data_dir)])
+                     str(device.data_dir), *extra])
         return code, self.capsys.readouterr().err
 
-    def assert_refused(self, expected: str, devices: list[Device] | None = None) -> None:
+    def assert_refused(self, expected: str, devices: list[Device] | None = None,
+                       *extra: str) -> None:
         """Sync fails with one line carrying ``expected``; every answer is as before."""
         for device in devices or self.devices:
-            code, err = self.sync_cli(device)
+            code, err = self.sync_cli(device, *extra)
             lines = err.strip().splitlines()
             assert code == 1, err
             assert len(lines) == 1 and ERROR_LINE.match(lines[0]), err
@@ -124,6 +126,87 @@ def test_broken_shard_transfer(case: Case, kind: str, expected: str):
     case.assert_refused(expected)
     case.server.faults.clear()
     case.assert_recovers()
+
+
+@pytest.mark.parametrize("interval", [pytest.param(1.0, id="drip"),
+                                      pytest.param(60.0, id="stall")])
+def test_drip_server_ends_the_sync_by_its_deadline(case: Case, interval: float):
+    """One byte a second (or one byte, then nothing) on timestamp.json: sync_timeout within
+    --timeout, the lock released."""
+    case.world.publish(_v2_people())
+    case.server.faults.append(Fault("/metadata/timestamp.json", "drip", interval=interval))
+    started = time.monotonic()
+    case.assert_refused("sync_timeout", None, "--timeout", "1.5")
+    took = time.monotonic() - started
+    assert took < 2 * (1.5 + 0.5), took  # two devices, each cut off at its deadline
+    case.server.faults.clear()
+    case.assert_recovers()  # the lock was released: the next sync runs at once
+
+
+def test_drip_server_is_cut_off_by_the_byte_rate_floor(case: Case):
+    """The floor ends a dripping file long before the (default) deadline."""
+    from tuf.api.exceptions import SlowRetrievalError
+
+    from blt_status.sync._errors import translate
+    from blt_status.sync._fetcher import HttpxFetcher
+
+    case.server.faults.append(Fault("/metadata/timestamp.json", "drip", interval=0.2))
+    started = time.monotonic()
+    with HttpxFetcher(min_rate=100, rate_window=0.5) as fetcher, \
+            pytest.raises(SlowRetrievalError) as raised:
+        fetcher.download_bytes(case.server.url + "/metadata/timestamp.json", 16 * 1024)
+    assert time.monotonic() - started < 3
+    error = translate(raised.value)
+    assert error.code == "sync_too_slow" and "timestamp.json" in error.message("en")
+    assert "100 bytes" in error.message("en")
+
+
+def test_redirect_to_another_host_is_refused_unless_configured(case: Case):
+    import dataclasses
+
+    case.world.publish(_v2_people())
+    mirror = RepositoryServer(case.world.public_dir).start()
+    try:
+        case.server.faults.append(Fault("/metadata/", "redirect", location=mirror.url))
+        case.assert_refused("sync_redirect")
+        assert not [r for r in mirror.requests if "timestamp" in r]  # never followed
+        host = mirror.url.removeprefix("http://")
+        for device in case.devices:
+            config = dataclasses.replace(device.config, redirect_hosts=(host,))
+            (device.data_dir / "device.json").write_text(json.dumps(config.to_dict()))
+        case.assert_recovers()
+        assert [r for r in mirror.requests if "timestamp" in r]  # followed, once allowed
+    finally:
+        mirror.stop()
+
+
+def test_missing_shard_is_reported_as_missing(case: Case):
+    case.world.publish(_v2_people())
+    case.server.faults.append(Fault("/targets/shards/", "status", status=404))
+    case.assert_refused("target_missing")
+    code, err = case.sync_cli(case.officer)
+    assert code == 1 and "shards/officer/32.01.01.jsonl" in err and "no data repository" not in err
+    case.server.faults.clear()
+    case.assert_recovers()
+
+
+def test_missing_repository_is_still_not_found(case: Case):
+    case.server.faults.append(Fault("/metadata/timestamp.json", "status", status=404))
+    case.assert_refused("sync_not_found")
+    case.server.faults.clear()
+    case.assert_recovers()
+
+
+def test_no_environment_variable_pauses_the_real_sync(case: Case, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    """The old test hook (BLT_SYNC_PAUSE_AT) is gone from production code."""
+    marker = tmp_path / "paused"
+    monkeypatch.setenv("BLT_SYNC_PAUSE_AT", "metadata,shards,index,switch,switched")
+    monkeypatch.setenv("BLT_SYNC_PAUSE_MARKER", str(marker))
+    monkeypatch.setenv("BLT_SYNC_PAUSE_SECONDS", "0")
+    case.world.publish(_v2_people())
+    case.assert_recovers()
+    assert not marker.exists()
 
 
 def test_oversized_timestamp_is_cut_off(case: Case):
@@ -320,8 +403,8 @@ def test_failing_disk_write(case: Case, monkeypatch: pytest.MonkeyPatch, backend
 
         original_insert = sqlite_module._insert
 
-        def failing_insert(connection, records):
-            original_insert(connection, [next(iter(records))])
+        def failing_insert(connection, records, checksum):
+            original_insert(connection, [next(iter(records))], checksum)
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(sqlite_module, "_insert", failing_insert)
@@ -334,12 +417,13 @@ def test_failing_disk_write(case: Case, monkeypatch: pytest.MonkeyPatch, backend
 # -- killed mid-sync -----------------------------------------------------------------------------
 
 
+PAUSED_SYNC = Path(__file__).parent / "support" / "paused_sync.py"
+
+
 def _sync_process(device: Device, url: str, pause_at: str, marker: Path) -> subprocess.Popen:
-    env = dict(os.environ, BLT_SYNC_PAUSE_AT=pause_at, BLT_SYNC_PAUSE_MARKER=str(marker),
-               BLT_LANG="en")
     return subprocess.Popen(
-        [sys.executable, "-m", "blt_status.cli", "sync", "--from", url, "--data-dir",
-         str(device.data_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [sys.executable, str(PAUSED_SYNC), str(device.data_dir), url, pause_at, str(marker)],
+        env=dict(os.environ, BLT_LANG="en"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _wait_for(marker: Path, process: subprocess.Popen, timeout: float = 60) -> None:

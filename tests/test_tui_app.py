@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 from pathlib import Path
 
@@ -191,7 +192,10 @@ async def test_not_found_and_invalid_enter_are_explained_and_audited(device):
         [False, "invalid"]
     keyring = device.unlock(PASSPHRASE)
     report = verify(device.data_dir, keyring)
-    assert report.ok and report.count == 2
+    assert report.ok and report.count == 3  # the unlock, then the two lookups
+    logged = [(json.loads(line)["action"], json.loads(line)["result"]) for line in
+              (device.data_dir / "audit" / "log.jsonl").read_bytes().splitlines()]
+    assert logged == [("unlock", "ok"), ("lookup", "not_found"), ("lookup", "invalid")]
 
 
 async def test_expired_data_is_flagged(make_device):
@@ -323,9 +327,11 @@ async def test_audit_view_counts_and_verifies(device):
         await pilot.press("f5")
         await settle(app, pilot)
         shown = screen_text(app)
-        assert "Pencarian hari ini: 2" in shown and "Entri total: 2" in shown
-        assert "OK: 2 entri, rantai dan MAC utuh" in shown
-        assert "not_found" in shown and "2025-11-22 03:00:00" in shown
+        assert "Pencarian hari ini: 2" in shown and "Entri total: 3" in shown
+        assert "OK: 3 entri, rantai dan MAC utuh" in shown  # the unlock and two lookups
+        # words, local time (WIB), a short tag: no hex, no UTC
+        assert "tidak ditemukan" in shown and "22-11-2025 10:00:00" in shown
+        assert "Waktu (WIB)" in shown and "UTC" not in shown
         log = device.data_dir / "audit" / "log.jsonl"
         log.write_bytes(log.read_bytes().splitlines(keepends=True)[0])
         await pilot.press("v")

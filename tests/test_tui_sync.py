@@ -98,11 +98,13 @@ async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, cap
             assert "Sudah disalurkan" in shown and "Disalurkan:" in shown
             await pilot.press("f5")
             await settle(app, pilot)
-            assert "OK: 4 entri" in screen_text(app)
+            # the unlock, four lookups and the sync (blt_status.audit's one rule)
+            assert "OK: 6 entri" in screen_text(app)
     monkeypatch.setenv("BLT_PASSPHRASE", world.passphrase)
     monkeypatch.setenv("BLT_LANG", "en")
     assert cli_main(["audit", "verify", "--data-dir", str(officer.data_dir)]) == 0
-    assert capsys.readouterr().out.strip() == "OK: 4 entries, chain and MACs intact"
+    # ... and the command's own unlock
+    assert capsys.readouterr().out.strip() == "OK: 7 entries, chain and MACs intact"
 
 
 async def test_demo_world_opens_with_its_passphrase_on_screen(world, tmp_path):

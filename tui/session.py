@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from blt_status.audit import AuditLog
+from blt_status.audit import AuditLog, AuditTrail
 from blt_status.device import Device, Keyring
-from blt_status.errors import AuditError, BltError, NikError
+from blt_status.errors import BltError, NikError
 from blt_status.lookup import LookupResult, LookupService
 from blt_status.store import IndexMeta, IndexStore
 
@@ -35,13 +35,17 @@ class Session:
         self._keyring: Keyring | None = keyring
         self.service: LookupService | None = None
         self.open_error: BltError | None = None
-        self.audit: AuditLog | None = None
-        self.audit_error: BltError | None = None
         self._open_service(index)
-        try:
-            self.audit = AuditLog.open(device, keyring)
-        except (BltError, OSError) as error:
-            self.audit_error = error if isinstance(error, BltError) else AuditError("audit")
+        # The one audit rule of every frontend (blt_status.audit.AuditTrail).
+        self.trail = AuditTrail.open(device, keyring)
+
+    @property
+    def audit(self) -> AuditLog | None:
+        return self.trail.log
+
+    @property
+    def audit_error(self) -> BltError | None:
+        return self.trail.error
 
     @property
     def keyring(self) -> Keyring | None:
@@ -90,27 +94,11 @@ class Session:
         """Append the audit entry of one lookup (found / not_found / invalid)."""
         if self.service is None or outcome.error is not None:
             return None
-        result = outcome.result
-        if result is None:
-            return self._audit("", "invalid", self.service.meta.version, now)
-        return self._audit(result.tag_hex, "found" if result.found else "not_found",
-                           result.data_version, now)
-
-    def _audit(self, tag: str, result: str, data_version: int,
-               now: dt.datetime | None = None) -> BltError | None:
-        if self.audit is None:
-            return self.audit_error
-        try:
-            self.audit.append(action="lookup", tag=tag, result=result,
-                              data_version=data_version, now=now)
-        except BltError as error:
-            return error
-        except OSError:
-            return AuditError("audit_write")
-        return None
+        return self.trail.lookup(outcome.result, data_version=self.service.meta.version,
+                                 now=now)
 
     def today_count(self, today: dt.date) -> int:
-        return self.audit.count_on(today) if self.audit else 0
+        return self.trail.count_on(today)
 
     def close(self) -> None:
         """Forget the keyring and close the index (on lock and on exit)."""

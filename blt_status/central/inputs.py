@@ -73,6 +73,7 @@ PROGRAM_KEYS: dict[str, frozenset[str]] = {
     "eligibility": frozenset({"max_desil"}),
     "schedule": frozenset({"start", "end", "days", "holidays", "slot_minutes",
                            "antar_window_days"}),
+    "checks": frozenset({"burst_count", "burst_seconds"}),  # payouts.load_check_settings
 }
 MAX_WINDOW_DAYS = 366  # start..end of one programme window, both included
 WINDOW_YEARS_DAYS = 5 * 365 + 1  # dates more than five years from today are refused

@@ -156,7 +156,7 @@ def with_outcome(payload: RecordPayload, outcome: Outcome) -> RecordPayload:
         return payload
     return replace(payload, status=outcome.status, collected_at=outcome.collected_at,
                    collected_point_id=outcome.collected_point_id,
-                   status_note=outcome.reason_code)
+                   reason_code=outcome.reason_code, status_note=None)
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:

@@ -1,66 +1,244 @@
-"""Apply a Kantor Pos payout report (``nik, status, waktu, id_titik, keterangan``) to records.
+"""Payout feedback (Kantor Pos CSV reports and API feedback): the one set of reject/flag rules.
 
-:func:`read_payout_report` checks each row on its own; :func:`apply_payouts` checks it against
-the current records, the payout points and the program, and returns only the records whose
-payload changed. Every report row is either applied or rejected with a code.
+:func:`read_payout_report` checks each CSV row on its own (``nik, status, waktu, id_titik,
+keterangan``). :func:`check_feedback` is the ONE function that judges payout facts against the
+roster, the payout points and the program — for CSV reports and API feedback alike: each fact
+is either **rejected** with a code (not applied) or **accepted**, possibly with **flags**
+(applied, but an admin should look). :func:`apply_payouts` turns accepted CSV rows into
+changed records.
 
-Report status -> record status: ``salur`` -> ``collected`` (``collected_at`` = waktu,
-``collected_point_id`` = id_titik), ``gagal`` -> ``held`` (``status_note`` = keterangan),
-``kembali`` -> ``returned`` (``status_note`` = keterangan).
+Rejection codes (per row). From reading a CSV row: ``row_extra_fields``, ``nik_<code>``
+(invalid NIK), ``status_invalid``, ``waktu_invalid``, ``point_missing``. From
+:func:`check_feedback`, in this order:
+
+    future_time       later than when it was received (5 minutes of clock skew allowed)
+    unknown_nik       not a recipient in any published roster of this epoch
+    unknown_point     id_titik is not a payout point
+    outside_program   the date (as written) is not within the program's start..end
+    duplicate         the same NIK is on an earlier accepted row of the same report/batch
+                      (a rejected row never counts: a later valid row of that NIK is used)
+    already_collected the aid was already paid out (final)
+    already_returned  the aid was already returned (final)
+
+Flags (accepted facts; code, severity, the fact's index, an English detail without personal
+data): ``point_mismatch`` (high when the point does not serve the recipient's kecamatan),
+``before_schedule``, ``outside_hours`` (outside the point's opening hours, or on a holiday or a
+non-working day), ``over_capacity``, ``burst`` (more than N payouts at one point within M
+seconds; see :class:`CheckSettings`), ``amount_mismatch``, ``order_conflict`` (dated before an
+event already recorded for that person), ``removed_recipient`` (not in the current roster).
+
+Report status -> record status: ``salur`` -> ``collected`` (``collected_at``,
+``collected_point_id``), ``gagal`` -> ``held``, ``kembali`` -> ``returned``; a held or returned
+record carries a ``reason_code`` (:mod:`blt_status.reasons`), never the payer's free text.
 
 Transitions (current record status down, report status across)::
 
                  salur               gagal               kembali
     scheduled    collected           held                returned
-    held         collected (fixed)   held (note update)  returned
+    held         collected (fixed)   held (reason)       returned
     collected    already_collected   already_collected   already_collected
     returned     already_returned    already_returned    already_returned
 
-A held record can still be paid out once the data is fixed; a collected or returned record is
-final — a second ``salur`` is refused as ``already_collected`` (paid out twice).
-
-Row codes: ``row_extra_fields``, ``nik_<code>`` (invalid NIK), ``status_invalid``,
-``waktu_invalid``, ``point_missing``, ``duplicate`` (same NIK earlier in the report),
-``unknown_nik``, ``unknown_point``, ``outside_program`` (waktu not within the program's
-start..end dates: a report of another program or period), ``already_collected``,
-``already_returned``. A ``waktu`` without a UTC offset is taken as WIB (UTC+07:00); the date
-checked against the window is the date as written in the report.
+A ``waktu`` without a UTC offset is taken as WIB (UTC+07:00). Dates and hours are judged as
+written (a time given in UTC is judged in WIB).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import tomllib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-from blt_status.central.inputs import REPORT_COLUMNS, PayoutPointRow, ProgramConfig, read_csv_rows
+from blt_status.central.inputs import (
+    REPORT_COLUMNS,
+    WEEKDAYS,
+    PayoutPointRow,
+    ProgramConfig,
+    read_csv_rows,
+)
 from blt_status.central.plan import Rejection, mask_raw_nik, number_reason, safe_code_text
-from blt_status.errors import NikError
+from blt_status.errors import FileFormatError, NikError
 from blt_status.nik import mask_digits, parse_nik
-from blt_status.records import RecordPayload
+from blt_status.reasons import reason_from_note, valid_reason
+from blt_status.records import RecordPayload, Schedule
+from blt_status.regions import kecamatan_of
 
-__all__ = ["REPORT_STATUSES", "WIB", "PayoutEvent", "apply_payouts", "read_payout_report"]
+__all__ = [
+    "FLAG_CODES",
+    "REJECTION_CODES",
+    "REPORT_STATUSES",
+    "SEVERITIES",
+    "WIB",
+    "CheckSettings",
+    "Entitlement",
+    "FeedbackItem",
+    "Flag",
+    "PayoutEvent",
+    "PayoutOutcome",
+    "Verdict",
+    "apply_payouts",
+    "check_and_apply",
+    "check_feedback",
+    "entitlement_of",
+    "load_check_settings",
+    "read_payout_report",
+]
 
 REPORT_STATUSES = {"salur": "collected", "gagal": "held", "kembali": "returned"}
+FINAL = {"collected", "returned"}
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+CLOCK_SKEW = dt.timedelta(minutes=5)
+SEVERITIES = ("low", "medium", "high")
+REJECTION_CODES = ("future_time", "unknown_nik", "unknown_point", "outside_program",
+                   "duplicate", "already_collected", "already_returned")
+FLAG_CODES = ("point_mismatch", "before_schedule", "outside_hours", "over_capacity", "burst",
+              "amount_mismatch", "order_conflict", "removed_recipient")
 _MAX_NOTE = 200
+
+
+# -- the types ----------------------------------------------------------------------------------
+
+
+class FeedbackItem(Protocol):
+    """One payout fact to judge: a CSV report row or an API feedback item (ledger event)."""
+
+    @property
+    def nik_digits(self) -> str: ...
+    @property
+    def status(self) -> str: ...  # salur | gagal | kembali
+    @property
+    def occurred_at(self) -> dt.datetime: ...  # timezone-aware
+    @property
+    def point_id(self) -> str: ...
+    @property
+    def amount(self) -> int | None: ...  # rupiah, when the source says it
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Why an accepted payout fact deserves an admin's look (no personal data in ``detail``)."""
+
+    code: str  # one of FLAG_CODES
+    severity: str  # low | medium | high
+    detail: str  # English
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`check_feedback` decided for ``items[index]``."""
+
+    index: int
+    rejection: tuple[str, str] | None = None  # (code, English reason)
+    flags: tuple[Flag, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejection is None
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What one recipient of this epoch is entitled to, and where things stand before the batch.
+
+    ``status`` is the status from roster + ledger; ``last_event_at`` the latest time of the
+    person's recorded events; ``current`` False for someone no longer in the current roster.
+    """
+
+    point_id: str | None
+    kecamatan: str  # of residence, dotted
+    schedule: Schedule
+    amount: int
+    status: str = "scheduled"
+    current: bool = True
+    last_event_at: dt.datetime | None = None
+
+
+def entitlement_of(payload: RecordPayload, *, kecamatan: str | None = None, current: bool = True,
+                   last_event_at: dt.datetime | None = None) -> Entitlement:
+    """The :class:`Entitlement` of an officer record."""
+    point = payload.payout_point
+    return Entitlement(point.id if point else None,
+                       kecamatan or kecamatan_of(payload.kode_wilayah), payload.schedule,
+                       payload.amount, payload.status, current,
+                       last_event_at or payload.collected_at)
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Tunable thresholds (``[checks]`` in program.toml: ``burst_count``, ``burst_seconds``)."""
+
+    burst_count: int = 20  # N: more than N payouts at one point ...
+    burst_seconds: int = 60  # ... within M seconds is a burst
+    clock_skew: dt.timedelta = CLOCK_SKEW
+
+
+def load_check_settings(program_toml: Path | None) -> CheckSettings:
+    """The ``[checks]`` table of program.toml (optional; defaults otherwise).
+
+    Raises ``config_number`` for a value that is not a whole number in range (program.toml is
+    read and checked for unknown keys by :func:`~blt_status.central.inputs.load_program`).
+    """
+    if program_toml is None:
+        return CheckSettings()
+    try:
+        data = tomllib.loads(Path(program_toml).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return CheckSettings()  # load_program reports an unreadable file
+    table = data.get("checks")
+    if not isinstance(table, dict):
+        return CheckSettings()
+    defaults = CheckSettings()
+
+    def whole(key: str, default: int, high: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise FileFormatError("config_number", where=program_toml, key=f"checks.{key}",
+                                  low=1, high=high)
+        return value
+
+    return CheckSettings(whole("burst_count", defaults.burst_count, 100_000),
+                         whole("burst_seconds", defaults.burst_seconds, 86_400))
 
 
 @dataclass(frozen=True)
 class PayoutEvent:
-    """One valid report row."""
+    """One valid CSV report row (satisfies :class:`FeedbackItem`)."""
 
     line: int
     nik_digits: str = field(repr=False)
     status: str  # salur | gagal | kembali
     waktu: dt.datetime  # timezone-aware
     id_titik: str
-    keterangan: str
+    keterangan: str = field(default="", repr=False)  # PRIVATE free text: never published
 
     @property
     def nik_masked(self) -> str:
         return mask_digits(self.nik_digits)
+
+    @property
+    def occurred_at(self) -> dt.datetime:
+        return self.waktu
+
+    @property
+    def point_id(self) -> str:
+        return self.id_titik
+
+    @property
+    def amount(self) -> int | None:
+        return None
+
+    @property
+    def reason_code(self) -> str | None:
+        """The closed-list reason of a gagal/kembali (None for salur)."""
+        return None if self.status == "salur" else reason_from_note(self.keterangan)
+
+
+# -- reading a CSV report -----------------------------------------------------------------------
 
 
 def _parse_waktu(text: str) -> dt.datetime | None:
@@ -72,15 +250,15 @@ def _parse_waktu(text: str) -> dt.datetime | None:
 
 
 def read_payout_report(path: Path) -> tuple[list[PayoutEvent], list[Rejection], int]:
-    """The valid events, the rejected rows and the number of input rows of a report file.
+    """The well-formed rows, the rejected rows and the number of input rows of a report file.
 
     Raises :class:`FileFormatError` for the file as a whole (missing, not UTF-8, empty,
-    missing columns).
+    missing columns). Duplicates are judged by :func:`check_feedback` (only accepted rows
+    count).
     """
     rows = read_csv_rows(path, REPORT_COLUMNS)
     events: list[PayoutEvent] = []
     rejected: list[Rejection] = []
-    first_line: dict[str, int] = {}
     for row in rows:
         values = row.values
         masked = mask_raw_nik(values["nik"])
@@ -109,61 +287,261 @@ def read_payout_report(path: Path) -> tuple[list[PayoutEvent], list[Rejection], 
         if not values["id_titik"]:
             rejected.append(Rejection(row.line, masked, "point_missing", "id_titik is empty"))
             continue
-        winner = first_line.setdefault(nik.digits, row.line)
-        if winner != row.line:
-            rejected.append(Rejection(row.line, masked, "duplicate",
-                                      f"the same NIK is on line {winner} of this report, which "
-                                      "is used"))
-            continue
         events.append(PayoutEvent(row.line, nik.digits, status, waktu, values["id_titik"],
                                   values["keterangan"][:_MAX_NOTE]))
     return events, rejected, len(rows)
 
 
-def _transition(current: RecordPayload, event: PayoutEvent) -> RecordPayload | tuple[str, str]:
-    """The new payload, or ``(code, reason)`` when the transition is not allowed."""
-    if current.status == "collected":
-        when = current.collected_at.isoformat() if current.collected_at else "earlier"
-        return ("already_collected", f"already collected ({when}); a payout is final")
-    if current.status == "returned":
+# -- the rules ----------------------------------------------------------------------------------
+
+
+def _local(moment: dt.datetime) -> dt.datetime:
+    """The time as written; a UTC time is read in WIB."""
+    offset = moment.utcoffset()
+    return moment.astimezone(WIB) if offset is None or offset == dt.timedelta(0) else moment
+
+
+def _point_text(point_id: str) -> str:
+    return safe_code_text(point_id, r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _point_kecamatan(point: PayoutPointRow) -> set[str]:
+    return {kecamatan_of(code) for code in point.serves}
+
+
+def _reject(items: Sequence[FeedbackItem], index: int,
+            lookup: Callable[[str], Entitlement | None],
+            accepted_in_batch: Mapping[str, int], points: Mapping[str, PayoutPointRow],
+            program: ProgramConfig, received_at: dt.datetime, settings: CheckSettings,
+            ) -> tuple[str, str] | None:
+    item = items[index]
+    if item.occurred_at > received_at + settings.clock_skew:
+        return ("future_time", f"the time {item.occurred_at.isoformat()} is later than when "
+                "the report was received (more than 5 minutes of clock skew)")
+    entitlement = lookup(item.nik_digits)
+    if entitlement is None:
+        return ("unknown_nik", "this NIK is not a recipient in any published roster of this "
+                "program")
+    if item.point_id not in points:
+        return ("unknown_point", f"id_titik {_point_text(item.point_id)} is not a payout point")
+    day = item.occurred_at.date()
+    if not program.start <= day <= program.end:
+        return ("outside_program",
+                f"waktu {day} is outside the program {program.program.id} "
+                f"({program.start} to {program.end}): a report of another program?")
+    earlier = accepted_in_batch.get(item.nik_digits)
+    if earlier is not None:
+        return ("duplicate", f"the same NIK is on an earlier row of this report "
+                f"({_ref(items[earlier], earlier)}), which is used")
+    if entitlement.status == "collected":
+        return ("already_collected", "already collected; a payout is final")
+    if entitlement.status == "returned":
         return ("already_returned", "the aid was already returned; a return is final")
-    note = event.keterangan or None
-    if event.status == "salur":
-        return replace(current, status="collected", collected_at=event.waktu,
-                       collected_point_id=event.id_titik, status_note=note)
-    if event.status == "gagal":
-        return replace(current, status="held", status_note=note or "gagal salur")
-    return replace(current, status="returned", status_note=note)
+    return None
+
+
+def _ref(item: FeedbackItem, index: int) -> str:
+    line = getattr(item, "line", None)
+    if not isinstance(line, int):
+        row_ref = str(getattr(item, "row_ref", ""))
+        line = int(row_ref) if row_ref.isdigit() else None
+    return f"line {line}" if line is not None else f"item {index + 1}"
+
+
+def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
+                   points: Mapping[str, PayoutPointRow], roster: Mapping[str, Entitlement],
+                   past_payouts: Iterable[tuple[str, dt.datetime]] = (),
+                   received_at: dt.datetime | None = None,
+                   settings: CheckSettings | None = None) -> list[Verdict]:
+    """Judge a batch of payout facts: one :class:`Verdict` per item, in order.
+
+    ``roster`` holds every recipient of this epoch by NIK digits (``current`` False for those
+    dropped from the current roster) with their status before the batch; ``past_payouts`` the
+    ``(point_id, occurred_at)`` of every ``salur`` already in the ledger (for capacity and
+    bursts). Items are judged in order; an accepted item changes the state later items see.
+    """
+    settings = settings or CheckSettings()
+    received_at = received_at or dt.datetime.now(dt.UTC)
+    state: dict[str, Entitlement] = {}  # what this batch changed
+    verdicts: list[Verdict | None] = [None] * len(items)
+    accepted_in_batch: dict[str, int] = {}
+    accepted: list[int] = []
+
+    def current(nik: str) -> Entitlement | None:
+        return state.get(nik) or roster.get(nik)
+
+    order_flags: dict[int, Flag] = {}
+    for index, item in enumerate(items):
+        rejection = _reject(items, index, current, accepted_in_batch, points, program, received_at,
+                            settings)
+        if rejection is not None:
+            verdicts[index] = Verdict(index, rejection)
+            continue
+        before = current(item.nik_digits)
+        assert before is not None
+        if before.last_event_at is not None and item.occurred_at < before.last_event_at:
+            order_flags[index] = Flag(
+                "order_conflict", "medium",
+                f"dated {item.occurred_at.isoformat()}, before an event already recorded for "
+                f"this person ({before.last_event_at.isoformat()})")
+        latest = max(filter(None, (before.last_event_at, item.occurred_at)))
+        state[item.nik_digits] = replace(before, status=REPORT_STATUSES[item.status],
+                                         last_event_at=latest)
+        accepted_in_batch[item.nik_digits] = index
+        accepted.append(index)
+
+    # Point counters over the ledger's payouts and this batch's accepted ones.
+    by_point: dict[str, list[dt.datetime]] = defaultdict(list)
+    per_day: dict[tuple[str, dt.date], list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for point_id, moment in past_payouts:
+        by_point[point_id].append(moment)
+        per_day[(point_id, _local(moment).date())].append((moment, -1))
+    for index in accepted:
+        item = items[index]
+        if item.status == "salur" and not _at_home(roster.get(item.nik_digits)):
+            by_point[item.point_id].append(item.occurred_at)
+            per_day[(item.point_id, _local(item.occurred_at).date())].append(
+                (item.occurred_at, index))
+    for times in by_point.values():
+        times.sort()
+    over: dict[int, Flag] = {}
+    for (point_id, day), entries in per_day.items():
+        capacity = points[point_id].kapasitas_per_hari if point_id in points else None
+        if capacity is None or len(entries) <= capacity:
+            continue
+        entries.sort()
+        for rank, (_, index) in enumerate(entries, 1):
+            if rank > capacity and index >= 0:
+                over[index] = Flag("over_capacity", "medium",
+                                   f"payout {rank} at {_point_text(point_id)} on {day}; its "
+                                   f"capacity is {capacity} a day")
+
+    window = dt.timedelta(seconds=settings.burst_seconds)
+    for index in accepted:
+        item = items[index]
+        entitlement = roster.get(item.nik_digits)
+        assert entitlement is not None
+        flags: list[Flag] = []
+        if not entitlement.current:
+            flags.append(Flag("removed_recipient", "high",
+                              "this person is not in the current roster"))
+        if item.amount is not None and item.amount != entitlement.amount:
+            flags.append(Flag("amount_mismatch", "high",
+                              f"amount {item.amount} differs from the entitlement "
+                              f"{entitlement.amount}"))
+        if index in order_flags:
+            flags.append(order_flags[index])
+        if item.status == "salur":
+            flags.extend(_payout_flags(item, entitlement, points[item.point_id], program))
+            if index in over:
+                flags.append(over[index])
+            times = by_point.get(item.point_id, [])
+            if times:
+                count = (bisect.bisect_right(times, item.occurred_at)
+                         - bisect.bisect_left(times, item.occurred_at - window))
+                if count > settings.burst_count:
+                    flags.append(Flag(
+                        "burst", "high",
+                        f"{count} payouts at {_point_text(item.point_id)} within "
+                        f"{settings.burst_seconds} s (limit {settings.burst_count})"))
+        verdicts[index] = Verdict(index, None, tuple(flags))
+    return [verdict if verdict is not None else Verdict(index)
+            for index, verdict in enumerate(verdicts)]
+
+
+def _at_home(entitlement: Entitlement | None) -> bool:
+    return entitlement is not None and entitlement.schedule.mode == "antar"
+
+
+def _payout_flags(item: FeedbackItem, entitlement: Entitlement, point: PayoutPointRow,
+                  program: ProgramConfig) -> list[Flag]:
+    flags: list[Flag] = []
+    local = _local(item.occurred_at)
+    if entitlement.point_id is not None and item.point_id != entitlement.point_id:
+        other = entitlement.kecamatan not in _point_kecamatan(point)
+        flags.append(Flag(
+            "point_mismatch", "high" if other else "medium",
+            f"paid at {_point_text(item.point_id)}, assigned {_point_text(entitlement.point_id)}"
+            + (" (a point of another kecamatan)" if other else "")))
+    if local.date() < entitlement.schedule.date:
+        flags.append(Flag("before_schedule", "medium",
+                          f"paid on {local.date()}, scheduled from "
+                          f"{entitlement.schedule.date}"))
+    if local.date() in program.holidays:
+        flags.append(Flag("outside_hours", "medium", f"paid on {local.date()}, a holiday"))
+    elif WEEKDAYS[local.weekday()] not in program.days:
+        flags.append(Flag("outside_hours", "medium",
+                          f"paid on {local.date()}, not a payout weekday"))
+    elif entitlement.schedule.mode != "antar" and not (
+            point.jam_buka <= local.time().replace(tzinfo=None) <= point.jam_tutup):
+        flags.append(Flag("outside_hours", "low",
+                          f"paid at {local.strftime('%H:%M')}, the point opens "
+                          f"{point.jam_buka.strftime('%H:%M')}-"
+                          f"{point.jam_tutup.strftime('%H:%M')}"))
+    return flags
+
+
+# -- applying CSV rows to records ---------------------------------------------------------------
+
+
+@dataclass
+class PayoutOutcome:
+    changed: dict[str, RecordPayload]  # by NIK digits: only records whose payload changed
+    rejected: list[Rejection]  # sorted by line
+    flags: list[tuple[PayoutEvent, Flag]]
+
+
+def _transition(current: RecordPayload, item: FeedbackItem,
+                reason_code: str | None) -> RecordPayload:
+    if item.status == "salur":
+        return replace(current, status="collected", collected_at=item.occurred_at,
+                       collected_point_id=item.point_id, status_note=None, reason_code=None)
+    status = REPORT_STATUSES[item.status]
+    return replace(current, status=status, status_note=None,
+                   reason_code=valid_reason(reason_code) or "lainnya")
+
+
+def check_and_apply(current: Mapping[str, RecordPayload], events: Sequence[PayoutEvent],
+                    payout_points: Mapping[str, PayoutPointRow], program: ProgramConfig, *,
+                    received_at: dt.datetime | None = None,
+                    settings: CheckSettings | None = None,
+                    removed: Mapping[str, RecordPayload] | None = None) -> PayoutOutcome:
+    """Judge report rows with :func:`check_feedback` and apply the accepted ones to records.
+
+    ``removed``: records of this epoch no longer in the current roster (their payouts are
+    accepted and flagged ``removed_recipient``, but change no published record).
+    """
+    roster = {nik: entitlement_of(payload) for nik, payload in current.items()}
+    for nik, payload in (removed or {}).items():
+        roster.setdefault(nik, entitlement_of(payload, current=False))
+    past = [(payload.collected_point_id, payload.collected_at)
+            for payload in current.values()
+            if payload.status == "collected" and payload.collected_point_id
+            and payload.collected_at]
+    verdicts = check_feedback(events, program=program, points=payout_points, roster=roster,
+                              past_payouts=[(p, t) for p, t in past if p and t],
+                              received_at=received_at, settings=settings)
+    state: dict[str, RecordPayload] = {}
+    rejected: list[Rejection] = []
+    flags: list[tuple[PayoutEvent, Flag]] = []
+    for verdict in verdicts:
+        event = events[verdict.index]
+        if verdict.rejection is not None:
+            rejected.append(Rejection(event.line, event.nik_masked, *verdict.rejection))
+            continue
+        flags.extend((event, flag) for flag in verdict.flags)
+        record = state.get(event.nik_digits) or current.get(event.nik_digits)
+        if record is not None:
+            state[event.nik_digits] = _transition(record, event, event.reason_code)
+    changed = {nik: payload for nik, payload in state.items() if payload != current[nik]}
+    rejected.sort(key=lambda rejection: rejection.line)
+    return PayoutOutcome(changed, rejected, flags)
 
 
 def apply_payouts(current: Mapping[str, RecordPayload], events: Sequence[PayoutEvent],
-                  payout_points: Mapping[str, PayoutPointRow], program: ProgramConfig,
+                  payout_points: Mapping[str, PayoutPointRow], program: ProgramConfig, *,
+                  received_at: dt.datetime | None = None,
                   ) -> tuple[dict[str, RecordPayload], list[Rejection]]:
     """Apply events in order; return the changed records (by NIK digits) and the rejections."""
-    state: dict[str, RecordPayload] = {}
-    rejected: list[Rejection] = []
-    for event in events:
-        def reject(code: str, reason: str, event: PayoutEvent = event) -> None:
-            rejected.append(Rejection(event.line, event.nik_masked, code, reason))
-
-        record = state.get(event.nik_digits) or current.get(event.nik_digits)
-        if record is None:
-            reject("unknown_nik", "this NIK is not a recipient of the published program")
-            continue
-        if event.id_titik not in payout_points:
-            shown = safe_code_text(event.id_titik, r"[A-Za-z0-9_.-]{1,40}")
-            reject("unknown_point", f"id_titik {shown} is not a payout point")
-            continue
-        if not program.start <= event.waktu.date() <= program.end:
-            reject("outside_program",
-                   f"waktu {event.waktu.date()} is outside the program {program.program.id} "
-                   f"({program.start} to {program.end}): a report of another program?")
-            continue
-        outcome = _transition(record, event)
-        if isinstance(outcome, tuple):
-            reject(*outcome)
-            continue
-        state[event.nik_digits] = outcome
-    changed = {nik: payload for nik, payload in state.items() if payload != current[nik]}
-    rejected.sort(key=lambda rejection: rejection.line)
-    return changed, rejected
+    outcome = check_and_apply(current, events, payout_points, program, received_at=received_at)
+    return outcome.changed, outcome.rejected

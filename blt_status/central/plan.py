@@ -29,9 +29,7 @@ Reasons name line numbers, codes and values of non-personal fields, never a NIK,
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -55,7 +53,6 @@ from blt_status.layout import AGGREGATES_FORMAT
 from blt_status.nik import mask_digits, parse_kk, parse_nik
 from blt_status.records import Program, RecordPayload
 from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "DISTRIBUTION_COLUMNS",
@@ -64,12 +61,14 @@ __all__ = [
     "ProgramConfig",
     "PublicationPlan",
     "Rejection",
+    "RosterWarning",
     "compute_aggregates",
     "load_payout_points",
     "load_program",
     "mask_raw_nik",
     "number_reason",
     "plan_publication",
+    "roster_warnings",
     "safe_code_text",
     "write_distribution_lists",
 ]
@@ -77,7 +76,7 @@ __all__ = [
 PROGRESS_EVERY = 1000
 DISTRIBUTION_COLUMNS = ("tanggal", "sampai_tanggal", "jam_mulai", "jam_selesai", "nama", "alamat",
                         "desa", "kode_desa", "nik_4_terakhir", "jumlah", "mode",
-                        "kebutuhan_khusus")
+                        "kebutuhan_khusus")  # the same as blt_status.central.lists
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,24 @@ class Rejection:
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "nik_masked": self.nik_masked, "code": self.code,
                 "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RosterWarning:
+    """Something in the roster an admin should check; the rows are published anyway.
+
+    ``same_person_two_niks``: two published rows with the same normalised name, birth date
+    (from the NIK) and desa. ``excel_damaged_numbers``: NIK or KK cells whose last digit is 0
+    far more often than chance, or written like ``3.20101E+15`` — what a spreadsheet's
+    15-digit precision does to 16-digit numbers.
+    """
+
+    code: str
+    lines: tuple[int, ...]
+    reason: str  # English; line numbers and counts only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "lines": list(self.lines), "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,7 @@ class PublicationPlan:
     rejected: list[Rejection]  # sorted by line
     input_rows: int
     payout_points: dict[str, PayoutPointRow]
+    warnings: list[RosterWarning] = field(default_factory=list)  # published anyway
 
     def rejected_counts(self) -> dict[str, int]:
         """How many rows were rejected per code."""
@@ -298,53 +316,71 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
                                            kecamatan_of(row.desa), payload, row.line, row.desil))
     recipients.sort(key=lambda recipient: (recipient.shard, recipient.nik_digits))
     rejected.sort(key=lambda rejection: rejection.line)
-    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points)
+    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points,
+                           roster_warnings(rows, recipients))
     if plan.input_rows != len(plan.recipients) + len(plan.rejected):  # pragma: no cover
         raise AssertionError("every input row must be published or rejected")
     return plan
 
 
-def _distribution_order(recipient: PlannedRecipient) -> tuple[str, str, str, str]:
-    schedule = recipient.payload.schedule
-    start = schedule.start.isoformat() if schedule.start else "99"
-    return (schedule.date.isoformat(), start, recipient.payload.name.casefold(),
-            recipient.nik_digits)
+def _normal_name(name: str) -> str:
+    return " ".join(re.sub(r"[^a-z ]+", " ", name.casefold()).split())
+
+
+def roster_warnings(rows: list[CsvRow], recipients: list[PlannedRecipient],
+                    ) -> list[RosterWarning]:
+    """The publish report's warnings (see :class:`RosterWarning`): never rejections."""
+    warnings: list[RosterWarning] = []
+    seen: dict[tuple[str, str, str], list[PlannedRecipient]] = defaultdict(list)
+    for recipient in recipients:
+        born = recipient.nik_digits[6:12]  # DDMMYY (+40 on DD for women)
+        seen[(_normal_name(recipient.payload.name), born, recipient.payload.kode_wilayah)] \
+            .append(recipient)
+    for group in seen.values():
+        if len(group) > 1:
+            lines = tuple(sorted(member.line for member in group))
+            warnings.append(RosterWarning(
+                "same_person_two_niks", lines,
+                f"lines {', '.join(map(str, lines))} have the same name, birth date and desa "
+                "under different NIKs: one person registered twice?"))
+    for column in ("nik", "no_kk"):
+        cells = [(row.line, row.values.get(column, "").strip()) for row in rows]
+        scientific = tuple(line for line, cell in cells
+                           if re.fullmatch(r"[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+", cell))
+        numbers = [(line, re.sub(r"[^0-9]", "", cell)) for line, cell in cells]
+        numbers = [(line, digits) for line, digits in numbers if len(digits) == 16]
+        zeros = tuple(line for line, digits in numbers if digits.endswith("0"))
+        expected = 0.1 * len(numbers)
+        suspicious = len(zeros) >= 5 and len(zeros) > expected + 4 * (0.09 * len(numbers)) ** 0.5
+        if suspicious or scientific:
+            lines = tuple(sorted(set(zeros if suspicious else ()) | set(scientific)))
+            warnings.append(RosterWarning(
+                "excel_damaged_numbers", lines[:50],
+                f"column {column}: {len(zeros)} of {len(numbers)} numbers end in 0 (about "
+                f"{round(expected)} expected by chance) and {len(scientific)} are written like "
+                "3.2E+15: the file may have been saved by a spreadsheet that rounds numbers to "
+                "15 digits; export it again with the column formatted as text"))
+    return warnings
 
 
 def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]:
-    """One private CSV (0600) per payout point, ``<point id>.csv``, sorted by date, slot, name.
+    """One private signed CSV (0600) per payout point, ``<point id>.csv``, sorted by date, slot,
+    name, with its signed manifest (see :mod:`blt_status.central.lists`).
 
     Every payout point gets a file, an empty one (header only) when nobody is assigned to it.
-    NIKs appear only as their last four digits.
+    NIKs appear only as their last four digits. When ``out_dir`` is a store's
+    ``private/distribution/<version>`` folder the list key is the store's
+    (``private/lists/signing.pem``) and the version is the folder's.
     """
-    by_point: dict[str, list[PlannedRecipient]] = {pid: [] for pid in plan.payout_points}
-    for recipient in plan.recipients:
-        point = recipient.payload.payout_point
-        if point is not None:
-            by_point.setdefault(point.id, []).append(recipient)
-    paths = []
-    for point_id, members in sorted(by_point.items()):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(DISTRIBUTION_COLUMNS)
-        for recipient in sorted(members, key=_distribution_order):
-            payload = recipient.payload
-            schedule = payload.schedule
-            writer.writerow([
-                schedule.date.isoformat(),
-                (schedule.window_end or schedule.date).isoformat(),
-                schedule.start.strftime("%H:%M") if schedule.start else "",
-                schedule.end.strftime("%H:%M") if schedule.end else "",
-                payload.name, payload.address or "",
-                region_name(payload.kode_wilayah) or "", payload.kode_wilayah,
-                recipient.nik_digits[-4:], payload.amount, schedule.mode,
-                payload.special_needs or "",
-            ])
-        path = out_dir / f"{point_id}.csv"
-        atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), mode=0o600)
-        path.chmod(0o600)
-        paths.append(path)
-    return paths
+    from blt_status.central.lists import list_key, list_rows, write_point_lists
+
+    if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
+        private_dir, version = out_dir.parent.parent, int(out_dir.name)
+    else:
+        private_dir, version = out_dir, 0
+    rows = list_rows((recipient.nik_digits, recipient.payload) for recipient in plan.recipients)
+    return write_point_lists(rows, plan.payout_points, out_dir, version=version,
+                             program=plan.program.program, key=list_key(private_dir))
 
 
 def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program, *,

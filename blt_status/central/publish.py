@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from blt_status._fs import atomic_write_bytes, make_private_dir
 from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     database_url,
@@ -47,7 +48,7 @@ from blt_status.central.db import (
 )
 from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
-from blt_status.central.store import CentralStore, Epoch, make_private_dir
+from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey
 from blt_status.errors import CentralError
 from blt_status.i18n import format_number, format_percent
@@ -67,7 +68,6 @@ from blt_status.records import (
     SealedRecord,
     seal_payload,
 )
-from blt_status.store import atomic_write_bytes
 
 __all__ = [
     "Guards",
@@ -132,6 +132,7 @@ class PublishReport:
     distribution_lists: list[str] = field(default_factory=list)
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # roster warnings (recon)
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -140,6 +141,7 @@ class PublishReport:
         return {
             "version": self.version,
             "published": self.published,
+            "warnings": self.warnings,
             "rejected": self.rejected,
             "input_rows": self.input_rows,
             "rejected_count": len(self.rejected),
@@ -476,11 +478,21 @@ def _plan(store: CentralStore, connection: Connection, *,
     for entry in entries.values():
         before = previous.get(entry.subject)
         touched = False
+        officer_unchanged = False
         for view in VIEWS:
             payload = _view_payload(entry.published, view)
-            wanted = _view_hash(store, entry.shard, payload)
-            entry.blob_hashes[view] = wanted
             cached = cache.get((entry.subject, view))
+            if view == "officer":
+                # The roster's hash is the officer view's hash when the ledger adds nothing.
+                wanted = entry.base_hash if entry.published is entry.base \
+                    else _view_hash(store, entry.shard, payload)
+                officer_unchanged = cached is not None and cached.blob_hash == wanted
+            elif officer_unchanged and cached is not None and cached.blob_hash is not None \
+                    and cached.blob is not None:
+                wanted = cached.blob_hash  # the recipient view follows the officer view
+            else:
+                wanted = _view_hash(store, entry.shard, payload)
+            entry.blob_hashes[view] = wanted
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
                 plan.work.append((entry.nik, view, entry.shard, payload))
                 plan.work_refs.append((entry, view))
@@ -953,7 +965,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                          result.shards_written, result.shards_unchanged, result.keys_derived,
                          result.keys_reused, result.kecamatan, store.config.kdf.label,
                          [str(path) for path in result.distribution_lists], result.changes,
-                         dry_run)
+                         dry_run, [warning.to_dict() for warning in plan.warnings])
 
 
 def _file_sha256(path: Path) -> str:
@@ -979,8 +991,7 @@ def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress 
     rows, rejections, input_rows = read_payout_report(report_csv)
     source_ref = _file_sha256(report_csv)
     events = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "csv",
-                          source_ref, str(row.line),
-                          None if row.status == "salur" else "lainnya", row.keterangan)
+                          source_ref, str(row.line), row.reason_code, row.keterangan)
               for row in rows]
     return ingest_events(store, events, progress=progress, now=now, workers=workers,
                          rejected_before=[rejection.to_dict() for rejection in rejections],
@@ -1007,9 +1018,13 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)):
         fresh, duplicates = _new_events(store, events)
-        accepted, rejected = _check_events(store, fresh, version=version, epoch_id=epoch_id,
-                                           inputs=inputs)
-        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at)
+        from blt_status.central.checks import check_events  # issue 10's rules and flags
+
+        accepted, rejected, found = check_events(store, fresh, version=version,
+                                                 epoch_id=epoch_id, inputs=inputs,
+                                                 received_at=received_at)
+        appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at,
+                                        flags=found)
     duplicates += appended.duplicates
     rejected = sorted([*(dict(item) for item in rejected_before), *rejected],
                       key=lambda item: int(item["line"]))

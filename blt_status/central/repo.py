@@ -29,8 +29,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from blt_status.central.store import sync_paths, write_file_unsynced
-from blt_status.store import atomic_write_bytes, fsync_dir
+from blt_status._fs import atomic_write_bytes, fsync_dir, sync_paths, write_file_unsynced
 
 __all__ = ["RepoTransaction", "make_next_root", "make_root", "target_path_on_disk"]
 

@@ -1,44 +1,50 @@
-"""The central store on disk: keys, peppers, config, and the publisher's encrypted private state.
+"""The central store on disk: keys, peppers, config; its state lives in the database.
 
     DIR/public/                    the TUF repository (served as-is; see blt_status.layout)
     DIR/private/          0700     never served
-        config.json                KDF profile, expiries, central URL, root threshold
+        config.json                KDF profile, expiries, central URL, root threshold,
+                                   database URL, publish guards
         secrets.json               master pepper and epoch salts
         keys/<role>.pem            Ed25519 signing keys (PKCS#8 PEM): root-1..n, targets,
                                    snapshot, timestamp
-        state/<v>.json             manifest of published version v (no personal data)
-        state/objects/<id>.bin     AES-GCM sealed per-kecamatan state: payloads, cached
-                                   Argon2id root keys, sealed blobs (NIK, name inside only)
+        central.db                 the default (SQLite) database: roster, key cache, versions,
+                                   payout ledger (see blt_status.central.db)
         inputs/<sha256>.<ext>      copies of the program and payout point files a version used
         distribution/<v>/          Kantor Pos distribution lists (names, masked NIK)
 
-Every file under ``private/`` is written 0600. The state key is derived from the master pepper,
-so the state is unreadable without ``secrets.json``.
+:class:`StoreSecrets` is the secret half (peppers, salts, signing keys, the state key that
+seals private database rows); :class:`CentralStore` adds the folder, its lock and what is
+published. Every file under ``private/`` is written 0600. The state key is derived from the
+master pepper, so sealed rows are unreadable without ``secrets.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tenacity
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root, Targets, Timestamp
 
+from blt_status._fs import (
+    atomic_write_bytes,
+    fsync_dir,
+    make_private_dir,
+    try_lock,
+    write_file_unsynced,
+)
 from blt_status.crypto import (
     PRODUCTION_INDEX_KDF,
     TEST_INDEX_KDF,
@@ -50,7 +56,6 @@ from blt_status.crypto import (
 from blt_status.errors import CentralError
 from blt_status.indexer import IndexParams
 from blt_status.records import Program, RecordPayload
-from blt_status.store import atomic_write_bytes, fsync_dir
 
 __all__ = [
     "KDF_PROFILES",
@@ -58,6 +63,7 @@ __all__ = [
     "CentralStore",
     "Epoch",
     "StateRecord",
+    "StoreSecrets",
     "StoreState",
 ]
 
@@ -78,55 +84,6 @@ def _utcnow() -> dt.datetime:
 
 def _central_error(code: str, id_text: str, en_text: str) -> CentralError:
     return CentralError(code, id_text, en_text)
-
-
-def make_private_dir(directory: Path) -> None:
-    """Create ``directory`` and any missing parents with mode 0700."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700)
-        os.chmod(path, 0o700)
-
-
-def write_file_unsynced(path: Path, data: bytes, mode: int) -> None:
-    """Write a whole file under a temporary name and rename it, without fsync.
-
-    For the many files of one publish (targets, state objects): the publisher makes them
-    durable together (:func:`sync_paths`) before the metadata that names them is written.
-    """
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def sync_paths(paths: Iterable[Path]) -> None:
-    """fsync many files (concurrently, so the journal can batch them), then their folders."""
-    files = list(paths)
-    if not files:
-        return
-
-    def fsync_file(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        list(pool.map(fsync_file, files))
-    for directory in sorted({path.parent for path in files}):
-        fsync_dir(directory)
 
 
 def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -243,17 +200,141 @@ class StoreState:
         return shards
 
 
-class CentralStore:
-    """A central store directory: open it, sign with its keys, read and write its state."""
+class StoreSecrets:
+    """The secret half of a central store: peppers, epoch salts, signing keys, and the state
+    key that seals private database rows. Nothing here touches the database or public/."""
+
+    def __init__(self, private_dir: Path, config: CentralConfig) -> None:
+        self.private_dir = private_dir
+        self.config = config
+        self._secrets: dict[str, Any] | None = None
+        self._state_key_cache: bytes | None = None
+        self._aead: AESGCM | None = None
+
+    # -- secrets and keys ------------------------------------------------------------------
+
+    def _load_secrets(self) -> dict[str, Any]:
+        if self._secrets is None:
+            try:
+                self._secrets = json.loads((self.private_dir / "secrets.json").read_bytes())
+                b64d(self._secrets["master_pepper"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise _central_error("store_corrupt", "Berkas rahasia pusat rusak atau hilang.",
+                                     "The central store's secrets.json is missing or corrupt."
+                                     ) from None
+        return self._secrets
+
+    @property
+    def master_pepper(self) -> bytes:
+        return b64d(self._load_secrets()["master_pepper"])
+
+    def epochs(self) -> list[Epoch]:
+        return [Epoch.from_dict(item) for item in self._load_secrets()["epochs"]]
+
+    def epoch(self, epoch_id: str) -> Epoch:
+        for epoch in self.epochs():
+            if epoch.id == epoch_id:
+                return epoch
+        raise _central_error("store_corrupt", "Epoch kunci tidak ditemukan.",
+                             f"Key epoch {epoch_id} is missing from secrets.json.")
+
+    def epoch_for_program(self, program_id: str) -> tuple[Epoch, bool]:
+        """The epoch serving ``program_id``; a new one (new salt) for a new program period.
+
+        Returns ``(epoch, is_new)``; a new epoch is saved only by :meth:`save_epoch`.
+        """
+        epochs = self.epochs()
+        for epoch in epochs:
+            if epoch.program_id == program_id:
+                return epoch, False
+        last = epochs[-1]
+        if last.program_id is None:  # the salt made at init, not bound yet
+            return Epoch(last.id, last.salt, program_id), True
+        return Epoch(f"e{len(epochs) + 1}", new_secret(16), program_id), True
+
+    def save_epoch(self, epoch: Epoch) -> None:
+        secrets = dict(self._load_secrets())
+        epochs = [item for item in secrets["epochs"] if item["id"] != epoch.id]
+        secrets["epochs"] = [*epochs, epoch.to_dict()]
+        write_private(self.private_dir / "secrets.json", json.dumps(secrets, indent=1).encode())
+        self._secrets = secrets
+
+    def index_params(self, epoch: Epoch) -> IndexParams:
+        return IndexParams(epoch_salt=epoch.salt, kdf=self.config.kdf,
+                           master_pepper=self.master_pepper)
+
+    def key_names(self, role: str) -> list[str]:
+        """The key file names of a role: ``root-1``..``root-n`` or the role itself."""
+        if role == "root":
+            return [f"root-{index}" for index in range(1, self.config.root_keys + 1)]
+        if role in ONLINE_ROLES:
+            return [role]
+        raise _central_error("role_unknown", f"Peran {role} tidak dikenal.",
+                             f"Unknown role {role}: use root, targets, snapshot or timestamp.")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.private_dir / "keys"
+
+    def stage_key(self, name: str, signer: CryptoSigner) -> None:
+        """Write a replacement key beside the current one (``<name>.pem.next``)."""
+        write_private(self.keys_dir / f"{name}.pem.next", signer.private_bytes)
+
+    def signer(self, name: str) -> CryptoSigner:
+        """The signer of ``name`` (``root-1``.., ``targets``, ``snapshot``, ``timestamp``)."""
+        try:
+            pem = (self.private_dir / "keys" / f"{name}.pem").read_bytes()
+            return CryptoSigner(load_pem_private_key(pem, None))
+        except (OSError, ValueError, TypeError):
+            raise _central_error("key_missing", f"Kunci {name} hilang atau rusak.",
+                                 f"The signing key {name} is missing or unreadable.") from None
+
+    # -- sealing private rows -----------------------------------------------------------
+
+    def _state_key(self) -> bytes:
+        if self._state_key_cache is None:
+            self._state_key_cache = hmac.new(self.master_pepper, b"blt-central-state-v1",
+                                             hashlib.sha256).digest()
+        return self._state_key_cache
+
+    @property
+    def subject_key(self) -> bytes:
+        """The key under which the database names people (see ``db.subject_of``)."""
+        from blt_status.central.db import subject_key
+
+        return subject_key(self.master_pepper)
+
+    def seal(self, data: bytes, aad: bytes) -> bytes:
+        """AES-GCM seal private data for the database under the state key."""
+        nonce = new_secret(_NONCE)
+        return nonce + self._state_aead().encrypt(nonce, data, aad)
+
+    def unseal(self, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return self._state_aead().decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+        except (InvalidTag, ValueError):
+            raise CentralError("state_corrupt_db") from None
+
+    def _state_aead(self) -> AESGCM:
+        if self._aead is None:
+            self._aead = AESGCM(self._state_key())
+        return self._aead
+
+    def keyed_hash(self, data: bytes) -> str:
+        """A hash of private data that reveals nothing without the state key."""
+        return hmac.new(self._state_key(), data, hashlib.sha256).hexdigest()
+
+
+class CentralStore(StoreSecrets):
+    """A central store directory: open it, lock it, read what is published and its state
+    (the keys and secrets are :class:`StoreSecrets`')."""
 
     def __init__(self, directory: Path, config: CentralConfig) -> None:
+        super().__init__(directory / "private", config)
         self.directory = directory
-        self.config = config
         self.public_dir = directory / "public"
-        self.private_dir = directory / "private"
         self.metadata_dir = self.public_dir / "metadata"
         self.targets_dir = self.public_dir / "targets"
-        self._secrets: dict[str, Any] | None = None
         self._lock_depth = 0
 
     def __repr__(self) -> str:
@@ -329,8 +410,19 @@ class CentralStore:
         return store
 
     @classmethod
-    def open(cls, directory: Path) -> CentralStore:
-        directory = Path(directory)
+    def open(cls, directory: Path, *, migrate: bool = True) -> CentralStore:
+        """Open a store; one made by the file-based release is migrated into the database
+        on first use (``migrate=False``: leave that to ``central migrate``)."""
+        store = cls._open(Path(directory))
+        if migrate:
+            from blt_status.central.legacy import legacy_state_version, migrate_store
+
+            if legacy_state_version(store) is not None:
+                migrate_store(store)
+        return store
+
+    @classmethod
+    def _open(cls, directory: Path) -> CentralStore:
         config_path = directory / "private" / "config.json"
         try:
             data = json.loads(config_path.read_bytes())
@@ -357,96 +449,16 @@ class CentralStore:
             finally:
                 self._lock_depth -= 1
             return
-        fd = os.open(self.private_dir / "publish.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                for attempt in tenacity.Retrying(
-                        stop=tenacity.stop_after_delay(wait), wait=tenacity.wait_fixed(0.05),
-                        retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
-                    with attempt:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with try_lock(self.private_dir / "publish.lock", wait=wait) as held:
+            if not held:
                 raise _central_error(
                     "store_busy", "Penerbitan lain sedang berjalan di penyimpanan ini.",
-                    "Another publish is running on this store; try again when it ends."
-                ) from None
+                    "Another publish is running on this store; try again when it ends.")
             self._lock_depth = 1
             try:
                 yield
             finally:
                 self._lock_depth = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-    # -- secrets and keys ------------------------------------------------------------------
-
-    def _load_secrets(self) -> dict[str, Any]:
-        if self._secrets is None:
-            try:
-                self._secrets = json.loads((self.private_dir / "secrets.json").read_bytes())
-                b64d(self._secrets["master_pepper"])
-            except (OSError, ValueError, KeyError, TypeError):
-                raise _central_error("store_corrupt", "Berkas rahasia pusat rusak atau hilang.",
-                                     "The central store's secrets.json is missing or corrupt."
-                                     ) from None
-        return self._secrets
-
-    @property
-    def master_pepper(self) -> bytes:
-        return b64d(self._load_secrets()["master_pepper"])
-
-    def epochs(self) -> list[Epoch]:
-        return [Epoch.from_dict(item) for item in self._load_secrets()["epochs"]]
-
-    def epoch(self, epoch_id: str) -> Epoch:
-        for epoch in self.epochs():
-            if epoch.id == epoch_id:
-                return epoch
-        raise _central_error("store_corrupt", "Epoch kunci tidak ditemukan.",
-                             f"Key epoch {epoch_id} is missing from secrets.json.")
-
-    def epoch_for_program(self, program_id: str) -> tuple[Epoch, bool]:
-        """The epoch serving ``program_id``; a new one (new salt) for a new program period.
-
-        Returns ``(epoch, is_new)``; a new epoch is saved only by :meth:`save_epoch`.
-        """
-        epochs = self.epochs()
-        for epoch in epochs:
-            if epoch.program_id == program_id:
-                return epoch, False
-        last = epochs[-1]
-        if last.program_id is None:  # the salt made at init, not bound yet
-            return Epoch(last.id, last.salt, program_id), True
-        return Epoch(f"e{len(epochs) + 1}", new_secret(16), program_id), True
-
-    def save_epoch(self, epoch: Epoch) -> None:
-        secrets = dict(self._load_secrets())
-        epochs = [item for item in secrets["epochs"] if item["id"] != epoch.id]
-        secrets["epochs"] = [*epochs, epoch.to_dict()]
-        write_private(self.private_dir / "secrets.json", json.dumps(secrets, indent=1).encode())
-        self._secrets = secrets
-
-    def index_params(self, epoch: Epoch) -> IndexParams:
-        return IndexParams(epoch_salt=epoch.salt, kdf=self.config.kdf,
-                           master_pepper=self.master_pepper)
-
-    def key_names(self, role: str) -> list[str]:
-        """The key file names of a role: ``root-1``..``root-n`` or the role itself."""
-        if role == "root":
-            return [f"root-{index}" for index in range(1, self.config.root_keys + 1)]
-        if role in ONLINE_ROLES:
-            return [role]
-        raise _central_error("role_unknown", f"Peran {role} tidak dikenal.",
-                             f"Unknown role {role}: use root, targets, snapshot or timestamp.")
-
-    @property
-    def keys_dir(self) -> Path:
-        return self.private_dir / "keys"
-
-    def stage_key(self, name: str, signer: CryptoSigner) -> None:
-        """Write a replacement key beside the current one (``<name>.pem.next``)."""
-        write_private(self.keys_dir / f"{name}.pem.next", signer.private_bytes)
 
     def settle_keys(self) -> None:
         """Finish or undo a key rotation a crash interrupted.
@@ -476,15 +488,6 @@ class CentralStore:
                 os.replace(current, retired)
             os.replace(path, current)
         fsync_dir(self.keys_dir)
-
-    def signer(self, name: str) -> CryptoSigner:
-        """The signer of ``name`` (``root-1``.., ``targets``, ``snapshot``, ``timestamp``)."""
-        try:
-            pem = (self.private_dir / "keys" / f"{name}.pem").read_bytes()
-            return CryptoSigner(load_pem_private_key(pem, None))
-        except (OSError, ValueError, TypeError):
-            raise _central_error("key_missing", f"Kunci {name} hilang atau rusak.",
-                                 f"The signing key {name} is missing or unreadable.") from None
 
     # -- published metadata ----------------------------------------------------------------
 
@@ -535,31 +538,6 @@ class CentralStore:
             "kecamatan": sorted(state.kecamatan), "targets": len(targets.targets),
         })
         return summary
-
-    def _state_key(self) -> bytes:
-        return hmac.new(self.master_pepper, b"blt-central-state-v1", hashlib.sha256).digest()
-
-    @property
-    def subject_key(self) -> bytes:
-        """The key under which the database names people (see ``db.subject_of``)."""
-        from blt_status.central.db import subject_key
-
-        return subject_key(self.master_pepper)
-
-    def seal(self, data: bytes, aad: bytes) -> bytes:
-        """AES-GCM seal private data for the database under the state key."""
-        nonce = new_secret(_NONCE)
-        return nonce + AESGCM(self._state_key()).encrypt(nonce, data, aad)
-
-    def unseal(self, sealed: bytes, aad: bytes) -> bytes:
-        try:
-            return AESGCM(self._state_key()).decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
-        except (InvalidTag, ValueError):
-            raise CentralError("state_corrupt_db") from None
-
-    def keyed_hash(self, data: bytes) -> str:
-        """A hash of private data that reveals nothing without the state key."""
-        return hmac.new(self._state_key(), data, hashlib.sha256).hexdigest()
 
     # -- private state (in the database) ---------------------------------------------------
 

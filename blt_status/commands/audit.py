@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from blt_status.audit import verify
+from blt_status.audit import unlock, verify
 from blt_status.commands._common import add_data_dir, current_lang, read_passphrase
 from blt_status.device import Device
 
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_verify(args: argparse.Namespace) -> int:
     device = Device.load(args.data_dir)
-    keyring = device.unlock(read_passphrase() if device.needs_passphrase else None)
+    keyring = unlock(device, read_passphrase() if device.needs_passphrase else None)
     report = verify(device.data_dir, keyring)
     print(report.message(current_lang()))
     return 0 if report.ok else 1

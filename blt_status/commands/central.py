@@ -120,6 +120,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     publish.add_argument("--program", type=Path, required=True, metavar="TOML")
     publish.add_argument("--workers", type=int, default=None, metavar="N",
                          help="processes for key derivation (default: all cores)")
+    publish.add_argument("--dry-run", action="store_true",
+                         help="validate, schedule and show what would change; write nothing")
+    publish.add_argument("--allow-empty", action="store_true",
+                         help="publish even if 0 recipients remain (empties every device)")
+    publish.add_argument("--allow-shrink", action="store_true",
+                         help="publish even if many published recipients are removed or a "
+                         "kecamatan is emptied (threshold: guards in private/config.json)")
+    publish.add_argument("--allow-rejections", action="store_true",
+                         help="publish even if most input rows are rejected")
     add_json(publish)
     publish.set_defaults(handler=_os_errors_as_one_line(run_publish))
 
@@ -252,16 +261,29 @@ def run_publish(args: argparse.Namespace) -> int:
     progress = TerminalProgress.for_args(args)
     try:
         report = publish_files(store, args.recipients, args.payout_points, args.program,
-                               workers=args.workers, progress=progress)
+                               workers=args.workers, progress=progress, dry_run=args.dry_run,
+                               allow_empty=args.allow_empty, allow_shrink=args.allow_shrink,
+                               allow_rejections=args.allow_rejections)
     finally:
         progress.close()
     if args.json:
         print_json(report.to_dict())
         return 0
+    if report.dry_run:
+        print(_say(f"UJI COBA (tidak ada yang ditulis): versi {report.version} akan berisi "
+                   f"{report.published} penerima, {len(report.rejected)} ditolak dari "
+                   f"{report.input_rows} baris.",
+                   f"DRY RUN (nothing written): version {report.version} would hold "
+                   f"{report.published} recipients, {len(report.rejected)} rejected of "
+                   f"{report.input_rows} rows."))
+        _print_changes(report.changes)
+        _print_rejections(report.rejected)
+        return 0
     print(_say(f"Versi {report.version} diterbitkan: {report.published} penerima, "
                f"{len(report.rejected)} ditolak dari {report.input_rows} baris.",
                f"Version {report.version} published: {report.published} recipients, "
                f"{len(report.rejected)} rejected of {report.input_rows} rows."))
+    _print_changes(report.changes)
     print(_say(f"  shard baru: {report.shards_written}, tidak berubah: "
                f"{report.shards_unchanged}; kunci baru: {report.keys_derived}, dipakai ulang: "
                f"{report.keys_reused}",
@@ -270,11 +292,33 @@ def run_publish(args: argparse.Namespace) -> int:
                f"{report.keys_reused}"))
     print(f"  KDF: {report.kdf}")
     _print_rejections(report.rejected)
+    for warning in report.warnings:  # roster warnings: published anyway, worth a look
+        print(_say("  PERINGATAN", "  WARNING") + f" [{warning['code']}] {warning['reason']}")
     if report.distribution_lists:
         folder = Path(report.distribution_lists[0]).parent
         print(_say(f"  daftar salur Kantor Pos (RAHASIA): {folder}",
                    f"  Kantor Pos distribution lists (SECRET): {folder}"))
     return 0
+
+
+def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
+    """The change per kecamatan: added, removed, changed, unchanged (kecamatan with changes
+    first; the rest summed)."""
+    from blt_status.central.publish import change_totals
+
+    totals = change_totals(changes)
+    print(_say(f"  perubahan: {totals['added']} ditambah, {totals['removed']} dihapus, "
+               f"{totals['changed']} berubah, {totals['unchanged']} tetap",
+               f"  changes: {totals['added']} added, {totals['removed']} removed, "
+               f"{totals['changed']} changed, {totals['unchanged']} unchanged"))
+    moved = [(kec, counts) for kec, counts in sorted(changes.items())
+             if counts["added"] or counts["removed"] or counts["changed"]]
+    for kec, counts in moved[:limit]:
+        print(f"    {kec}: +{counts['added']} -{counts['removed']} ~{counts['changed']} "
+              f"={counts['unchanged']}")
+    if len(moved) > limit:
+        print(_say(f"    ... dan {len(moved) - limit} kecamatan lagi (lihat --json)",
+                   f"    ... and {len(moved) - limit} more kecamatan (see --json)"))
 
 
 def _print_rejections(rejected: list[dict[str, Any]], limit: int = 10) -> None:
@@ -311,6 +355,10 @@ def run_ingest(args: argparse.Namespace) -> int:
                f"{len(report.rejected)} rejected of {report.input_rows}; "
                f"{report.changed_records} records changed, shards written: "
                f"{report.shards_written}."))
+    if report.duplicates:
+        print(_say(f"  {report.duplicates} baris sudah ada di buku besar (tidak diterapkan "
+                   "lagi)", f"  {report.duplicates} rows were already in the ledger (not "
+                   "applied again)"))
     _print_rejections(report.rejected)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from blt_status.audit import AuditTrail, audited, unlock
 from blt_status.commands._common import (
     add_data_dir,
     add_json,
@@ -13,6 +14,7 @@ from blt_status.commands._common import (
     read_passphrase,
 )
 from blt_status.device import Device
+from blt_status.errors import NikError, NotInstalled, PassphraseRequired
 from blt_status.lookup import LookupResult, LookupService
 from blt_status.nik import parse_nik
 from blt_status.present import lookup_text
@@ -33,20 +35,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    parse_nik(args.nik)  # invalid input fails before any passphrase prompt or KDF work
-    device = Device.load(args.data_dir)
-    keyring = device.unlock(read_passphrase() if device.needs_passphrase else None)
-    service = LookupService.open(device, keyring)
+    # Invalid input fails before any passphrase prompt or KDF work, unless the device audits
+    # its lookups (blt_status.audit): then the attempt is logged, as the TUI logs it.
+    invalid: NikError | None = None
     try:
-        result = service.lookup(args.nik)
+        parse_nik(args.nik)
+    except NikError as error:
+        invalid = error
+    try:
+        device = Device.load(args.data_dir)
+        if invalid is not None and not audited(device):
+            raise invalid
+        passphrase = read_passphrase() if device.needs_passphrase else None
+    except (NotInstalled, PassphraseRequired):
+        if invalid is not None:
+            raise invalid from None
+        raise
+    keyring = unlock(device, passphrase)
+    service = LookupService.open(device, keyring)
+    trail = AuditTrail.open(device, keyring)
+    try:
+        try:
+            result = service.lookup(args.nik)
+        except NikError:
+            trail.lookup(None, data_version=service.meta.version)
+            raise
     finally:
         service.close()
-    if device.config.view == "officer":  # every officer lookup is audited (blt_status.audit)
-        from blt_status.audit import AuditLog
-
-        AuditLog.open(device, keyring).append(
-            action="lookup", tag=result.tag_hex, result="found" if result.found else "not_found",
-            data_version=result.data_version)
+    failure = trail.lookup(result, data_version=result.data_version)
+    if failure is not None:
+        raise failure
     if args.json:
         print_json(result.to_dict())
     else:

@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "expiry (past it the data is still shown but may be out of date), record counts per "
         "kecamatan, the key-derivation profile, and the last sync's result. Needs no "
         "passphrase.")
+    parser.add_argument("--check", action="store_true",
+                        help="also check the whole local index against the checksum written "
+                        "when it was built (exit 1 if it is damaged; `blt-status sync` "
+                        "then rebuilds it)")
     add_data_dir(parser)
     add_json(parser)
     parser.set_defaults(handler=run)
@@ -31,7 +35,10 @@ def render_text(status: dict[str, Any], lang: str) -> str:
     where = ", ".join(status["regions"]) or _("the whole country")
     lines = [_("Device: {data_dir} — {view} ({where}), {backend}").format(
         data_dir=status["data_dir"], view=status["view"], where=where, backend=status["backend"])]
-    if status["version"] is None:
+    if status["index_error"]:
+        lines.append(f"error [{status['index_error']['code']}]: "
+                     f"{status['index_error']['message']}")
+    elif status["version"] is None:
         lines.append(_("No index yet: run `blt-status sync`."))
     else:
         as_of = format_date(dt.datetime.fromisoformat(status["data_as_of"]).date(), lang,
@@ -45,6 +52,8 @@ def render_text(status: dict[str, Any], lang: str) -> str:
         for region, count in status["counts"].items():
             lines.append(f"    {region}: {format_number(count)}")
         lines.append(f"  KDF: {status['kdf_profile']}")
+        if status["checked"]:
+            lines.append("  " + _("Checked: every record matches the index checksum."))
     last = status["last_sync"]
     if last:
         result = "ok" if last["ok"] else f"error [{last['code']}]"
@@ -53,9 +62,9 @@ def render_text(status: dict[str, Any], lang: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    status = device_status(Device.load(args.data_dir))
+    status = device_status(Device.load(args.data_dir), check=args.check)
     if args.json:
         print_json(status)
     else:
         print(render_text(status, current_lang()))
-    return 0
+    return 1 if args.check and status["checked"] is not True else 0

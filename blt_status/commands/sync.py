@@ -8,7 +8,7 @@ import sys
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
 from blt_status.device import Device
 from blt_status.i18n import N_, _, format_number, translate
-from blt_status.sync import SyncProgress, SyncReport, sync_device
+from blt_status.sync import DEFAULT_TIMEOUT, SyncProgress, SyncReport, sync_device
 
 ORDER = 41
 
@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the enrollment bundle is used. On any failure the previous index stays in use.")
     parser.add_argument("--from", dest="source", default=None, metavar="URL",
                         help="URL or directory of the published repository (DIR/public)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                        help="give up (sync_timeout) when the whole sync takes longer than S "
+                        f"seconds (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--repair", action="store_true",
+                        help="rebuild the live index version from the repository even when "
+                        "it is current (a damaged index is rebuilt without this too)")
     add_data_dir(parser)
     add_json(parser)
     parser.set_defaults(handler=run)
@@ -69,6 +75,8 @@ def render_text(report: SyncReport, lang: str) -> str:
         "  " + _("data as of {as_of}, valid until {expires}").format(
             as_of=report.data_as_of, expires=report.expires),
     ]
+    if getattr(report, "repaired", False):
+        lines.append("  " + _("the damaged local index was rebuilt from the repository"))
     return "\n".join(lines)
 
 
@@ -77,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     lang = current_lang()
     progress = TerminalProgress(lang) if not args.json and sys.stderr.isatty() else None
     try:
-        report = sync_device(device, args.source, progress=progress)
+        report = sync_device(device, args.source, progress=progress, timeout=args.timeout,
+                             repair=args.repair)
     finally:
         if progress is not None:
             progress.close()

@@ -3,25 +3,64 @@
 A store file holds one index version for one view: ``IndexMeta`` plus sealed records. Store
 files are immutable once written: a new version is a new file, built beside the old one and
 moved into place with :func:`atomic_replace`, so a reader never sees half a file.
+
+Every file also carries a **checksum** written when it is built (:class:`RecordsChecksum`):
+a hash of its metadata, its record count and the sum (mod 2**256) of one SHA-256 per record,
+so it can be computed while records stream in and checked later in any order, page by page.
+It is not a signature (whoever can write the file can write a new checksum): it catches a
+damaged disk, a flipped byte, or a hand-edited file, which would otherwise answer "not found"
+or fail record by record. ``IndexStore.verify`` checks it in full.
 """
 
 from __future__ import annotations
 
 import abc
-import contextlib
 import datetime as dt
-import fcntl
-import os
-from collections.abc import Iterable, Iterator, Mapping
+import hashlib
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from blt_status.crypto import KdfProfile, b64d, b64e
-from blt_status.errors import FileFormatError
+from blt_status._fs import atomic_replace as atomic_replace
+from blt_status._fs import atomic_write_bytes as atomic_write_bytes
+from blt_status._fs import fsync_dir as fsync_dir
+from blt_status._fs import locked as locked
+from blt_status._fs import temp_path_for as temp_path_for
+from blt_status.crypto import KdfProfile, b64d, b64e, canonical_json
+from blt_status.errors import FileFormatError, IndexCorrupt
 from blt_status.records import Program, SealedRecord
 
 INDEX_FORMAT = "blt-index-v1"
+CHECKSUM_FORMAT = "blt-index-check-v1"
+_MOD = 2**256
+
+
+class RecordsChecksum:
+    """The build-time checksum of one store file, fed one record at a time in any order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+
+    def add(self, tag: bytes, shard: str, blob: bytes) -> None:
+        shard_bytes = shard.encode("utf-8")
+        digest = hashlib.sha256(
+            struct.pack(">III", len(tag), len(shard_bytes), len(blob)) + tag + shard_bytes
+            + blob).digest()
+        self.total = (self.total + int.from_bytes(digest, "big")) % _MOD
+        self.count += 1
+
+    def merge(self, other: RecordsChecksum) -> None:
+        self.count += other.count
+        self.total = (self.total + other.total) % _MOD
+
+    def hexdigest(self, meta: Mapping[str, Any]) -> str:
+        """The checksum of a file holding ``meta`` (as stored) and the records added."""
+        material = (f"{CHECKSUM_FORMAT}|".encode() + canonical_json(dict(meta))
+                    + f"|{self.count}|{self.total:064x}".encode())
+        return hashlib.sha256(material).hexdigest()
 
 
 def utcnow() -> dt.datetime:
@@ -95,10 +134,30 @@ class IndexMeta:
 
 
 class IndexStore(abc.ABC):
-    """A read-only, opened index version. Lookups are keyed, never scans."""
+    """A read-only, opened index version. Lookups are keyed, never scans.
+
+    ``checksum`` is the build-time checksum the file carries (None for a file written before
+    checksums existed: it cannot be checked and the next sync rebuilds it). ``damage`` is set
+    once a check found the file damaged; lookups then fail with it instead of answering.
+    """
 
     path: Path
     meta: IndexMeta
+    checksum: str | None = None
+    damage: IndexCorrupt | None = None
+
+    @abc.abstractmethod
+    def verify(self) -> None:
+        """Check the whole file against its checksum (raises :class:`IndexCorrupt`)."""
+
+    def check_in_background(  # noqa: B027 - a no-op for backends that check when opening
+            self, on_damage: Callable[[IndexCorrupt], None] | None = None) -> None:
+        """Start checking the file page by page off the caller's thread (if the backend
+        does not check it in full when opened); ``on_damage`` is called if it is damaged."""
+
+    def _damaged(self, detail: str) -> IndexCorrupt:
+        self.damage = IndexCorrupt(str(self.path), detail)
+        return self.damage
 
     @abc.abstractmethod
     def get(self, tag: bytes) -> SealedRecord | None:
@@ -157,55 +216,3 @@ class IndexBackend(abc.ABC):
         return self.write(path, meta, records())
 
 
-def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_path_for(path: Path) -> Path:
-    """A unique scratch name beside ``path`` (same filesystem, so rename is atomic)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-
-
-def atomic_replace(temp: Path, path: Path) -> None:
-    """fsync ``temp``, rename it over ``path``, fsync the directory."""
-    with open(temp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a whole small file so that readers see the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory/.lock`` (created 0700/0600), waiting for it."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

@@ -9,13 +9,21 @@ changed since a full *base* file, which it names. A lookup probes the overlay, t
 (ignoring base records of shards the overlay replaced). Re-syncing one kecamatan of a
 35-million-record index therefore writes that kecamatan, not a copy of the country. When the
 overlay outgrows ``COMPACT_FRACTION`` of the index, the next version is a full file again.
+
+Each file carries the checksum of its own metadata and records (``meta`` row ``checksum``).
+Opening checks the structure only (a bot's index holds millions of records); the records are
+checked page by page in a background thread (:meth:`SqliteStore.check_in_background`, started
+by the lookup service) and in full by :meth:`SqliteStore.verify` (``blt-status status
+--check``). A damaged file makes every later lookup fail with ``index_corrupt``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from blt_status.store._base import (
     IndexBackend,
     IndexMeta,
     IndexStore,
+    RecordsChecksum,
     atomic_replace,
     temp_path_for,
 )
@@ -37,6 +46,8 @@ CREATE TABLE records (tag BLOB PRIMARY KEY, shard TEXT NOT NULL, blob BLOB NOT N
     WITHOUT ROWID;
 """
 _BATCH = 5000
+CHECK_PAGE = 2000  # records per page of the background check
+CHECK_PAUSE = 0.005  # seconds the background check yields between pages
 
 
 def _connect_for_build(path: Path) -> sqlite3.Connection:
@@ -48,12 +59,14 @@ def _connect_for_build(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _insert(connection: sqlite3.Connection, records: Iterable[SealedRecord]) -> dict[str, int]:
+def _insert(connection: sqlite3.Connection, records: Iterable[SealedRecord],
+            checksum: RecordsChecksum) -> dict[str, int]:
     counts: dict[str, int] = {}
     iterator = iter(records)
     while batch := list(islice(iterator, _BATCH)):
         for record in batch:
             counts[record.shard] = counts.get(record.shard, 0) + 1
+            checksum.add(record.tag, record.shard, record.blob)
         try:
             connection.executemany(
                 "INSERT INTO records (tag, shard, blob) VALUES (?, ?, ?)",
@@ -64,9 +77,10 @@ def _insert(connection: sqlite3.Connection, records: Iterable[SealedRecord]) -> 
     return counts
 
 
-def _finish(connection: sqlite3.Connection, meta: IndexMeta,
+def _finish(connection: sqlite3.Connection, meta: IndexMeta, checksum: RecordsChecksum,
             overlay: tuple[str, list[str]] | None = None) -> None:
-    rows = [("meta", json.dumps(meta.to_dict()))]
+    meta_json = json.dumps(meta.to_dict())
+    rows = [("meta", meta_json), ("checksum", checksum.hexdigest(json.loads(meta_json)))]
     if overlay is not None:
         rows += [("base", overlay[0]), ("overlay_shards", json.dumps(sorted(overlay[1])))]
     connection.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
@@ -89,11 +103,19 @@ class SqliteStore(IndexStore):
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             if "meta" not in rows:
                 raise IndexCorrupt(str(path), "no metadata")
-            self.meta = IndexMeta.from_dict(json.loads(rows["meta"]))
+            self._meta_document = json.loads(rows["meta"])
+            self.meta = IndexMeta.from_dict(self._meta_document)
+            self.checksum = rows.get("checksum")
+            if self.checksum is not None and not isinstance(self.checksum, str):
+                raise ValueError("checksum")
             if "base" in rows:
                 self.overlay_shards = frozenset(json.loads(rows["overlay_shards"]))
-        except (sqlite3.DatabaseError, ValueError, KeyError, FileFormatError) as error:
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError,
+                FileFormatError) as error:
             raise IndexCorrupt(str(path), type(error).__name__) from None
+        self._stop = threading.Event()
+        self._checker: threading.Thread | None = None
+        self._check_connection: sqlite3.Connection | None = None
         if "base" in rows:
             base_path = path.parent / Path(rows["base"]).name
             try:
@@ -113,6 +135,8 @@ class SqliteStore(IndexStore):
         return SealedRecord(tag, row[0], row[1]) if row else None
 
     def get(self, tag: bytes) -> SealedRecord | None:
+        if self.damage is not None:
+            raise self.damage
         record = self._own(tag)
         if record is not None or self.base is None:
             return record
@@ -122,12 +146,18 @@ class SqliteStore(IndexStore):
     def __len__(self) -> int:
         if self.base is not None:
             return self.meta.record_count
-        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        try:
+            return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        except sqlite3.DatabaseError as error:  # a damaged file: never an internal error
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
 
     def _own_shard(self, shard: str) -> Iterator[SealedRecord]:
-        cursor = self._db.execute("SELECT tag, blob FROM records WHERE shard = ?", (shard,))
-        for tag, blob in cursor:
-            yield SealedRecord(tag, shard, blob)
+        try:
+            cursor = self._db.execute("SELECT tag, blob FROM records WHERE shard = ?", (shard,))
+            for tag, blob in cursor:
+                yield SealedRecord(tag, shard, blob)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
 
     def iter_shard(self, shard: str) -> Iterator[SealedRecord]:
         if self.base is not None and shard not in self.overlay_shards:
@@ -136,8 +166,11 @@ class SqliteStore(IndexStore):
 
     def iter_all(self) -> Iterator[SealedRecord]:
         """Every record of this version, in one pass over each file."""
-        for tag, shard, blob in self._db.execute("SELECT tag, shard, blob FROM records"):
-            yield SealedRecord(tag, shard, blob)
+        try:
+            for tag, shard, blob in self._db.execute("SELECT tag, shard, blob FROM records"):
+                yield SealedRecord(tag, shard, blob)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(str(self.path), type(error).__name__) from None
         if self.base is not None:
             for record in self.base.iter_all():
                 if record.shard not in self.overlay_shards:
@@ -147,7 +180,88 @@ class SqliteStore(IndexStore):
         """The files this version needs (itself, and its base if it is an overlay)."""
         return [self.path, *(self.base.files() if self.base else [])]
 
+    # -- checking the file against its checksum ----------------------------------------------
+
+    def _check_pages(self, pause: float = 0.0, stop: threading.Event | None = None) -> None:
+        """Hash every record of this file (and its base) in pages; raise IndexCorrupt."""
+        if self.checksum is None:
+            return  # written before checksums: cannot be checked (the next sync rebuilds it)
+        stop = stop or self._stop
+        checksum = RecordsChecksum()
+        # Its own connection: the check may run in another thread than the lookups.
+        connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
+                                     uri=True, check_same_thread=False)
+        self._check_connection = connection  # close() interrupts a long quick_check
+        try:
+            last = b""
+            while not stop.is_set():
+                page = connection.execute(
+                    "SELECT tag, shard, blob FROM records WHERE tag > ? ORDER BY tag LIMIT ?",
+                    (last, CHECK_PAGE)).fetchall()
+                if not page:
+                    break
+                for tag, shard, blob in page:
+                    checksum.add(bytes(tag), str(shard), bytes(blob))
+                last = bytes(page[-1][0])
+                if pause:
+                    stop.wait(pause)
+            # The file's own structure too (b-tree pages, indexes), not only what it holds.
+            if not stop.is_set():
+                verdict = connection.execute("PRAGMA quick_check").fetchall()
+                if verdict != [("ok",)]:
+                    raise self._damaged("SQLite finds the file damaged")
+        except (sqlite3.DatabaseError, TypeError, ValueError) as error:
+            if stop.is_set():
+                return  # interrupted by close(): not a verdict
+            raise self._damaged(type(error).__name__) from None
+        finally:
+            self._check_connection = None
+            connection.close()
+        if stop.is_set():
+            return
+        if checksum.hexdigest(self._meta_document) != self.checksum:
+            raise self._damaged("its records do not match the checksum written when it was "
+                                "built")
+        if self.base is not None:
+            try:
+                self.base._check_pages(pause, stop)
+            except IndexCorrupt as damage:
+                self.damage = damage
+                raise
+
+    def verify(self) -> None:
+        if self.damage is not None:
+            raise self.damage
+        self._check_pages()
+
+    def check_in_background(self, on_damage: Callable[[IndexCorrupt], None] | None = None,
+                            ) -> None:
+        if self._checker is not None or self.checksum is None:
+            return
+
+        def run() -> None:
+            try:
+                self._check_pages(CHECK_PAUSE)
+            except IndexCorrupt as damage:
+                if on_damage is not None and not self._stop.is_set():
+                    on_damage(damage)
+
+        self._checker = threading.Thread(target=run, name="blt-index-check", daemon=True)
+        self._checker.start()
+
+    def wait_for_check(self, timeout: float | None = None) -> None:
+        """Wait for the background check to end (tests, and ``close``)."""
+        if self._checker is not None:
+            self._checker.join(timeout)
+
     def close(self) -> None:
+        self._stop.set()
+        for store in (self, self.base):
+            checking = store._check_connection if store is not None else None
+            if checking is not None:
+                with contextlib.suppress(sqlite3.Error):  # it may have just finished
+                    checking.interrupt()
+        self.wait_for_check(5.0)
         self._db.close()
         if self.base is not None:
             self.base.close()
@@ -167,9 +281,10 @@ class SqliteBackend(IndexBackend):
             connection = _connect_for_build(temp)
             connection.executescript(_SCHEMA)
             connection.execute("BEGIN")
-            counts = {**counts, **_insert(connection, records)}
+            checksum = RecordsChecksum()
+            counts = {**counts, **_insert(connection, records, checksum)}
             meta = meta.with_changes(shards={k: v for k, v in sorted(counts.items()) if v})
-            _finish(connection, meta, overlay)
+            _finish(connection, meta, checksum, overlay)
             atomic_replace(temp, path)
         finally:
             temp.unlink(missing_ok=True)
@@ -215,5 +330,7 @@ class SqliteBackend(IndexBackend):
 
     def files(self, path: Path) -> list[Path]:
         store = SqliteStore(path)
-        with store:
+        try:
             return store.files()
+        finally:
+            store.close()

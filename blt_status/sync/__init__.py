@@ -11,6 +11,7 @@ stable code (listed in ``blt_status.sync._errors``); the live index is never tou
 """
 
 from blt_status.sync._client import (
+    DEFAULT_TIMEOUT,
     UPDATER_CONFIG,
     PublishedParams,
     SyncProgress,
@@ -26,6 +27,7 @@ from blt_status.sync._state import SyncPaths, read_last_sync
 from blt_status.sync._status import device_status
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "UPDATER_CONFIG",
     "HttpxFetcher",
     "PublishedParams",

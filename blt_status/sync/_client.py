@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.ngclient import Updater, UpdaterConfig
 
+from blt_status.audit import AuditTrail
 from blt_status.crypto import KdfProfile
 from blt_status.device import ALL_REGIONS, Device
 from blt_status.errors import BltError, FileFormatError, IndexStoreError, SyncError
@@ -40,8 +42,8 @@ from blt_status.layout import (
 from blt_status.records import Program, SealedRecord
 from blt_status.store import BACKENDS, IndexMeta, IndexStore, utcnow
 from blt_status.sync._errors import sync_error, translate
-from blt_status.sync._fetcher import HttpxFetcher, file_url_to_path
-from blt_status.sync._state import SyncPaths, pause_point, sync_lock, write_last_sync
+from blt_status.sync._fetcher import DeadlineExceeded, HttpxFetcher, MissingFile, file_url_to_path
+from blt_status.sync._state import SyncPaths, sync_lock, write_last_sync
 
 __all__ = ["SyncProgress", "SyncReport", "resolve_source", "sync_device"]
 
@@ -56,6 +58,7 @@ UPDATER_CONFIG = UpdaterConfig(
     app_user_agent="blt-status",
 )
 MAX_PARAMS_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT = 900.0  # seconds a whole sync may take (``blt-status sync --timeout S``)
 PROGRESS_EVERY = 20_000  # records between "index" progress reports
 _REGION = re.compile(r"^\d{2}\.\d{2}\.\d{2}$")
 
@@ -84,6 +87,7 @@ class SyncReport:
     data_as_of: str | None = None
     expires: str | None = None
     seconds: float = 0.0
+    repaired: bool = False  # the live version was rebuilt (damaged, unchecked or --repair)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,29 +150,59 @@ def resolve_source(source: str | None, device: Device) -> str:
     raise sync_error("sync_source", f"{chosen} is not a URL and holds no public/metadata")
 
 
+@dataclass(frozen=True)
+class SyncOptions:
+    """How one sync runs.
+
+    ``timeout``: seconds the whole sync may take (network and all); ``repair``: rebuild the
+    live version from the repository even when it is current; ``checkpoint``: called with
+    each phase name of :data:`blt_status.sync._state.PHASES` as the sync passes it (tests stop
+    a sync there to kill it).
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    repair: bool = False
+    checkpoint: Callable[[str], None] | None = None
+
+
 def sync_device(device: Device, source: str | None = None, *,
-                progress: Callable[[SyncProgress], None] | None = None) -> SyncReport:
-    """Bring the device's index up to the central store's current version (see module doc)."""
+                progress: Callable[[SyncProgress], None] | None = None,
+                timeout: float = DEFAULT_TIMEOUT, repair: bool = False,
+                checkpoint: Callable[[str], None] | None = None) -> SyncReport:
+    """Bring the device's index up to the central store's current version (see module doc).
+
+    Ends with ``sync_timeout`` once ``timeout`` seconds have passed; ``repair`` rebuilds the
+    live version from the repository even when it is current (see :class:`SyncOptions`).
+    """
+    if not timeout > 0:
+        raise sync_error("sync_source", "--timeout must be a positive number of seconds")
+    options = SyncOptions(timeout=timeout, repair=repair, checkpoint=checkpoint)
     paths = SyncPaths(device.data_dir)
     base_url = resolve_source(source, device)
     with sync_lock(paths) as locked:
         if not locked:
             raise sync_error("sync_busy")
-        return _locked_sync(device, paths, base_url, progress)
+        return _locked_sync(device, paths, base_url, progress, options)
 
 
 def _locked_sync(device: Device, paths: SyncPaths, base_url: str,
-                 progress: Callable[[SyncProgress], None] | None) -> SyncReport:
+                 progress: Callable[[SyncProgress], None] | None,
+                 options: SyncOptions) -> SyncReport:
     try:
-        report = _Sync(device, paths, base_url, progress).run()
+        report = _Sync(device, paths, base_url, progress, options).run()
     except Exception as error:
+        if isinstance(error, DeadlineExceeded):
+            error = SyncError("sync_timeout", seconds=f"{options.timeout:g}")
         try:
             translated = translate(error)
         except Exception:
             _record_failure(device, "internal", type(error).__name__)
             raise
-        _record_failure(device, translated.code, translated.en_text)
+        _record_failure(device, translated.code, translated.message("en"))
         raise translated from None
+    # Audited like every officer action (after the switch: a full audit disk never blocks it).
+    AuditTrail.attach(device).record("sync", "ok" if report.changed else "unchanged",
+                                     data_version=report.version_after)
     with contextlib.suppress(OSError):  # the new index is live; only its record failed
         write_last_sync(device, ok=True, code=None, message=None, version=report.version_after,
                         report=report.to_dict())
@@ -177,9 +211,10 @@ def _locked_sync(device: Device, paths: SyncPaths, base_url: str,
 
 def _record_failure(device: Device, code: str, message: str) -> None:
     # The disk itself failing must not hide the real error.
+    version = _live_version(device)
     with contextlib.suppress(OSError):
-        write_last_sync(device, ok=False, code=code, message=message,
-                        version=_live_version(device))
+        write_last_sync(device, ok=False, code=code, message=message, version=version)
+    AuditTrail.attach(device).record("sync", "failed", data_version=version or 0)
 
 
 def _live_version(device: Device) -> int | None:
@@ -204,14 +239,28 @@ class _Sync:
     """One sync run (kept as an object so each step stays short)."""
 
     def __init__(self, device: Device, paths: SyncPaths, base_url: str,
-                 progress: Callable[[SyncProgress], None] | None) -> None:
+                 progress: Callable[[SyncProgress], None] | None,
+                 options: SyncOptions | None = None) -> None:
         self.device = device
         self.view = device.config.view
         self.paths = paths
         self.base_url = base_url
         self.progress = progress
-        self.fetcher = HttpxFetcher()
+        self.options = options or SyncOptions()
+        self.deadline = time.monotonic() + self.options.timeout
+        self.fetcher = HttpxFetcher(deadline=self.deadline,
+                                    redirect_hosts=device.config.redirect_hosts)
         self.downloaded = 0
+        self.repairing = False  # the live index is not reused: rebuilt from the repository
+        self.live_version: int | None = None
+
+    def checkpoint(self, phase: str) -> None:
+        if self.options.checkpoint is not None:
+            self.options.checkpoint(phase)
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise DeadlineExceeded("the sync's deadline has passed")
 
     def emit(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -238,7 +287,7 @@ class _Sync:
         version = targets_md.signed.version
         expires = timestamp_md.signed.expires
         self.emit("metadata", 1, 1)
-        pause_point("metadata")
+        self.checkpoint("metadata")
 
         params_info = updater.get_targetinfo(PARAMS_TARGET)
         if params_info is None or _blt_custom(params_info).get("kind", "params") != "params":
@@ -276,7 +325,7 @@ class _Sync:
         new_targets.update(aggregate_hashes)
         new_targets[PARAMS_TARGET] = _first_hash(params_info)
 
-        version_before = current.meta.version if current is not None else None
+        version_before = current.meta.version if current is not None else self.live_version
         data_as_of = params.published_at or utcnow()
         if (reusable and current is not None and not changed and not removed
                 and current.meta.version == version and current.meta.expires == expires
@@ -288,6 +337,7 @@ class _Sync:
                               seconds=(dt.datetime.now(dt.UTC) - started).total_seconds())
 
         shard_files = self._download_shards(updater, {r: shard_infos[r] for r in changed})
+        self.check_deadline()
         canaries = self._canaries(params, shard_infos)
         extra: dict[str, Any] = {"targets": new_targets}
         if self.view == "officer":
@@ -314,7 +364,7 @@ class _Sync:
                 written = backend.write(new_path, meta, _chain(replaced))
             _check_counts(written, shard_infos)
             self.emit("index", 1, 1)
-            pause_point("switch")
+            self.checkpoint("switch")
             self.emit("switch", 0, 1)
             self.device.switch_index(new_path)
         except BaseException:
@@ -322,7 +372,7 @@ class _Sync:
                 new_path.unlink(missing_ok=True)
             raise
         self.emit("switch", 1, 1)
-        pause_point("switched")
+        self.checkpoint("switched")
         self._clear_targets_cache()
         return SyncReport(
             changed=True, version_before=version_before, version_after=version,
@@ -330,7 +380,8 @@ class _Sync:
             records=written.record_count, bytes_downloaded=self.fetcher.bytes_received,
             shards_removed=len(removed), data_as_of=data_as_of.isoformat(),
             expires=expires.isoformat(),
-            seconds=(dt.datetime.now(dt.UTC) - started).total_seconds())
+            seconds=(dt.datetime.now(dt.UTC) - started).total_seconds(),
+            repaired=self.repairing)
 
     # -- pieces -----------------------------------------------------------------------------
 
@@ -349,12 +400,23 @@ class _Sync:
                        fetcher=self.fetcher, config=UPDATER_CONFIG, bootstrap=bootstrap)
 
     def _open_current(self) -> IndexStore | None:
+        """The live index to build on, or None to rebuild everything from the repository:
+        when there is none, when it is damaged (TinyDB is checked in full when opened; a
+        SQLite file that a check found damaged is marked so), when it carries no checksum
+        (written by an older release), or when ``--repair`` asks for it."""
         if self.device.current_index_path() is None:
             return None
         try:
-            return self.device.open_index()
+            current = self.device.open_index()
         except IndexStoreError:
-            return None  # unreadable live index: rebuild everything
+            self.repairing = True
+            return None
+        if self.options.repair or current.checksum is None:
+            self.repairing = True
+            self.live_version = current.meta.version
+            current.close()
+            return None
+        return current
 
     def _shard_infos(self, updater: Updater, targets_md: Metadata[Targets],
                      ) -> dict[str, TargetFile]:
@@ -420,7 +482,7 @@ class _Sync:
             self._check_header(path, region, _blt_custom(info))
             files[region] = path
             self.emit("shards", number, len(infos))
-            pause_point("shards")
+            self.checkpoint("shards")
         return files
 
     def _fetch(self, updater: Updater, info: TargetFile) -> str:
@@ -433,6 +495,8 @@ class _Sync:
         try:
             updater.download_target(info, filepath=str(partial))
             os.replace(partial, destination)
+        except MissingFile:
+            raise SyncError("target_missing", target=info.path) from None
         finally:
             partial.unlink(missing_ok=True)
         return str(destination)
@@ -493,7 +557,7 @@ class _RecordCounter:
         for record in records:
             self.count += 1
             if self.count == 1:
-                pause_point("index")
+                self.sync.checkpoint("index")
             if self.count % PROGRESS_EVERY == 0:
                 self.sync.emit("index", self.count, self.total)
             yield record

@@ -14,6 +14,10 @@
     sync_disk             the new index could not be written on this device
     sync_busy             another sync is running on this data directory
     sync_source           the --from value is neither a URL nor a usable directory
+    sync_timeout          the whole sync did not finish within its deadline (--timeout)
+    sync_too_slow         a file arrived slower than the byte-rate floor, or stalled
+    sync_redirect         the server redirected to another host the device does not trust
+    target_missing        a file the signed metadata lists is not on the server (HTTP 404)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from tuf.api import exceptions as tuf_errors
 
 from blt_status.errors import BltError, FileFormatError, SyncError
+from blt_status.sync._fetcher import CrossHostRedirect, MissingFile, TooSlow
 
 __all__ = ["sync_error", "translate"]
 
@@ -72,10 +77,14 @@ def _first_line(error: BaseException) -> str:
     return text[0][:200] if text else type(error).__name__
 
 
+def _name(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def translate(error: BaseException) -> BltError:
     """Map an exception raised during a sync to the one error a user sees."""
     if isinstance(error, SyncError):
-        if error.code in _TEXT:
+        if error.code in _TEXT or error.template is not None:
             return error
         if error.code == "shard_invalid":
             return sync_error("sync_shard_invalid", error.en_text.rstrip("."))
@@ -91,6 +100,17 @@ def translate(error: BaseException) -> BltError:
     detail = _first_line(error)
     if isinstance(error, tuf_errors.DownloadLengthMismatchError):
         return sync_error("sync_too_large", detail)
+    if isinstance(error, CrossHostRedirect):
+        return SyncError("sync_redirect", host=error.host)
+    if isinstance(error, TooSlow):
+        return SyncError("sync_too_slow", file=_name(error.url), rate=f"{error.rate:g}",
+                         stall=f"{error.stall:g}")
+    if isinstance(error, tuf_errors.SlowRetrievalError):
+        return SyncError("sync_too_slow", file="?", rate="?", stall="?")
+    if isinstance(error, MissingFile):
+        if error.url.endswith("/timestamp.json"):
+            return sync_error("sync_not_found", detail)
+        return SyncError("target_missing", target=_name(error.url))
     if isinstance(error, tuf_errors.DownloadHTTPError):
         if error.status_code == 404:
             return sync_error("sync_not_found", detail)

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from blt_status._fs import atomic_write_bytes, try_lock
 from blt_status.device import Device
-from blt_status.store import atomic_write_bytes, utcnow
+from blt_status.store import utcnow
 from blt_status.sync._errors import sync_error
 
-__all__ = ["SyncPaths", "pause_point", "read_last_sync", "sync_lock", "write_last_sync"]
+__all__ = ["PHASES", "SyncPaths", "read_last_sync", "sync_lock", "write_last_sync"]
 
 STATE_FORMAT = "blt-sync-state-v1"
-PAUSE_ENV = "BLT_SYNC_PAUSE_AT"  # test hook: "phase[,phase...]" at which to stop and sleep
-PAUSE_MARKER_ENV = "BLT_SYNC_PAUSE_MARKER"  # test hook: file touched when paused
+PHASES = ("metadata", "shards", "index", "switch", "switched")
+"""The named points of a sync at which ``sync_device(..., checkpoint=...)`` is called."""
 
 
 class SyncPaths:
@@ -46,22 +44,12 @@ class SyncPaths:
 @contextlib.contextmanager
 def sync_lock(paths: SyncPaths) -> Iterator[bool]:
     """Hold the data directory's sync lock; yields False if another sync holds it."""
-    try:
-        fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise sync_error("sync_disk", error.strerror or type(error).__name__) from None
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            held = stack.enter_context(try_lock(paths.lock_file))
+        except OSError as error:
+            raise sync_error("sync_disk", error.strerror or type(error).__name__) from None
+        yield held
 
 
 def write_last_sync(device: Device, *, ok: bool, code: str | None, message: str | None,
@@ -79,18 +67,3 @@ def read_last_sync(device: Device) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return state if isinstance(state, dict) and state.get("format") == STATE_FORMAT else None
-
-
-def pause_point(phase: str) -> None:
-    """Test hook for the kill tests: stop here (touch a marker, sleep) if asked to.
-
-    Set ``BLT_SYNC_PAUSE_AT=phase`` (and optionally ``BLT_SYNC_PAUSE_MARKER=FILE``); the
-    test then kills the process at that exact point. Unset, this does nothing.
-    """
-    wanted = os.environ.get(PAUSE_ENV)
-    if not wanted or phase not in wanted.split(","):
-        return
-    marker = os.environ.get(PAUSE_MARKER_ENV)
-    if marker:
-        Path(marker).write_text(phase)
-    time.sleep(float(os.environ.get("BLT_SYNC_PAUSE_SECONDS", "120")))

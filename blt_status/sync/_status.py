@@ -11,15 +11,21 @@ import datetime as dt
 from typing import Any
 
 from blt_status.device import Device
-from blt_status.errors import IndexStoreError
+from blt_status.errors import IndexCorrupt, IndexStoreError
 from blt_status.store import utcnow
 from blt_status.sync._state import read_last_sync
 
 __all__ = ["device_status"]
 
 
-def device_status(device: Device, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Version, data_as_of, expires, stale, counts per region, regions, view, KDF, last sync."""
+def device_status(device: Device, *, now: dt.datetime | None = None,
+                  check: bool = False) -> dict[str, Any]:
+    """Version, data_as_of, expires, stale, counts per region, regions, view, KDF, last sync.
+
+    ``check`` also checks the live index file against its build-time checksum in full
+    (``status --check``; ``checked`` is then True or False); a damaged file is recorded so
+    that the frontends refuse it and the next sync rebuilds it.
+    """
     config = device.config
     status: dict[str, Any] = {
         "installed": True,
@@ -41,6 +47,7 @@ def device_status(device: Device, *, now: dt.datetime | None = None) -> dict[str
         "kdf_profile": None,
         "kdf_insecure": None,
         "index_error": None,
+        "checked": None,
         "last_sync": read_last_sync(device),
     }
     try:
@@ -49,6 +56,14 @@ def device_status(device: Device, *, now: dt.datetime | None = None) -> dict[str
         status["index_error"] = error.to_dict("en")
         return status
     with index:
+        if check:
+            try:
+                index.verify()
+                status["checked"] = True
+            except IndexCorrupt as damage:
+                device.mark_damaged(index.path, damage)
+                status["checked"] = False
+                status["index_error"] = damage.to_dict("en")
         meta = index.meta
         status.update(
             index=index.path.name,

@@ -16,6 +16,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +183,9 @@ class Fault:
 
     kinds: ``drop`` (full Content-Length, half the body, then close), ``truncate`` (a short
     body with a matching short Content-Length), ``oversize`` (``extra`` junk bytes appended),
-    ``status`` (HTTP ``status``), ``body`` (serve ``body`` instead of the file).
+    ``status`` (HTTP ``status``), ``body`` (serve ``body`` instead of the file), ``drip``
+    (full Content-Length, then one byte every ``interval`` seconds), ``redirect`` (302 to
+    ``location`` + the request path).
     """
 
     match: str
@@ -190,6 +193,8 @@ class Fault:
     status: int = 500
     extra: int = 1024 * 1024
     body: bytes = b""
+    interval: float = 1.0
+    location: str = ""
     hits: int = 0
 
 
@@ -247,6 +252,12 @@ class RepositoryServer:
         if fault.kind == "status":
             handler.send_error(fault.status)
             return
+        if fault.kind == "redirect":
+            handler.send_response(302)
+            handler.send_header("Location", fault.location.rstrip("/") + handler.path)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         path = Path(handler.translate_path(handler.path))
         data = fault.body if fault.kind == "body" else path.read_bytes() \
             if path.is_file() else b""
@@ -258,6 +269,18 @@ class RepositoryServer:
             handler.wfile.flush()
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.kind == "drip":
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            try:
+                for offset in range(len(data)):
+                    handler.wfile.write(data[offset:offset + 1])
+                    handler.wfile.flush()
+                    time.sleep(fault.interval)
+            except OSError:  # the client gave up: that is the point
+                handler.close_connection = True
             return
         if fault.kind == "truncate":
             data = data[: len(data) // 2]

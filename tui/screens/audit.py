@@ -1,7 +1,10 @@
 """The audit view: today's lookups, the log's verification state, the latest entries.
 
-Entries carry a lookup tag, never a NIK or a name. Verification walks the whole chain from
-the initial key (derived from the unlocked keyring) in a worker.
+Entries carry a lookup tag, never a NIK or a name; the view shows it as a short handle
+(``#a1b2``: enough to see the same person looked up twice), the time in the local zone of the
+device's region (WIB/WITA/WIT), and the action and result in words. A filter box narrows the
+list by any of those words. Verification walks the whole chain from the initial key (derived
+from the unlocked keyring) in a worker.
 """
 
 from __future__ import annotations
@@ -9,12 +12,20 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
-from blt_status.audit import AuditReport, verify
+from blt_status.audit import (
+    AuditEntry,
+    AuditReport,
+    describe,
+    local_time,
+    short_tag,
+    verify,
+)
+from blt_status.i18n import translate
 from tui.actions import bindings_for
 from tui.i18n import text
 from tui.screens import STYLES
@@ -29,6 +40,7 @@ class AuditScreen(BltScreen):
     """Counts, verification state, and the last entries of the audit log."""
 
     TITLE_KEY = "audit_title"
+    AUTO_FOCUS = "#audit-table"  # keys act on the screen; Tab reaches the filter
     CSS_PATH = STYLES / "audit.tcss"
     BINDINGS: ClassVar = bindings_for("audit")  # the one table: tui/actions.py
 
@@ -36,6 +48,7 @@ class AuditScreen(BltScreen):
         super().__init__()
         self.report: AuditReport | None = None
         self.verifying = False
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield self.title_bar()
@@ -43,6 +56,8 @@ class AuditScreen(BltScreen):
         with VerticalScroll(id="audit-body"):
             yield Static("", id="audit-summary")
             yield Static("", id="audit-state")
+            yield Input(placeholder=translate("Filter: action, result or #tag", self.lang),
+                        id="audit-filter")
             yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         yield KeyBar()
 
@@ -68,14 +83,33 @@ class AuditScreen(BltScreen):
         else:
             state.add_class("ok" if self.report.ok else "broken")
             state.update(text("audit_state", lang, state=self.report.message(lang)))
+        self.query_one("#audit-filter", Input).placeholder = translate(
+            "Filter: action, result or #tag", lang)
+        region = next(iter(session.device.config.regions), None) if session else None
+        zone = local_time(self.blt.now(), region).tzname() or "WIB"
         table = self.query_one("#audit-table", DataTable)
         table.clear(columns=True)
-        for key in ("col_time", "col_action", "col_tag", "col_result", "col_version"):
+        table.add_column(translate("Time ({zone})", lang).format(zone=zone), key="col_time")
+        for key in ("col_action", "col_tag", "col_result", "col_version"):
             table.add_column(text(key, lang), key=key)
-        for entry in reversed(entries[-SHOWN_ENTRIES:]):
-            table.add_row(entry.time[:19].replace("T", " "), entry.action,
-                          (entry.tag[:12] + "…") if entry.tag else "—", entry.result,
-                          f"v{entry.data_version}")
+        rows = [self._row(entry, region) for entry in reversed(entries)]
+        wanted = self.filter_text.strip().lower()
+        shown = [row for row in rows if not wanted or wanted in " ".join(row).lower()]
+        for row in shown[:SHOWN_ENTRIES]:
+            table.add_row(*row)
+
+    def _row(self, entry: AuditEntry, region: str | None) -> tuple[str, str, str, str, str]:
+        moment = entry.moment
+        when = local_time(moment, region).strftime("%d-%m-%Y %H:%M:%S") if moment else "?"
+        action, result = describe(entry, self.lang)
+        version = f"v{entry.data_version}" if entry.data_version else "—"
+        return when, action, short_tag(entry.tag), result, version
+
+    @on(Input.Changed, "#audit-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        """Narrow the list as the officer types."""
+        self.filter_text = event.value
+        self.refresh_view()
 
     def action_verify_audit(self) -> None:
         """Verify the whole chain now."""

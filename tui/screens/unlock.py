@@ -1,8 +1,10 @@
 """The unlock screen: the passphrase opens the wrapped peppers; nothing else is shown before.
 
 A wrong passphrase gives a clear message and a delay that doubles with each failure (capped),
-during which the box is disabled. The same screen is shown when the app locks (on a key or
-after the idle timeout).
+during which the box is disabled. The rule, the count of failures and the audit entries are the
+core's (:func:`blt_status.audit.unlock`), shared with the command line: quitting the app does
+not reset the delay. The same screen is shown when the app locks (on a key or after the idle
+timeout).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from blt_status.audit import failure_delay as core_failure_delay
+from blt_status.audit import unlock, unlock_failures, unlock_wait
 from blt_status.errors import BltError, WrongPassphrase
 from blt_status.i18n import N_, _
 from tui.bindings import relabel
@@ -26,7 +30,6 @@ from tui.widgets.key_bar import KeyBar
 if TYPE_CHECKING:
     from tui.app import BltApp
 
-MAX_DELAY_SECONDS = 30.0
 NOTES = {  # why the screen is shown again (UnlockScreen(note_key))
     "unlock_locked_note": N_("Locked. No data is shown until unlocked."),
     "unlock_idle_note": N_("Locked automatically after inactivity."),
@@ -34,10 +37,8 @@ NOTES = {  # why the screen is shown again (UnlockScreen(note_key))
 
 
 def failure_delay(failures: int, base: float) -> float:
-    """Seconds to wait after ``failures`` wrong passphrases: base, 2×base, 4×base… (capped)."""
-    if failures <= 0:
-        return 0.0
-    return min(base * 2 ** (failures - 1), MAX_DELAY_SECONDS)
+    """Seconds to wait after ``failures`` wrong passphrases (the core's rule)."""
+    return core_failure_delay(failures, base)
 
 
 class UnlockScreen(Screen[None]):
@@ -106,15 +107,17 @@ class UnlockScreen(Screen[None]):
         device = self.blt.device
         box = self.query_one("#passphrase", Input)
         message = self.query_one("#unlock-message", Static)
+        base = self.blt.unlock_delay
         try:
-            keyring = await asyncio.to_thread(device.unlock, passphrase)
+            keyring = await asyncio.to_thread(unlock, device, passphrase, base_delay=base,
+                                              now=self.blt.now())
             index = await self.blt.prefetched_index()
             session = await asyncio.to_thread(Session, device, keyring, index)
         except WrongPassphrase:
-            self.blt.unlock_failures += 1
-            delay = failure_delay(self.blt.unlock_failures, self.blt.unlock_delay)
+            self.blt.unlock_failures = unlock_failures(device)
+            delay = unlock_wait(device, base=base)
             message.update(_("Wrong passphrase. Try again in {seconds} s.").format(
-                seconds=f"{delay:g}"))
+                seconds=f"{delay:.0f}"))
             box.value = ""
             self.set_timer(delay, self._ready_again) if delay else self._ready_again()
             return

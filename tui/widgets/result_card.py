@@ -20,6 +20,7 @@ from blt_status.present import (
     clean_text,
     collected_text,
     format_rupiah,
+    hold_reason,
     mode_label,
     next_steps,
     not_found_reasons,
@@ -85,8 +86,9 @@ def render_result(result: LookupResult, lang: str, now: dt.datetime | None = Non
     _field(out, text("label_where", lang), place)
     if record.collected_at:
         _field(out, text("label_collected", lang), collected_text(record, lang))
-    if record.status_note:
-        _field(out, text("label_note", lang), short_text(record.status_note, ADDRESS_LIMIT))
+    reason = hold_reason(record, lang)  # a reason code's words, never the payer's free text
+    if reason:
+        _field(out, text("label_note", lang), short_text(reason, ADDRESS_LIMIT))
     if now is not None and record.status == "scheduled" \
             and not schedule_timing(record, now).passed:
         for line in timing_lines(record, now, lang):

@@ -1,0 +1,260 @@
+"""Kantor Pos exchange: push time and peak memory for 100k instructions; callback ingest rate.
+
+    python bench/bench_pos.py [--records 100000] [--events 20000] [--pg-url URL]
+
+1. A demo world of ``--records`` recipients is published (test KDF, all cores; setup, not
+   measured), the exchange is configured, and the payer simulator (tests/support/pos_payer.py)
+   runs in its own process on 127.0.0.1.
+2. ``blt-status central pos push`` runs as a child process: wall time, instructions/s and its
+   peak RSS (``VmHWM``), then a second push of the same version (a no-op) for comparison.
+3. Callback ingest: ``--events`` signed DisburseResponses (messages of 1,000) are POSTed to a
+   ``pos listen`` child process, once on a SQLite store and once on PostgreSQL (a fresh
+   database on ``--pg-url``, given to the store as ``BLT_CENTRAL_DB``), and the rate is
+   events/s from the first request to the last Ack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the payer simulator lives in tests/support
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.serialization import (  # noqa: E402
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from blt_status.central import CentralStore, publish_records  # noqa: E402
+from blt_status.central.demodata import write_demo_world  # noqa: E402
+from blt_status.central.plan import compute_aggregates, plan_publication  # noqa: E402
+from blt_status.central.pos.bridge import published_roster  # noqa: E402
+from blt_status.central.pos.mapping import reference_id, reference_key  # noqa: E402
+from blt_status.central.pos.models import canonical_json  # noqa: E402
+from blt_status.central.pos.signing import public_pem, sign, signing_key  # noqa: E402
+from blt_status.crypto import TEST_INDEX_KDF  # noqa: E402
+
+PAYER_ID = "KANTORPOS-BENCH"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run_payer(central_pem: str, key_pem: bytes, queue: Any) -> None:
+    from support.pos_payer import PosPayer
+
+    key = load_pem_private_key(key_pem, None)
+    assert isinstance(key, Ed25519PrivateKey)
+    payer = PosPayer(central_pem, payer_id=PAYER_ID, key=key).start()
+    queue.put(payer.url)
+    while True:
+        time.sleep(3600)
+
+
+_LAUNCH = (
+    "import sys\n"
+    "from blt_status.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]\n"
+    "print('PEAK ' + hwm[0].split()[1], file=sys.stderr)\n"
+    "sys.exit(code)\n")
+
+
+def _cli_rss(*args: object, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``blt-status``; return (seconds, peak RSS in MiB, stdout).
+
+    The peak is the child's own ``VmHWM`` (per address space, reset at exec), not
+    ``ru_maxrss``, which Linux carries over from the forking parent.
+    """
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", _LAUNCH, *map(str, args)],
+                            capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"blt-status {args[:3]} failed: {result.stderr[-800:]}")
+    peak = [line for line in result.stderr.splitlines() if line.startswith("PEAK ")]
+    return seconds, int(peak[-1].split()[1]) / 1024, result.stdout
+
+
+def _publish(directory: Path, inputs: Path, records: int, env_db: str | None) -> CentralStore:
+    if env_db:
+        os.environ["BLT_CENTRAL_DB"] = env_db
+    else:
+        os.environ.pop("BLT_CENTRAL_DB", None)
+    # The demo world rejects about a third of its rows (ineligible, inactive...): write more
+    # rows and publish exactly ``records`` eligible recipients.
+    files = write_demo_world(inputs, recipients=records * 3 // 2 + 100, seed=11)
+    plan = plan_publication(files.recipients_csv, files.payout_points_csv, files.program_toml)
+    program = plan.program.program
+    store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
+    chosen = plan.recipients[:records]
+    assert len(chosen) == records, f"only {len(chosen)} eligible recipients"
+    publish_records(store, {r.nik_digits: (r.shard, r.payload) for r in chosen},
+                    program=program, aggregate=lambda items: compute_aggregates(items, program),
+                    inputs={"program": store.save_input(files.program_toml, ".toml"),
+                            "payout_points": store.save_input(files.payout_points_csv, ".csv")})
+    return store
+
+
+def _configure(base: Path, store: CentralStore, payer_key: Ed25519PrivateKey) -> None:
+    (base / "payer.pem").write_text(public_pem(payer_key))
+    (base / "token").write_text("payer-token-123\n")
+    (base / "cbtoken").write_text("callback-token-456\n")
+    _cli_rss("central", "pos", "configure", store.directory, "--payer-id", PAYER_ID,
+             "--payer-key", base / "payer.pem", "--token-file", base / "token",
+             "--callback-token-file", base / "cbtoken")
+
+
+def _callbacks(store: CentralStore, payer_key: Ed25519PrivateKey, events: int
+               ) -> list[bytes]:
+    info, items = published_roster(store)
+    key = reference_key(store.master_pepper)
+    responses: list[dict[str, Any]] = []
+    for item in items:
+        if len(responses) >= events:
+            break
+        point = item.payload.payout_point
+        if point is None or item.payload.schedule.start is None:
+            continue
+        moment = dt.datetime.combine(item.payload.schedule.date, item.payload.schedule.start,
+                                     tzinfo=dt.timezone(dt.timedelta(hours=7)))
+        responses.append({
+            "reference_id": reference_id(key, info.epoch_id, item.nik_digits),
+            "timestamp": (moment + dt.timedelta(minutes=10)).isoformat(), "status": "SUCC",
+            "instruction": json.dumps({"id_titik": point.id}, separators=(",", ":")),
+            "amount": f"{item.payload.amount}.00"})
+    bodies = []
+    for start in range(0, len(responses), 1000):
+        chunk = responses[start:start + 1000]
+        header = {"version": "1.0.0", "message_id": f"bench-{start:08d}",
+                  "message_ts": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                  "action": "on-disburse", "status": "SUCC", "sender_id": PAYER_ID,
+                  "receiver_id": "blt-status-central", "total_count": len(chunk)}
+        message = {"transaction_id": "bench", "disburse_response": chunk}
+        body = {"signature": sign(header, message, payer_key, sender_id=PAYER_ID, ttl=3600),
+                "header": header, "message": message}
+        bodies.append(canonical_json(body))
+    return bodies
+
+
+def _ingest_rate(store: CentralStore, payer_key: Ed25519PrivateKey, events: int,
+                 env: dict[str, str]) -> tuple[int, float]:
+    bodies = _callbacks(store, payer_key, events)
+    port = _free_port()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen",
+         str(store.directory), "--port", str(port), "--rate", "1000"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        headers = {"Authorization": "Bearer callback-token-456",
+                   "Content-Type": "application/json"}
+        sent = sum(len(json.loads(body)["message"]["disburse_response"]) for body in bodies)
+        with httpx.Client(timeout=600) as client:
+            started = time.perf_counter()
+            for body in bodies:
+                answer = client.post(f"http://127.0.0.1:{port}/on-disburse", content=body,
+                                     headers=headers)
+                if answer.status_code != 200:
+                    raise SystemExit(f"callback refused: {answer.status_code} {answer.text}")
+            seconds = time.perf_counter() - started
+    finally:
+        listener.terminate()
+        listener.wait(timeout=60)
+    return sent, sent / seconds
+
+
+def _pg_database(url: str) -> str:
+    import psycopg
+
+    name = f"blt_bench_pos_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    server = url.split("://", 1)[1].split("/", 1)[0]
+    return f"postgresql+psycopg://{server}/{name}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000,
+                        help="recipients published, one instruction each")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--ingest-records", type=int, default=25_000,
+                        help="size of the stores used for the ingest runs")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args(argv)
+    print(f"cores: {os.cpu_count()}")
+    payer_key = Ed25519PrivateKey.generate()
+    payer_pem = payer_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    with tempfile.TemporaryDirectory(prefix="bench-pos-") as tmp:
+        base = Path(tmp)
+        started = time.perf_counter()
+        store = _publish(base / "central", base / "inputs", args.records, None)
+        print(f"setup: published {args.records} recipients in "
+              f"{time.perf_counter() - started:.1f} s (not measured)")
+        _configure(base, store, payer_key)
+        queue: Any = multiprocessing.get_context("fork").Queue()
+        payer = multiprocessing.get_context("fork").Process(
+            target=_run_payer, args=(public_pem(signing_key(store)), payer_pem, queue),
+            daemon=True)
+        payer.start()
+        url = queue.get(timeout=60)
+        try:
+            seconds, rss, out = _cli_rss("central", "pos", "push", store.directory,
+                                         "--endpoint", url, "--json")
+            report = json.loads(out)
+            print(f"push: {report['sent']} instructions in {report['messages_sent']} messages "
+                  f"({report['transactions']} transactions): {seconds:.1f} s, "
+                  f"{report['sent'] / seconds:,.0f} instructions/s, peak RSS {rss:.0f} MiB")
+            seconds2, rss2, out = _cli_rss("central", "pos", "push", store.directory,
+                                           "--endpoint", url, "--json")
+            print(f"re-push (no-op, sent {json.loads(out)['sent']}): {seconds2:.1f} s, "
+                  f"peak RSS {rss2:.0f} MiB")
+        finally:
+            payer.terminate()
+        runs: list[tuple[str, str | None]] = [("sqlite", None),
+                                              ("postgresql", _pg_database(args.pg_url))]
+        for label, db_url in runs:
+            directory = base / f"ingest-{label}"
+            ingest_store = _publish(directory, base / f"inputs-{label}", args.ingest_records,
+                                    db_url)
+            _configure(base, ingest_store, payer_key)
+            env = dict(os.environ)
+            if db_url:
+                env["BLT_CENTRAL_DB"] = db_url
+            count, rate = _ingest_rate(ingest_store, payer_key, args.events, env)
+            print(f"callback ingest ({label}): {count} events, {rate:,.0f} events/s "
+                  f"(target >= 2,000)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

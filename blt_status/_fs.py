@@ -1,0 +1,156 @@
+"""Private file-system helpers: atomic writes, fsync, private folders and file locks.
+
+One place for what the local index store, the sync client, the audit log and the central
+store all need: a file is replaced whole (readers see the old or the new bytes, never half),
+made durable with fsync (the file, then its folder), and one writer at a time holds a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import tenacity
+
+__all__ = [
+    "atomic_replace",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "locked",
+    "make_private_dir",
+    "sync_paths",
+    "temp_path_for",
+    "try_lock",
+    "write_file_unsynced",
+]
+
+
+def fsync_dir(directory: Path) -> None:
+    """fsync a folder (so a rename or a new file in it survives a crash)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_path_for(path: Path) -> Path:
+    """A unique scratch name beside ``path`` (same filesystem, so rename is atomic)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def atomic_replace(temp: Path, path: Path) -> None:
+    """fsync ``temp``, rename it over ``path``, fsync the directory."""
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a whole small file so that readers see the old or the new content, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_file_unsynced(path: Path, data: bytes, mode: int) -> None:
+    """Write a whole file under a temporary name and rename it, without fsync.
+
+    For the many files of one publish: the caller makes them durable together
+    (:func:`sync_paths`) before the metadata that names them is written.
+    """
+    temp = temp_path_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def sync_paths(paths: Iterable[Path]) -> None:
+    """fsync many files (concurrently, so the journal can batch them), then their folders."""
+    files = list(paths)
+    if not files:
+        return
+
+    def fsync_file(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+        list(pool.map(fsync_file, files))
+    for directory in sorted({path.parent for path in files}):
+        fsync_dir(directory)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+        os.chmod(path, 0o700)
+
+
+@contextlib.contextmanager
+def try_lock(path: Path, *, wait: float = 0) -> Iterator[bool]:
+    """Hold an exclusive lock on the file ``path`` (created 0600) if it can be had within
+    ``wait`` seconds; yields whether it is held."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            for attempt in tenacity.Retrying(
+                    stop=tenacity.stop_after_delay(wait), wait=tenacity.wait_fixed(0.05),
+                    retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
+                with attempt:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory/.lock`` (created 0700/0600), waiting for it."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

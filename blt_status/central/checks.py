@@ -1,0 +1,133 @@
+"""The payout rules against the database: what :func:`check_feedback` needs, read from the ledger.
+
+:func:`check_events` is what ``ingest_events`` calls for every source (CSV reports and API
+feedback): it reads, for the people of a batch only, their roster entries of this epoch (the
+current one, or the last one for someone removed since), their status and latest event from the
+ledger, and the payouts already recorded at the batch's points around the batch's days (for
+``over_capacity`` and ``burst``); then it applies
+:func:`blt_status.central.payouts.check_feedback` and returns the accepted events, the
+rejections and the flags per accepted event, ready for :meth:`Ledger.append`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from blt_status.central.db import open_engine, payout_events, roster, subject_of, versions
+from blt_status.central.inputs import load_payout_points, load_program
+from blt_status.central.ledger import Flag, PayoutEvent, outcomes_in, with_outcome
+from blt_status.central.payouts import (
+    Entitlement,
+    check_feedback,
+    entitlement_of,
+    load_check_settings,
+)
+from blt_status.central.roster import unseal_row
+from blt_status.nik import mask_digits
+
+if TYPE_CHECKING:
+    from blt_status.central.store import CentralStore
+
+__all__ = ["check_events"]
+
+_CHUNK = 500
+
+
+def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
+    zone = dt.timezone(dt.timedelta(seconds=offset_seconds))
+    return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def _line(event: PayoutEvent, index: int) -> int:
+    return int(event.row_ref) if event.row_ref.isdigit() else index + 1
+
+
+def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version: int,
+                 epoch_id: str, inputs: Mapping[str, str],
+                 received_at: dt.datetime | None = None,
+                 ) -> tuple[list[PayoutEvent], list[dict[str, Any]], dict[int, list[Flag]]]:
+    """``(accepted events, rejections as report dicts, flags by index into accepted)``."""
+    if not events:
+        return [], [], {}
+    program_toml = store.input_path(inputs["program"])
+    program = load_program(program_toml)
+    points = load_payout_points(store.input_path(inputs["payout_points"]))
+    settings = load_check_settings(Path(program_toml))
+    by_subject = {subject_of(store, event.nik_digits): event.nik_digits for event in events}
+    subjects = sorted(by_subject)
+    entitlements: dict[str, Entitlement] = {}
+    past: list[tuple[str, dt.datetime]] = []
+    with open_engine(store).connect() as connection:
+        epoch_versions = sa.select(versions.c.version).where(versions.c.epoch_id == epoch_id)
+        last_event: dict[str, dt.datetime] = {}
+        outcomes = outcomes_in(connection, epoch_id, subjects)
+        for start in range(0, len(subjects), _CHUNK):
+            chunk = subjects[start:start + _CHUNK]
+            query = (sa.select(roster).where(roster.c.subject.in_(chunk),
+                                             roster.c.valid_from.in_(epoch_versions))
+                     .order_by(roster.c.valid_from))
+            for row in connection.execute(query):
+                opened = unseal_row(store, row)
+                current = row.valid_from <= version and (row.valid_to is None
+                                                         or row.valid_to > version)
+                known = entitlements.get(opened.nik_digits)
+                if known is not None and known.current and not current:
+                    continue  # the current entry wins over an older, closed one
+                payload = opened.payload
+                if row.subject in outcomes:
+                    payload = with_outcome(payload, outcomes[row.subject])
+                entitlements[opened.nik_digits] = entitlement_of(
+                    payload, kecamatan=row.kecamatan, current=current)
+            latest = (sa.select(payout_events.c.subject, payout_events.c.occurred_at,
+                                payout_events.c.occurred_offset)
+                      .where(payout_events.c.epoch_id == epoch_id,
+                             payout_events.c.subject.in_(chunk)))
+            for row in connection.execute(latest):
+                moment = _aware(row.occurred_at, int(row.occurred_offset))
+                if row.subject not in last_event or moment > last_event[row.subject]:
+                    last_event[row.subject] = moment
+        for subject, moment in last_event.items():
+            nik = by_subject[subject]
+            if nik in entitlements:
+                entitlements[nik] = _with_last(entitlements[nik], moment)
+        point_ids = sorted({event.point_id for event in events})
+        times = [event.occurred_at.astimezone(dt.UTC).replace(tzinfo=None) for event in events]
+        window = (min(times) - dt.timedelta(days=1), max(times) + dt.timedelta(days=1))
+        query = sa.select(payout_events.c.point_id, payout_events.c.occurred_at,
+                          payout_events.c.occurred_offset).where(
+            payout_events.c.epoch_id == epoch_id, payout_events.c.status == "salur",
+            payout_events.c.point_id.in_(point_ids),
+            payout_events.c.occurred_at.between(*window))
+        past = [(row.point_id, _aware(row.occurred_at, int(row.occurred_offset)))
+                for row in connection.execute(query)]
+    verdicts = check_feedback(events, program=program, points=points, roster=entitlements,
+                              past_payouts=past, received_at=received_at, settings=settings)
+    accepted: list[PayoutEvent] = []
+    rejected: list[dict[str, Any]] = []
+    found: dict[int, list[Flag]] = {}
+    for verdict in verdicts:
+        event = events[verdict.index]
+        if verdict.rejection is not None:
+            code, reason = verdict.rejection
+            rejected.append({"line": _line(event, verdict.index),
+                             "nik_masked": mask_digits(event.nik_digits), "code": code,
+                             "reason": reason})
+            continue
+        if verdict.flags:
+            found[len(accepted)] = [Flag(flag.code, flag.severity, flag.detail)
+                                    for flag in verdict.flags]
+        accepted.append(event)
+    return accepted, rejected, found
+
+
+def _with_last(entitlement: Entitlement, moment: dt.datetime) -> Entitlement:
+    from dataclasses import replace
+
+    latest = entitlement.last_event_at
+    return replace(entitlement, last_event_at=moment if latest is None or moment > latest
+                   else latest)

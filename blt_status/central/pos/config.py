@@ -1,0 +1,95 @@
+"""Who the payer is and how to reach it: ``DIR/private/pos/config.json`` (0600, no secrets).
+
+The config names the payer (``payer_id``, its Ed25519 public key that verifies callbacks) and the
+*paths* of two bearer-token files: the token we send to the payer and the token the payer must
+present to our receiver. Tokens are read from those files each time they are used and are never
+printed, logged or copied into the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from blt_status.central.pos.signing import load_public_key
+from blt_status.central.store import CentralStore, write_private
+from blt_status.errors import CentralError
+
+__all__ = ["DEFAULT_BATCH", "PosConfig", "config_path", "load_config", "read_token",
+           "save_config"]
+
+CONFIG_FORMAT = "blt-pos-config-v1"
+DEFAULT_BATCH = 1000
+DEFAULT_SENDER = "blt-status-central"
+DEFAULT_PAYER_FA = "blt-pangan@kemensos"
+
+
+@dataclass(frozen=True)
+class PosConfig:
+    payer_id: str
+    payer_key_pem: str
+    token_file: str  # the bearer token we present to the payer
+    callback_token_file: str  # the bearer token the payer presents to us
+    sender_id: str = DEFAULT_SENDER
+    payer_fa: str = DEFAULT_PAYER_FA
+    payer_name: str = ""
+    callback_url: str | None = None
+    batch_size: int = DEFAULT_BATCH
+
+    @property
+    def payer_key(self) -> Ed25519PublicKey:
+        return load_public_key(self.payer_key_pem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": CONFIG_FORMAT, **asdict(self)}
+
+    def summary(self) -> dict[str, Any]:
+        """What may be shown: everything but the key body (the token files are only paths)."""
+        data = asdict(self)
+        data.pop("payer_key_pem")
+        return data
+
+
+def config_path(store: CentralStore) -> Path:
+    return store.private_dir / "pos" / "config.json"
+
+
+def save_config(store: CentralStore, config: PosConfig) -> None:
+    config.payer_key  # noqa: B018  (refuses a key that is not Ed25519 before saving)
+    for name in ("token_file", "callback_token_file"):
+        read_token(Path(getattr(config, name)))
+    if config.batch_size < 1:
+        raise CentralError("pos_batch_size")
+    write_private(config_path(store), json.dumps(config.to_dict(), indent=1).encode())
+
+
+def load_config(store: CentralStore) -> PosConfig:
+    """The payer's config; ``pos_not_configured`` before ``central pos configure``."""
+    path = config_path(store)
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise CentralError("pos_not_configured", directory=str(store.directory)) from None
+    except (OSError, ValueError):
+        raise CentralError("pos_config_corrupt") from None
+    if not isinstance(data, dict) or data.pop("format", None) != CONFIG_FORMAT:
+        raise CentralError("pos_config_corrupt")
+    try:
+        return PosConfig(**data)
+    except TypeError:
+        raise CentralError("pos_config_corrupt") from None
+
+
+def read_token(path: Path) -> str:
+    """The bearer token in ``path`` (first line, stripped); ``pos_token`` if unusable."""
+    try:
+        token = path.read_text(encoding="utf-8").strip().splitlines()[0].strip()
+    except (OSError, UnicodeDecodeError, IndexError):
+        raise CentralError("pos_token", path=str(path)) from None
+    if not token or any(ch.isspace() for ch in token):
+        raise CentralError("pos_token", path=str(path))
+    return token

@@ -1,0 +1,157 @@
+"""Payer feedback -> payout facts: the one place ``pos listen`` and ``pos pull`` share.
+
+A verified :class:`~blt_status.central.pos.models.Callback` (or DSBT-005 answer) is mapped
+response by response (SUCC -> salur, RJCT RTRN_* -> kembali, other RJCT -> gagal, RCVD/PDNG ->
+nothing), each reference is looked up in the published roster, and the facts go through
+:func:`blt_status.central.pos.bridge.ingest` with ``source="api"``,
+``source_ref=header.message_id`` and ``row_ref=reference_id`` — so a replayed message is a
+no-op in the ledger, and an out-of-order one is folded by time like any other fact.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from blt_status.central.ledger import PayoutEvent
+from blt_status.central.pos.bridge import ingest, published_roster
+from blt_status.central.pos.journal import Journal
+from blt_status.central.pos.mapping import (
+    FINAL_STATUSES,
+    ledger_status,
+    reason_code,
+    reference_id,
+    reference_key,
+)
+from blt_status.central.pos.models import Callback
+from blt_status.central.store import CentralStore
+
+__all__ = ["FeedbackProcessor", "FeedbackResult"]
+
+
+@dataclass
+class FeedbackResult:
+    responses: int = 0
+    recorded: int = 0  # facts accepted by the ledger
+    duplicates: int = 0
+    pending: int = 0  # RCVD / PDNG: nothing to record
+    unknown_references: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    version: int | None = None
+
+    def add(self, other: FeedbackResult) -> None:
+        self.responses += other.responses
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        self.pending += other.pending
+        self.unknown_references += other.unknown_references
+        self.rejected.extend(other.rejected)
+        self.version = other.version or self.version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"responses": self.responses, "recorded": self.recorded,
+                "duplicates": self.duplicates, "pending": self.pending,
+                "unknown_references": self.unknown_references,
+                "rejected": len(self.rejected),
+                "rejected_by_code": _count(item.get("code") for item in self.rejected),
+                "version": self.version}
+
+
+def _count(codes: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for code in codes:
+        counts[str(code)] = counts.get(str(code), 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class _Target:
+    nik_digits: str = field(repr=False)
+    point_id: str | None
+
+
+class FeedbackProcessor:
+    """Maps and ingests feedback for one store (thread-safe; one ingest at a time)."""
+
+    def __init__(self, store: CentralStore, *, publish: bool = False) -> None:
+        self.store = store
+        self.publish = publish
+        self._lock = threading.Lock()
+        self._index_version = -1
+        self._index: dict[str, _Target] = {}
+
+    def _targets(self, references: Sequence[str] = ()) -> dict[str, _Target]:
+        """reference -> recipient of the published roster.
+
+        Built once, and rebuilt only when a newer version is published *and* a reference is
+        not known (references are stable within an epoch, so most new versions need nothing).
+        """
+        version = self.store.published_version()
+        stale = version != self._index_version and (
+            not self._index or any(ref not in self._index for ref in references))
+        if stale:
+            info, items = published_roster(self.store)
+            key = reference_key(self.store.master_pepper)
+            self._index = {
+                reference_id(key, info.epoch_id, item.nik_digits): _Target(
+                    item.nik_digits,
+                    item.payload.payout_point.id if item.payload.payout_point else None)
+                for item in items}
+            self._index_version = version
+        return self._index
+
+    def process(self, callback: Callback) -> FeedbackResult:
+        with self._lock:
+            return self._process(callback)
+
+    def _process(self, callback: Callback) -> FeedbackResult:
+        result = FeedbackResult(responses=len(callback.responses))
+        targets = self._targets([response.reference_id for response in callback.responses])
+        events: list[PayoutEvent] = []
+        finals: list[tuple[str, str]] = []
+        journal = Journal.of(self.store)
+        try:
+            known = journal.outcomes(response.reference_id for response in callback.responses)
+        finally:
+            journal.close()
+        for response in callback.responses:
+            status = ledger_status(response.status, response.status_reason_code)
+            if status is None:
+                result.pending += 1
+                continue
+            target = targets.get(response.reference_id)
+            if target is None:
+                result.unknown_references += 1
+                continue
+            before = known.get(response.reference_id)
+            if before is not None and (before in FINAL_STATUSES or before == status):
+                # Already answered (a replay, a poll after a callback): nothing new to record.
+                result.duplicates += 1
+                continue
+            point = response.point_id or target.point_id or ""
+            events.append(PayoutEvent(
+                nik_digits=target.nik_digits, status=status, occurred_at=response.timestamp,
+                point_id=point, source="api", source_ref=callback.message_id,
+                row_ref=response.reference_id,
+                reason_code=reason_code(status, response.status_reason_code),
+                note=response.status_reason_message[:200], amount=response.amount))
+            finals.append((response.reference_id, status))
+        journal = Journal.of(self.store)
+        try:
+            outcome = ingest(self.store, events, publish=self.publish)
+            journal.record_outcomes(finals)
+        finally:
+            journal.close()
+        result.recorded = outcome.accepted
+        result.duplicates += outcome.duplicates
+        result.rejected = outcome.rejected
+        result.version = outcome.version
+        return result
+
+    def ingest_many(self, callbacks: Sequence[Callback]) -> FeedbackResult:
+        total = FeedbackResult()
+        for callback in callbacks:
+            total.add(self.process(callback))
+        return total

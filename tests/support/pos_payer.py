@@ -1,0 +1,439 @@
+"""A payer (Kantor Pos) simulator speaking G2P Connect Disburse, for tests and benchmarks.
+
+A real tornado HTTP server on 127.0.0.1 in its own thread. It implements the payer's side:
+
+- ``POST /disburse``: bearer token (401), JSON envelope, the sender's Ed25519 signature over the
+  canonical body (403), each DisburseRequest's fields; answers the spec's Ack and keeps the
+  instructions by transaction (a message id seen before is acknowledged again, not re-added);
+- ``GET /disburse/search/{transaction_id}/{summary_only}`` (DSBT-005): a signed envelope with
+  the current ``disburse_response[]`` of the transaction;
+- :meth:`PosPayer.send_callbacks`: signed ``/on-disburse`` (or ``/disburse/txn/on-status``)
+  POSTs to the ``sender_uri`` of the push, with its own key and the callback token.
+
+Outcomes are chosen per payee (``outcomes[nik] = ("RJCT", "RTRN_NOT_COLLECTED")``; default
+``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``), ``down``
+(every call 503), ``poll_faults``, and the callback modes ``duplicate``, ``out_of_order``,
+``bad_signature``, ``unknown_reference``, ``oversize``, ``bad_token``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from blt_status.central.pos.models import canonical_json
+from blt_status.central.pos.signing import (
+    SignatureInvalid,
+    load_public_key,
+    public_pem,
+    sign,
+    verify,
+)
+
+AMOUNT = re.compile(r"^\d{1,13}\.\d{1,2}$")
+FA = re.compile(r"^[a-zA-Z0-9.-]+@[a-zA-Z0-9.-]+$")
+
+
+@dataclass
+class Instruction:
+    transaction_id: str
+    reference_id: str
+    payee_fa: str = field(repr=False)
+    amount: str
+    scheduled: dt.datetime
+    instruction: dict[str, Any]
+    message_id: str
+
+    @property
+    def nik(self) -> str:
+        return self.payee_fa.split("@", 1)[0]
+
+
+class PosPayer:
+    """The simulator; use as a context manager (``with PosPayer(central_pem) as payer``)."""
+
+    def __init__(self, central_public_pem: str, *, payer_id: str = "KANTORPOS-SIM",
+                 central_id: str = "blt-status-central", token: str = "payer-token-123",
+                 callback_token: str = "callback-token-456",
+                 key: Ed25519PrivateKey | None = None) -> None:
+        self.central_key = load_public_key(central_public_pem)
+        self.key = key or Ed25519PrivateKey.generate()
+        self.payer_id = payer_id
+        self.central_id = central_id
+        self.token = token
+        self.callback_token = callback_token
+        self.outcomes: dict[str, tuple[str, str | None]] = {}
+        self.disburse_faults: list[str] = []
+        self.poll_faults: list[str] = []
+        self.down = False
+        self.timeout_seconds = 2.0
+        self.instructions: dict[str, dict[str, Instruction]] = {}
+        self.messages: dict[str, int] = {}  # message_id -> times received
+        self.refused: list[tuple[int, str]] = []  # (status, error code) of refused pushes
+        self.disburse_calls = 0
+        self.poll_calls = 0
+        self.callback_uri: str | None = None
+        self.auto_callback = False
+        self.callback_results: list[int] = []
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def public_pem(self) -> str:
+        return public_pem(self.key)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> PosPayer:
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+
+            async def boot() -> None:
+                app = tornado.web.Application([
+                    (r"/disburse", _DisburseHandler, {"payer": self}),
+                    (r"/disburse/search/([^/]+)/([^/]+)", _PollHandler, {"payer": self}),
+                ])
+                sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+                self.port = sockets[0].getsockname()[1]
+                self._server = tornado.httpserver.HTTPServer(app)
+                self._server.add_sockets(sockets)
+                started.set()
+
+            loop.run_until_complete(boot())
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="pos-payer")
+        self._thread.start()
+        started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop = self._loop
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.stop()
+                await self._server.close_all_connections()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        self._loop = None
+
+    def __enter__(self) -> PosPayer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the payer's side of the protocol --------------------------------------------------
+
+    def next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}-{self._counter:06d}"
+
+    def accept(self, body: Any, authorization: str | None) -> tuple[int, dict[str, Any]]:
+        """Check one /disburse body; keep its instructions. Returns (HTTP status, answer)."""
+        self.disburse_calls += 1
+        if authorization != f"Bearer {self.token}":
+            return self._refuse(401, "ERR_ACCESS_DENIED")
+        if not isinstance(body, dict) or not {"signature", "header", "message"} <= set(body):
+            return self._refuse(400, "ERR_INVALID_REQUEST")
+        header, message = body["header"], body["message"]
+        for name in ("version", "message_id", "message_ts", "action", "sender_id",
+                     "receiver_id", "total_count"):
+            if name not in header:
+                return self._refuse(400, "ERR_MANDATORY_HEADER_MISSING")
+        if header["action"] != "disburse":
+            return self._refuse(400, "ERR_INVALID_ACTION")
+        if header["sender_id"] != self.central_id or header["receiver_id"] != self.payer_id:
+            return self._refuse(403, "ERR_INVALID_SENDER")
+        try:
+            verify(body["signature"], header, message, self.central_key,
+                   sender_id=self.central_id)
+        except SignatureInvalid:
+            return self._refuse(403, "ERR_INVALID_SIGNATURE")
+        requests = message.get("disburse_request")
+        if not isinstance(requests, list) or header["total_count"] != len(requests):
+            return self._refuse(400, "ERR_INVALID_MESSAGE")
+        for item in requests:
+            if not (AMOUNT.match(item.get("amount", "")) and FA.match(item.get("payee_fa", ""))
+                    and item.get("currency_code") == "IDR" and item.get("locale") == "ind"
+                    and item.get("reference_id")):
+                return self._refuse(400, "ERR_INVALID_MESSAGE")
+            scheduled = dt.datetime.fromisoformat(item["scheduled_timestamp"])
+            if scheduled.tzinfo is None:
+                return self._refuse(400, "ERR_INVALID_MESSAGE")
+        message_id = header["message_id"]
+        with self._lock:
+            self.messages[message_id] = self.messages.get(message_id, 0) + 1
+            if self.messages[message_id] == 1:
+                book = self.instructions.setdefault(message["transaction_id"], {})
+                for item in requests:
+                    book[item["reference_id"]] = Instruction(
+                        message["transaction_id"], item["reference_id"], item["payee_fa"],
+                        item["amount"], dt.datetime.fromisoformat(item["scheduled_timestamp"]),
+                        json.loads(item["instruction"]), message_id)
+            if header.get("sender_uri"):
+                self.callback_uri = header["sender_uri"]
+        if self.auto_callback:
+            threading.Thread(target=self._auto_callback, args=(message["transaction_id"],),
+                             daemon=True).start()
+        return 200, {"message": {"ack": {"status": "ACK", "correlation_id": message_id}}}
+
+    def _auto_callback(self, transaction_id: str) -> None:
+        time.sleep(0.05)
+        for response in self.send_callbacks(transaction_id):
+            self.callback_results.append(response.status_code)
+
+    def _refuse(self, status: int, code: str) -> tuple[int, dict[str, Any]]:
+        self.refused.append((status, code))
+        return status, {"message": {"ack": {"status": "NACK"}},
+                        "error": {"code": code, "message": code.lower()}}
+
+    def all_instructions(self) -> Iterator[Instruction]:
+        for book in self.instructions.values():
+            yield from book.values()
+
+    def response_for(self, item: Instruction, status: str | None = None,
+                     reason: str | None = None) -> dict[str, Any]:
+        """The DisburseResponse of one instruction under the current (or given) outcome."""
+        if status is None:
+            status, reason = self.outcomes.get(item.nik, ("SUCC", None))
+        moment = item.scheduled + dt.timedelta(minutes=15)
+        data: dict[str, Any] = {
+            "reference_id": item.reference_id, "timestamp": moment.isoformat(),
+            "status": status, "instruction": json.dumps(
+                {"id_titik": item.instruction["id_titik"]}, separators=(",", ":")),
+            "amount": item.amount, "currency_code": "IDR", "locale": "ind"}
+        if reason:
+            data["status_reason_code"] = reason
+            data["status_reason_message"] = "catatan petugas: " + reason.lower()
+        return data
+
+    def envelope(self, transaction_id: str, responses: list[dict[str, Any]], *,
+                 action: str = "on-disburse", items_key: str = "disburse_response",
+                 message_id: str | None = None, key: Ed25519PrivateKey | None = None
+                 ) -> dict[str, Any]:
+        header = {"version": "1.0.0", "message_id": message_id or self.next_id("cb"),
+                  "message_ts": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                  "action": action, "status": "SUCC", "sender_id": self.payer_id,
+                  "receiver_id": self.central_id, "total_count": len(responses),
+                  "completed_count": len(responses)}
+        message = {"transaction_id": transaction_id, items_key: responses}
+        return {"signature": sign(header, message, key or self.key, sender_id=self.payer_id),
+                "header": header, "message": message}
+
+    def send_callbacks(self, transaction_id: str | None = None, *, mode: str = "normal",
+                       url: str | None = None, path: str = "/on-disburse") -> list[httpx.Response]:
+        """POST one signed callback per transaction (``mode`` injects a fault)."""
+        base = url or self.callback_uri
+        assert base, "no sender_uri seen yet"
+        target = base if path == "/on-disburse" else base.rsplit("/", 1)[0] + path
+        action, items_key = (("on-disburse", "disburse_response") if path == "/on-disburse"
+                             else ("on-status", "txnstatus_response"))
+        transactions = [transaction_id] if transaction_id else sorted(self.instructions)
+        results: list[httpx.Response] = []
+        token = "wrong-token" if mode == "bad_token" else self.callback_token
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(timeout=30) as client:
+            for txid in transactions:
+                items = list(self.instructions.get(txid, {}).values())
+                responses = [self.response_for(item) for item in items]
+                if mode == "unknown_reference":
+                    responses.append({"reference_id": "R" + "0" * 32,
+                                      "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+                                      "status": "SUCC"})
+                bodies: list[dict[str, Any]]
+                if mode == "out_of_order":
+                    # The final outcome first, then an older "pending" message about the same
+                    # references, then the final one again under another message id.
+                    pending = [self.response_for(item, "PDNG") for item in items]
+                    bodies = [self.envelope(txid, responses, action=action, items_key=items_key),
+                              self.envelope(txid, pending, action=action, items_key=items_key),
+                              self.envelope(txid, responses, action=action,
+                                            items_key=items_key)]
+                else:
+                    key = Ed25519PrivateKey.generate() if mode == "bad_signature" else None
+                    bodies = [self.envelope(txid, responses, action=action, items_key=items_key,
+                                            key=key)]
+                    if mode == "tampered":  # changed after signing: a different payout time
+                        first = bodies[0]["message"][items_key][0]
+                        first["timestamp"] = first["timestamp"].replace(":15:", ":45:")
+                    if mode == "duplicate":
+                        bodies.append(bodies[0])
+                    if mode == "oversize":
+                        bodies[0]["header"]["padding"] = "x" * (9 * 1024 * 1024)
+                for body in bodies:
+                    results.append(client.post(target, content=canonical_json(body),
+                                               headers=headers))
+        return results
+
+    def poll_answer(self, transaction_id: str, authorization: str | None
+                    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        self.poll_calls += 1
+        if self.poll_faults:
+            fault = self.poll_faults.pop(0)
+            if fault == "429":
+                return 429, {"error": {"code": "ERR_SERVICE_UNAVAILABLE"}}, {"Retry-After": "0"}
+            if fault == "500":
+                return 500, {"error": {"code": "ERR_SERVICE_UNAVAILABLE"}}, {}
+            if fault == "bad_signature":
+                items = list(self.instructions.get(transaction_id, {}).values())
+                body = self.envelope(transaction_id, [self.response_for(i) for i in items],
+                                     action="search", key=Ed25519PrivateKey.generate())
+                return 200, body, {}
+        if authorization != f"Bearer {self.token}":
+            return 401, {"error": {"code": "ERR_ACCESS_DENIED"}}, {}
+        if transaction_id not in self.instructions:
+            return 404, {"error": {"code": "ERR_INVALID_REQUEST",
+                                   "message": "UKWN_TRANSACTION_ID_NOT_FOUND"}}, {}
+        items = list(self.instructions[transaction_id].values())
+        body = self.envelope(transaction_id, [self.response_for(item) for item in items],
+                             action="search", message_id=self.next_id("poll"))
+        return 200, body, {}
+
+
+class _DisburseHandler(tornado.web.RequestHandler):
+    def initialize(self, payer: PosPayer) -> None:
+        self.payer = payer
+
+    async def post(self) -> None:
+        payer = self.payer
+        if payer.down:
+            self.set_status(503)
+            self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
+            return
+        if payer.disburse_faults:
+            fault = payer.disburse_faults.pop(0)
+            payer.disburse_calls += 1
+            if fault == "500":
+                self.set_status(500)
+                self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
+                return
+            if fault == "429":
+                self.set_status(429)
+                self.set_header("Retry-After", "1")
+                self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
+                return
+            if fault == "timeout":
+                await asyncio.sleep(payer.timeout_seconds)
+                self.set_status(504)
+                self.finish({})
+                return
+        try:
+            body = json.loads(self.request.body)
+        except ValueError:
+            body = None
+        status, answer = payer.accept(body, self.request.headers.get("Authorization"))
+        self.set_status(status)
+        self.finish(answer)
+
+
+class _PollHandler(tornado.web.RequestHandler):
+    def initialize(self, payer: PosPayer) -> None:
+        self.payer = payer
+
+    def get(self, transaction_id: str, summary_only: str) -> None:
+        status, body, headers = self.payer.poll_answer(
+            transaction_id, self.request.headers.get("Authorization"))
+        self.set_status(status)
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class ReceiverThread:
+    """Our receiver (``pos listen``'s tornado app) on 127.0.0.1 in a thread, for fault tests."""
+
+    def __init__(self, store_dir: Any, **settings: Any) -> None:
+        from blt_status.central import CentralStore
+        from blt_status.central.pos.config import load_config
+        from blt_status.central.pos.receiver import ListenSettings, Receiver
+
+        store = CentralStore.open(store_dir)
+        self.receiver = Receiver(store, load_config(store), ListenSettings(**settings))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ReceiverThread:
+        from blt_status.central.pos.receiver import make_app
+
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+
+            async def boot() -> None:
+                server = tornado.httpserver.HTTPServer(
+                    make_app(self.receiver),
+                    max_body_size=self.receiver.settings.max_body + 1)
+                sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+                self.port = sockets[0].getsockname()[1]
+                server.add_sockets(sockets)
+                self._server = server
+                started.set()
+
+            loop.run_until_complete(boot())
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="pos-receiver")
+        self._thread.start()
+        started.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            loop = self._loop
+            server = self._server
+
+            async def shutdown() -> None:
+                if server is not None:
+                    server.stop()
+                    await server.close_all_connections()
+
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        self.receiver.executor.shutdown(wait=True)

@@ -1,0 +1,167 @@
+"""``central pos`` as an admin meets it: one-line errors, a later version, refusals, TLS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from central_world import write_world
+from conftest import PEOPLE
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
+from test_pos_exchange import FAST, World, run
+
+from blt_status.central import CentralStore
+from blt_status.central.demodata import DEMO_PROGRAM_TOML
+from blt_status.central.publish import publish_files
+
+
+@pytest.fixture()
+def world(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    world = World(tmp_path, capsys)
+    yield world
+    world.payer.stop()
+
+
+def one_error_line(err: str, code: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error [{code}]: "), err
+    assert "Traceback" not in err
+
+
+def test_configuration_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "c"
+    assert run(capsys, "central", "init", store, "--kdf", "test")[0] == 0
+    code, _, err = run(capsys, "central", "pos", "push", store, "--endpoint", "http://x")
+    assert code == 1
+    one_error_line(err, "pos_not_configured")
+    not_ed25519 = tmp_path / "rsa.pem"
+    not_ed25519.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    good = tmp_path / "payer.pem"
+    from blt_status.central.pos.signing import public_pem
+
+    good.write_text(public_pem(Ed25519PrivateKey.generate()))
+    token = tmp_path / "token"
+    token.write_text("secret-token-value\n")
+    base = ["central", "pos", "configure", store, "--payer-id", "P", "--token-file", token]
+    code, _, err = run(capsys, *base, "--payer-key", not_ed25519, "--callback-token-file", token)
+    one_error_line(err, "pos_payer_key")
+    code, _, err = run(capsys, *base, "--payer-key", good, "--callback-token-file",
+                       tmp_path / "missing")
+    one_error_line(err, "pos_token")
+    code, out, err = run(capsys, *base, "--payer-key", good, "--callback-token-file", token)
+    assert code == 0 and "secret-token-value" not in out + err
+    with pytest.raises(SystemExit) as caught:
+        run(capsys, "central", "pos", "push", store, "--endpoint", "ftp://x")
+    assert caught.value.code == 2
+    one_error_line(capsys.readouterr().err, "usage")
+    code, _, err = run(capsys, "central", "pos", "push", store, "--endpoint", "http://x")
+    one_error_line(err, "pos_nothing_published")
+    config = json.loads((store / "private" / "pos" / "config.json").read_text())
+    assert "secret-token-value" not in json.dumps(config)
+    assert oct((store / "private" / "pos" / "signing.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_payer_refusal_is_reported_not_retried(world: World, tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("a-wrong-token\n")
+    code, report, err = world.push()
+    assert code == 0, err
+    assert report["sent"] == 0 and report["refused"] > 0
+    assert report["refused_by_code"] == {"ERR_ACCESS_DENIED": report["refused"]}
+    assert world.payer.disburse_calls == report["messages_planned"]  # one try each
+
+
+def test_a_later_version_sends_only_changes_and_counts_removed(world: World, tmp_path: Path,
+                                                               capsys) -> None:
+    code, first, _ = world.push()
+    assert code == 0
+    refs_v1 = {item.nik: item.reference_id for item in world.payer.all_instructions()}
+    # Version 2: one recipient fewer, and the programme starts three days later (new slots).
+    files = write_world(tmp_path / "inputs2", people=PEOPLE[:-1])
+    files.program.write_text(DEMO_PROGRAM_TOML.replace("start = 2025-11-21",
+                                                       "start = 2025-11-24"))
+    published = publish_files(CentralStore.open(world.dir), files.recipients,
+                              files.payout_points, files.program, workers=1, allow_shrink=True)
+    assert published.version == 2
+    code, second, _ = world.push()
+    assert code == 0 and second["version"] == 2
+    assert second["removed"] == 1
+    assert second["sent"] + second["skipped_unchanged"] == first["sent"] - 1
+    assert second["sent"] >= 1
+    v2 = [item for item in world.payer.all_instructions() if ".v2." in item.transaction_id]
+    assert len(v2) == second["sent"]
+    for item in v2:  # the same recipient keeps its reference in the same epoch
+        assert refs_v1[item.nik] == item.reference_id
+        assert item.scheduled.date() >= dt.date(2025, 11, 24)
+    code, third, _ = world.push()
+    assert third["sent"] == 0
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_listen_serves_tls_and_stops_cleanly(world: World, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, BLT_LANG="en")
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
+         "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None
+        line = listener.stdout.readline()
+        assert line.startswith(f"Listening on https://127.0.0.1:{port}")
+        world.push(*FAST, "--callback-url", f"https://127.0.0.1:{port}/on-disburse")
+        body = world.payer.envelope("T", [])
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as client:
+            answer = client.post(f"https://127.0.0.1:{port}/on-disburse", json=body,
+                                 headers={"Authorization":
+                                          f"Bearer {world.payer.callback_token}"})
+        assert answer.status_code == 200 and answer.json()["message"]["ack"]["status"] == "ACK"
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(f"http://127.0.0.1:{port}/on-disburse", json=body, timeout=5)
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        out, err = listener.communicate(timeout=30)
+    assert listener.returncode == 0, err
+    assert "Stopped:" in out
+    bad = subprocess.run(
+        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
+         "--port", str(port), "--tls-cert", str(tmp_path / "none.pem"), "--tls-key",
+         str(key)], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    one_error_line(bad.stderr, "pos_tls")
