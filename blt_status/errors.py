@@ -153,6 +153,15 @@ MESSAGES: dict[str, str] = {
     "invitation_no_keys": N_(
         "This device has no trusted keys yet: install it and sync once, then try again."),
     # -- central: progress reports ------------------------------------------------------------
+    "report_level": N_("Unknown report level {level}: choose one of {levels}."),
+    "report_region_unknown": N_("Region {region} is not a current region code."),
+    "report_region_level": N_(
+        "Region {region} is finer than the level {level}: choose a coarser region or a finer "
+        "level."),
+    "report_nothing": N_(
+        "Nothing to report: nothing is published yet (run `central publish` first)."),
+    "report_binary_stdout": N_(
+        "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
     # -- devices: sync, index, audit -----------------------------------------------------------
     "sync_timeout": N_(
         "The sync did not finish within {seconds} seconds: the server is too slow or has "

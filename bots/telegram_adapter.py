@@ -376,4 +376,7 @@ def build_application(config: BotConfig, engine: BotEngine, *,
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, _on_edited))
     application.add_handler(CallbackQueryHandler(_on_callback))
     application.add_error_handler(_on_error)
+    from bots.statistics import register as register_statistics
+
+    register_statistics(application)  # /statistik (its own module)
     return application

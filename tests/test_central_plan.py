@@ -324,7 +324,7 @@ def test_distribution_lists_are_private_sorted_and_masked(tmp_path):
 def test_aggregates_count_per_desa_and_day_without_personal_data(tmp_path):
     plan = plan_rows(tmp_path, [SITI, BUDI, MARYAM])
     records = [(r.shard, r.payload) for r in plan.recipients]
-    aggregates = compute_aggregates(records, Program("P", "Program", "2025"))
+    aggregates = compute_aggregates(records, Program("P", "Program", "2025"), suppress=False)
     assert list(aggregates) == ["32.01.01"]
     cibinong = aggregates["32.01.01"]
     assert cibinong["format"] == "blt-aggregates-v1"
@@ -332,8 +332,10 @@ def test_aggregates_count_per_desa_and_day_without_personal_data(tmp_path):
                                                       "32.01.01.1003"]
     assert cibinong["desa"][0] == {"kode": "32.01.01.1001", "nama": "Pondok Rajeg",
                                    "recipients": 1, "collected": 0, "held": 0, "returned": 0,
-                                   "amount_total": 600_000, "amount_collected": 0}
+                                   "pending": 1, "amount_total": 600_000, "amount_collected": 0}
     assert sum(day["scheduled"] for day in cibinong["days"]) == 3
+    published = compute_aggregates(records, Program("P", "Program", "2025"))["32.01.01"]
+    assert published["desa"][0]["recipients"] == "<10"  # small cells are never published
     text = repr(aggregates)
     for secret in SECRETS:
         assert secret not in text

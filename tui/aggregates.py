@@ -42,10 +42,24 @@ class DesaRow:
     returned: int
     amount_total: int
     amount_collected: int
+    hidden: frozenset[str] = frozenset()  # counts published as "<10"/"≥10" (read as 0)
+    shown: tuple[tuple[str, str], ...] = ()  # those counts as published
 
     @property
     def percent(self) -> float:
         return percent(self.collected, self.recipients)
+
+
+def _hidden(row: Mapping[str, Any]) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
+    """Which counts the publisher suppressed (small cells), and how they were published."""
+    marks = tuple((key, str(row[key])[:4]) for key in COUNT_KEYS
+                  if isinstance(row.get(key), str))
+    return frozenset(key for key, _ in marks), marks
+
+
+def shown_count(row: DesaRow | KecamatanSummary, key: str, formatted: str) -> str:
+    """A count as the publisher published it: the number, or ``<10`` / ``≥10``."""
+    return dict(row.shown).get(key, formatted) if key in row.hidden else formatted
 
 
 @dataclass(frozen=True)
@@ -60,10 +74,21 @@ class KecamatanSummary:
     returned: int
     amount_total: int
     amount_collected: int
+    flagged: str = ""  # flagged payouts as published ("12", "<10"), "" when not published
+    hidden: frozenset[str] = frozenset()
+    shown: tuple[tuple[str, str], ...] = ()
 
     @property
     def percent(self) -> float:
         return percent(self.collected, self.recipients)
+
+
+def _flagged(body: Mapping[str, Any]) -> str:
+    totals = body.get("totals")
+    value = totals.get("flagged") if isinstance(totals, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return ""
+    return str(value)[:8]
 
 
 @dataclass(frozen=True)
@@ -103,15 +128,22 @@ def read_aggregates(extra: Mapping[str, Any] | None) -> DashboardData:
                 continue
             kode = item["kode"]
             nama = item.get("nama") if isinstance(item.get("nama"), str) else ""
-            rows.append(DesaRow(str(kecamatan), kode, nama or region_name(kode) or kode,
-                                *(_count(item, key) for key in COUNT_KEYS)))
+            hidden, shown = _hidden(item)
+            people, got, held, returned, total, paid = (_count(item, key) for key in COUNT_KEYS)
+            rows.append(DesaRow(str(kecamatan), kode, nama or region_name(kode) or kode, people,
+                                got, held, returned, total, paid, hidden=hidden, shown=shown))
         if not rows:
             continue
         desa_rows += rows
         name = body.get("region_name") if isinstance(body.get("region_name"), str) else ""
+        recipients, collected, held, returned, amount_total, amount_collected = (
+            sum(getattr(row, key) for row in rows) for key in COUNT_KEYS)
+        totals = body.get("totals")
+        hidden, shown = _hidden(totals) if isinstance(totals, Mapping) else (frozenset(), ())
         summaries.append(KecamatanSummary(
-            str(kecamatan), name or region_name(str(kecamatan)) or str(kecamatan),
-            *(sum(getattr(row, key) for row in rows) for key in COUNT_KEYS)))
+            str(kecamatan), name or region_name(str(kecamatan)) or str(kecamatan), recipients,
+            collected, held, returned, amount_total, amount_collected, flagged=_flagged(body),
+            hidden=hidden, shown=shown))
         for item in body.get("days") or ():
             try:
                 day = dt.date.fromisoformat(str(item["date"]))

@@ -344,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="interface language (default: tui.toml, else id)")
     parser.add_argument("--sync-from", metavar="URL", default=None,
                         help="sync source (default: the device's central URL)")
+    parser.add_argument("--central", type=Path, metavar="DIR", default=None,
+                        help="admin mode: payout progress of the central store DIR")
     return parser
 
 
@@ -374,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo_passphrase = None
     demo_samples: dict[str, str] = {}
     sync_source = args.sync_from
+    if args.central is not None:
+        from tui.admin.app import run_admin
+
+        return run_admin(args.central, args.lang or lang)
     try:
         if args.demo:
             data_dir, demo_passphrase, demo_source, demo_samples = _demo(lang)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,14 +383,19 @@ def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]
                              program=plan.program.program, key=list_key(private_dir))
 
 
-def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program,
+def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program, *,
+                       flagged: Mapping[str, int] | None = None, suppress: bool = True,
                        ) -> dict[str, dict[str, Any]]:
     """Public per-kecamatan aggregates (format ``blt-aggregates-v1``): counts, no personal data.
 
     ``records`` are ``(kecamatan, officer or recipient payload)`` pairs. Per desa: recipients,
-    collected, held, returned, amount_total, amount_collected; per payout day: how many are
-    scheduled that day (home deliveries on their window's first day) and how many collected.
+    collected, held, returned, pending, amount_total, amount_collected; per payout day: how many
+    are scheduled that day (home deliveries on their window's first day) and how many collected;
+    ``flagged`` (flagged payouts per kecamatan) goes into the totals when given. Small cells
+    are suppressed (:func:`blt_status.central.disclosure.suppress`) unless ``suppress=False``.
     """
+    from blt_status.central.disclosure import suppress as suppress_small_cells
+
     desa_counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
     day_counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
     for kecamatan, payload in records:
@@ -413,11 +418,17 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
             collected_day["collected"] += 1
     result: dict[str, dict[str, Any]] = {}
     for kecamatan in sorted(desa_counts):
-        desa_list: list[dict[str, Any]] = [{"kode": code, "nama": region_name(code) or "", **counts}
+        desa_list: list[dict[str, Any]] = [
+            {"kode": code, "nama": region_name(code) or "", **counts,
+             "pending": counts["recipients"] - counts["collected"] - counts["held"]
+             - counts["returned"]}
                      for code, counts in sorted(desa_counts[kecamatan].items())]
-        totals = {key: sum(int(item[key]) for item in desa_list)
-                  for key in ("recipients", "collected", "held", "returned", "amount_total",
-                              "amount_collected")}
+        totals: dict[str, Any] = {
+            key: sum(int(item[key]) for item in desa_list)
+            for key in ("recipients", "collected", "held", "returned", "pending",
+                        "amount_total", "amount_collected")}
+        if flagged is not None:
+            totals["flagged"] = int(flagged.get(kecamatan, 0))
         result[kecamatan] = {
             "format": AGGREGATES_FORMAT,
             "region": kecamatan,
@@ -428,4 +439,6 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
             "days": [{"date": day, **counts}
                      for day, counts in sorted(day_counts[kecamatan].items())],
         }
+        if suppress:
+            result[kecamatan] = suppress_small_cells(result[kecamatan])
     return result

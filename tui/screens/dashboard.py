@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from blt_status.i18n import N_, _, format_number, format_percent
 from blt_status.present import format_rupiah
 from tui.actions import bindings_for
-from tui.aggregates import DashboardData, DesaRow, read_aggregates
+from tui.aggregates import DashboardData, DesaRow, read_aggregates, shown_count
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.charts import day_chart, desa_chart
@@ -87,11 +87,13 @@ class DashboardScreen(BltScreen):
             summary.update("\n".join(
                 _("Kec. {name}: {collected}/{recipients} paid out ({percent}) · "
                   "{amount_collected} of {amount_total}").format(
-                    name=kec.name, collected=format_number(kec.collected),
-                    recipients=format_number(kec.recipients),
+                    name=kec.name,
+                    collected=shown_count(kec, "collected", format_number(kec.collected)),
+                    recipients=shown_count(kec, "recipients", format_number(kec.recipients)),
                     percent=format_percent(kec.percent / 100),
                     amount_collected=format_rupiah(kec.amount_collected),
                     amount_total=format_rupiah(kec.amount_total))
+                + (f" · {_('Flagged').lower()} {kec.flagged}" if kec.flagged else "")
                 for kec in self.data.kecamatans))
         self.fill_table()
         width = max(10, min(40, self.size.width - 40)) if self.size.width else 30
@@ -112,10 +114,14 @@ class DashboardScreen(BltScreen):
         table = self.query_one("#desa-table", DataTable)
         table.clear(columns=True)
         table.display = not self.data.empty
-        rows = [(row.kode, (row.nama, format_number(row.recipients),
-                             format_number(row.collected),
-                             format_number(row.percent, decimals=1),
-                             format_rupiah(row.amount_collected), format_number(row.held)))
+        rows = [(row.kode, (row.nama,
+                             shown_count(row, "recipients", format_number(row.recipients)),
+                             shown_count(row, "collected", format_number(row.collected)),
+                             format_number(row.percent, decimals=1)
+                             if not row.hidden & {"recipients", "collected"} else "-",
+                             format_rupiah(row.amount_collected)
+                             if "collected" not in row.hidden else "-",
+                             shown_count(row, "held", format_number(row.held))))
                 for row in sort_rows(self.data.desa, self.sort_column)]
         for index, (key, word) in enumerate(SORT_COLUMNS):
             arrow = ("▲" if key == "desa" else "▼") if key == self.sort_column else ""
