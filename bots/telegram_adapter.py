@@ -59,6 +59,7 @@ COMMANDS = [
     ("cek", "Cek NIK / Check a NIK"),
     ("ingatkan", "Pengingat / Reminders"),
     ("berhenti", "Matikan pengingat / Stop reminders"),
+    ("statistik", "Statistik penyaluran / Payout statistics"),
     ("bahasa", "Bahasa / Language"),
     ("bantuan", "Bantuan / Help"),
 ]
