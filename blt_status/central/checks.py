@@ -20,7 +20,14 @@ import sqlalchemy as sa
 
 from blt_status.central.db import open_engine, payout_events, roster, subject_of, versions
 from blt_status.central.inputs import load_payout_points, load_program
-from blt_status.central.ledger import Flag, PayoutEvent, outcomes_in, with_outcome
+from blt_status.central.ledger import (
+    Flag,
+    PayoutEvent,
+    StoredEvent,
+    events_in,
+    fold_status,
+    with_outcome,
+)
 from blt_status.central.payouts import (
     Entitlement,
     check_feedback,
@@ -64,33 +71,36 @@ def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version:
     past: list[tuple[str, dt.datetime]] = []
     with open_engine(store).connect() as connection:
         epoch_versions = sa.select(versions.c.version).where(versions.c.epoch_id == epoch_id)
-        last_event: dict[str, dt.datetime] = {}
-        outcomes = outcomes_in(connection, epoch_id, subjects)
+        # One read of the batch's people's events serves both their status and their latest
+        # event time.
+        grouped: dict[str, list[StoredEvent]] = {}
+        for stored in events_in(connection, epoch_id=epoch_id, subjects=subjects):
+            grouped.setdefault(stored.subject, []).append(stored)
+        outcomes = {subject: fold_status(items) for subject, items in grouped.items()}
+        last_event = {subject: max(item.occurred_at for item in items)
+                      for subject, items in grouped.items()}
         for start in range(0, len(subjects), _CHUNK):
             chunk = subjects[start:start + _CHUNK]
             query = (sa.select(roster).where(roster.c.subject.in_(chunk),
                                              roster.c.valid_from.in_(epoch_versions))
                      .order_by(roster.c.valid_from))
+            # Per person the entry of this version wins, else their last one of the epoch
+            # (removed since): only that one row is unsealed.
+            chosen: dict[str, tuple[Any, bool]] = {}
             for row in connection.execute(query):
-                opened = unseal_row(store, row)
                 current = row.valid_from <= version and (row.valid_to is None
                                                          or row.valid_to > version)
-                known = entitlements.get(opened.nik_digits)
-                if known is not None and known.current and not current:
+                known = chosen.get(row.subject)
+                if known is not None and known[1] and not current:
                     continue  # the current entry wins over an older, closed one
+                chosen[row.subject] = (row, current)
+            for subject, (row, current) in chosen.items():
+                opened = unseal_row(store, row)
                 payload = opened.payload
-                if row.subject in outcomes:
-                    payload = with_outcome(payload, outcomes[row.subject])
+                if subject in outcomes:
+                    payload = with_outcome(payload, outcomes[subject])
                 entitlements[opened.nik_digits] = entitlement_of(
                     payload, kecamatan=row.kecamatan, current=current)
-            latest = (sa.select(payout_events.c.subject, payout_events.c.occurred_at,
-                                payout_events.c.occurred_offset)
-                      .where(payout_events.c.epoch_id == epoch_id,
-                             payout_events.c.subject.in_(chunk)))
-            for row in connection.execute(latest):
-                moment = _aware(row.occurred_at, int(row.occurred_offset))
-                if row.subject not in last_event or moment > last_event[row.subject]:
-                    last_event[row.subject] = moment
         for subject, moment in last_event.items():
             nik = by_subject[subject]
             if nik in entitlements:

@@ -332,4 +332,4 @@ def subject_key(master_pepper: bytes) -> bytes:
 
 def subject_of(store: CentralStore, nik_digits: str) -> str:
     """How the database names a person: hex HMAC-SHA256 of the NIK under a pepper-derived key."""
-    return hmac.new(store.subject_key, nik_digits.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(store.subject_key, nik_digits.encode(), "sha256").hex()

@@ -206,21 +206,25 @@ class Ledger:
     def append_in(self, connection: Connection, events: Sequence[PayoutEvent], *,
                   epoch_id: str, received_at: dt.datetime | None = None,
                   flags: Mapping[int, Sequence[Flag]] | None = None) -> AppendResult:
-        """:meth:`append` inside the caller's transaction."""
+        """:meth:`append` inside the caller's transaction.
+
+        One batched ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for all the events
+        (SQLAlchemy's "insertmanyvalues": a few multi-row statements, not one per event).
+        RETURNING gives exactly the rows this call inserted; a row the ledger already holds
+        (or that came earlier in the same batch) is not returned and counts as a duplicate.
+        """
+        if not events:
+            return AppendResult([], 0)
         received = _utc_naive(received_at or dt.datetime.now(dt.UTC))
-        appended: list[StoredEvent] = []
         by_ref: dict[tuple[str, str, str], int] = {}
-        statement = _insert_ignoring_duplicates(connection).returning(
-            *payout_events.c)
-        for start in range(0, len(events), _CHUNK):
-            chunk = events[start:start + _CHUNK]
-            rows = [self._row(event, epoch_id, received) for event in chunk]
-            for index, event in enumerate(chunk, start):
-                by_ref[(event.source, event.source_ref, event.row_ref)] = index
-            # One statement per row: RETURNING gives exactly the rows this call inserted.
-            for row in rows:
-                for result in connection.execute(statement, row):
-                    appended.append(_stored(result))
+        for index, event in enumerate(events):
+            by_ref.setdefault((event.source, event.source_ref, event.row_ref), index)
+        rows = [self._row(event, epoch_id, received) for event in events]
+        statement = _insert_ignoring_duplicates(connection).returning(*payout_events.c)
+        appended = [_stored(row) for row in connection.execute(statement, rows)]
+        # In the order of ``events``, as when they were inserted one by one.
+        appended.sort(key=lambda stored: by_ref[(stored.source, stored.source_ref,
+                                                 stored.row_ref)])
         if flags:
             self._insert_flags(connection, appended, by_ref, flags)
         return AppendResult(appended, len(events) - len(appended))

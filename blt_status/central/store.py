@@ -209,6 +209,7 @@ class StoreSecrets:
         self.config = config
         self._secrets: dict[str, Any] | None = None
         self._state_key_cache: bytes | None = None
+        self._subject_key_cache: bytes | None = None
         self._aead: AESGCM | None = None
 
     # -- secrets and keys ------------------------------------------------------------------
@@ -299,10 +300,16 @@ class StoreSecrets:
 
     @property
     def subject_key(self) -> bytes:
-        """The key under which the database names people (see ``db.subject_of``)."""
-        from blt_status.central.db import subject_key
+        """The key under which the database names people (see ``db.subject_of``).
 
-        return subject_key(self.master_pepper)
+        Derived once per store object: ingest names every person of every batch, and the
+        master pepper never changes after ``init``.
+        """
+        if self._subject_key_cache is None:
+            from blt_status.central.db import subject_key
+
+            self._subject_key_cache = subject_key(self.master_pepper)
+        return self._subject_key_cache
 
     def seal(self, data: bytes, aad: bytes) -> bytes:
         """AES-GCM seal private data for the database under the state key."""
