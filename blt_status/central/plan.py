@@ -112,7 +112,7 @@ class RosterWarning:
         return {"code": self.code, "lines": list(self.lines), "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedRecipient:
     """One recipient to publish: the officer-view payload and its shard (kecamatan of residence).
 
@@ -173,7 +173,7 @@ def mask_raw_nik(raw: str) -> str:
     return mask_digits(re.sub(r"\D", "", raw)[:32])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _ValidRow:
     line: int
     nik_digits: str = field(repr=False)

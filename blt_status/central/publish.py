@@ -311,7 +311,7 @@ class KecamatanChange:
                 "unchanged": self.unchanged}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """One recipient of the version being built (in memory only)."""
 
@@ -324,11 +324,11 @@ class _Entry:
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
     blob_hashes: dict[str, str] = field(default_factory=dict)
-    cache_write: set[str] = field(default_factory=set)  # views whose cache row is rewritten
+    cache_write: list[str] = field(default_factory=list)  # views whose cache row is rewritten
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
 
 
-@dataclass
+@dataclass(slots=True)
 class _CacheRow:
     key_shard: str
     root_key: bytes = field(repr=False)  # sealed
@@ -498,7 +498,7 @@ def _plan(store: CentralStore, connection: Connection, *,
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
                 plan.work.append((entry.nik, view, entry.shard, payload))
                 plan.work_refs.append((entry, view))
-                entry.cache_write.add(view)
+                entry.cache_write.append(view)
                 touched = True
                 continue
             plan.keys_reused += 1
@@ -507,7 +507,7 @@ def _plan(store: CentralStore, connection: Connection, *,
                 entry.blobs[view] = cached.blob
             else:
                 plan.reseal.append((entry, view))
-                entry.cache_write.add(view)
+                entry.cache_write.append(view)
                 touched = True
         if before is None or before[1] != entry.shard:
             change(entry.shard).added += 1
