@@ -16,14 +16,14 @@ five years from today).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import dataclasses
 import datetime as dt
-import io
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ __all__ = [
     "CsvRow",
     "PayoutPointRow",
     "ProgramConfig",
+    "csv_row_estimate",
+    "iter_csv_rows",
     "load_payout_points",
     "load_program",
     "read_csv_rows",
@@ -140,42 +142,118 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> list[CsvRow]:
     stripped; the separator is a comma, or a semicolon or tab when the header uses one and has
     no comma. Raises :class:`FileFormatError` for the file as a whole.
     """
-    text = _read_text(path, "CSV")
-    if not text.strip():
-        raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
-                    f"The file {path} is empty: it needs a header row, then the data.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    rows: list[CsvRow] = []
+    return list(iter_csv_rows(path, required))
+
+
+_BOM = codecs.BOM_UTF8
+_BLOCK = 1 << 20
+
+
+def _open_binary(path: Path, kind: str) -> Any:
     try:
-        header: list[str] | None = None
-        next_line = 1
-        for fields in reader:
-            line, next_line = next_line, reader.line_num + 1
-            if not any(field.strip() for field in fields):
-                continue
-            if header is None:
-                header = [name.strip().lower() for name in fields]
-                missing = [name for name in required if name not in header]
-                if missing:
-                    raise _fail(
-                        "csv_missing_columns",
-                        f"Berkas {path} tidak memiliki kolom: {', '.join(missing)} (baris judul "
-                        f"harus berisi: {', '.join(required)}).",
-                        f"The file {path} lacks the column(s) {', '.join(missing)} (the header "
-                        f"row must name: {', '.join(required)}).")
-                continue
-            values = {name: (fields[i].strip() if i < len(fields) else "")
-                      for i, name in enumerate(header) if name}
-            rows.append(CsvRow(line, values, extra=len(fields) > len(header)))
-    except csv.Error as error:
-        raise _fail("csv_malformed",
-                    f"Berkas {path} rusak di sekitar baris {reader.line_num}: {error}.",
-                    f"The file {path} is malformed near line {reader.line_num}: {error}.",
-                    ) from None
+        return path.open("rb")
+    except FileNotFoundError:
+        raise _fail("file_missing", f"Berkas {path} tidak ditemukan.",
+                    f"The file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise _fail("file_missing", f"{path} adalah folder, bukan berkas {kind}.",
+                    f"{path} is a folder, not a {kind} file.") from None
+    except OSError as error:
+        raise _fail("file_unreadable", f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
+                    f"The file {path} cannot be read ({error.strerror}).") from None
+
+
+def csv_row_estimate(path: Path) -> int:
+    """Check that a CSV file is readable UTF-8 without loading it; return its line count (an
+    upper bound of its data rows, for progress). File-level errors as :func:`read_csv_rows`."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    consumed = 0  # bytes after the BOM
+    with _open_binary(path, "CSV") as handle:
+        try:
+            first = True
+            for block in iter(lambda: handle.read(_BLOCK), b""):
+                if first and block.startswith(_BOM):
+                    block = block[len(_BOM):]
+                first = False
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:
+                    raise _encoding_error(path, "CSV", consumed - pending + error.start) from None
+                consumed += len(block)
+                lines += block.count(b"\n")
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as error:
+                raise _encoding_error(path, "CSV", consumed - len(decoder.getstate()[0])
+                                      + error.start) from None
+        except OSError as error:
+            raise _fail("file_unreadable",
+                        f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
+                        f"The file {path} cannot be read ({error.strerror}).") from None
+    return lines + 1
+
+
+def _encoding_error(path: Path, kind: str, start: int) -> FileFormatError:
+    code = "toml_encoding" if kind == "TOML" else "csv_encoding"
+    return _fail(code,
+                 f"Berkas {path} bukan UTF-8 (byte ke-{start}): simpan ulang sebagai "
+                 "UTF-8 (mis. 'CSV UTF-8' di Excel).",
+                 f"The file {path} is not UTF-8 (byte {start}): save it again as "
+                 "UTF-8 (e.g. 'CSV UTF-8' in Excel).")
+
+
+def iter_csv_rows(path: Path, required: Sequence[str], *,
+                  encoding_checked: bool = False) -> Iterator[CsvRow]:
+    """:func:`read_csv_rows` one row at a time: the file is never held in memory as a whole.
+
+    The encoding is checked over the whole file before the first row is yielded; a malformed
+    row raises when it is reached, so a caller decides nothing before the iterator ends.
+    ``encoding_checked``: the caller has just run :func:`csv_row_estimate` on the file.
+    """
+    if not encoding_checked:
+        csv_row_estimate(path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header_line = ""
+        for text_line in handle:
+            if text_line.strip():
+                header_line = text_line
+                break
+        if not header_line:
+            raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
+                        f"The file {path} is empty: it needs a header row, then the data.")
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=_delimiter(header_line))
+        try:
+            header: list[str] | None = None
+            next_line = 1
+            for fields in reader:
+                line, next_line = next_line, reader.line_num + 1
+                if not any(field.strip() for field in fields):
+                    continue
+                if header is None:
+                    header = [name.strip().lower() for name in fields]
+                    missing = [name for name in required if name not in header]
+                    if missing:
+                        raise _fail(
+                            "csv_missing_columns",
+                            f"Berkas {path} tidak memiliki kolom: {', '.join(missing)} (baris "
+                            f"judul harus berisi: {', '.join(required)}).",
+                            f"The file {path} lacks the column(s) {', '.join(missing)} (the "
+                            f"header row must name: {', '.join(required)}).")
+                    continue
+                values = {name: (fields[i].strip() if i < len(fields) else "")
+                          for i, name in enumerate(header) if name}
+                yield CsvRow(line, values, extra=len(fields) > len(header))
+        except csv.Error as error:
+            raise _fail("csv_malformed",
+                        f"Berkas {path} rusak di sekitar baris {reader.line_num}: {error}.",
+                        f"The file {path} is malformed near line {reader.line_num}: {error}.",
+                        ) from None
     if header is None:
         raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
                     f"The file {path} is empty: it needs a header row, then the data.")
-    return rows
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,10 @@ from blt_status.central.inputs import (
     CsvRow,
     PayoutPointRow,
     ProgramConfig,
+    csv_row_estimate,
+    iter_csv_rows,
     load_payout_points,
     load_program,
-    read_csv_rows,
 )
 from blt_status.central.schedule import ScheduleRequest, build_schedule
 from blt_status.errors import KkError, NikError
@@ -111,7 +112,7 @@ class RosterWarning:
         return {"code": self.code, "lines": list(self.lines), "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedRecipient:
     """One recipient to publish: the officer-view payload and its shard (kecamatan of residence).
 
@@ -172,7 +173,7 @@ def mask_raw_nik(raw: str) -> str:
     return mask_digits(re.sub(r"\D", "", raw)[:32])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _ValidRow:
     line: int
     nik_digits: str = field(repr=False)
@@ -238,18 +239,49 @@ def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
                      dotted(desa_text), household_size, desil, status == "aktif", special)
 
 
-def _select_eligible(rows: list[CsvRow], program: ProgramConfig, today: dt.date | None,
-                     progress: Callable[[int, int], None] | None,
-                     ) -> tuple[list[_ValidRow], list[Rejection]]:
-    """Validate rows, then the NIK duplicate, eligibility and KK (household) rules."""
+class _NumberCells:
+    """What the ``excel_damaged_numbers`` warning needs of the NIK and KK cells, gathered row
+    by row: line numbers of suspicious cells and counts, never the cells themselves."""
+
+    def __init__(self) -> None:
+        self.scientific: dict[str, list[int]] = {"nik": [], "no_kk": []}
+        self.zeros: dict[str, list[int]] = {"nik": [], "no_kk": []}
+        self.numbers: dict[str, int] = {"nik": 0, "no_kk": 0}
+
+    def add(self, row: CsvRow) -> None:
+        for column in ("nik", "no_kk"):
+            cell = row.values.get(column, "").strip()
+            if _SCIENTIFIC.fullmatch(cell):
+                self.scientific[column].append(row.line)
+            digits = re.sub(r"[^0-9]", "", cell)
+            if len(digits) == 16:
+                self.numbers[column] += 1
+                if digits.endswith("0"):
+                    self.zeros[column].append(row.line)
+
+
+_SCIENTIFIC = re.compile(r"[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+")
+
+
+def _select_eligible(rows: Iterable[CsvRow], program: ProgramConfig, today: dt.date | None,
+                     progress: Callable[[int, int], None] | None, *, total: int = 0,
+                     cells: _NumberCells | None = None,
+                     ) -> tuple[list[_ValidRow], list[Rejection], int]:
+    """Validate rows, then the NIK duplicate, eligibility and KK (household) rules.
+
+    ``rows`` is consumed once (a stream of the file); returns the eligible rows, the rejections
+    and how many rows there were. ``total`` is an estimate for ``progress`` only.
+    """
     rejected: list[Rejection] = []
     eligible: list[_ValidRow] = []
     first_nik: dict[str, int] = {}
     first_kk: dict[str, int] = {}
-    total = len(rows)
+    done = 0
     for done, row in enumerate(rows, start=1):
-        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
-            progress(done, total)
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, max(total, done))
+        if cells is not None:
+            cells.add(row)
         checked = _validate_row(row, today)
         if isinstance(checked, Rejection):
             rejected.append(checked)
@@ -276,7 +308,9 @@ def _select_eligible(rows: list[CsvRow], program: ProgramConfig, today: dt.date 
                                       f"{household_winner}; one recipient per KK"))
             continue
         eligible.append(checked)
-    return eligible, rejected
+    if progress is not None and done:
+        progress(done, done)
+    return eligible, rejected, done
 
 
 def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
@@ -284,14 +318,18 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
                      today: dt.date | None = None) -> PublicationPlan:
     """Read the inputs and decide, for every row, what is published and what is rejected.
 
-    Raises :class:`FileFormatError` for an unusable file and
+    The recipients file is read as a stream (one row in memory at a time; what is kept is the
+    checked fields of eligible rows). Raises :class:`FileFormatError` for an unusable file and
     :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
     everyone eligible; both before the caller has written anything.
     """
     program = load_program(program_toml, today=today)
     payout_points = load_payout_points(payout_points_csv)
-    rows = read_csv_rows(recipients_csv, RECIPIENT_COLUMNS)
-    eligible, rejected = _select_eligible(rows, program, today or dt.date.today(), progress)
+    estimate = csv_row_estimate(recipients_csv)
+    cells = _NumberCells()
+    eligible, rejected, input_rows = _select_eligible(
+        iter_csv_rows(recipients_csv, RECIPIENT_COLUMNS, encoding_checked=True), program,
+        today or dt.date.today(), progress, total=estimate, cells=cells)
 
     requests = [ScheduleRequest(row.nik_digits, row.desa, row.special_needs) for row in eligible]
     result = build_schedule(requests, payout_points, program)
@@ -316,8 +354,8 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
                                            kecamatan_of(row.desa), payload, row.line, row.desil))
     recipients.sort(key=lambda recipient: (recipient.shard, recipient.nik_digits))
     rejected.sort(key=lambda rejection: rejection.line)
-    plan = PublicationPlan(program, recipients, rejected, len(rows), payout_points,
-                           roster_warnings(rows, recipients))
+    plan = PublicationPlan(program, recipients, rejected, input_rows, payout_points,
+                           _warnings(cells, recipients))
     if plan.input_rows != len(plan.recipients) + len(plan.rejected):  # pragma: no cover
         raise AssertionError("every input row must be published or rejected")
     return plan
@@ -327,9 +365,16 @@ def _normal_name(name: str) -> str:
     return " ".join(re.sub(r"[^a-z ]+", " ", name.casefold()).split())
 
 
-def roster_warnings(rows: list[CsvRow], recipients: list[PlannedRecipient],
+def roster_warnings(rows: Iterable[CsvRow], recipients: list[PlannedRecipient],
                     ) -> list[RosterWarning]:
     """The publish report's warnings (see :class:`RosterWarning`): never rejections."""
+    cells = _NumberCells()
+    for row in rows:
+        cells.add(row)
+    return _warnings(cells, recipients)
+
+
+def _warnings(cells: _NumberCells, recipients: list[PlannedRecipient]) -> list[RosterWarning]:
     warnings: list[RosterWarning] = []
     seen: dict[tuple[str, str, str], list[PlannedRecipient]] = defaultdict(list)
     for recipient in recipients:
@@ -344,19 +389,16 @@ def roster_warnings(rows: list[CsvRow], recipients: list[PlannedRecipient],
                 f"lines {', '.join(map(str, lines))} have the same name, birth date and desa "
                 "under different NIKs: one person registered twice?"))
     for column in ("nik", "no_kk"):
-        cells = [(row.line, row.values.get(column, "").strip()) for row in rows]
-        scientific = tuple(line for line, cell in cells
-                           if re.fullmatch(r"[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+", cell))
-        numbers = [(line, re.sub(r"[^0-9]", "", cell)) for line, cell in cells]
-        numbers = [(line, digits) for line, digits in numbers if len(digits) == 16]
-        zeros = tuple(line for line, digits in numbers if digits.endswith("0"))
-        expected = 0.1 * len(numbers)
-        suspicious = len(zeros) >= 5 and len(zeros) > expected + 4 * (0.09 * len(numbers)) ** 0.5
+        scientific = cells.scientific[column]
+        zeros = cells.zeros[column]
+        numbers = cells.numbers[column]
+        expected = 0.1 * numbers
+        suspicious = len(zeros) >= 5 and len(zeros) > expected + 4 * (0.09 * numbers) ** 0.5
         if suspicious or scientific:
             lines = tuple(sorted(set(zeros if suspicious else ()) | set(scientific)))
             warnings.append(RosterWarning(
                 "excel_damaged_numbers", lines[:50],
-                f"column {column}: {len(zeros)} of {len(numbers)} numbers end in 0 (about "
+                f"column {column}: {len(zeros)} of {numbers} numbers end in 0 (about "
                 f"{round(expected)} expected by chance) and {len(scientific)} are written like "
                 "3.2E+15: the file may have been saved by a spreadsheet that rounds numbers to "
                 "15 digits; export it again with the column formatted as text"))

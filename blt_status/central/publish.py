@@ -92,6 +92,7 @@ Progress = Callable[[str, int, int], None]
 Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mapping[str, Any]]]
 
 _MIN_PARALLEL_ITEMS = 64
+_DERIVE_SLICE = 8192  # work items per worker and slice: bounds the pickled work in flight
 KEEP_TARGET_VERSIONS = 3  # devices mid-sync on a recent version still find its files
 KEEP_DISTRIBUTION_LISTS = 2  # the lists hold names: keep few copies
 
@@ -310,7 +311,7 @@ class KecamatanChange:
                 "unchanged": self.unchanged}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """One recipient of the version being built (in memory only)."""
 
@@ -323,11 +324,11 @@ class _Entry:
     keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
     blob_hashes: dict[str, str] = field(default_factory=dict)
-    cache_write: set[str] = field(default_factory=set)  # views whose cache row is rewritten
+    cache_write: list[str] = field(default_factory=list)  # views whose cache row is rewritten
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
 
 
-@dataclass
+@dataclass(slots=True)
 class _CacheRow:
     key_shard: str
     root_key: bytes = field(repr=False)  # sealed
@@ -356,6 +357,7 @@ class _Plan:
     work_refs: list[tuple[_Entry, str]] = field(default_factory=list)
     reseal: list[tuple[_Entry, str]] = field(default_factory=list)
     keys_reused: int = 0
+    keys_derived: int = 0  # len(work) once planned (work is emptied as it is derived)
 
     @property
     def removed(self) -> int:
@@ -496,7 +498,7 @@ def _plan(store: CentralStore, connection: Connection, *,
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
                 plan.work.append((entry.nik, view, entry.shard, payload))
                 plan.work_refs.append((entry, view))
-                entry.cache_write.add(view)
+                entry.cache_write.append(view)
                 touched = True
                 continue
             plan.keys_reused += 1
@@ -505,7 +507,7 @@ def _plan(store: CentralStore, connection: Connection, *,
                 entry.blobs[view] = cached.blob
             else:
                 plan.reseal.append((entry, view))
-                entry.cache_write.add(view)
+                entry.cache_write.append(view)
                 touched = True
         if before is None or before[1] != entry.shard:
             change(entry.shard).added += 1
@@ -537,6 +539,7 @@ def _plan(store: CentralStore, connection: Connection, *,
         if kec not in published_kecamatan or any(
                 shard_target(view, kec) not in plan.previous_targets for view in VIEWS):
             plan.dirty.add(kec)
+    plan.keys_derived = len(plan.work)
     return plan
 
 
@@ -568,18 +571,38 @@ def _derive(store: CentralStore, plan: _Plan, *, workers: int | None,
         if kec not in cached.get("officer", {})]
     if "*" not in cached.get("recipient", {}):
         canary_work.append((CANARY_INPUT, "recipient", "", None))
-    results = derive_keys(params, [*plan.work, *canary_work], workers=workers,
-                          progress=progress)
-    work_results = results[:len(plan.work)]
-    for (entry, view), (root, blob) in zip(plan.work_refs, work_results, strict=True):
-        entry.keys[view] = root
-        entry.blobs[view] = blob
+    # In slices, each slice's keys and blobs go straight to their entries: the pickled work,
+    # the results and the recipient-view copies of one slice are alive at a time, not all.
+    work = plan.work
+    total = len(work) + len(canary_work)
+    if progress:
+        progress("sealing", 0, total)
+    slice_size = _DERIVE_SLICE * max(1, workers or os.cpu_count() or 1)
+    for start in range(0, len(work), slice_size):
+        chunk = work[start:start + slice_size]
+        offset = start
+
+        def slice_progress(stage: str, done: int, _total: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(stage, offset + done, total)
+
+        results = derive_keys(params, chunk, workers=workers,
+                              progress=slice_progress if progress else None)
+        for (entry, view), (root, blob) in zip(plan.work_refs[start:start + slice_size],
+                                               results, strict=True):
+            entry.keys[view] = root
+            entry.blobs[view] = blob
+        del chunk, results
+    plan.work, plan.work_refs = [], []  # counted in plan.keys_derived
+    canary_results = derive_keys(params, canary_work, workers=workers, progress=None) \
+        if canary_work else []
+    if progress:
+        progress("sealing", total, total)
     present = set(plan.kecamatan)
     canaries = {"officer": {kec: tag for kec, tag in cached.get("officer", {}).items()
                             if kec in present},
                 "recipient": dict(cached.get("recipient", {}))}
-    for (_, view, shard, _), (root, _) in zip(canary_work, results[len(plan.work):],
-                                              strict=True):
+    for (_, view, shard, _), (root, _) in zip(canary_work, canary_results, strict=True):
         canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
     canaries["officer"] = dict(sorted(canaries["officer"].items()))
     for done, (entry, view) in enumerate(plan.reseal, 1):
@@ -597,6 +620,17 @@ def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[Se
                            entry.blobs[view])
 
 
+def _batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
                 canaries: Mapping[str, Mapping[str, str]], inputs: Mapping[str, str],
                 now: dt.datetime) -> None:
@@ -607,22 +641,22 @@ def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
     for start in range(0, len(plan.closed), 1000):
         connection.execute(roster.update().where(roster.c.id.in_(plan.closed[start:start + 1000]))
                            .values(valid_to=version))
-    new_rows = [roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
+    # Built and inserted 1000 at a time: the sealed rows of the whole roster never exist at once.
+    new_rows = (roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
                            version=version, payload_hash=entry.base_hash)
-                for entry in plan.entries.values() if entry.roster_write]
-    for start in range(0, len(new_rows), 1000):
-        connection.execute(sa.insert(roster), new_rows[start:start + 1000])
-    cache_rows = [{"epoch_id": plan.epoch.id, "subject": entry.subject, "view": view,
+                for entry in plan.entries.values() if entry.roster_write)
+    for chunk in _batched(new_rows, 1000):
+        connection.execute(sa.insert(roster), chunk)
+    cache_rows = ({"epoch_id": plan.epoch.id, "subject": entry.subject, "view": view,
                    "key_shard": entry.shard if view == "officer" else "",
                    "root_key": store.seal(entry.keys[view], _key_aad(entry.subject, view)),
                    "blob": entry.blobs[view], "blob_hash": entry.blob_hashes[view],
                    "version": version}
-                  for entry in plan.entries.values() for view in sorted(entry.cache_write)]
+                  for entry in plan.entries.values() for view in sorted(entry.cache_write))
     delete = key_cache.delete().where(key_cache.c.epoch_id == sa.bindparam("e"),
                                       key_cache.c.subject == sa.bindparam("s"),
                                       key_cache.c.view == sa.bindparam("v"))
-    for start in range(0, len(cache_rows), 1000):
-        chunk = cache_rows[start:start + 1000]
+    for chunk in _batched(cache_rows, 1000):
         connection.execute(delete, [{"e": row["epoch_id"], "s": row["subject"],
                                      "v": row["view"]} for row in chunk])
         connection.execute(sa.insert(key_cache), chunk)
@@ -715,7 +749,7 @@ def _result(plan: _Plan, shards_written: int, shards_unchanged: int,
             distribution_lists: list[Path], now: dt.datetime, *,
             dry_run: bool = False) -> VersionResult:
     return VersionResult(plan.version, len(plan.entries), shards_written, shards_unchanged,
-                         len(plan.work), plan.keys_reused, plan.kecamatan, plan.epoch.id, now,
+                         plan.keys_derived, plan.keys_reused, plan.kecamatan, plan.epoch.id, now,
                          distribution_lists, plan.change_report(), dry_run)
 
 
