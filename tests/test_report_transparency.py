@@ -181,3 +181,22 @@ async def test_officer_dashboard_shows_flagged_payouts(make_device) -> None:
         await settle(app, pilot)
         text = screen_text(app)
     assert "ditandai 12" in text and "ditandai <10" in text
+
+
+def test_every_publish_carries_the_flagged_count_into_the_public_aggregates(tmp_path) -> None:
+    """The officer dashboard's "ditandai" comes from the published aggregates of a real
+    publish: the flagged payouts per kecamatan, small-cell suppressed like every count."""
+    from blt_status.central.report_source import flagged_per_kecamatan
+
+    world = write_world(tmp_path / "inputs", report_rows=[  # paid at another kecamatan's point
+        [PEOPLE[0].nik, "salur", "2025-11-25T10:00:00+07:00", "KP-GUNUNGPUTRI", ""]])
+    directory = tmp_path / "central"
+    assert cli(["central", "init", str(directory), "--kdf", "test"]) == 0
+    assert cli(["central", "publish", str(directory), "--recipients", str(world.recipients),
+                "--payout-points", str(world.payout_points), "--program",
+                str(world.program)]) == 0
+    kecamatan = PEOPLE[0].payload.kode_wilayah.rsplit(".", 1)[0]
+    assert published_aggregates(directory, 1, kecamatan)["totals"]["flagged"] == SMALL
+    assert cli(["central", "ingest-payouts", str(directory), str(world.report)]) == 0
+    assert flagged_per_kecamatan(CentralStore.open(directory)) == {kecamatan: 1}
+    assert published_aggregates(directory, 2, kecamatan)["totals"]["flagged"] == SMALL

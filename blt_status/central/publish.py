@@ -676,6 +676,13 @@ def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
     connection.execute(roster.delete().where(roster.c.valid_to < version))
 
 
+def _flagged(store: CentralStore) -> dict[str, int]:
+    """Flagged payouts per kecamatan, for the public aggregates (officers see "ditandai")."""
+    from blt_status.central.report_source import flagged_per_kecamatan
+
+    return flagged_per_kecamatan(store)
+
+
 def publish_records(store: CentralStore,
                     records: Mapping[str, tuple[str, RecordPayload]] | None, *,
                     program: Program | None, aggregate: Aggregator,
@@ -907,7 +914,8 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None,
                                "dulu.", "Nothing is published yet: run `central publish` first.")
         program = info[1]
         return publish_records(store, None, program=program,
-                               aggregate=lambda items: compute_aggregates(items, program),
+                               aggregate=lambda items: compute_aggregates(
+                                   items, program, flagged=_flagged(store)),
                                now=now)
 
 
@@ -989,7 +997,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                   "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
     result = publish_records(
         store, records, program=program,
-        aggregate=lambda items: compute_aggregates(items, program),
+        aggregate=lambda items: compute_aggregates(items, program, flagged=_flagged(store)),
         inputs=inputs, distribution=lambda out_dir: write_distribution_lists(plan, out_dir),
         workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
     if result.published + len(rejected) != plan.input_rows:
@@ -1070,7 +1078,8 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     from blt_status.central.plan import compute_aggregates
 
     result = publish_records(store, None, program=program,
-                             aggregate=lambda items: compute_aggregates(items, program),
+                             aggregate=lambda items: compute_aggregates(
+                                 items, program, flagged=_flagged(store)),
                              workers=workers, progress=progress, now=now, wait=wait)
     report.version = result.version
     report.shards_written = result.shards_written
