@@ -672,8 +672,9 @@ def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
         canaries=json.dumps(canaries, sort_keys=True), records=len(plan.entries),
         kecamatan=json.dumps(dict(sorted(counts.items()))),
         changes=json.dumps(plan.change_report(), sort_keys=True)))
-    # Roster rows no longer part of the new or the previous version are history nobody reads.
-    connection.execute(roster.delete().where(roster.c.valid_to < version))
+    # Closed roster rows are kept: every published roster stays readable (a payout for someone
+    # removed since is flagged removed_recipient, not refused as unknown_nik). A version only
+    # adds the rows of changed recipients, so the history grows with changes, not with versions.
 
 
 def _flagged(store: CentralStore) -> dict[str, int]:
