@@ -309,9 +309,7 @@ class AuditLog:
         with locked(directory):
             if not log.anchor_path.exists():
                 if log.log_path.exists() or log.state_path.exists():
-                    raise AuditError("audit_anchor_missing",
-                                     "Jangkar log audit hilang: log tidak dapat diverifikasi.",
-                                     "The audit log's anchor is missing: it cannot be verified.")
+                    raise AuditError("audit_anchor_missing")
                 previous = _read_mark(device.data_dir, keyring)
                 log_id = os.urandom(16).hex()
                 key = initial_key(keyring, log_id)
@@ -339,9 +337,7 @@ class AuditLog:
         try:
             return str(json.loads(self.anchor_path.read_bytes())["log_id"])
         except (OSError, ValueError, KeyError, TypeError):
-            raise AuditError("audit_anchor_missing",
-                             "Jangkar log audit hilang: log tidak dapat diverifikasi.",
-                             "The audit log's anchor is missing: it cannot be verified.") from None
+            raise AuditError("audit_anchor_missing") from None
 
     def _write_state(self, key: bytes, count: int, tail: str) -> None:
         state = {"format": STATE_FORMAT, "count": count, "tail": tail, "key": key.hex(),
@@ -355,8 +351,7 @@ class AuditLog:
                 raise ValueError("format")
             return bytes.fromhex(state["key"]), int(state["count"]), str(state["tail"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise AuditError("audit_state", "Status log audit rusak atau hilang.",
-                             "The audit log's state file is corrupt or missing.") from None
+            raise AuditError("audit_state") from None
 
     def _recover(self, key: bytes, count: int, tail: str) -> tuple[bytes, int, str, list[bytes]]:
         """Finish an append that was interrupted: drop a torn last line; roll the state

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(code: str, id_text: str, en_text: str) -> int:
-    print_error(BltError(code, id_text, en_text))
+def _error(code: str, **fields: object) -> int:
+    print_error(BltError(code, **fields))
     return 2
 
 
@@ -92,22 +92,16 @@ def _serve(config: BotConfig, webhook: bool) -> int:
     from bots.telegram_adapter import build_application
 
     if not config.token:
-        return _error("bot_token_missing",
-                      "BLT_BOT_TOKEN belum diisi (atau token_file di konfigurasi); untuk mencoba "
-                      "tanpa token jalankan `blt-bot --console`.",
-                      "BLT_BOT_TOKEN is not set (nor token_file in the config); to try it "
-                      "without a token run `blt-bot --console`.")
+        return _error("bot_token_missing")
     if config.data_dir is None:
-        return _error("bot_no_data", "Direktori data belum diberikan: --data-dir D.",
-                      "No data directory given: --data-dir D.")
+        return _error("bot_no_data")
     if config.workers > 1:
         return _serve_sharded(config, webhook)
     engine = make_engine(config, config.data_dir)
     application = build_application(config, engine)
     if webhook:
         if not config.webhook_url:
-            return _error("bot_webhook", "Mode webhook memerlukan [webhook] url di konfigurasi.",
-                          "Webhook mode needs [webhook] url in the config.")
+            return _error("bot_webhook")
         _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
         application.run_webhook(**webhook_arguments(config))
     else:
@@ -121,11 +115,7 @@ def _serve_sharded(config: BotConfig, webhook: bool) -> int:
     from bots.sharded import run_sharded
 
     if webhook:
-        return _error("bot_workers_webhook",
-                      "Mode webhook hanya untuk satu proses: jalankan tanpa --workers "
-                      "(atau workers = 1).",
-                      "Webhook mode runs in one process only: run it without --workers "
-                      "(or workers = 1).")
+        return _error("bot_workers_webhook")
     assert config.data_dir is not None
     device = bot_device(config, config.data_dir)
     passphrase = read_passphrase() if device.needs_passphrase else None
@@ -158,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes["language"] = args.lang
         if args.workers is not None:
             if args.workers < 1:
-                raise ConfigError(None, "--workers minimal 1.", "--workers must be at least 1.")
+                raise ConfigError("bot_config:workers")
             changes["workers"] = args.workers
         config = config.with_changes(**changes)
         if args.console:

@@ -90,23 +90,16 @@ def _read_text(path: Path, kind: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _fail("file_missing", f"Berkas {path} tidak ditemukan.",
-                    f"The file {path} does not exist.") from None
+        raise FileFormatError("file_missing", path=path) from None
     except IsADirectoryError:
-        raise _fail("file_missing", f"{path} adalah folder, bukan berkas {kind}.",
-                    f"{path} is a folder, not a {kind} file.") from None
+        raise FileFormatError("file_missing:folder", path=path, kind=kind) from None
     except OSError as error:
-        raise _fail("file_unreadable", f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
-                    f"The file {path} cannot be read ({error.strerror}).") from None
+        raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         code = "toml_encoding" if kind == "TOML" else "csv_encoding"
-        raise _fail(code,
-                    f"Berkas {path} bukan UTF-8 (byte ke-{error.start}): simpan ulang sebagai "
-                    "UTF-8 (mis. 'CSV UTF-8' di Excel).",
-                    f"The file {path} is not UTF-8 (byte {error.start}): save it again as "
-                    "UTF-8 (e.g. 'CSV UTF-8' in Excel).") from None
+        raise FileFormatError(code, path=path, byte=error.start) from None
 
 
 @dataclass(frozen=True)
@@ -142,8 +135,7 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> list[CsvRow]:
     """
     text = _read_text(path, "CSV")
     if not text.strip():
-        raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
-                    f"The file {path} is empty: it needs a header row, then the data.")
+        raise FileFormatError("csv_empty", path=path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     rows: list[CsvRow] = []
     try:
@@ -157,24 +149,17 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> list[CsvRow]:
                 header = [name.strip().lower() for name in fields]
                 missing = [name for name in required if name not in header]
                 if missing:
-                    raise _fail(
-                        "csv_missing_columns",
-                        f"Berkas {path} tidak memiliki kolom: {', '.join(missing)} (baris judul "
-                        f"harus berisi: {', '.join(required)}).",
-                        f"The file {path} lacks the column(s) {', '.join(missing)} (the header "
-                        f"row must name: {', '.join(required)}).")
+                    raise FileFormatError("csv_missing_columns", path=path,
+                                      missing=", ".join(missing), required=", ".join(required))
                 continue
             values = {name: (fields[i].strip() if i < len(fields) else "")
                       for i, name in enumerate(header) if name}
             rows.append(CsvRow(line, values, extra=len(fields) > len(header)))
     except csv.Error as error:
-        raise _fail("csv_malformed",
-                    f"Berkas {path} rusak di sekitar baris {reader.line_num}: {error}.",
-                    f"The file {path} is malformed near line {reader.line_num}: {error}.",
-                    ) from None
+        raise FileFormatError("csv_malformed", path=path, line=reader.line_num,
+                              reason=error) from None
     if header is None:
-        raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
-                    f"The file {path} is empty: it needs a header row, then the data.")
+        raise FileFormatError("csv_empty", path=path)
     return rows
 
 
@@ -289,8 +274,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise _fail("toml_invalid", f"Berkas {path} bukan TOML yang benar: {error}.",
-                    f"The file {path} is not valid TOML: {error}.") from None
+        raise FileFormatError("toml_invalid", path=path, reason=error) from None
 
 
 def _refuse_unknown_keys(path: Path, data: dict[str, Any]) -> None:
@@ -465,6 +449,5 @@ def load_payout_points(path: Path) -> dict[str, PayoutPointRow]:
             jenis=jenis, serves=tuple(serves), kapasitas_per_hari=capacity,
             jam_buka=opening, jam_tutup=closing, line=row.line)
     if not points:
-        raise _fail("csv_empty", f"Berkas {path} tidak berisi titik bayar.",
-                    f"The file {path} lists no payout point.")
+        raise FileFormatError("csv_empty:points", path=path)
     return points
