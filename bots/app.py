@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.cli import CliParser, add_lang
-from blt_status.commands._common import current_lang, print_error, read_passphrase
+from blt_status.commands._common import print_error, read_passphrase
 from blt_status.errors import BltError
+from blt_status.i18n import _, set_lang
 from bots.config import BotConfig, ConfigError, load_config
 from bots.runtime import ALLOWED_UPDATES, bot_device, configure_logging, make_engine
 
@@ -135,8 +136,7 @@ def webhook_arguments(config: BotConfig) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.lang:
-        os.environ.setdefault("BLT_LANG", args.lang)
+    set_lang(args.lang)  # --lang, else BLT_LANG, else Indonesian (blt_status.i18n)
     try:
         config = load_config(args.config)
         changes: dict[str, object] = {}
@@ -162,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # never a traceback (it could hold message content)
-        hint = ("jalankan lagi dengan BLT_DEBUG=1 untuk detail" if current_lang() == "id"
-                else "run again with BLT_DEBUG=1 for details")
+        hint = _("run again with BLT_DEBUG=1 for details")
         if os.environ.get("BLT_DEBUG"):
             raise
         print(f"error [internal]: {type(error).__name__} ({hint})", file=sys.stderr)
