@@ -29,15 +29,6 @@ from blt_status.sync._fetcher import CrossHostRedirect, MissingFile, TooSlow
 
 __all__ = ["sync_error", "translate"]
 
-# The codes whose sentence (in blt_status.errors.MESSAGES) takes a technical ``{detail}``.
-_DETAILED = frozenset({
-    "sync_network", "sync_not_found", "sync_too_large", "sync_hash_mismatch",
-    "sync_bad_signature", "sync_bad_metadata", "sync_rollback", "sync_expired",
-    "sync_shard_mismatch", "sync_shard_invalid", "sync_params", "sync_disk", "sync_busy",
-    "sync_source",
-})
-
-
 def sync_error(code: str, detail: str = "") -> SyncError:
     """A :class:`SyncError` with the sentence for ``code`` and an optional technical detail."""
     return SyncError(code, detail=f" ({detail})" if detail else "")
@@ -55,10 +46,8 @@ def _name(url: str) -> str:
 def translate(error: BaseException) -> BltError:
     """Map an exception raised during a sync to the one error a user sees."""
     if isinstance(error, SyncError):
-        if error.code in _DETAILED or error.template is not None:
-            return error
-        if error.code == "shard_invalid":
-            return sync_error("sync_shard_invalid", error.en_text.rstrip("."))
+        if error.code == "shard_invalid":  # the layout's error, as a sync sees it
+            return sync_error("sync_shard_invalid", str(error.fields.get("detail", "")))
         return error
     if isinstance(error, FileFormatError):
         if error.code == "duplicate_tag":
