@@ -53,7 +53,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,17 +253,25 @@ class AuditReport:
     ok: bool
     count: int
     broken_at: int | None = None  # 1-based entry number
-    reason_id: str = ""
-    reason_en: str = ""
+    reason: str = ""  # an English source text (a template of ``fields``), translated when shown
+    fields: dict[str, object] = field(default_factory=dict)
+
+    def reason_in(self, lang: str) -> str:
+        """Why the log is broken, in ``lang``."""
+        return translate(self.reason, lang).format(**self.fields) if self.reason else ""
+
+    @property
+    def reason_en(self) -> str:
+        return self.reason_in("en")
 
     def message(self, lang: str = "id") -> str:
         if self.ok:
-            return (f"OK: {self.count} entries, chain and MACs intact" if lang == "en"
-                    else f"OK: {self.count} entri, rantai dan MAC utuh")
-        where = (f"entry {self.broken_at}: " if lang == "en" else f"entri {self.broken_at}: ") \
-            if self.broken_at else ""
-        return (f"BROKEN at {where}{self.reason_en}" if lang == "en"
-                else f"RUSAK pada {where}{self.reason_id}")
+            return translate("OK: {count} entries, chain and MACs intact", lang).format(
+                count=self.count)
+        if self.broken_at:
+            return translate("BROKEN at entry {entry}: {reason}", lang).format(
+                entry=self.broken_at, reason=self.reason_in(lang))
+        return translate("BROKEN at {reason}", lang).format(reason=self.reason_in(lang))
 
 
 def _complete_lines(raw: bytes) -> tuple[list[bytes], int]:
@@ -309,9 +317,7 @@ class AuditLog:
         with locked(directory):
             if not log.anchor_path.exists():
                 if log.log_path.exists() or log.state_path.exists():
-                    raise AuditError("audit_anchor_missing",
-                                     "Jangkar log audit hilang: log tidak dapat diverifikasi.",
-                                     "The audit log's anchor is missing: it cannot be verified.")
+                    raise AuditError("audit_anchor_missing")
                 previous = _read_mark(device.data_dir, keyring)
                 log_id = os.urandom(16).hex()
                 key = initial_key(keyring, log_id)
@@ -339,9 +345,7 @@ class AuditLog:
         try:
             return str(json.loads(self.anchor_path.read_bytes())["log_id"])
         except (OSError, ValueError, KeyError, TypeError):
-            raise AuditError("audit_anchor_missing",
-                             "Jangkar log audit hilang: log tidak dapat diverifikasi.",
-                             "The audit log's anchor is missing: it cannot be verified.") from None
+            raise AuditError("audit_anchor_missing") from None
 
     def _write_state(self, key: bytes, count: int, tail: str) -> None:
         state = {"format": STATE_FORMAT, "count": count, "tail": tail, "key": key.hex(),
@@ -355,8 +359,7 @@ class AuditLog:
                 raise ValueError("format")
             return bytes.fromhex(state["key"]), int(state["count"]), str(state["tail"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise AuditError("audit_state", "Status log audit rusak atau hilang.",
-                             "The audit log's state file is corrupt or missing.") from None
+            raise AuditError("audit_state") from None
 
     def _recover(self, key: bytes, count: int, tail: str) -> tuple[bytes, int, str, list[bytes]]:
         """Finish an append that was interrupted: drop a torn last line; roll the state
@@ -437,8 +440,8 @@ class AuditLog:
         return sum(1 for entry in self.entries() if entry.day == day and entry.action == "lookup")
 
 
-def _broken(count: int, at: int | None, reason_id: str, reason_en: str) -> AuditReport:
-    return AuditReport(False, count, at, reason_id, reason_en)
+def _broken(count: int, at: int | None, reason: str, /, **fields: object) -> AuditReport:
+    return AuditReport(False, count, at, reason, fields)
 
 
 def _check_mark(data_dir: Path, keyring: Keyring, log_id: str | None,
@@ -447,32 +450,28 @@ def _check_mark(data_dir: Path, keyring: Keyring, log_id: str | None,
     try:
         mark = _read_mark(data_dir, keyring)
     except AuditError:
-        return _broken(len(lines), None, "tanda log di berkas kunci tidak sah",
-                       "the log's mark in the keyring is not valid")
+        return _broken(len(lines), None, N_("the log's mark in the keyring is not valid"))
     count = len(lines)
     if mark is None or (mark.count == 0 and mark.resets == 0 and log_id in (None, mark.log_id)):
         return None
     if log_id is None:
-        return _broken(0, None, f"folder audit hilang; berkas kunci mencatat {mark.count} entri",
-                       f"the audit folder is gone; the keyring records {mark.count} entries")
+        return _broken(0, None, N_(
+                "the audit folder is gone; the keyring records {recorded} entries"),
+            recorded=mark.count)
     if mark.log_id != log_id:
-        return _broken(count, None, "log diganti dengan log baru (folder audit dihapus?)",
-                       "the log was replaced by a new one (audit folder deleted?)")
+        return _broken(count, None, N_("the log was replaced by a new one (audit folder deleted?)"))
     if mark.count > count:
-        return _broken(count, count + 1,
-                       f"berkas kunci mencatat {mark.count} entri, log berisi {count} "
-                       "(salinan lama dipulihkan?)",
-                       f"the keyring records {mark.count} entries, the log holds {count} "
-                       "(an older copy put back?)")
+        return _broken(count, count + 1, N_(
+                "the keyring records {recorded} entries, the log holds {count} (an older copy "
+                "put back?)"),
+            recorded=mark.count, count=count)
     if mark.count and not hmac.compare_digest(_line_hash(lines[mark.count - 1]), mark.head):
-        return _broken(count, mark.count, "entri tidak sama dengan yang dicatat berkas kunci",
-                       "the entry differs from the one the keyring records")
+        return _broken(count, mark.count, N_("the entry differs from the one the keyring records"))
     if mark.resets:
-        return _broken(count, None,
-                       f"log audit pernah dihapus atau dipulihkan dari salinan lama "
-                       f"({mark.resets} kali)",
-                       f"the audit log was deleted or put back from an older copy before "
-                       f"({mark.resets} times)")
+        return _broken(count, None, N_(
+                "the audit log was deleted or put back from an older copy before ({times} "
+                "times)"),
+            times=mark.resets)
     return None
 
 
@@ -490,12 +489,11 @@ def verify(data_dir: Path, keyring: Keyring) -> AuditReport:
             raise ValueError("format")
         log_id = str(anchor["log_id"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return _broken(0, None, "jangkar (anchor.json) hilang atau rusak",
-                       "the anchor (anchor.json) is missing or corrupt")
+        return _broken(0, None, N_("the anchor (anchor.json) is missing or corrupt"))
     try:
         raw = log_path.read_bytes()
     except OSError:
-        return _broken(0, None, "berkas log.jsonl hilang", "log.jsonl is missing")
+        return _broken(0, None, N_("log.jsonl is missing"))
     lines, end = _complete_lines(raw)
     torn = end != len(raw)
     key = initial_key(keyring, log_id)
@@ -505,20 +503,17 @@ def verify(data_dir: Path, keyring: Keyring) -> AuditReport:
         try:
             entry = AuditEntry.from_line(line)
         except (ValueError, KeyError, TypeError):
-            return _broken(number - 1, number, "baris tidak terbaca", "the line cannot be read")
+            return _broken(number - 1, number, N_("the line cannot be read"))
         if entry.seq != number:
-            return _broken(number - 1, number,
-                           f"nomor urut {entry.seq}, seharusnya {number} (dihapus atau ditukar)",
-                           f"sequence number {entry.seq}, expected {number} "
-                           "(deleted or reordered)")
+            return _broken(number - 1, number, N_(
+                    "sequence number {seq}, expected {expected} (deleted or reordered)"),
+                seq=entry.seq, expected=number)
         if not hmac.compare_digest(entry.prev, prev):
-            return _broken(number - 1, number,
-                           "hash entri sebelumnya tidak cocok (entri sebelumnya diubah/dihapus)",
-                           "previous-entry hash does not match (an earlier entry was edited "
-                           "or removed)")
+            return _broken(number - 1, number, N_(
+                    "previous-entry hash does not match (an earlier entry was edited or "
+                    "removed)"))
         if not hmac.compare_digest(entry.mac, _mac(key, canonical_json(entry.body()))):
-            return _broken(number - 1, number, "MAC tidak cocok (isi entri diubah)",
-                           "MAC does not match (the entry was edited)")
+            return _broken(number - 1, number, N_("MAC does not match (the entry was edited)"))
         prev = _line_hash(line)
         key = evolve(key)
         keys.append(key)
@@ -529,28 +524,24 @@ def verify(data_dir: Path, keyring: Keyring) -> AuditReport:
         state_count, state_tail, state_mac = int(state["count"]), str(state["tail"]), \
             str(state["mac"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return _broken(count, None, "berkas state.json hilang atau rusak",
-                       "state.json is missing or corrupt")
+        return _broken(count, None, N_("state.json is missing or corrupt"))
     if torn and state_count != count:
-        return _broken(count, count + 1, "baris tidak terbaca", "the line cannot be read")
+        return _broken(count, count + 1, N_("the line cannot be read"))
     # An append interrupted after its line was written: the state still holds the key that
     # MACed that line (and the hash before it). The next append rolls it forward.
     interrupted = state_count == count - 1 and count >= 1
     expected_key = keys[state_count] if 0 <= state_count < len(keys) else b""
     if state_count != count and not interrupted:
-        return _broken(count, min(state_count, count) + 1,
-                       f"log berisi {count} entri, catatan jumlah {state_count} (ekor dipotong?)",
-                       f"the log holds {count} entries but the count says {state_count} "
-                       "(tail truncated?)")
+        return _broken(count, min(state_count, count) + 1, N_(
+                "the log holds {count} entries but the count says {counted} (tail truncated?)"),
+            count=count, counted=state_count)
     if not hmac.compare_digest(state_key, expected_key) or not hmac.compare_digest(
             state_mac, _state_mac(state_key, state_count, state_tail)):
-        return _broken(count, count or None,
-                       "kunci saat ini tidak sesuai rantai (log dipotong atau ditulis ulang)",
-                       "the current key does not match the chain (log truncated or rewritten)")
+        return _broken(count, count or None, N_(
+                "the current key does not match the chain (log truncated or rewritten)"))
     tail = _line_hash(lines[state_count - 1]) if state_count else _GENESIS
     if not hmac.compare_digest(state_tail, tail):
-        return _broken(count, count or None, "hash ekor tidak cocok",
-                       "the tail hash does not match")
+        return _broken(count, count or None, N_("the tail hash does not match"))
     return _check_mark(data_dir, keyring, log_id, lines) or AuditReport(True, count)
 
 

@@ -89,6 +89,31 @@ MESSAGES: dict[str, str] = {
     "capacity_short": N_("Payout point capacity is short in the window {window}: add days, "
                          "capacity or points. {details}"),
     "bot_view": N_("The bot needs a recipient-view device (`central enroll --bot`)."),
+    "audit_anchor_missing": N_("The audit log's anchor is missing: it cannot be verified."),
+    "audit_state": N_("The audit log's state file is corrupt or missing."),
+    "shard_invalid": N_("A shard file is not valid: {detail}."),
+    "bundle_root": N_("The TUF root in the bundle is not valid."),
+    "bundle_invalid:no_region": N_("The officer bundle names no region."),
+    "bundle_invalid:no_pepper": N_("The bot bundle holds no pepper."),
+    "pepper_file_exists": N_("The pepper file {path} already exists with other content."),
+    "already_installed": N_(
+        "A device is already installed in {data_dir}; use another directory."),
+    "backend": N_("Unknown backend {backend}."),
+    "pepper_file_view": N_("A separate pepper file is only for the bot (recipient view)."),
+    "pepper_file_place": N_("The pepper file must not be in the index directory."),
+    "bot_token_missing": N_(
+        "BLT_BOT_TOKEN is not set (nor token_file in the config); to try it without a token run "
+        "`blt-bot --console`."),
+    "bot_no_data": N_("No data directory given: --data-dir D."),
+    "bot_webhook": N_("Webhook mode needs [webhook] url in the config."),
+    "bot_workers_webhook": N_(
+        "Webhook mode runs in one process only: run it without --workers (or workers = 1)."),
+    "bot_config:workers": N_("--workers must be at least 1."),
+    "bot_config:table": N_("{path}: [{table}] must be a table."),
+    "bot_config:secret_file": N_("The {what} file {path} cannot be read."),
+    "bot_config:unreadable": N_("The config file {path} cannot be read."),
+    "bot_config:toml": N_("The config file {path} is not valid TOML: {reason}."),
+    "bot_config:language": N_("The language must be one of: {languages}."),
     # -- central: the database and publish guards -------------------------------------------
     "publish_empty": N_(
         "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
@@ -162,6 +187,24 @@ MESSAGES: dict[str, str] = {
         "Nothing to report: nothing is published yet (run `central publish` first)."),
     "report_binary_stdout": N_(
         "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
+    "demo_too_small": N_("The demo world is too small: raise --recipients."),
+    "demo_too_small:minimum": N_("A demo world needs at least {minimum} recipients."),
+    "demo_kabupaten": N_("Unknown kabupaten/kota code {kabupaten} (example: 32.01)."),
+    "enroll_view": N_("Give either --region KODE... or --bot, not both or neither."),
+    "region_unknown": N_("Region {region} is not a current kecamatan code."),
+    "region_not_published": N_("Region {region} has no records in the published version."),
+    "role_unknown": N_("Unknown role {role}: use root, targets, snapshot or timestamp."),
+    "role_unknown:none": N_("Name the roles whose keys to replace."),
+    "count_mismatch": N_("Published and rejected rows do not add up to the input rows."),
+    "store_corrupt": N_("The central store's {file} is missing or corrupt."),
+    "store_corrupt:epoch": N_("Key epoch {epoch} is missing from secrets.json."),
+    "key_missing": N_("The signing key {name} is missing or unreadable."),
+    "store_exists": N_("{directory} already exists and is not empty: choose a new folder."),
+    "root_threshold": N_("The root key threshold must be between 1 and the key count."),
+    "central_url": N_("The central URL must start with http:// or https://."),
+    "store_missing": N_(
+        "No central store in {directory}: run `blt-status central init {directory}` first."),
+    "store_busy": N_("Another publish is running on this store; try again when it ends."),
     # -- devices: sync, index, audit -----------------------------------------------------------
     "sync_timeout": N_(
         "The sync did not finish within {seconds} seconds: the server is too slow or has "
@@ -179,6 +222,45 @@ MESSAGES: dict[str, str] = {
     "audit_mark": N_(
         "The audit log's mark in the device keyring is not valid: the keyring file was "
         "altered."),
+    "sync_network": N_(
+        "The central server could not be reached or the download broke off{detail}. The previous "
+        "data is still in use."),
+    "sync_not_found": N_(
+        "There is no data repository at that address{detail}. The previous data is still in use."),
+    "sync_too_large": N_(
+        "The server sent a file larger than its signed length{detail}. The previous data is "
+        "still in use."),
+    "sync_hash_mismatch": N_(
+        "A file does not match its signed hash{detail}. The previous data is still in use."),
+    "sync_bad_signature": N_(
+        "Metadata signatures are not valid (wrong or unknown key, or fewer than the "
+        "threshold){detail}. The previous data is still in use."),
+    "sync_bad_metadata": N_(
+        "The server's metadata cannot be read{detail}. The previous data is still in use."),
+    "sync_rollback": N_(
+        "The server sent an older data version than this device already has (rollback "
+        "refused){detail}. The previous data is still in use."),
+    "sync_expired": N_(
+        "The server's metadata has expired (a stale or frozen mirror){detail}. The previous data "
+        "is still in use."),
+    "sync_shard_mismatch": N_(
+        "A data shard is not for this device's view or region{detail}. The previous data is "
+        "still in use."),
+    "sync_shard_invalid": N_(
+        "A data shard file is corrupt{detail}. The previous data is still in use."),
+    "sync_params": N_(
+        "The index parameters (params.json) cannot be used{detail}. The previous data is still "
+        "in use."),
+    "sync_disk": N_(
+        "The new index could not be written to this device's disk{detail}. The previous data is "
+        "still in use."),
+    "sync_busy": N_(
+        "Another sync is running on this data directory{detail}. The previous data is still in "
+        "use."),
+    "sync_source": N_(
+        "The sync source is not usable{detail}. The previous data is still in use."),
+    "sync_not_enrolled": N_(
+        "This device has no trusted root: install it again with `blt-status init`."),
     # -- inputs ---------------------------------------------------------------------------------
     "config_unknown_key": N_(
         "{where}: unknown key `{key}`; did you mean `{suggestion}`?"),
@@ -206,6 +288,21 @@ MESSAGES: dict[str, str] = {
         "The cluster mode needs Dask: pip install 'blt-status[cluster]'."),
     "cluster_failed": N_(
         "Key derivation on the Dask cluster {address} failed ({reason}); nothing was published."),
+    "file_missing": N_("The file {path} does not exist."),
+    "file_missing:folder": N_("{path} is a folder, not a {kind} file."),
+    "file_unreadable": N_("The file {path} cannot be read ({reason})."),
+    "csv_encoding": N_(
+        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
+        "Excel)."),
+    "toml_encoding": N_(
+        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
+        "Excel)."),
+    "csv_empty": N_("The file {path} is empty: it needs a header row, then the data."),
+    "csv_empty:points": N_("The file {path} lists no payout point."),
+    "csv_missing_columns": N_(
+        "The file {path} lacks the column(s) {missing} (the header row must name: {required})."),
+    "csv_malformed": N_("The file {path} is malformed near line {line}: {reason}."),
+    "toml_invalid": N_("The file {path} is not valid TOML: {reason}."),
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
 
@@ -213,7 +310,9 @@ MESSAGES: dict[str, str] = {
 class BltError(Exception):
     """Base of every error blt-status reports to a user.
 
-    ``BltError(code, **fields)`` takes its sentence from :data:`MESSAGES`. The older form
+    ``BltError(code, **fields)`` takes its sentence from :data:`MESSAGES`. A code with more
+    than one sentence registers each as ``"code:variant"``; the error's :attr:`code` is the part
+    before the colon (the stable code users and scripts see). The older form
     ``BltError(code, id_text, en_text)`` (both sentences given) is still accepted.
     """
 
@@ -221,9 +320,10 @@ class BltError(Exception):
 
     def __init__(self, code: str | None = None, id_text: str = "", en_text: str = "",
                  /, **fields: object) -> None:
-        self.code = code or type(self).code
+        key = code or type(self).code
+        self.code = key.partition(":")[0]  # "code:variant": one code, one of its sentences
         self.fields = fields
-        self.template = MESSAGES.get(self.code) if not (id_text or en_text) else None
+        self.template = MESSAGES.get(key) if not (id_text or en_text) else None
         if self.template is not None:
             self.template.format(**fields)  # a missing field fails here, where it is raised
         self.id_text = id_text or en_text or self.message("id")

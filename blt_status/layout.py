@@ -133,8 +133,7 @@ def aggregates_file(region: str, body: Mapping[str, Any]) -> tuple[bytes, dict[s
 
 
 def _bad_shard(detail: str) -> SyncError:
-    return SyncError("shard_invalid", f"Berkas shard tidak valid: {detail}.",
-                     f"A shard file is not valid: {detail}.")
+    return SyncError("shard_invalid", detail=detail)
 
 
 def read_shard(lines: Iterable[bytes], *, view: str, region: str) -> Iterator[SealedRecord]:

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from blt_status.i18n import translate
+from blt_status.i18n import N_, translate
 from blt_status.reasons import reason_from_note, reason_label
 from blt_status.records import RecordPayload
 from blt_status.timezones import local_datetime_text, zone_for_region
@@ -28,6 +28,7 @@ __all__ = [
     "clean_text",
     "collected_parts",
     "collected_text",
+    "documents",
     "format_date",
     "format_rupiah",
     "hold_reason",
@@ -60,25 +61,25 @@ _MONTHS = {
 }
 
 _STATUS = {
-    "scheduled": ("Terjadwal — belum diambil", "Scheduled — not yet collected"),
-    "collected": ("Sudah disalurkan", "Collected"),
-    "held": ("Ditahan — perlu tindakan", "On hold — action needed"),
-    "returned": ("Dikembalikan ke kas negara", "Returned"),
+    "scheduled": N_("Scheduled — not yet collected"),
+    "collected": N_("Collected"),
+    "held": N_("On hold — action needed"),
+    "returned": N_("Returned"),
 }
 _MODE = {
-    "kantor_pos": ("Kantor Pos", "Post office"),
-    "komunitas": ("Titik bayar komunitas", "Community payout point"),
-    "antar": ("Diantar ke rumah", "Delivered at home"),
+    "kantor_pos": N_("Post office"),
+    "komunitas": N_("Community payout point"),
+    "antar": N_("Delivered at home"),
 }
 
-DOCUMENTS = {
-    "id": ("KTP-el asli", "Kartu Keluarga (KK) asli", "Surat undangan/barcode PBP (bila ada)"),
-    "en": ("Original e-KTP", "Original family card (KK)", "Invitation letter/barcode (if any)"),
-}
+DOCUMENTS = (N_("Original e-KTP"), N_("Original family card (KK)"),
+             N_("Invitation letter/barcode (if any)"))
+"""What to bring to a payout (English source texts: :func:`documents` gives them in a language)."""
 
 
-def _pick(pair: tuple[str, str], lang: str) -> str:
-    return pair[1] if lang == "en" else pair[0]
+def documents(lang: str = "id") -> tuple[str, ...]:
+    """:data:`DOCUMENTS` in ``lang``."""
+    return tuple(translate(item, lang) for item in DOCUMENTS)
 
 
 def format_rupiah(amount: int) -> str:
@@ -95,11 +96,11 @@ def format_date(day: dt.date, lang: str = "id", *, weekday: bool = True) -> str:
 
 
 def status_label(status: str, lang: str = "id") -> str:
-    return _pick(_STATUS.get(status, (status, status)), lang)
+    return translate(_STATUS[status], lang) if status in _STATUS else status
 
 
 def mode_label(mode: str, lang: str = "id") -> str:
-    return _pick(_MODE.get(mode, (mode, mode)), lang)
+    return translate(_MODE[mode], lang) if mode in _MODE else mode
 
 
 def hold_reason(record: RecordPayload, lang: str = "id") -> str | None:
@@ -118,7 +119,6 @@ def hold_reason(record: RecordPayload, lang: str = "id") -> str | None:
 def next_steps(record: RecordPayload, lang: str = "id", now: dt.datetime | None = None,
                ) -> list[str]:
     """What the recipient should do now, given the record's status (and the time, if given)."""
-    en = lang == "en"
     if now is not None and record.status == "scheduled":
         timing = schedule_timing(record, now)
         if timing.passed:
@@ -127,48 +127,35 @@ def next_steps(record: RecordPayload, lang: str = "id", now: dt.datetime | None 
         label = hold_reason(record, lang)
         reason = f" ({label})" if label else ""
         return [
-            f"Payout is on hold{reason}." if en else f"Penyaluran ditahan{reason}.",
-            "Bring your e-KTP and KK to the desa office so the officer can correct the data."
-            if en else
-            "Bawa KTP-el dan KK ke kantor desa agar operator dapat memperbaiki data.",
-            "The aid is not lost: once corrected it is rescheduled." if en else
-            "Bantuan tidak hilang: setelah diperbaiki akan dijadwalkan ulang.",
+            translate("Payout is on hold{reason}.", lang).format(reason=reason),
+            translate("Bring your e-KTP and KK to the desa office so the officer can correct "
+                      "the data.", lang),
+            translate("The aid is not lost: once corrected it is rescheduled.", lang),
         ]
     if record.status == "returned":
         return [
-            "The aid was not collected in time and was returned." if en else
-            "Bantuan tidak diambil tepat waktu dan dikembalikan.",
-            "Ask the desa office or call Kemensos at 171 about the next period." if en else
-            "Tanyakan ke kantor desa atau hubungi Kemensos di 171 untuk periode berikutnya.",
+            translate("The aid was not collected in time and was returned.", lang),
+            translate("Ask the desa office or call Kemensos at 171 about the next period.",
+                      lang),
         ]
     if record.status == "collected":
-        return ["The aid has been paid out. Keep your receipt." if en else
-                "Bantuan sudah diterima. Simpan bukti penerimaan."]
+        return [translate("The aid has been paid out. Keep your receipt.", lang)]
     if record.schedule.mode == "antar":
-        return ["A Pos officer will come to your home in the window shown; keep your e-KTP "
-                "and KK ready." if en else
-                "Petugas Pos akan datang ke rumah pada rentang tanggal di atas; siapkan KTP-el "
-                "dan KK."]
-    return ["Come at your time slot with the documents listed; the aid is paid in full, "
-            "without any deduction." if en else
-            "Datang sesuai jam yang tertera dengan membawa dokumen tersebut; bantuan diterima "
-            "utuh, tanpa potongan apa pun."]
+        return [translate("A Pos officer will come to your home in the window shown; keep your "
+                          "e-KTP and KK ready.", lang)]
+    return [translate("Come at your time slot with the documents listed; the aid is paid in "
+                      "full, without any deduction.", lang)]
 
 
 def not_found_reasons(lang: str = "id") -> list[str]:
     """Why a NIK may be missing, and what to do, instead of a bare no."""
-    if lang == "en":
-        return [
-            "This NIK is not in this period's list for the regions this data covers.",
-            "Possible reasons: not eligible this period (desil or status), registered in "
-            "another region, or the data here is older than the latest list.",
-            "Check the data date below, then ask the desa office or call Kemensos at 171.",
-        ]
     return [
-        "NIK ini tidak ada dalam daftar periode ini untuk wilayah yang dicakup data ini.",
-        "Kemungkinan: tidak memenuhi syarat periode ini (desil atau status), terdaftar di "
-        "wilayah lain, atau data di sini lebih lama dari daftar terbaru.",
-        "Periksa tanggal data di bawah, lalu tanyakan ke kantor desa atau hubungi Kemensos 171.",
+        translate("This NIK is not in this period's list for the regions this data covers.",
+                  lang),
+        translate("Possible reasons: not eligible this period (desil or status), registered in "
+                  "another region, or the data here is older than the latest list.", lang),
+        translate("Check the data date below, then ask the desa office or call Kemensos at "
+                  "171.", lang),
     ]
 
 
@@ -354,42 +341,42 @@ def timing_lines(record: RecordPayload, now: dt.datetime, lang: str = "id") -> l
 def lookup_text(result: LookupResult, lang: str, now: dt.datetime) -> str:
     """``blt-status lookup``'s plain-text answer: the record, its slot against ``now``, when
     and where it was collected (local time with its zone), cleaned of control characters."""
-    en = lang == "en"
     lines: list[str] = []
     as_of = format_date(result.data_as_of.date(), lang, weekday=False)
     record = result.record
+
+    def field(label: str, value: str) -> str:
+        return f"  {translate(label, lang)}: {value}"
+
     if record is None:
-        lines.append(f"NIK {result.nik.masked}: " + ("not found" if en else "tidak ditemukan"))
+        lines.append(f"NIK {result.nik.masked}: " + translate("not found", lang))
         lines += [f"  {line}" for line in not_found_reasons(lang)]
     else:
         schedule = record.schedule
         lines.append(f"NIK {result.nik.masked}: {short_text(record.name, 80)}")
         if record.address:
-            lines.append(f"  {'Address' if en else 'Alamat'}: "
-                         f"{short_text(record.address, ADDRESS_LIMIT)}")
+            lines.append(field(N_("Address"), short_text(record.address, ADDRESS_LIMIT)))
         lines.append(f"  Status: {record_status_label(record, now, lang)}")
-        lines.append(f"  {'Amount' if en else 'Jumlah'}: {format_rupiah(record.amount)}")
+        lines.append(field(N_("Amount"), format_rupiah(record.amount)))
         lines.append(f"  Program: {clean_text(record.program.name)} "
                      f"({clean_text(record.program.period)})")
-        lines.append(f"  {'When' if en else 'Jadwal'}: {when_text(record, lang)}")
+        lines.append(field(N_("When"), when_text(record, lang)))
         place = mode_label(schedule.mode, lang)
         if record.payout_point:
             place += (f": {short_text(record.payout_point.name)}, "
                       f"{short_text(record.payout_point.address, ADDRESS_LIMIT)}")
-        lines.append(f"  {'Where' if en else 'Tempat'}: {place}")
+        lines.append(field(N_("Where"), place))
         collected = collected_text(record, lang)
         if collected:
-            lines.append(f"  {'Collected' if en else 'Diambil'}: {collected}")
+            lines.append(field(N_("Collected on"), collected))
         if record.status == "scheduled":
             if not schedule_timing(record, now).passed:
                 lines += [f"  {line}" for line in timing_lines(record, now, lang)]
-            lines.append(f"  {'Bring' if en else 'Bawa'}: " + ", ".join(DOCUMENTS[
-                "en" if en else "id"]))
+            lines.append(field(N_("Bring"), ", ".join(documents(lang))))
         lines += [f"  {line}" for line in next_steps(record, lang, now)]
-    stale = (" — may be out of date" if en else " — mungkin sudah tidak mutakhir") \
-        if result.stale else ""
-    lines.append(f"{'Data as of' if en else 'Data per'} {as_of} (v{result.data_version}){stale}")
+    stale = translate(" — may be out of date", lang) if result.stale else ""
+    lines.append(translate("Data as of {date} (v{version}){stale}", lang).format(
+        date=as_of, version=result.data_version, stale=stale))
     if "insecure" in result.kdf_label:
-        lines.append("TEST KEY PARAMETERS — NOT FOR REAL DATA" if en else
-                     "PARAMETER KUNCI UJI — BUKAN UNTUK DATA ASLI")
+        lines.append(translate("TEST KEY PARAMETERS — NOT FOR REAL DATA", lang))
     return "\n".join(lines)

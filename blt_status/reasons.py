@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from blt_status.i18n import N_, translate
+
 __all__ = ["OTHER", "REASONS", "Reason", "reason_from_note", "reason_label", "valid_reason"]
 
 OTHER = "lainnya"
@@ -22,51 +24,56 @@ OTHER = "lainnya"
 @dataclass(frozen=True, slots=True)
 class Reason:
     code: str
-    id_text: str
-    en_text: str
+    text: str  # the English source text, translated through the catalogs (reasons.po)
     keywords: tuple[str, ...]  # normalised phrases (lower case, single spaces)
 
     def label(self, lang: str = "id") -> str:
-        return self.en_text if lang == "en" else self.id_text
+        return translate(self.text, lang)
+
+    @property
+    def id_text(self) -> str:
+        return self.label("id")
+
+    @property
+    def en_text(self) -> str:
+        return self.text
 
 
 _LIST = (
-    Reason("nama_tidak_sesuai", "nama tidak sesuai KTP", "name does not match the ID card",
+    Reason("nama_tidak_sesuai", N_("name does not match the ID card"),
            ("nama tidak sesuai", "nama tidak cocok", "nama beda", "beda nama", "nama salah",
             "salah nama", "nama berbeda", "name mismatch", "wrong name")),
-    Reason("nik_tidak_sesuai", "NIK tidak sesuai / tidak padan", "NIK does not match the records",
+    Reason("nik_tidak_sesuai", N_("NIK does not match the records"),
            ("nik tidak sesuai", "nik beda", "nik salah", "nik berbeda", "tidak padan",
             "nik tidak padan", "nik tidak cocok", "nik mismatch", "wrong nik")),
-    Reason("ktp_tidak_dibawa", "KTP-el tidak dibawa", "ID card not brought",
+    Reason("ktp_tidak_dibawa", N_("ID card not brought"),
            ("ktp tidak dibawa", "tidak bawa ktp", "tidak membawa ktp", "tanpa ktp", "lupa ktp",
             "ktp tertinggal", "no id card", "ktp hilang")),
-    Reason("ktp_rusak", "KTP-el rusak atau tidak terbaca", "ID card damaged or unreadable",
+    Reason("ktp_rusak", N_("ID card damaged or unreadable"),
            ("ktp rusak", "ktp tidak terbaca", "ktp patah", "damaged id")),
-    Reason("kk_tidak_sesuai", "Kartu Keluarga tidak sesuai atau tidak dibawa",
-           "family card missing or not matching",
+    Reason("kk_tidak_sesuai", N_("family card missing or not matching"),
            ("kk tidak sesuai", "kk beda", "kk tidak dibawa", "tidak bawa kk", "tanpa kk",
             "kartu keluarga")),
-    Reason("tidak_hadir", "tidak hadir pada jadwal", "did not come at the scheduled time",
+    Reason("tidak_hadir", N_("did not come at the scheduled time"),
            ("tidak hadir", "tdk hadir", "tidak datang", "tdk datang", "absen",
             "did not come", "no show", "not present")),
-    Reason("meninggal", "penerima meninggal dunia", "recipient has died",
+    Reason("meninggal", N_("recipient has died"),
            ("meninggal", "wafat", "almarhum", "almarhumah", "alm.", "died", "deceased")),
-    Reason("pindah", "pindah domisili", "moved away",
+    Reason("pindah", N_("moved away"),
            ("pindah", "sudah pindah", "pindah domisili", "pindah alamat", "moved")),
-    Reason("tidak_ditemukan", "alamat/penerima tidak ditemukan",
-           "recipient or address not found",
+    Reason("tidak_ditemukan", N_("recipient or address not found"),
            ("tidak ditemukan", "tdk ditemukan", "alamat tidak ada", "tidak dikenal",
             "not found")),
-    Reason("kuasa_tidak_sah", "surat kuasa/perwakilan tidak sah",
-           "power of attorney / representative not valid",
+    Reason("kuasa_tidak_sah", N_("power of attorney / representative not valid"),
            ("kuasa", "diwakilkan", "perwakilan", "wakil")),
-    Reason("menolak", "penerima menolak / mengundurkan diri", "recipient declined",
+    Reason("menolak", N_("recipient declined"),
            ("menolak", "mengundurkan diri", "tidak bersedia", "declined", "refused")),
-    Reason("data_ganda", "data ganda", "duplicate data",
+    Reason("data_ganda", N_("duplicate data"),
            ("ganda", "double", "duplikat", "duplicate")),
-    Reason("gangguan_sistem", "gangguan sistem atau jaringan", "system or network failure",
+    Reason("gangguan_sistem", N_("system or network failure"),
            ("gangguan", "sistem error", "offline", "jaringan", "server", "system error")),
-    Reason(OTHER, "alasan lain", "other reason", ()),
+    Reason(OTHER, N_("other reason"),
+           ()),
 )
 
 REASONS: dict[str, Reason] = {reason.code: reason for reason in _LIST}

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.cli import CliParser, add_lang
-from blt_status.commands._common import current_lang, print_error, read_passphrase
+from blt_status.commands._common import print_error, read_passphrase
 from blt_status.errors import BltError
+from blt_status.i18n import _, set_lang
 from bots.config import BotConfig, ConfigError, load_config
 from bots.runtime import ALLOWED_UPDATES, bot_device, configure_logging, make_engine
 
@@ -55,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(code: str, id_text: str, en_text: str) -> int:
-    print_error(BltError(code, id_text, en_text))
+def _error(code: str, **fields: object) -> int:
+    print_error(BltError(code, **fields))
     return 2
 
 
@@ -92,22 +93,16 @@ def _serve(config: BotConfig, webhook: bool) -> int:
     from bots.telegram_adapter import build_application
 
     if not config.token:
-        return _error("bot_token_missing",
-                      "BLT_BOT_TOKEN belum diisi (atau token_file di konfigurasi); untuk mencoba "
-                      "tanpa token jalankan `blt-bot --console`.",
-                      "BLT_BOT_TOKEN is not set (nor token_file in the config); to try it "
-                      "without a token run `blt-bot --console`.")
+        return _error("bot_token_missing")
     if config.data_dir is None:
-        return _error("bot_no_data", "Direktori data belum diberikan: --data-dir D.",
-                      "No data directory given: --data-dir D.")
+        return _error("bot_no_data")
     if config.workers > 1:
         return _serve_sharded(config, webhook)
     engine = make_engine(config, config.data_dir)
     application = build_application(config, engine)
     if webhook:
         if not config.webhook_url:
-            return _error("bot_webhook", "Mode webhook memerlukan [webhook] url di konfigurasi.",
-                          "Webhook mode needs [webhook] url in the config.")
+            return _error("bot_webhook")
         _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
         application.run_webhook(**webhook_arguments(config))
     else:
@@ -121,11 +116,7 @@ def _serve_sharded(config: BotConfig, webhook: bool) -> int:
     from bots.sharded import run_sharded
 
     if webhook:
-        return _error("bot_workers_webhook",
-                      "Mode webhook hanya untuk satu proses: jalankan tanpa --workers "
-                      "(atau workers = 1).",
-                      "Webhook mode runs in one process only: run it without --workers "
-                      "(or workers = 1).")
+        return _error("bot_workers_webhook")
     assert config.data_dir is not None
     device = bot_device(config, config.data_dir)
     passphrase = read_passphrase() if device.needs_passphrase else None
@@ -145,8 +136,7 @@ def webhook_arguments(config: BotConfig) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.lang:
-        os.environ.setdefault("BLT_LANG", args.lang)
+    set_lang(args.lang)  # --lang, else BLT_LANG, else Indonesian (blt_status.i18n)
     try:
         config = load_config(args.config)
         changes: dict[str, object] = {}
@@ -158,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             changes["language"] = args.lang
         if args.workers is not None:
             if args.workers < 1:
-                raise ConfigError(None, "--workers minimal 1.", "--workers must be at least 1.")
+                raise ConfigError("bot_config:workers")
             changes["workers"] = args.workers
         config = config.with_changes(**changes)
         if args.console:
@@ -172,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # never a traceback (it could hold message content)
-        hint = ("jalankan lagi dengan BLT_DEBUG=1 untuk detail" if current_lang() == "id"
-                else "run again with BLT_DEBUG=1 for details")
+        hint = _("run again with BLT_DEBUG=1 for details")
         if os.environ.get("BLT_DEBUG"):
             raise
         print(f"error [internal]: {type(error).__name__} ({hint})", file=sys.stderr)

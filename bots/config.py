@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.errors import BltError
+from blt_status.i18n import LANGUAGES
 from blt_status.strict import first_unknown_key
 from bots.limits import LimitSettings
 
@@ -60,8 +61,7 @@ def _refuse_unknown_keys(path: Path, data: Mapping[str, Any]) -> None:
     for table_name, keys in CONFIG_KEYS.items():
         table = data.get(table_name, {}) if table_name else data
         if not isinstance(table, dict):
-            raise ConfigError(None, f"{path}: [{table_name}] harus berupa tabel.",
-                              f"{path}: [{table_name}] must be a table.")
+            raise ConfigError("bot_config:table", path=path, table=table_name)
         unknown = first_unknown_key(table, keys)
         if unknown is not None:
             prefix = f"{table_name}." if table_name else ""
@@ -114,8 +114,7 @@ def _read_secret_file(path: str, what: str) -> str:
     try:
         return Path(path).read_text().strip()
     except OSError:
-        raise ConfigError(None, f"Berkas {what} {path} tidak terbaca.",
-                          f"The {what} file {path} cannot be read.") from None
+        raise ConfigError("bot_config:secret_file", what=what, path=path) from None
 
 
 def _int(value: Any, name: str, low: int = 0, high: int = _MAX_SETTING) -> int:
@@ -137,11 +136,9 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         try:
             data = tomllib.loads(named.read_text())
         except OSError:
-            raise ConfigError(None, f"Berkas konfigurasi {named} tidak terbaca.",
-                              f"The config file {named} cannot be read.") from None
+            raise ConfigError("bot_config:unreadable", path=named) from None
         except tomllib.TOMLDecodeError as error:
-            raise ConfigError(None, f"Berkas konfigurasi {named} tidak valid: {error}.",
-                              f"The config file {named} is not valid TOML: {error}.") from None
+            raise ConfigError("bot_config:toml", path=named, reason=error) from None
         _refuse_unknown_keys(named, data)
     limits_data = data.get("limits", {})
     webhook = data.get("webhook", {})
@@ -163,8 +160,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     data_dir = env.get("BLT_BOT_DATA_DIR") or data.get("data_dir")
     state_file = env.get("BLT_BOT_STATE_FILE") or data.get("state_file")
     language = env.get("BLT_BOT_LANGUAGE") or data.get("language", "id")
-    if language not in ("id", "en"):
-        raise ConfigError(None, "Bahasa harus 'id' atau 'en'.", "language must be 'id' or 'en'.")
+    if language not in LANGUAGES:
+        raise ConfigError("bot_config:language", languages=", ".join(LANGUAGES))
     return BotConfig(
         token=token or None,
         api_url=env.get("BLT_BOT_API_URL") or data.get("api_url") or None,

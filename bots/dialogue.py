@@ -13,13 +13,13 @@ import urllib.parse
 from dataclasses import dataclass
 
 from blt_status.errors import NikError
-from blt_status.i18n import translate
+from blt_status.i18n import LANGUAGES, translate
 from blt_status.lookup import LookupResult
 from blt_status.present import (
     ADDRESS_LIMIT,
-    DOCUMENTS,
     clean_text,
     collected_parts,
+    documents,
     format_date,
     format_rupiah,
     mode_label,
@@ -70,7 +70,6 @@ __all__ = [
     "unknown_command_reply",
 ]
 
-LANGUAGES = ("id", "en")
 ACTION_REMIND = "remind"
 ACTION_HELP = "help"
 ACTION_AGAIN = "again"
@@ -383,7 +382,7 @@ def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str,
         if now is not None and not schedule_timing(record, now).passed:
             sections[-1] += timing_lines(record, now, lang)
         sections.append([translate('What to bring:', lang),
-                         *(f"• {item}" for item in DOCUMENTS["en" if lang == "en" else "id"])])
+                         *(f"• {item}" for item in documents(lang))])
     steps = next_steps(record, lang, now)
     if steps:
         sections.append([translate('Next steps:', lang),

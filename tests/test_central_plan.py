@@ -124,7 +124,7 @@ def test_duplicate_nik_keeps_first_and_names_the_winning_line(tmp_path):
     later = SITI.replace("3201010101100001", "3201010101100077")
     plan = plan_rows(tmp_path, [SITI, BUDI, later])
     assert codes(plan) == {4: "duplicate_nik"}
-    assert "line 2" in plan.rejected[0].reason
+    assert "baris 2" in plan.rejected[0].reason
     assert plan.rejected[0].nik_masked == "************0001"
 
 
@@ -133,7 +133,7 @@ def test_one_recipient_per_household_first_eligible_row_wins(tmp_path):
     same_kk = "3201014505900012,3201010101100001,Ina,Jl. X,32.01.01.1001,4,2,aktif,"
     plan = plan_rows(tmp_path, [ineligible_first, SITI, same_kk])
     assert codes(plan) == {2: "desil_above_max", 4: "duplicate_kk"}
-    assert "line 3" in plan.rejected[1].reason
+    assert "baris 3" in plan.rejected[1].reason
     assert [r.nik_digits[-4:] for r in plan.recipients] == ["0001"]
 
 
@@ -350,8 +350,8 @@ def test_reasons_never_echo_personal_numbers_even_in_the_wrong_column(tmp_path):
     for rejection in plan.rejected:
         for digits in ("3201014505900009", "451390", "45-13-90", "32.01.99", "320199"):
             assert digits not in rejection.reason
-    assert "(not a code)" in plan.rejected[0].reason
-    assert plan.rejected[1].reason == "the NIK has a birth date part that is not a valid date"
+    assert "(bukan kode)" in plan.rejected[0].reason
+    assert plan.rejected[1].reason == "bagian tanggal lahir pada NIK bukan tanggal yang valid"
 
 
 def test_semicolon_separated_files_from_excel_are_read(tmp_path):

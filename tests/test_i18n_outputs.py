@@ -10,7 +10,9 @@ other's never do.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import PEOPLE
@@ -20,7 +22,8 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 
 from blt_status.cli import main
-from blt_status.i18n import LANGUAGES, current_lang, format_number, format_percent
+from blt_status.commands.central import TerminalProgress, progress_line
+from blt_status.i18n import LANGUAGES, current_lang, format_number, format_percent, set_lang
 from tui.actions import ACTIONS, DEFAULT_KEYS, PALETTE
 from tui.app import BltApp
 from tui.screens.audit import AuditScreen
@@ -72,6 +75,59 @@ def test_the_command_line_speaks_one_language_at_a_time(
     assert INDONESIAN.findall(english) == []
     monkeypatch.setenv("BLT_LANG", "en")
     assert INDONESIAN.findall(cli_sample(capsys, data_dir)) == []
+
+
+# English words of the central command line's summaries, progress and rejection reasons.
+CENTRAL_ENGLISH = re.compile(
+    r"\b(rejected|sealing|checking|above the program's maximum|published|recipients|changes|"
+    r"added|removed|unchanged|shards written|keys derived|more|line|status is|Central store|"
+    r"expires?|nothing|distribution lists|DRY RUN|would hold)\b")
+
+
+def test_central_publish_speaks_indonesian_by_default_and_keeps_its_codes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BLT_LANG", raising=False)
+    store, world = str(tmp_path / "central"), tmp_path / "in"
+    cli(capsys, "central", "demo-data", str(world), "--recipients", "60")
+    cli(capsys, "central", "init", store, "--kdf", "test")
+    inputs = ["--recipients", str(world / "recipients.csv"), "--payout-points",
+              str(world / "payout_points.csv"), "--program", str(world / "program.toml")]
+    dry = cli(capsys, "central", "publish", store, *inputs, "--dry-run")
+    published = cli(capsys, "central", "publish", store, *inputs)
+    status = cli(capsys, "central", "status", store)
+    assert "UJI COBA" in dry and "Versi 1 diterbitkan" in published
+    assert "di atas batas program 4" in published and "ditolak per kode: desil_above_max" \
+        in published
+    assert CENTRAL_ENGLISH.findall(dry + published + status) == []
+
+    # --json: the code is the contract, the reason follows the language.
+    by_lang = {lang: json.loads(cli(capsys, "--lang", lang, "central", "publish", store,
+                                    *inputs, "--dry-run", "--json"))["rejected"]
+               for lang in LANGUAGES}
+    assert [item["code"] for item in by_lang["id"]] == [item["code"] for item in by_lang["en"]]
+    above = [(ours["reason"], theirs["reason"])
+             for ours, theirs in zip(by_lang["id"], by_lang["en"], strict=True)
+             if ours["code"] == "desil_above_max"]
+    assert above and all("di atas batas program" in ours and "above the program's maximum"
+                         in theirs for ours, theirs in above)
+
+
+def test_progress_shown_to_a_person_is_in_their_language(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BLT_LANG", raising=False)
+    set_lang(None)
+    progress = TerminalProgress(enabled=True)
+    progress("sealing", 1716, 27469)
+    progress.close()
+    assert "menyegel 1.716/27.469" in capsys.readouterr().err
+    set_lang("en")
+    try:
+        assert progress_line("sealing", 1716, 27469) == "sealing 1,716/27,469"
+        assert progress_line("checking", 5, 9) == "checking 5/9"
+    finally:
+        set_lang(None)
+    assert progress_line("checking", 5, 9) == "memeriksa 5/9"
 
 
 def test_numbers_for_people_use_the_languages_separators() -> None:

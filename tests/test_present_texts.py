@@ -163,7 +163,7 @@ async def test_tui_card_shows_local_times_the_past_slot_and_clean_names(make_dev
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(app, pilot)
         shown = await look_up(app, pilot, BUDI.nik)
-        assert "Disalurkan: Jumat, 21 November 2025 16:17 WIB, Balai Desa Sukahati" in shown
+        assert "Diambil: Jumat, 21 November 2025 16:17 WIB, Balai Desa Sukahati" in shown
         assert "UTC" not in shown
         shown = await look_up(app, pilot, SITI.nik)
         assert "Jadwal sudah lewat — belum diambil" in shown

@@ -95,7 +95,7 @@ async def test_officer_day_end_to_end(world, officer, tmp_path, monkeypatch, cap
             assert not summary.split(": ", 1)[1].startswith("0/")
             await pilot.press("f2")
             shown = await look_up(app, pilot, niks["will_be_collected"])
-            assert "Sudah disalurkan" in shown and "Disalurkan:" in shown
+            assert "Sudah disalurkan" in shown and "Diambil:" in shown
             await pilot.press("f5")
             await settle(app, pilot)
             # the unlock, four lookups and the sync (blt_status.audit's one rule)

@@ -340,8 +340,7 @@ def _report(rng: random.Random, chosen: list[PlannedRecipient], unknown_nik: str
     if home:
         labels["antar"] = home[0].nik_digits
     if len(counter) < 6:
-        raise CentralError("demo_too_small", "Dunia demo terlalu kecil: tambah --recipients.",
-                           "The demo world is too small: raise --recipients.")
+        raise CentralError("demo_too_small")
     labels["scheduled"] = counter[0].nik_digits
     communities = [r for r in counter[1:] if r.payload.schedule.mode == "komunitas"]
     if communities:
@@ -402,8 +401,7 @@ def _relative_report(rng: random.Random, chosen: list[PlannedRecipient], unknown
               for day in (today, today + dt.timedelta(days=1))}
     past = [r for r in counter if r.payload.schedule.date < today]
     if not all(on_day.values()) or len(past) < 6:
-        raise CentralError("demo_too_small", "Dunia demo terlalu kecil: tambah --recipients.",
-                           "The demo world is too small: raise --recipients.")
+        raise CentralError("demo_too_small")
     # today's sample has the day's last slot, so it is still ahead for most of the day
     last_today = max(on_day[today], key=lambda r: (r.payload.schedule.start or dt.time(0)))
     labels["scheduled"] = labels["today"] = last_today.nik_digits
@@ -441,8 +439,7 @@ def _relative_start(plan_days: list[int]) -> int:
     for day in days:
         if day + 1 in days and sum(index < day for index in plan_days) >= 8:
             return day
-    raise CentralError("demo_too_small", "Dunia demo terlalu kecil: tambah --recipients.",
-                       "The demo world is too small: raise --recipients.")
+    raise CentralError("demo_too_small")
 
 
 def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int = 2000,
@@ -456,12 +453,9 @@ def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int
     names, kecamatan_names, desa_by_kecamatan, province_kecamatan = (
         _regions(kabupaten) if re.fullmatch(r"[0-9]{2}\.[0-9]{2}", kabupaten) else ({}, {}, {}, []))
     if kabupaten not in names or not kecamatan_names:
-        raise CentralError("demo_kabupaten",
-                           f"Kode kabupaten/kota {kabupaten} tidak dikenal (contoh: 32.01).",
-                           f"Unknown kabupaten/kota code {kabupaten} (example: 32.01).")
+        raise CentralError("demo_kabupaten", kabupaten=kabupaten)
     if recipients < 20:
-        raise CentralError("demo_too_small", "Dunia demo perlu minimal 20 penerima.",
-                           "A demo world needs at least 20 recipients.")
+        raise CentralError("demo_too_small:minimum", minimum=20)
     desa_by_kecamatan = {code: desa for code, desa in desa_by_kecamatan.items() if desa}
     kecamatan_names = {code: name for code, name in kecamatan_names.items()
                        if code in desa_by_kecamatan}

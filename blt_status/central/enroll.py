@@ -20,10 +20,6 @@ def store_kecamatan(store: CentralStore) -> set[str]:
     return set(roster_counts(store))
 
 
-def _region_error(code: str, region: str, id_reason: str, en_reason: str) -> CentralError:
-    return CentralError(code, f"Wilayah {region} {id_reason}.", f"Region {region} {en_reason}.")
-
-
 def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = False) -> Bundle:
     """A bundle for an officer device over ``regions`` (kecamatan codes) or for the bot.
 
@@ -31,8 +27,7 @@ def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = Fals
     bundle can be made before the first publish (its pepper covers the whole country).
     """
     if bot == bool(regions):
-        raise CentralError("enroll_view", "Pilih --region KODE... atau --bot (salah satu).",
-                           "Give either --region KODE... or --bot, not both or neither.")
+        raise CentralError("enroll_view")
     root = store.root().to_dict()
     url = store.config.central_url
     params = store.index_params(store.epochs()[-1])  # peppers do not depend on the epoch
@@ -41,21 +36,16 @@ def enroll(store: CentralStore, *, regions: Sequence[str] = (), bot: bool = Fals
         return Bundle(root=root, view="recipient", regions=(), keyring=keyring, central_url=url,
                       label="bot penerima (recipient view)")
     if store.published_version() == 0:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     known = store_kecamatan(store)
     chosen: list[str] = []
     for raw in regions:
         code = dotted(raw)
         region = current_region(code)
         if region is None or code.count(".") != 2:
-            raise _region_error("region_unknown", raw, "bukan kode kecamatan yang berlaku",
-                                "is not a current kecamatan code")
+            raise CentralError("region_unknown", region=raw)
         if code not in known:
-            raise _region_error("region_not_published", code,
-                                "tidak punya data di versi yang diterbitkan",
-                                "has no records in the published version")
+            raise CentralError("region_not_published", region=code)
         if code not in chosen:
             chosen.append(code)
     keyring = device_keyring(params, "officer", chosen)

@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from blt_status.central.entitlement import RULE_KEYS, EntitlementRules, parse_entitlement_rules
 from blt_status.errors import FileFormatError
@@ -89,26 +89,16 @@ def _fail(code: str, id_text: str, en_text: str) -> FileFormatError:
 
 def _read_text(path: Path, kind: str) -> str:
     """The whole file as text (UTF-8, BOM allowed); file-level errors name the file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _fail("file_missing", f"Berkas {path} tidak ditemukan.",
-                    f"The file {path} does not exist.") from None
-    except IsADirectoryError:
-        raise _fail("file_missing", f"{path} adalah folder, bukan berkas {kind}.",
-                    f"{path} is a folder, not a {kind} file.") from None
-    except OSError as error:
-        raise _fail("file_unreadable", f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
-                    f"The file {path} cannot be read ({error.strerror}).") from None
+    with _open_binary(path, kind) as handle:
+        try:
+            data = handle.read()
+        except OSError as error:
+            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         code = "toml_encoding" if kind == "TOML" else "csv_encoding"
-        raise _fail(code,
-                    f"Berkas {path} bukan UTF-8 (byte ke-{error.start}): simpan ulang sebagai "
-                    "UTF-8 (mis. 'CSV UTF-8' di Excel).",
-                    f"The file {path} is not UTF-8 (byte {error.start}): save it again as "
-                    "UTF-8 (e.g. 'CSV UTF-8' in Excel).") from None
+        raise FileFormatError(code, path=path, byte=error.start) from None
 
 
 @dataclass(frozen=True)
@@ -149,18 +139,15 @@ _BOM = codecs.BOM_UTF8
 _BLOCK = 1 << 20
 
 
-def _open_binary(path: Path, kind: str) -> Any:
+def _open_binary(path: Path, kind: str) -> BinaryIO:
     try:
         return path.open("rb")
     except FileNotFoundError:
-        raise _fail("file_missing", f"Berkas {path} tidak ditemukan.",
-                    f"The file {path} does not exist.") from None
+        raise FileFormatError("file_missing", path=path) from None
     except IsADirectoryError:
-        raise _fail("file_missing", f"{path} adalah folder, bukan berkas {kind}.",
-                    f"{path} is a folder, not a {kind} file.") from None
+        raise FileFormatError("file_missing:folder", path=path, kind=kind) from None
     except OSError as error:
-        raise _fail("file_unreadable", f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
-                    f"The file {path} cannot be read ({error.strerror}).") from None
+        raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
 
 
 def csv_row_estimate(path: Path) -> int:
@@ -189,19 +176,13 @@ def csv_row_estimate(path: Path) -> int:
                 raise _encoding_error(path, "CSV", consumed - len(decoder.getstate()[0])
                                       + error.start) from None
         except OSError as error:
-            raise _fail("file_unreadable",
-                        f"Berkas {path} tidak dapat dibaca ({error.strerror}).",
-                        f"The file {path} cannot be read ({error.strerror}).") from None
+            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
     return lines + 1
 
 
 def _encoding_error(path: Path, kind: str, start: int) -> FileFormatError:
     code = "toml_encoding" if kind == "TOML" else "csv_encoding"
-    return _fail(code,
-                 f"Berkas {path} bukan UTF-8 (byte ke-{start}): simpan ulang sebagai "
-                 "UTF-8 (mis. 'CSV UTF-8' di Excel).",
-                 f"The file {path} is not UTF-8 (byte {start}): save it again as "
-                 "UTF-8 (e.g. 'CSV UTF-8' in Excel).")
+    return FileFormatError(code, path=path, byte=start)
 
 
 def iter_csv_rows(path: Path, required: Sequence[str], *,
@@ -221,8 +202,7 @@ def iter_csv_rows(path: Path, required: Sequence[str], *,
                 header_line = text_line
                 break
         if not header_line:
-            raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
-                        f"The file {path} is empty: it needs a header row, then the data.")
+            raise FileFormatError("csv_empty", path=path)
         handle.seek(0)
         reader = csv.reader(handle, delimiter=_delimiter(header_line))
         try:
@@ -236,24 +216,17 @@ def iter_csv_rows(path: Path, required: Sequence[str], *,
                     header = [name.strip().lower() for name in fields]
                     missing = [name for name in required if name not in header]
                     if missing:
-                        raise _fail(
-                            "csv_missing_columns",
-                            f"Berkas {path} tidak memiliki kolom: {', '.join(missing)} (baris "
-                            f"judul harus berisi: {', '.join(required)}).",
-                            f"The file {path} lacks the column(s) {', '.join(missing)} (the "
-                            f"header row must name: {', '.join(required)}).")
+                        raise FileFormatError("csv_missing_columns", path=path,
+                            missing=", ".join(missing), required=", ".join(required))
                     continue
                 values = {name: (fields[i].strip() if i < len(fields) else "")
                           for i, name in enumerate(header) if name}
                 yield CsvRow(line, values, extra=len(fields) > len(header))
         except csv.Error as error:
-            raise _fail("csv_malformed",
-                        f"Berkas {path} rusak di sekitar baris {reader.line_num}: {error}.",
-                        f"The file {path} is malformed near line {reader.line_num}: {error}.",
-                        ) from None
+            raise FileFormatError("csv_malformed", path=path, line=reader.line_num,
+                                  reason=error) from None
     if header is None:
-        raise _fail("csv_empty", f"Berkas {path} kosong: isi baris judul kolom lalu datanya.",
-                    f"The file {path} is empty: it needs a header row, then the data.")
+        raise FileFormatError("csv_empty", path=path)
 
 
 @dataclass(frozen=True)
@@ -367,8 +340,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise _fail("toml_invalid", f"Berkas {path} bukan TOML yang benar: {error}.",
-                    f"The file {path} is not valid TOML: {error}.") from None
+        raise FileFormatError("toml_invalid", path=path, reason=error) from None
 
 
 def _refuse_unknown_keys(path: Path, data: dict[str, Any]) -> None:
@@ -543,6 +515,5 @@ def load_payout_points(path: Path) -> dict[str, PayoutPointRow]:
             jenis=jenis, serves=tuple(serves), kapasitas_per_hari=capacity,
             jam_buka=opening, jam_tutup=closing, line=row.line)
     if not points:
-        raise _fail("csv_empty", f"Berkas {path} tidak berisi titik bayar.",
-                    f"The file {path} lists no payout point.")
+        raise FileFormatError("csv_empty:points", path=path)
     return points

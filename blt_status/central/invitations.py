@@ -27,7 +27,7 @@ from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 from blt_status.invitation import Invitation, make_token
 from blt_status.nik import mask_digits
-from blt_status.present import DOCUMENTS, format_date, format_rupiah, mode_label
+from blt_status.present import documents, format_date, format_rupiah, mode_label
 from blt_status.records import RecordPayload
 from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
 from blt_status.store import atomic_write_bytes
@@ -139,7 +139,7 @@ def _half_page(pdf: Any, top: float, nik: str, payload: RecordPayload, invitatio
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(140, 6, "Yang dibawa:", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
-    for item in DOCUMENTS["id"]:
+    for item in documents("id"):
         pdf.set_x(16)
         pdf.cell(136, 5, pdf_text(f"- {item}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)

@@ -63,6 +63,7 @@ from blt_status.central.inputs import (
 )
 from blt_status.central.plan import Rejection, mask_raw_nik, number_reason, safe_code_text
 from blt_status.errors import FileFormatError, NikError
+from blt_status.i18n import _
 from blt_status.nik import mask_digits, parse_nik
 from blt_status.reasons import reason_from_note, valid_reason
 from blt_status.records import RecordPayload, Schedule
@@ -264,7 +265,7 @@ def read_payout_report(path: Path) -> tuple[list[PayoutEvent], list[Rejection], 
         masked = mask_raw_nik(values["nik"])
         if row.extra:
             rejected.append(Rejection(row.line, masked, "row_extra_fields",
-                                      "the row has more fields than the header"))
+                                      _("the row has more fields than the header")))
             continue
         try:
             nik = parse_nik(values["nik"])
@@ -276,16 +277,17 @@ def read_payout_report(path: Path) -> tuple[list[PayoutEvent], list[Rejection], 
         status = values["status"].lower()
         if status not in REPORT_STATUSES:
             rejected.append(Rejection(row.line, masked, "status_invalid",
-                                      "status must be salur, gagal or kembali"))
+                                      _("status must be salur, gagal or kembali")))
             continue
         waktu = _parse_waktu(values["waktu"])
         if waktu is None:
             rejected.append(Rejection(row.line, masked, "waktu_invalid",
-                                      "waktu must be an ISO 8601 time like "
-                                      "2025-11-24T09:15:00+07:00"))
+                                      _("waktu must be an ISO 8601 time like "
+                                        "2025-11-24T09:15:00+07:00")))
             continue
         if not values["id_titik"]:
-            rejected.append(Rejection(row.line, masked, "point_missing", "id_titik is empty"))
+            rejected.append(Rejection(row.line, masked, "point_missing",
+                                      _("id_titik is empty")))
             continue
         events.append(PayoutEvent(row.line, nik.digits, status, waktu, values["id_titik"],
                                   values["keterangan"][:_MAX_NOTE]))
@@ -413,7 +415,7 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
         if capacity is None or len(entries) <= capacity:
             continue
         entries.sort()
-        for rank, (_, index) in enumerate(entries, 1):
+        for rank, (_key, index) in enumerate(entries, 1):
             if rank > capacity and index >= 0:
                 over[index] = Flag("over_capacity", "medium",
                                    f"payout {rank} at {_point_text(point_id)} on {day}; its "

@@ -50,6 +50,7 @@ from blt_status.central.inputs import (
 )
 from blt_status.central.schedule import ScheduleRequest, build_schedule
 from blt_status.errors import KkError, NikError
+from blt_status.i18n import N_, _
 from blt_status.layout import AGGREGATES_FORMAT
 from blt_status.nik import mask_digits, parse_kk, parse_nik
 from blt_status.records import Program, RecordPayload
@@ -145,27 +146,33 @@ class PublicationPlan:
 
 
 _NUMBER_PROBLEMS = {
-    "length": "does not have 16 digits",
-    "not_digits": "may hold only digits (spaces, dots or dashes between them are fine)",
-    "empty": "is empty",
-    "province": "starts with an unknown province code",
-    "region": "starts with an unknown kabupaten/kecamatan code",
-    "birth_date": "has a birth date part that is not a valid date",
-    "serial": "has 0000 as its serial (last four digits)",
+    "length": N_("the {subject} does not have 16 digits"),
+    "not_digits": N_("the {subject} may hold only digits (spaces, dots or dashes between them "
+                     "are fine)"),
+    "empty": N_("the {subject} is empty"),
+    "province": N_("the {subject} starts with an unknown province code"),
+    "region": N_("the {subject} starts with an unknown kabupaten/kecamatan code"),
+    "birth_date": N_("the {subject} has a birth date part that is not a valid date"),
+    "serial": N_("the {subject} has 0000 as its serial (last four digits)"),
 }
 
 
 def number_reason(subject: str, code: str) -> str:
     """Why a NIK or KK number (``subject``) is invalid, without echoing any of its digits."""
-    problem = _NUMBER_PROBLEMS.get(code.removeprefix("kk_"), f"is not valid ({code})")
-    return f"the {subject} {problem}"
+    problem = _NUMBER_PROBLEMS.get(code.removeprefix("kk_"))
+    if problem is None:
+        return _("the {subject} is not valid ({code})").format(subject=subject, code=code)
+    return _(problem).format(subject=subject)
+
+
+NOT_A_CODE = N_("(not a code)")  # shown translated: ``_(safe_code_text(...))``
 
 
 def safe_code_text(text: str, pattern: str = r"[0-9.]{1,13}") -> str:
     """A code value to show in a reason, or a placeholder when it may be something personal."""
     if re.fullmatch(pattern, text) and not re.search(r"[0-9]{14}", text):
         return text
-    return "(not a code)"
+    return NOT_A_CODE
 
 
 def mask_raw_nik(raw: str) -> str:
@@ -202,8 +209,8 @@ def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
         return Rejection(row.line, masked, code, reason)
 
     if row.extra:
-        return reject("row_extra_fields", "the row has more fields than the header "
-                      "(an unquoted comma in a name or address?)")
+        return reject("row_extra_fields", _("the row has more fields than the header "
+                                            "(an unquoted comma in a name or address?)"))
     try:
         nik = parse_nik(values["nik"], today=today)
     except NikError as error:
@@ -213,28 +220,29 @@ def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
         kk = parse_kk(values["no_kk"])
     except KkError as error:
         code = error.code if error.code.startswith("kk_") else f"kk_{error.code}"
-        return reject(code, number_reason("KK number", code))
+        return reject(code, number_reason(_("KK number"), code))
     if not values["nama"]:
-        return reject("name_missing", "nama is empty")
+        return reject("name_missing", _("nama is empty"))
     if not values["alamat"]:
-        return reject("address_missing", "alamat is empty")
+        return reject("address_missing", _("alamat is empty"))
     desa_text = values["kode_wilayah"]
     if not re.fullmatch(r"[0-9.]{10,13}", desa_text) or not is_current_desa(desa_text):
-        return reject("desa_unknown", f"kode_wilayah {safe_code_text(desa_text)} is not a "
-                      "current desa/kelurahan code")
+        return reject("desa_unknown", _("kode_wilayah {code} is not a current desa/kelurahan "
+                                        "code").format(code=_(safe_code_text(desa_text))))
     household_size = _whole_number(values["jumlah_anggota"], 1, 99)
     if household_size is None:
-        return reject("household_invalid", "jumlah_anggota must be a whole number from 1 to 99")
+        return reject("household_invalid",
+                      _("jumlah_anggota must be a whole number from 1 to 99"))
     desil = _whole_number(values["desil"], 1, 10)
     if desil is None:
-        return reject("desil_invalid", "desil must be a whole number from 1 to 10")
+        return reject("desil_invalid", _("desil must be a whole number from 1 to 10"))
     status = values["status"].lower()
     if status not in ("aktif", "nonaktif"):
-        return reject("status_invalid", "status must be aktif or nonaktif")
+        return reject("status_invalid", _("status must be aktif or nonaktif"))
     special = values["kebutuhan_khusus"].lower() or None
     if special is not None and special not in SPECIAL_NEEDS:
         return reject("special_needs_invalid",
-                      "kebutuhan_khusus must be empty, lansia or disabilitas")
+                      _("kebutuhan_khusus must be empty, lansia or disabilitas"))
     return _ValidRow(row.line, nik.digits, kk.digits, values["nama"], values["alamat"],
                      dotted(desa_text), household_size, desil, status == "aktif", special)
 
@@ -290,22 +298,25 @@ def _select_eligible(rows: Iterable[CsvRow], program: ProgramConfig, today: dt.d
         winner = first_nik.setdefault(checked.nik_digits, checked.line)
         if winner != checked.line:
             rejected.append(Rejection(checked.line, masked, "duplicate_nik",
-                                      f"the same NIK is on line {winner}, which is used"))
+                                      _("the same NIK is on line {line}, which is "
+                                        "used").format(line=winner)))
             continue
         if not checked.active:
             rejected.append(Rejection(checked.line, masked, "not_active",
-                                      "status is nonaktif"))
+                                      _("status is nonaktif")))
             continue
         if checked.desil > program.max_desil:
             rejected.append(Rejection(checked.line, masked, "desil_above_max",
-                                      f"desil {checked.desil} is above the program's maximum "
-                                      f"{program.max_desil}"))
+                                      _("desil {desil} is above the program's maximum "
+                                        "{maximum}").format(desil=checked.desil,
+                                                            maximum=program.max_desil)))
             continue
         household_winner = first_kk.setdefault(checked.kk_digits, checked.line)
         if household_winner != checked.line:
             rejected.append(Rejection(checked.line, masked, "duplicate_kk",
-                                      f"this household (KK) already has a recipient on line "
-                                      f"{household_winner}; one recipient per KK"))
+                                      _("this household (KK) already has a recipient on "
+                                        "line {line}; one recipient per KK").format(
+                                            line=household_winner)))
             continue
         eligible.append(checked)
     if progress is not None and done:
@@ -339,7 +350,8 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
         if row.nik_digits in unserved:
             rejected.append(Rejection(
                 row.line, mask_digits(row.nik_digits), "no_payout_point",
-                f"no payout point serves desa {row.desa} or kecamatan {kecamatan_of(row.desa)}"))
+                _("no payout point serves desa {desa} or kecamatan {kecamatan}").format(
+                    desa=row.desa, kecamatan=kecamatan_of(row.desa))))
             continue
         assignment = result.assignments[row.nik_digits]
         amount = entitlement_amount(program.base_amount, program.rules,
@@ -386,8 +398,8 @@ def _warnings(cells: _NumberCells, recipients: list[PlannedRecipient]) -> list[R
             lines = tuple(sorted(member.line for member in group))
             warnings.append(RosterWarning(
                 "same_person_two_niks", lines,
-                f"lines {', '.join(map(str, lines))} have the same name, birth date and desa "
-                "under different NIKs: one person registered twice?"))
+                _("lines {lines} have the same name, birth date and desa under different "
+                  "NIKs: one person registered twice?").format(lines=", ".join(map(str, lines)))))
     for column in ("nik", "no_kk"):
         scientific = cells.scientific[column]
         zeros = cells.zeros[column]
@@ -398,10 +410,12 @@ def _warnings(cells: _NumberCells, recipients: list[PlannedRecipient]) -> list[R
             lines = tuple(sorted(set(zeros if suspicious else ()) | set(scientific)))
             warnings.append(RosterWarning(
                 "excel_damaged_numbers", lines[:50],
-                f"column {column}: {len(zeros)} of {numbers} numbers end in 0 (about "
-                f"{round(expected)} expected by chance) and {len(scientific)} are written like "
-                "3.2E+15: the file may have been saved by a spreadsheet that rounds numbers to "
-                "15 digits; export it again with the column formatted as text"))
+                _("column {column}: {zeros} of {numbers} numbers end in 0 (about {expected} "
+                  "expected by chance) and {scientific} are written like 3.2E+15: the file may "
+                  "have been saved by a spreadsheet that rounds numbers to 15 digits; export it "
+                  "again with the column formatted as text").format(
+                      column=column, zeros=len(zeros), numbers=numbers,
+                      expected=round(expected), scientific=len(scientific))))
     return warnings
 
 

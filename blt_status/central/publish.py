@@ -910,9 +910,7 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None,
     with store.lock(wait=wait):
         info = published_info(store)
         if info is None:
-            raise CentralError("nothing_published",
-                               "Belum ada versi yang diterbitkan: jalankan `central publish` "
-                               "dulu.", "Nothing is published yet: run `central publish` first.")
+            raise CentralError("nothing_published")
         program = info[1]
         return publish_records(store, None, program=program,
                                aggregate=lambda items: compute_aggregates(
@@ -934,8 +932,7 @@ def rotate_keys(store: CentralStore, roles: Sequence[str], *,
 
     chosen = sorted(set(roles))
     if not chosen:
-        raise CentralError("role_unknown", "Sebutkan peran yang kuncinya diganti.",
-                           "Name the roles whose keys to replace.")
+        raise CentralError("role_unknown:none")
     with store.lock():
         store.settle_keys()
         current = store.root()
@@ -1002,8 +999,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
         inputs=inputs, distribution=lambda out_dir: write_distribution_lists(plan, out_dir),
         workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
     if result.published + len(rejected) != plan.input_rows:
-        raise CentralError("count_mismatch", "Jumlah baris tidak cocok.",
-                           "Published and rejected rows do not add up to the input rows.")
+        raise CentralError("count_mismatch")
     return PublishReport(result.version, result.published, rejected, plan.input_rows,
                          result.shards_written, result.shards_unchanged, result.keys_derived,
                          result.keys_reused, result.kecamatan, store.config.kdf.label,
@@ -1028,9 +1024,7 @@ def ingest_payouts(store: CentralStore, report_csv: Path, *, progress: Progress 
 
     report_csv = Path(report_csv)
     if store.published_version() == 0:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     rows, rejections, input_rows = read_payout_report(report_csv)
     source_ref = _file_sha256(report_csv)
     events = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "csv",
@@ -1055,9 +1049,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     """
     info = published_info(store)
     if info is None:
-        raise CentralError("nothing_published",
-                           "Belum ada versi yang diterbitkan: jalankan `central publish` dulu.",
-                           "Nothing is published yet: run `central publish` first.")
+        raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)):
         fresh, duplicates = _new_events(store, events)

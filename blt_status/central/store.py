@@ -82,8 +82,8 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _central_error(code: str, id_text: str, en_text: str) -> CentralError:
-    return CentralError(code, id_text, en_text)
+def _central_error(code: str, **fields: object) -> CentralError:
+    return CentralError(code, **fields)
 
 
 def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -131,8 +131,7 @@ class CentralConfig:
                        {**DEFAULT_GUARDS, **{str(k): float(v) for k, v in
                                              (data.get("guards") or {}).items()}})
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
-                                 "The central store's config.json is corrupt.") from None
+            raise _central_error("store_corrupt", file="config.json") from None
 
     def expiry(self, role: str, now: dt.datetime) -> dt.datetime:
         return now + dt.timedelta(days=self.expiry_days[role])
@@ -220,9 +219,7 @@ class StoreSecrets:
                 self._secrets = json.loads((self.private_dir / "secrets.json").read_bytes())
                 b64d(self._secrets["master_pepper"])
             except (OSError, ValueError, KeyError, TypeError):
-                raise _central_error("store_corrupt", "Berkas rahasia pusat rusak atau hilang.",
-                                     "The central store's secrets.json is missing or corrupt."
-                                     ) from None
+                raise _central_error("store_corrupt", file="secrets.json") from None
         return self._secrets
 
     @property
@@ -236,8 +233,7 @@ class StoreSecrets:
         for epoch in self.epochs():
             if epoch.id == epoch_id:
                 return epoch
-        raise _central_error("store_corrupt", "Epoch kunci tidak ditemukan.",
-                             f"Key epoch {epoch_id} is missing from secrets.json.")
+        raise _central_error("store_corrupt:epoch", epoch=epoch_id)
 
     def epoch_for_program(self, program_id: str) -> tuple[Epoch, bool]:
         """The epoch serving ``program_id``; a new one (new salt) for a new program period.
@@ -270,8 +266,7 @@ class StoreSecrets:
             return [f"root-{index}" for index in range(1, self.config.root_keys + 1)]
         if role in ONLINE_ROLES:
             return [role]
-        raise _central_error("role_unknown", f"Peran {role} tidak dikenal.",
-                             f"Unknown role {role}: use root, targets, snapshot or timestamp.")
+        raise _central_error("role_unknown", role=role)
 
     @property
     def keys_dir(self) -> Path:
@@ -287,8 +282,7 @@ class StoreSecrets:
             pem = (self.private_dir / "keys" / f"{name}.pem").read_bytes()
             return CryptoSigner(load_pem_private_key(pem, None))
         except (OSError, ValueError, TypeError):
-            raise _central_error("key_missing", f"Kunci {name} hilang atau rusak.",
-                                 f"The signing key {name} is missing or unreadable.") from None
+            raise _central_error("key_missing", name=name) from None
 
     # -- sealing private rows -----------------------------------------------------------
 
@@ -361,16 +355,11 @@ class CentralStore(StoreSecrets):
         """
         directory = Path(directory)
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            raise _central_error(
-                "store_exists",
-                f"{directory} sudah ada dan tidak kosong: pilih folder baru.",
-                f"{directory} already exists and is not empty: choose a new folder.")
+            raise _central_error("store_exists", directory=directory)
         if not 1 <= root_threshold <= root_keys:
-            raise _central_error("root_threshold", "Ambang kunci root tidak valid.",
-                                 "The root key threshold must be between 1 and the key count.")
+            raise _central_error("root_threshold")
         if central_url is not None and not central_url.startswith(("http://", "https://")):
-            raise _central_error("central_url", "URL pusat harus diawali http:// atau https://.",
-                                 "The central URL must start with http:// or https://.")
+            raise _central_error("central_url")
         created_dir = not directory.exists()
         now = (now or _utcnow()).replace(microsecond=0)
         config = CentralConfig(kdf, central_url.rstrip("/") + "/" if central_url else None,
@@ -434,15 +423,9 @@ class CentralStore(StoreSecrets):
         try:
             data = json.loads(config_path.read_bytes())
         except FileNotFoundError:
-            raise _central_error(
-                "store_missing",
-                f"Tidak ada penyimpanan pusat di {directory}: jalankan `blt-status central init "
-                f"{directory}` dulu.",
-                f"No central store in {directory}: run `blt-status central init {directory}` "
-                "first.") from None
+            raise _central_error("store_missing", directory=directory) from None
         except (OSError, ValueError):
-            raise _central_error("store_corrupt", "Konfigurasi penyimpanan pusat rusak.",
-                                 "The central store's config.json is corrupt.") from None
+            raise _central_error("store_corrupt", file="config.json") from None
         return cls(directory, CentralConfig.from_dict(data))
 
     @contextlib.contextmanager
@@ -458,9 +441,7 @@ class CentralStore(StoreSecrets):
             return
         with try_lock(self.private_dir / "publish.lock", wait=wait) as held:
             if not held:
-                raise _central_error(
-                    "store_busy", "Penerbitan lain sedang berjalan di penyimpanan ini.",
-                    "Another publish is running on this store; try again when it ends.")
+                raise _central_error("store_busy")
             self._lock_depth = 1
             try:
                 yield
@@ -516,8 +497,7 @@ class CentralStore(StoreSecrets):
         try:
             return Metadata[Timestamp].from_file(str(path)).signed.snapshot_meta.version
         except Exception:
-            raise _central_error("store_corrupt", "timestamp.json rusak.",
-                                 "The published timestamp.json is corrupt.") from None
+            raise _central_error("store_corrupt", file="timestamp.json") from None
 
     def summary(self) -> dict[str, Any]:
         """What is published now: versions, expiry dates, counts, KDF (no personal data)."""

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from blt_status.commands._common import add_json, current_lang, print_json
-
-
-def _say(id_text: str, en_text: str) -> str:
-    return en_text if current_lang() == "en" else id_text
+from blt_status.commands._common import add_json, print_json
+from blt_status.i18n import _, format_number
 
 
 def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,12 +36,10 @@ def run_migrate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**report.to_dict(), "database": database})
         return 0
-    print(_say(f"Versi {report.version} dipindahkan ke basis data {database}: "
-               f"{report.records} penerima di {report.kecamatan} kecamatan, {report.events} "
-               "status salur menjadi catatan buku besar.",
-               f"Version {report.version} moved into the database {database}: "
-               f"{report.records} recipients in {report.kecamatan} kecamatan, {report.events} "
-               "payout statuses became ledger events."))
-    print(_say("Berkas lama disimpan di private/state.migrated/ (cadangan).",
-               "The old files are kept in private/state.migrated/ (a backup)."))
+    print(_("Version {version} moved into the database {database}: {records} recipients in "
+            "{kecamatan} kecamatan, {events} payout statuses became ledger events.").format(
+                version=report.version, database=database,
+                records=format_number(report.records),
+                kecamatan=format_number(report.kecamatan), events=format_number(report.events)))
+    print(_("The old files are kept in private/state.migrated/ (a backup)."))
     return 0

@@ -13,19 +13,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from blt_status.commands._common import CliParser, add_json, current_lang, print_json
+from blt_status.commands._common import CliParser, add_json, print_json
 from blt_status.errors import CentralError, InputError
-from blt_status.i18n import _
+from blt_status.i18n import N_, _, format_number
 
 ORDER = 50
 
-
-def _say(id_text: str, en_text: str) -> str:
-    return en_text if current_lang() == "en" else id_text
+# The stages a long command reports (``progress(stage, done, total)``) -> words for a person.
+STAGES: dict[str, str] = {
+    "sealing": N_("sealing"),
+    "resealing": N_("resealing"),
+    "shards": N_("writing shards"),
+    "checking": N_("checking"),
+    "push": N_("sending"),
+}
 
 
 class TerminalProgress:
-    """``sealing 12000/20000`` on one rewritten stderr line, at most a few times a second."""
+    """``menyegel 12.000/20.000`` on one rewritten stderr line, at most a few times a second."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -43,7 +48,7 @@ class TerminalProgress:
         if done < total and now - self._last < 0.2:
             return
         self._last = now
-        sys.stderr.write(f"\r{stage} {done}/{total}\033[K")
+        sys.stderr.write(f"\r{progress_line(stage, done, total)}\033[K")
         sys.stderr.flush()
         self._shown = True
 
@@ -52,6 +57,12 @@ class TerminalProgress:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
             self._shown = False
+
+
+def progress_line(stage: str, done: int, total: int) -> str:
+    """``sealing``, 1716, 27469 -> ``menyegel 1.716/27.469`` (in the current language)."""
+    label = _(STAGES[stage]) if stage in STAGES else stage
+    return f"{label} {format_number(done)}/{format_number(total)}"
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -235,21 +246,15 @@ def run_init(args: argparse.Namespace) -> int:
                     "root_threshold": root.roles["root"].threshold,
                     "root_keys": list(root.roles["root"].keyids), "database": database})
         return 0
-    print(_say(f"Penyimpanan pusat dibuat: {store.directory}",
-               f"Central store created: {store.directory}"))
-    print(_say(f"  publik (disajikan): {store.public_dir}",
-               f"  public (served):    {store.public_dir}"))
-    print(_say(f"  privat (RAHASIA):   {store.private_dir}",
-               f"  private (SECRET):   {store.private_dir}"))
+    print(_("Central store created: {directory}").format(directory=store.directory))
+    print(_("  public (served):    {path}").format(path=store.public_dir))
+    print(_("  private (SECRET):   {path}").format(path=store.private_dir))
     print(f"  KDF: {store.config.kdf.label}")
-    print(_say(f"  basis data: {database}", f"  database: {database}"))
-    print(_say(f"  kunci root: {root.roles['root'].threshold} dari "
-               f"{len(root.roles['root'].keyids)}",
-               f"  root keys: {root.roles['root'].threshold} of "
-               f"{len(root.roles['root'].keyids)}"))
+    print(_("  database: {database}").format(database=database))
+    print(_("  root keys: {threshold} of {keys}").format(
+        threshold=root.roles["root"].threshold, keys=len(root.roles["root"].keyids)))
     if store.config.kdf.insecure:
-        print(_say("PERINGATAN: profil KDF uji — HANYA UNTUK DEMO/UJI, BUKAN DATA NYATA.",
-                   "WARNING: test KDF profile — FOR DEMOS AND TESTS ONLY, NOT FOR REAL DATA."),
+        print(_("WARNING: test KDF profile — FOR DEMOS AND TESTS ONLY, NOT FOR REAL DATA."),
               file=sys.stderr)
     return 0
 
@@ -270,34 +275,33 @@ def run_publish(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return 0
     if report.dry_run:
-        print(_say(f"UJI COBA (tidak ada yang ditulis): versi {report.version} akan berisi "
-                   f"{report.published} penerima, {len(report.rejected)} ditolak dari "
-                   f"{report.input_rows} baris.",
-                   f"DRY RUN (nothing written): version {report.version} would hold "
-                   f"{report.published} recipients, {len(report.rejected)} rejected of "
-                   f"{report.input_rows} rows."))
+        print(_("DRY RUN (nothing written): version {version} would hold {published} "
+                "recipients, {rejected} rejected of {rows} rows.").format(
+                    version=report.version, published=format_number(report.published),
+                    rejected=format_number(len(report.rejected)),
+                    rows=format_number(report.input_rows)))
         _print_changes(report.changes)
         _print_rejections(report.rejected)
         return 0
-    print(_say(f"Versi {report.version} diterbitkan: {report.published} penerima, "
-               f"{len(report.rejected)} ditolak dari {report.input_rows} baris.",
-               f"Version {report.version} published: {report.published} recipients, "
-               f"{len(report.rejected)} rejected of {report.input_rows} rows."))
+    print(_("Version {version} published: {published} recipients, {rejected} rejected of "
+            "{rows} rows.").format(
+                version=report.version, published=format_number(report.published),
+                rejected=format_number(len(report.rejected)),
+                rows=format_number(report.input_rows)))
     _print_changes(report.changes)
-    print(_say(f"  shard baru: {report.shards_written}, tidak berubah: "
-               f"{report.shards_unchanged}; kunci baru: {report.keys_derived}, dipakai ulang: "
-               f"{report.keys_reused}",
-               f"  shards written: {report.shards_written}, unchanged: "
-               f"{report.shards_unchanged}; keys derived: {report.keys_derived}, reused: "
-               f"{report.keys_reused}"))
+    print(_("  shards written: {written}, unchanged: {unchanged}; keys derived: {derived}, "
+            "reused: {reused}").format(
+                written=format_number(report.shards_written),
+                unchanged=format_number(report.shards_unchanged),
+                derived=format_number(report.keys_derived),
+                reused=format_number(report.keys_reused)))
     print(f"  KDF: {report.kdf}")
     _print_rejections(report.rejected)
     for warning in report.warnings:  # roster warnings: published anyway, worth a look
-        print(_say("  PERINGATAN", "  WARNING") + f" [{warning['code']}] {warning['reason']}")
+        print(_("  WARNING") + f" [{warning['code']}] {warning['reason']}")
     if report.distribution_lists:
         folder = Path(report.distribution_lists[0]).parent
-        print(_say(f"  daftar salur Kantor Pos (RAHASIA): {folder}",
-                   f"  Kantor Pos distribution lists (SECRET): {folder}"))
+        print(_("  Kantor Pos distribution lists (SECRET): {folder}").format(folder=folder))
     return 0
 
 
@@ -307,18 +311,17 @@ def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
     from blt_status.central.publish import change_totals
 
     totals = change_totals(changes)
-    print(_say(f"  perubahan: {totals['added']} ditambah, {totals['removed']} dihapus, "
-               f"{totals['changed']} berubah, {totals['unchanged']} tetap",
-               f"  changes: {totals['added']} added, {totals['removed']} removed, "
-               f"{totals['changed']} changed, {totals['unchanged']} unchanged"))
+    print(_("  changes: {added} added, {removed} removed, {changed} changed, {unchanged} "
+            "unchanged").format(**{key: format_number(totals[key]) for key in (
+                "added", "removed", "changed", "unchanged")}))
     moved = [(kec, counts) for kec, counts in sorted(changes.items())
              if counts["added"] or counts["removed"] or counts["changed"]]
     for kec, counts in moved[:limit]:
         print(f"    {kec}: +{counts['added']} -{counts['removed']} ~{counts['changed']} "
               f"={counts['unchanged']}")
     if len(moved) > limit:
-        print(_say(f"    ... dan {len(moved) - limit} kecamatan lagi (lihat --json)",
-                   f"    ... and {len(moved) - limit} more kecamatan (see --json)"))
+        print(_("    ... and {count} more kecamatan (see --json)").format(
+            count=format_number(len(moved) - limit)))
 
 
 def _print_rejections(rejected: list[dict[str, Any]], limit: int = 10) -> None:
@@ -327,13 +330,14 @@ def _print_rejections(rejected: list[dict[str, Any]], limit: int = 10) -> None:
         counts[str(item.get("code"))] = counts.get(str(item.get("code")), 0) + 1
     if counts:
         summary = ", ".join(f"{code} {count}" for code, count in sorted(counts.items()))
-        print(_say(f"  ditolak per kode: {summary}", f"  rejected by code: {summary}"))
+        print(_("  rejected by code: {summary}").format(summary=summary))
     for item in rejected[:limit]:
-        print(f"  - {_say('baris', 'line')} {item.get('line')}: {item.get('nik_masked')} "
-              f"[{item.get('code')}] {item.get('reason')}")
+        print("  - " + _("line {line}: {nik} [{code}] {reason}").format(
+            line=item.get("line"), nik=item.get("nik_masked"), code=item.get("code"),
+            reason=item.get("reason")))
     if len(rejected) > limit:
-        print(_say(f"  ... dan {len(rejected) - limit} lagi (lihat --json)",
-                   f"  ... and {len(rejected) - limit} more (see --json)"))
+        print(_("  ... and {count} more (see --json)").format(
+            count=format_number(len(rejected) - limit)))
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -348,17 +352,16 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
-    print(_say(f"Versi {report.version} diterbitkan: {report.applied} baris diterapkan, "
-               f"{len(report.rejected)} ditolak dari {report.input_rows}; "
-               f"{report.changed_records} data berubah, shard baru: {report.shards_written}.",
-               f"Version {report.version} published: {report.applied} rows applied, "
-               f"{len(report.rejected)} rejected of {report.input_rows}; "
-               f"{report.changed_records} records changed, shards written: "
-               f"{report.shards_written}."))
+    print(_("Version {version} published: {applied} rows applied, {rejected} rejected of "
+            "{rows}; {changed} records changed, shards written: {written}.").format(
+                version=report.version, applied=format_number(report.applied),
+                rejected=format_number(len(report.rejected)),
+                rows=format_number(report.input_rows),
+                changed=format_number(report.changed_records),
+                written=format_number(report.shards_written)))
     if report.duplicates:
-        print(_say(f"  {report.duplicates} baris sudah ada di buku besar (tidak diterapkan "
-                   "lagi)", f"  {report.duplicates} rows were already in the ledger (not "
-                   "applied again)"))
+        print(_("  {count} rows were already in the ledger (not applied again)").format(
+            count=format_number(report.duplicates)))
     _print_rejections(report.rejected)
     return 0
 
@@ -370,25 +373,22 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
         return 0
-    print(_say(f"Penyimpanan pusat {summary['directory']}",
-               f"Central store {summary['directory']}"))
+    print(_("Central store {directory}").format(directory=summary["directory"]))
     if not summary["version"]:
-        print(_say("  belum ada versi yang diterbitkan", "  nothing published yet"))
+        print(_("  nothing published yet"))
     else:
-        print(_say(f"  versi {summary['version']}: {summary['records']} penerima di "
-                   f"{len(summary['kecamatan'])} kecamatan (epoch {summary['epoch']})",
-                   f"  version {summary['version']}: {summary['records']} recipients in "
-                   f"{len(summary['kecamatan'])} kecamatan (epoch {summary['epoch']})"))
-        expired = _say(" — KEDALUWARSA: jalankan `central refresh`",
-                       " — EXPIRED: run `central refresh`") if summary["expired"] else ""
-        print(_say(f"  timestamp berlaku sampai {summary['timestamp_expires']}{expired}",
-                   f"  timestamp expires {summary['timestamp_expires']}{expired}"))
-        print(_say(f"  targets berlaku sampai {summary['targets_expires']}",
-                   f"  targets expire {summary['targets_expires']}"))
-    print(_say(f"  root versi {summary['root_version']} ({summary['root_threshold']} tanda "
-               f"tangan), berlaku sampai {summary['root_expires']}",
-               f"  root version {summary['root_version']} (threshold "
-               f"{summary['root_threshold']}), expires {summary['root_expires']}"))
+        print(_("  version {version}: {records} recipients in {kecamatan} kecamatan (epoch "
+                "{epoch})").format(version=summary["version"],
+                                   records=format_number(summary["records"]),
+                                   kecamatan=format_number(len(summary["kecamatan"])),
+                                   epoch=summary["epoch"]))
+        expired = _(" — EXPIRED: run `central refresh`") if summary["expired"] else ""
+        print(_("  timestamp expires {expires}{expired}").format(
+            expires=summary["timestamp_expires"], expired=expired))
+        print(_("  targets expire {expires}").format(expires=summary["targets_expires"]))
+    print(_("  root version {version} (threshold {threshold}), expires {expires}").format(
+        version=summary["root_version"], threshold=summary["root_threshold"],
+        expires=summary["root_expires"]))
     print(f"  KDF: {summary['kdf_label']}")
     return 0
 
@@ -404,10 +404,9 @@ def run_refresh(args: argparse.Namespace) -> int:
         print_json({"version": result.version, "published": result.published,
                     "shards_written": result.shards_written, "timestamp_expires": expires})
         return 0
-    print(_say(f"Versi {result.version} ditandatangani ulang ({result.published} penerima); "
-               f"timestamp berlaku sampai {expires}.",
-               f"Version {result.version} re-signed ({result.published} recipients); the "
-               f"timestamp expires {expires}."))
+    print(_("Version {version} re-signed ({published} recipients); the timestamp expires "
+            "{expires}.").format(version=result.version,
+                                 published=format_number(result.published), expires=expires))
     return 0
 
 
@@ -422,14 +421,14 @@ def run_rotate(args: argparse.Namespace) -> int:
         print_json({"root_version": root_version, "roles": sorted(set(args.role)),
                     "version": data_version})
         return 0
-    print(_say(f"Kunci {', '.join(sorted(set(args.role)))} diganti: root versi {root_version}"
-               + (f", data ditandatangani ulang sebagai versi {data_version}."
-                  if data_version else "."),
-               f"Keys of {', '.join(sorted(set(args.role)))} replaced: root version "
-               f"{root_version}" + (f", data re-signed as version {data_version}."
-                                    if data_version else ".")))
-    print(_say("Bundel baru memakai root ini; perangkat lama mengikutinya saat sinkron.",
-               "New bundles pin this root; enrolled devices follow it on their next sync."))
+    roles = ", ".join(sorted(set(args.role)))
+    if data_version:
+        print(_("Keys of {roles} replaced: root version {root}, data re-signed as version "
+                "{version}.").format(roles=roles, root=root_version, version=data_version))
+    else:
+        print(_("Keys of {roles} replaced: root version {root}.").format(
+            roles=roles, root=root_version))
+    print(_("New bundles pin this root; enrolled devices follow it on their next sync."))
     return 0
 
 
@@ -447,9 +446,9 @@ def run_enroll(args: argparse.Namespace) -> int:
                     "central_url": bundle.central_url, "root_version": bundle.root["signed"][
                         "version"]})
         return 0
-    regions = ", ".join(bundle.regions) or _say("seluruh negeri", "the whole country")
-    print(_say(f"Bundel {bundle.view} ditulis: {args.out} (wilayah: {regions})",
-               f"Bundle for the {bundle.view} view written: {args.out} (regions: {regions})"))
+    regions = ", ".join(bundle.regions) or _("the whole country")
+    print(_("Bundle for the {view} view written: {path} (regions: {regions})").format(
+        view=bundle.view, path=args.out, regions=regions))
     print(install_hint(str(args.out), bot=args.bot, has_url=bool(bundle.central_url)))
     return 0
 
@@ -484,12 +483,11 @@ def run_demo_data(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**paths, "sample_niks": files.sample_niks})
         return 0
-    print(_say(f"Data demo (sintetis) ditulis ke {args.out_dir}:",
-               f"Synthetic demo data written to {args.out_dir}:"))
+    print(_("Synthetic demo data written to {folder}:").format(folder=args.out_dir))
     for name, path in paths.items():
         print(f"  {name}: {path}")
     # Synthetic people: showing their NIKs is what makes the demo usable.
-    print(_say("NIK contoh (sintetis) untuk dicoba:", "Sample NIKs (synthetic) to try:"))
+    print(_("Sample NIKs (synthetic) to try:"))
     for label, nik in sorted(files.sample_niks.items()):
         print(f"  {label:<18} {nik}")
     return 0
@@ -511,9 +509,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CentralError("serve_port", host=args.host, port=args.port,
                            reason=error.strerror or type(error).__name__) from None
     host, port = args.host, server.server_address[1]
-    print(_say(f"Menyajikan {store.public_dir} di http://{host}:{port}/ (Ctrl-C untuk berhenti)",
-               f"Serving {store.public_dir} at http://{host}:{port}/ (Ctrl-C to stop)"),
-          flush=True)
+    print(_("Serving {folder} at http://{host}:{port}/ (Ctrl-C to stop)").format(
+        folder=store.public_dir, host=host, port=port), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -391,10 +391,7 @@ class _Sync:
         try:
             bootstrap = self.paths.bootstrap_root.read_bytes()
         except FileNotFoundError:
-            raise SyncError("sync_not_enrolled", "Perangkat ini tidak punya root tepercaya: "
-                            "pasang ulang dengan `blt-status init`.",
-                            "This device has no trusted root: install it again with "
-                            "`blt-status init`.") from None
+            raise SyncError("sync_not_enrolled") from None
         return Updater(str(self.paths.metadata_dir), self.base_url + "metadata/",
                        str(self.paths.targets_dir), self.base_url + "targets/",
                        fetcher=self.fetcher, config=UPDATER_CONFIG, bootstrap=bootstrap)

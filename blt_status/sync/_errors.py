@@ -29,47 +29,9 @@ from blt_status.sync._fetcher import CrossHostRedirect, MissingFile, TooSlow
 
 __all__ = ["sync_error", "translate"]
 
-_TEXT: dict[str, tuple[str, str]] = {
-    "sync_network": ("Server pusat tidak dapat dihubungi atau unduhan terputus",
-                     "The central server could not be reached or the download broke off"),
-    "sync_not_found": ("Tidak ada repositori data di alamat itu",
-                       "There is no data repository at that address"),
-    "sync_too_large": ("Server mengirim berkas lebih besar dari yang ditandatangani",
-                       "The server sent a file larger than its signed length"),
-    "sync_hash_mismatch": ("Isi berkas tidak cocok dengan hash yang ditandatangani",
-                           "A file does not match its signed hash"),
-    "sync_bad_signature": ("Tanda tangan metadata tidak sah (kunci salah, tidak dikenal, "
-                           "atau kurang dari ambang)",
-                           "Metadata signatures are not valid (wrong or unknown key, or fewer "
-                           "than the threshold)"),
-    "sync_bad_metadata": ("Metadata dari server tidak dapat dibaca",
-                          "The server's metadata cannot be read"),
-    "sync_rollback": ("Server mengirim versi data yang lebih lama dari yang sudah ada "
-                      "(rollback ditolak)",
-                      "The server sent an older data version than this device already has "
-                      "(rollback refused)"),
-    "sync_expired": ("Metadata dari server sudah kedaluwarsa (cermin usang atau dibekukan)",
-                     "The server's metadata has expired (a stale or frozen mirror)"),
-    "sync_shard_mismatch": ("Shard data bukan untuk tampilan/wilayah perangkat ini",
-                            "A data shard is not for this device's view or region"),
-    "sync_shard_invalid": ("Berkas shard data rusak", "A data shard file is corrupt"),
-    "sync_params": ("Parameter indeks (params.json) tidak dapat dipakai",
-                    "The index parameters (params.json) cannot be used"),
-    "sync_disk": ("Indeks baru tidak dapat ditulis ke disk perangkat",
-                  "The new index could not be written to this device's disk"),
-    "sync_busy": ("Sinkronisasi lain sedang berjalan di direktori data ini",
-                  "Another sync is running on this data directory"),
-    "sync_source": ("Sumber sinkronisasi tidak dikenali", "The sync source is not usable"),
-}
-
-_KEEP = ("Data lama tetap dipakai.", "The previous data is still in use.")
-
-
 def sync_error(code: str, detail: str = "") -> SyncError:
     """A :class:`SyncError` with the sentence for ``code`` and an optional technical detail."""
-    id_text, en_text = _TEXT[code]
-    suffix = f" ({detail})" if detail else ""
-    return SyncError(code, f"{id_text}{suffix}. {_KEEP[0]}", f"{en_text}{suffix}. {_KEEP[1]}")
+    return SyncError(code, detail=f" ({detail})" if detail else "")
 
 
 def _first_line(error: BaseException) -> str:
@@ -84,10 +46,8 @@ def _name(url: str) -> str:
 def translate(error: BaseException) -> BltError:
     """Map an exception raised during a sync to the one error a user sees."""
     if isinstance(error, SyncError):
-        if error.code in _TEXT or error.template is not None:
-            return error
-        if error.code == "shard_invalid":
-            return sync_error("sync_shard_invalid", error.en_text.rstrip("."))
+        if error.code == "shard_invalid":  # the layout's error, as a sync sees it
+            return sync_error("sync_shard_invalid", str(error.fields.get("detail", "")))
         return error
     if isinstance(error, FileFormatError):
         if error.code == "duplicate_tag":

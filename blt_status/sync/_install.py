@@ -34,8 +34,7 @@ def _bundle_root_bytes(bundle: Bundle) -> bytes:
             raise ValueError("not a root")
         root.signed.verify_delegate(Root.type, root.signed_bytes, root.signatures)
     except Exception:
-        raise FileFormatError("bundle_root", "Root TUF dalam bundel tidak sah.",
-                              "The TUF root in the bundle is not valid.") from None
+        raise FileFormatError("bundle_root") from None
     return data
 
 
@@ -48,9 +47,7 @@ def _write_pepper_file(path: Path, pepper: bytes) -> None:
                 return
         except (OSError, ValueError):
             pass
-        raise DeviceError("pepper_file_exists",
-                          f"Berkas pepper {path} sudah ada dengan isi lain.",
-                          f"The pepper file {path} already exists with other content.")
+        raise DeviceError("pepper_file_exists", path=path)
     atomic_write_bytes(path, (encoded + "\n").encode(), mode=0o600)
 
 
@@ -66,34 +63,25 @@ def install_bundle(data_dir: Path, bundle_path: Path, passphrase: str | None, *,
     unless a test or demo asks for the labelled cheap profile).
     """
     if (data_dir / "device.json").exists():
-        raise DeviceError("already_installed",
-                          f"Perangkat sudah terpasang di {data_dir}; pakai direktori lain.",
-                          f"A device is already installed in {data_dir}; use another "
-                          "directory.")
+        raise DeviceError("already_installed", data_dir=data_dir)
     bundle = Bundle.read(bundle_path)
     root_bytes = _bundle_root_bytes(bundle)
     if bundle.view == "officer" and not bundle.regions:
-        raise FileFormatError("bundle_invalid", "Bundel petugas tanpa wilayah.",
-                              "The officer bundle names no region.")
+        raise FileFormatError("bundle_invalid:no_region")
     chosen_backend = backend or ("tinydb" if bundle.view == "officer" else "sqlite")
     if chosen_backend not in BACKENDS:
-        raise DeviceError("backend", f"Backend {chosen_backend} tidak dikenal.",
-                          f"Unknown backend {chosen_backend}.")
+        raise DeviceError("backend", backend=chosen_backend)
     if pepper_file is not None and bundle.view != "recipient":
-        raise DeviceError("pepper_file_view",
-                          "Berkas pepper terpisah hanya untuk perangkat bot (tampilan penerima).",
-                          "A separate pepper file is only for the bot (recipient view).")
+        raise DeviceError("pepper_file_view")
     if pepper_file is None and not passphrase:
         raise PassphraseRequired()
     if pepper_file is not None:
         pepper_file = pepper_file.resolve()
         if (data_dir / "index").resolve() in pepper_file.parents:
-            raise DeviceError("pepper_file_place", "Berkas pepper tidak boleh di direktori "
-                              "indeks.", "The pepper file must not be in the index directory.")
+            raise DeviceError("pepper_file_place")
         pepper = bundle.keyring.peppers.get(ALL_REGIONS)
         if pepper is None:
-            raise FileFormatError("bundle_invalid", "Bundel bot tanpa pepper.",
-                                  "The bot bundle holds no pepper.")
+            raise FileFormatError("bundle_invalid:no_pepper")
         _write_pepper_file(pepper_file, pepper)
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -25,9 +25,8 @@ from blt_status.audit import (
     short_tag,
     verify,
 )
-from blt_status.i18n import translate
+from blt_status.i18n import N_, translate
 from tui.actions import bindings_for
-from tui.i18n import text
 from tui.screens import STYLES
 from tui.screens.base import BltScreen
 from tui.widgets.data_bar import DataBar
@@ -39,7 +38,7 @@ SHOWN_ENTRIES = 50
 class AuditScreen(BltScreen):
     """Counts, verification state, and the last entries of the audit log."""
 
-    TITLE_KEY = "audit_title"
+    TITLE = N_("Audit log")
     AUTO_FOCUS = "#audit-table"  # keys act on the screen; Tab reaches the filter
     CSS_PATH = STYLES / "audit.tcss"
     BINDINGS: ClassVar = bindings_for("audit")  # the one table: tui/actions.py
@@ -73,16 +72,18 @@ class AuditScreen(BltScreen):
         entries = session.audit.entries() if session and session.audit else []
         today = self.blt.now().astimezone().date()
         self.query_one("#audit-summary", Static).update(
-            text("today_lookups", lang, count=sum(1 for e in entries if e.day == today
-                                                  and e.action == "lookup"))
-            + "   " + text("audit_total", lang, count=len(entries)))
+            translate("Lookups today: {count}", lang).format(
+                count=sum(1 for e in entries if e.day == today and e.action == "lookup"))
+            + "   " + translate("Entries in total: {count}", lang).format(
+                count=len(entries)))
         state = self.query_one("#audit-state", Static)
         state.remove_class("ok", "broken")
         if self.verifying or self.report is None:
-            state.update(text("audit_verifying", lang))
+            state.update(translate("Checking the log chain…", lang))
         else:
             state.add_class("ok" if self.report.ok else "broken")
-            state.update(text("audit_state", lang, state=self.report.message(lang)))
+            state.update(translate("Verification: {state}", lang).format(
+                state=self.report.message(lang)))
         self.query_one("#audit-filter", Input).placeholder = translate(
             "Filter: action, result or #tag", lang)
         region = next(iter(session.device.config.regions), None) if session else None
@@ -90,8 +91,9 @@ class AuditScreen(BltScreen):
         table = self.query_one("#audit-table", DataTable)
         table.clear(columns=True)
         table.add_column(translate("Time ({zone})", lang).format(zone=zone), key="col_time")
-        for key in ("col_action", "col_tag", "col_result", "col_version"):
-            table.add_column(text(key, lang), key=key)
+        for key, title in (("col_action", N_("Action")), ("col_tag", N_("Tag")),
+                           ("col_result", N_("Result")), ("col_version", N_("Version"))):
+            table.add_column(translate(title, lang), key=key)
         rows = [self._row(entry, region) for entry in reversed(entries)]
         wanted = self.filter_text.strip().lower()
         shown = [row for row in rows if not wanted or wanted in " ".join(row).lower()]

@@ -9,7 +9,6 @@ from textual.widgets import Static
 
 from blt_status.i18n import _
 from tui.bindings import relabel
-from tui.i18n import text
 from tui.widgets.data_bar import DataBar, render_data_bar
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ class BltScreen(Screen[None]):
     """A screen of the unlocked app; ``refresh_view`` redraws it from the session."""
 
     TITLE = ""  # the screen's name (an English source text marked with N_)
-    TITLE_KEY = ""  # the older way to name it: a key of tui.i18n (the audit screen)
 
     @property
     def blt(self) -> BltApp:
@@ -39,7 +37,7 @@ class BltScreen(Screen[None]):
         return Static(self._title_text(), id="title-bar", classes="title-bar")
 
     def _title_text(self) -> str:
-        name = _(self.TITLE) if self.TITLE else text(self.TITLE_KEY, self.lang)
+        name = _(self.TITLE) if self.TITLE else ""
         return f"{_('BLT Pangan — Village Officer')} · {name}"
 
     def on_mount(self) -> None:

@@ -13,12 +13,13 @@ import datetime as dt
 from rich.text import Text
 from textual.widgets import Static
 
+from blt_status.i18n import translate
 from blt_status.lookup import LookupResult
 from blt_status.present import (
     ADDRESS_LIMIT,
-    DOCUMENTS,
     clean_text,
     collected_text,
+    documents,
     format_rupiah,
     hold_reason,
     mode_label,
@@ -30,7 +31,6 @@ from blt_status.present import (
     timing_lines,
     when_text,
 )
-from tui.i18n import text
 
 STATUS_STYLES = {
     "scheduled": "bold white on dark_blue",
@@ -54,7 +54,7 @@ def render_result(result: LookupResult, lang: str, now: dt.datetime | None = Non
     out = Text()
     record = result.record
     if record is None:
-        out.append(f" {text('found_none', lang).upper()} ", style="bold white on grey35")
+        out.append(f" {translate('Not found', lang).upper()} ", style="bold white on grey35")
         out.append(f"  NIK {result.nik.masked}\n\n")
         for line in not_found_reasons(lang):
             out.append(f"• {line}\n")
@@ -66,37 +66,36 @@ def render_result(result: LookupResult, lang: str, now: dt.datetime | None = Non
     out.append(short_text(record.name, OFFICER_NAME_LIMIT), style="bold")
     out.append(f"  ·  NIK {result.nik.masked}\n")
     if record.address:
-        _field(out, text("label_address", lang), short_text(record.address, ADDRESS_LIMIT))
+        _field(out, translate("Address", lang), short_text(record.address, ADDRESS_LIMIT))
     extras = []
     if record.household_size:
-        extras.append(f"{text('label_household', lang)}: {record.household_size}")
+        extras.append(f"{translate('Household', lang)}: {record.household_size}")
     if record.special_needs:
-        extras.append(f"{text('label_needs', lang)}: {clean_text(record.special_needs)}")
+        extras.append(f"{translate('Special needs', lang)}: {clean_text(record.special_needs)}")
     if extras:
         out.append(" · ".join(extras) + "\n")
-    _field(out, text("label_amount", lang), format_rupiah(record.amount))
-    _field(out, text("label_program", lang),
+    _field(out, translate("Amount", lang), format_rupiah(record.amount))
+    _field(out, translate("Program", lang),
            f"{clean_text(record.program.name)} ({clean_text(record.program.period)})")
     schedule = record.schedule
-    _field(out, text("label_when", lang), when_text(record, lang))
+    _field(out, translate("When", lang), when_text(record, lang))
     place = mode_label(schedule.mode, lang)
     if record.payout_point:
         place += (f": {short_text(record.payout_point.name)}, "
                   f"{short_text(record.payout_point.address, ADDRESS_LIMIT)}")
-    _field(out, text("label_where", lang), place)
+    _field(out, translate("Where", lang), place)
     if record.collected_at:
-        _field(out, text("label_collected", lang), collected_text(record, lang))
+        _field(out, translate("Collected on", lang), collected_text(record, lang))
     reason = hold_reason(record, lang)  # a reason code's words, never the payer's free text
     if reason:
-        _field(out, text("label_note", lang), short_text(reason, ADDRESS_LIMIT))
+        _field(out, translate("Note", lang), short_text(reason, ADDRESS_LIMIT))
     if now is not None and record.status == "scheduled" \
             and not schedule_timing(record, now).passed:
         for line in timing_lines(record, now, lang):
             out.append(f"◷ {line}\n", style="bold")
     if record.status == "scheduled":
-        _field(out, text("label_bring", lang), ", ".join(DOCUMENTS["en" if lang == "en"
-                                                                   else "id"]))
-    out.append(f"{text('label_next', lang)}:\n", style="bold")
+        _field(out, translate("Bring", lang), ", ".join(documents(lang)))
+    out.append(f"{translate('Next steps', lang)}:\n", style="bold")
     for line in next_steps(record, lang, now):
         out.append(f"• {line}\n")
     return out
