@@ -136,3 +136,23 @@ def test_each_catalog_is_clean(path: Path) -> None:
         elif fields(message.id) != fields(str(message.string)):
             problems.append(f"placeholders differ: {message.id!r} -> {message.string!r}")
     assert problems == []
+
+
+def test_no_text_has_two_different_translations() -> None:
+    """The catalogs are merged into one: a text translated twice would take whichever file
+    sorts last, silently changing what people read."""
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parent.parent / "blt_status" / "locale" / "id" / \
+        "LC_MESSAGES"
+    seen: dict[object, tuple[str, object]] = {}
+    clashes = []
+    for path in sorted(folder.glob("*.po")):
+        with path.open("rb") as handle:
+            for message in read_po(handle):
+                if not message.id:
+                    continue
+                first = seen.setdefault(message.id, (path.name, message.string))
+                if first[1] != message.string:
+                    clashes.append(f"{message.id!r}: {first[0]} vs {path.name}")
+    assert clashes == []
