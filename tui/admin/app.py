@@ -45,7 +45,8 @@ KEY_WORDS = {"admin_up": ("Up", "Back to the parent region"),
              "admin_reload": ("Reload", "Read the data again now"),
              "language": ("Language", "Switch language"),
              "help": ("Help", "Keys and how to use this"),
-             "quit": ("Quit", "Close the app")}
+             "quit": ("Quit", "Close the app"),
+             "palette": ("Palette", "Open the command palette")}
 
 
 def relabel(node: DOMNode) -> None:
@@ -145,7 +146,7 @@ class AdminScreen(Screen[None]):
         level = LEVEL_OF_DEPTH[min(child_depth, 5)]
         table.add_column(_(LEVEL_WORDS[level]), key="name", width=name_width)
         for key, label, size in (("recipients", _("Recipients"), 9),
-                                 ("collected", _("Collected"), 10), ("percent", "%", 7),
+                                 ("collected", _("Paid out"), 10), ("percent", "%", 7),
                                  ("bar", "", bar_width), ("held", _("Held"), 7),
                                  ("flagged", _("Flagged"), 8)):
             table.add_column(label[:size], key=key, width=size)
@@ -242,6 +243,7 @@ class AdminApp(App[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("question_mark", "help", "Help", id="help_alt", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False, priority=True),
     ]
 
     def __init__(self, store: CentralStore, *, lang: str = "id", poll_seconds: float = 2.0,
