@@ -24,7 +24,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,13 +62,71 @@ class Instruction:
         return self.payee_fa.split("@", 1)[0]
 
 
-class PosPayer:
+class _ServerThread:
+    """A tornado HTTP server on 127.0.0.1 (a free port), on its own event loop in a thread."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, make_server: Callable[[], tornado.httpserver.HTTPServer],
+               name: str) -> None:
+        """Start the loop thread; ``make_server`` runs on that loop. Returns once listening."""
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+
+            async def boot() -> None:
+                server = make_server()
+                sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+                self.port = sockets[0].getsockname()[1]
+                server.add_sockets(sockets)
+                self._server = server
+                started.set()
+
+            loop.run_until_complete(boot())
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True, name=name)
+        self._thread.start()
+        started.wait(10)
+
+    def _shutdown(self) -> None:
+        """Close the server and its connections, stop the loop, join the thread."""
+        if self._loop is None:
+            return
+        loop, server = self._loop, self._server
+
+        async def shutdown() -> None:
+            if server is not None:
+                server.stop()
+                await server.close_all_connections()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        self._loop = None
+
+
+class PosPayer(_ServerThread):
     """The simulator; use as a context manager (``with PosPayer(central_pem) as payer``)."""
 
     def __init__(self, central_public_pem: str, *, payer_id: str = "KANTORPOS-SIM",
                  central_id: str = "blt-status-central", token: str = "payer-token-123",
                  callback_token: str = "callback-token-456",
                  key: Ed25519PrivateKey | None = None) -> None:
+        super().__init__()
         self.central_key = load_public_key(central_public_pem)
         self.key = key or Ed25519PrivateKey.generate()
         self.payer_id = payer_id
@@ -90,10 +148,6 @@ class PosPayer:
         self.callback_results: list[int] = []
         self._counter = 0
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: tornado.httpserver.HTTPServer | None = None
-        self.port = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,53 +155,18 @@ class PosPayer:
     def public_pem(self) -> str:
         return public_pem(self.key)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def start(self) -> PosPayer:
-        started = threading.Event()
+        def make_server() -> tornado.httpserver.HTTPServer:
+            return tornado.httpserver.HTTPServer(tornado.web.Application([
+                (r"/disburse", _DisburseHandler, {"payer": self}),
+                (r"/disburse/search/([^/]+)/([^/]+)", _PollHandler, {"payer": self}),
+            ]))
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-
-            async def boot() -> None:
-                app = tornado.web.Application([
-                    (r"/disburse", _DisburseHandler, {"payer": self}),
-                    (r"/disburse/search/([^/]+)/([^/]+)", _PollHandler, {"payer": self}),
-                ])
-                sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-                self.port = sockets[0].getsockname()[1]
-                self._server = tornado.httpserver.HTTPServer(app)
-                self._server.add_sockets(sockets)
-                started.set()
-
-            loop.run_until_complete(boot())
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True, name="pos-payer")
-        self._thread.start()
-        started.wait(10)
+        self._serve(make_server, "pos-payer")
         return self
 
     def stop(self) -> None:
-        if self._loop is None:
-            return
-        loop = self._loop
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.stop()
-                await self._server.close_all_connections()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
-        self._loop = None
+        self._shutdown()
 
     def __enter__(self) -> PosPayer:
         return self.start()
@@ -374,7 +393,7 @@ class _PollHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body))
 
 
-class ReceiverThread:
+class ReceiverThread(_ServerThread):
     """Our receiver (``pos listen``'s tornado app) on 127.0.0.1 in a thread, for fault tests."""
 
     def __init__(self, store_dir: Any, **settings: Any) -> None:
@@ -384,56 +403,16 @@ class ReceiverThread:
 
         store = CentralStore.open(store_dir)
         self.receiver = Receiver(store, load_config(store), ListenSettings(**settings))
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: tornado.httpserver.HTTPServer | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__()
 
     def __enter__(self) -> ReceiverThread:
         from blt_status.central.pos.receiver import make_app
 
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-
-            async def boot() -> None:
-                server = tornado.httpserver.HTTPServer(
-                    make_app(self.receiver),
-                    max_body_size=self.receiver.settings.max_body + 1)
-                sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-                self.port = sockets[0].getsockname()[1]
-                server.add_sockets(sockets)
-                self._server = server
-                started.set()
-
-            loop.run_until_complete(boot())
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True, name="pos-receiver")
-        self._thread.start()
-        started.wait(10)
+        self._serve(lambda: tornado.httpserver.HTTPServer(
+            make_app(self.receiver), max_body_size=self.receiver.settings.max_body + 1),
+            "pos-receiver")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            loop = self._loop
-            server = self._server
-
-            async def shutdown() -> None:
-                if server is not None:
-                    server.stop()
-                    await server.close_all_connections()
-
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
+        self._shutdown()
         self.receiver.executor.shutdown(wait=True)
