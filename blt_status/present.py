@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from babel.dates import format_date as babel_date
+
 from blt_status.i18n import N_, translate
 from blt_status.reasons import reason_from_note, reason_label
 from blt_status.records import RecordPayload
@@ -49,17 +51,6 @@ HELPLINE = "Kemensos 171"
 NAME_LIMIT = 60  # characters of a name shown to people (longer ones are shortened)
 ADDRESS_LIMIT = 160
 
-_WEEKDAYS = {
-    "id": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_MONTHS = {
-    "id": ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-           "September", "Oktober", "November", "Desember"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-}
-
 _STATUS = {
     "scheduled": N_("Scheduled — not yet collected"),
     "collected": N_("Collected"),
@@ -90,9 +81,8 @@ def format_rupiah(amount: int) -> str:
 
 def format_date(day: dt.date, lang: str = "id", *, weekday: bool = True) -> str:
     """``Senin, 24 November 2025`` / ``Monday, 24 November 2025``."""
-    key = "en" if lang == "en" else "id"
-    text = f"{day.day} {_MONTHS[key][day.month - 1]} {day.year}"
-    return f"{_WEEKDAYS[key][day.weekday()]}, {text}" if weekday else text
+    locale = "en" if lang == "en" else "id"
+    return babel_date(day, "EEEE, d MMMM y" if weekday else "d MMMM y", locale=locale)
 
 
 def status_label(status: str, lang: str = "id") -> str:

@@ -371,6 +371,17 @@ class BotEngine:
                 return Outcome(edit=dialogue.language_set_reply(choice))
         return Outcome()
 
+    def recent_kecamatan(self, chat_id: int) -> str | None:
+        """The kecamatan code of the record this chat looked up, while it is still remembered.
+
+        Only the region of the record, never the record: ``/statistik`` answers for it.
+        """
+        recent = self._recent.get(chat_id)
+        if recent is None or recent.expires < self.clock():
+            return None
+        record = self._reopen(recent.tag_hex, recent.key.enc_key)
+        return ".".join(record.kode_wilayah.split(".")[:3]) if record is not None else None
+
     def _reopen(self, tag_hex: str, record_key: bytes) -> RecordPayload | None:
         """The current record of a subscription, or None if it is no longer in the index."""
         service = self._service

@@ -195,11 +195,8 @@ def _user_kecamatan(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> str | N
     engine = context.application.bot_data.get("engine")
     if engine is None:
         return None
-    recent = engine._recent.get(chat_id)
-    if recent is None or recent.expires < engine.clock():
-        return None
-    record = engine._reopen(recent.tag_hex, recent.key.enc_key)
-    return ".".join(record.kode_wilayah.split(".")[:3]) if record is not None else None
+    kecamatan: str | None = engine.recent_kecamatan(chat_id)
+    return kecamatan
 
 
 async def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, lang: str,

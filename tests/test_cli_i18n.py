@@ -48,6 +48,9 @@ USAGE_MISTAKES = [
     ("blt-status", "--lang", "xx", "nik", NIK),
     ("blt-tui", "--nope"),
     ("blt-bot", "--workers", "many"),
+    ("blt-status", "central", "publish", "x", "--recipients", "r", "--payout-points", "p",
+     "--program", "t", "--workers", "0"),
+    ("blt-status", "central", "serve", "x", "--port", "99999"),
 ]
 
 
@@ -59,7 +62,8 @@ def test_every_usage_error_is_one_coded_line_in_indonesian(args: tuple[str, ...]
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"error [usage]: {args[0]}")
-    assert re.search(r"wajib diisi|tidak dikenal|tidak sah|pilihan", lines[0]), lines[0]
+    assert re.search(r"wajib diisi|tidak dikenal|tidak sah|pilihan|bukan bilangan bulat dari",
+                     lines[0]), lines[0]
     assert not re.search(r"required|unrecognized|invalid|usage:", lines[0]), lines[0]
 
 
@@ -68,6 +72,8 @@ def test_usage_errors_in_english_with_lang_en_or_blt_lang() -> None:
         "error [usage]: blt-status lookup: the following arguments are required: NIK")
     assert "unrecognized arguments: --nope" in run("blt-tui", "--nope", lang="en").stderr
     assert "invalid int value: 'many'" in run("blt-bot", "--workers", "many", lang="en").stderr
+    assert "--port: '0' is not a whole number from 1 to 65535" in run(
+        "blt-status", "central", "serve", "x", "--port", "0", lang="en").stderr
 
 
 @pytest.mark.parametrize("command", COMMANDS)

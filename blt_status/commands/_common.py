@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,8 +23,9 @@ from blt_status.errors import BltError, PassphraseRequired
 from blt_status.i18n import LANGUAGES, N_, _, current_lang, set_lang
 
 __all__ = ["ARGPARSE_ERRORS", "ARGPARSE_TEXTS", "CliParser", "LocalisedHelpFormatter",
-           "add_data_dir", "add_json", "add_lang", "current_lang", "print_error", "print_json",
-           "read_passphrase", "translate_argparse_error", "usage_line"]
+           "add_data_dir", "add_json", "add_lang", "current_lang", "int_range", "port_number",
+           "print_error", "print_json", "read_passphrase", "translate_argparse_error",
+           "usage_line"]
 
 # argparse's own texts (Python 3.11), so the catalog carries them; argparse fills them in with
 # ``%`` before :meth:`CliParser.error` sees them, so errors are matched back to their template.
@@ -104,6 +105,30 @@ class LocalisedHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return _(action.help) if action.help else action.help
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high``, else a one-line usage error.
+
+    ``--workers 0`` or ``--port 99999`` is refused while parsing, before anything runs.
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                _("%(value)r is not a whole number from %(low)s to %(high)s")
+                % {"value": text, "low": low, "high": high})
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+port_number = int_range(1, 65535)
+"""An argparse ``type`` for a TCP port."""
 
 
 def usage_line(prog: str, message: str) -> str:

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from blt_status.commands._common import CliParser, add_json, print_json
+from blt_status.commands._common import CliParser, add_json, int_range, port_number, print_json
 from blt_status.errors import CentralError, InputError
 from blt_status.i18n import N_, _, format_number
 
 ORDER = 50
+MAX_WORKERS = 256  # --workers: processes for key derivation on one machine
 
 # The stages a long command reports (``progress(stage, done, total)``) -> words for a person.
 STAGES: dict[str, str] = {
@@ -129,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     publish.add_argument("--recipients", type=Path, required=True, metavar="CSV")
     publish.add_argument("--payout-points", type=Path, required=True, metavar="CSV")
     publish.add_argument("--program", type=Path, required=True, metavar="TOML")
-    publish.add_argument("--workers", type=int, default=None, metavar="N",
+    publish.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None, metavar="N",
                          help="processes for key derivation (default: all cores)")
     publish.add_argument("--dry-run", action="store_true",
                          help="validate, schedule and show what would change; write nothing")
@@ -149,7 +150,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "state and publish the next version, in which only the affected shards change.")
     ingest.add_argument("directory", type=Path, metavar="DIR")
     ingest.add_argument("report", type=Path, metavar="REPORT_CSV")
-    ingest.add_argument("--workers", type=int, default=None, metavar="N",
+    ingest.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None, metavar="N",
                         help=argparse.SUPPRESS)
     add_json(ingest)
     ingest.set_defaults(handler=_os_errors_as_one_line(run_ingest))
@@ -212,7 +213,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Serve DIR/public (never DIR/private) as static files, like "
         "`python -m http.server -d DIR/public`.")
     serve.add_argument("directory", type=Path, metavar="DIR")
-    serve.add_argument("--port", type=int, default=8000, metavar="P")
+    serve.add_argument("--port", type=port_number, default=8000, metavar="P")
     serve.add_argument("--host", default="127.0.0.1")
     serve.set_defaults(handler=run_serve)
 
