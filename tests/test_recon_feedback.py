@@ -117,7 +117,7 @@ def test_a_rejected_row_does_not_make_a_later_valid_row_a_duplicate(tmp_path: Pa
     assert rejected == []
     assert [(r.line, r.code) for r in outcome.rejected] == [(2, "unknown_point"),
                                                             (4, "duplicate")]
-    assert "line 3" in outcome.rejected[1].reason
+    assert "baris 3" in outcome.rejected[1].reason
     assert outcome.changed[NIK_A].collected_at == at("2025-11-24T08:40:00")
 
 

@@ -318,30 +318,34 @@ def _reject(items: Sequence[FeedbackItem], index: int,
             ) -> tuple[str, str] | None:
     item = items[index]
     if item.occurred_at > received_at + settings.clock_skew:
-        return ("future_time", f"the time {item.occurred_at.isoformat()} is later than when "
-                "the report was received (more than 5 minutes of clock skew)")
+        return ("future_time", _("the time %(time)s is later than when the report was "
+                                 "received (more than 5 minutes of clock skew)")
+                % {"time": item.occurred_at.isoformat()})
     entitlement = lookup(item.nik_digits)
     if entitlement is None:
-        return ("unknown_nik", "this NIK is not a recipient in any published roster of this "
-                "program")
+        return ("unknown_nik", _("this NIK is not a recipient in any published roster of "
+                                 "this program"))
     if item.point_id not in points:
-        return ("unknown_point", f"id_titik {_point_text(item.point_id)} is not a payout point")
+        return ("unknown_point", _("id_titik %(point)s is not a payout point")
+                % {"point": _point_text(item.point_id)})
     day = item.occurred_at.date()
     if not program.start <= day <= program.end:
         return ("outside_program",
-                f"waktu {day} is outside the program {program.program.id} "
-                f"({program.start} to {program.end}): a report of another program?")
+                _("waktu %(day)s is outside the program %(program)s (%(start)s to %(end)s): "
+                  "a report of another program?")
+                % {"day": day, "program": program.program.id, "start": program.start,
+                   "end": program.end})
     # One row per NIK in a report; API items are each their own fact (a failed attempt and a
     # later payout may come in one message), judged in order against the state so far.
     earlier = accepted_in_batch.get(item.nik_digits) \
         if getattr(item, "source", "csv") == "csv" else None
     if earlier is not None:
-        return ("duplicate", f"the same NIK is on an earlier row of this report "
-                f"({_ref(items[earlier], earlier)}), which is used")
+        return ("duplicate", _("the same NIK is on an earlier row of this report (%(row)s), "
+                               "which is used") % {"row": _ref(items[earlier], earlier)})
     if entitlement.status == "collected":
-        return ("already_collected", "already collected; a payout is final")
+        return ("already_collected", _("already collected; a payout is final"))
     if entitlement.status == "returned":
-        return ("already_returned", "the aid was already returned; a return is final")
+        return ("already_returned", _("the aid was already returned; a return is final"))
     return None
 
 
@@ -350,7 +354,8 @@ def _ref(item: FeedbackItem, index: int) -> str:
     if not isinstance(line, int):
         row_ref = str(getattr(item, "row_ref", ""))
         line = int(row_ref) if row_ref.isdigit() else None
-    return f"line {line}" if line is not None else f"item {index + 1}"
+    return (_("line %(line)s") % {"line": line} if line is not None
+            else _("item %(item)s") % {"item": index + 1})
 
 
 def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
