@@ -28,6 +28,7 @@ CONFIG_FORMAT = "blt-pos-config-v1"
 DEFAULT_BATCH = 1000
 DEFAULT_SENDER = "blt-status-central"
 DEFAULT_PAYER_FA = "blt-pangan@kemensos"
+_OAUTH_FIELDS = ("token_url", "client_id", "client_secret_file", "client_auth", "scope")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ class PosConfig:
         return load_public_key(self.payer_key_pem)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": CONFIG_FORMAT, **asdict(self)}
+        data = asdict(self)
+        if self.token_url is None:  # a token file: the config reads as before OAuth2 existed
+            for name in _OAUTH_FIELDS:
+                data.pop(name)
+        return {"format": CONFIG_FORMAT, **data}
 
     def summary(self) -> dict[str, Any]:
         """What may be shown: everything but the key body (the token files are only paths)."""
