@@ -102,6 +102,10 @@ def test_postgresql_unnest_and_sqlite_give_the_same_ledger(
         nulls = ledger.append(all_null, epoch_id="e1", received_at=received)
         counts = [result.duplicates, len(result.appended), nulls.duplicates,
                   len(nulls.appended)]
+        read_back = {stored.id: stored for stored in ledger.events()}
+        for stored in result.appended + nulls.appended:  # what append returned is what is kept
+            assert dataclasses.astuple(stored) == dataclasses.astuple(read_back[stored.id])
+            assert stored.occurred_at.utcoffset() == read_back[stored.id].occurred_at.utcoffset()
         rows, rank = _ledger_rows(ledger, result.appended + nulls.appended)
         stored_flags = [(str(rank[flag.event_id]), flag.detail) for flag in ledger.flags()]
         return rows, counts, stored_flags

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_events"]
 
+
 def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
     zone = dt.timezone(dt.timedelta(seconds=offset_seconds))
     return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)

@@ -197,6 +197,20 @@ def member_chunks(connection: Connection, column: sa.ColumnElement[Any],
         yield column.in_(values[start:start + _CHUNK])
 
 
+def _stored_row(event_id: int, row: Mapping[str, Any]) -> StoredEvent:
+    """The :class:`StoredEvent` of a row this call inserted (its values as sent, its new id):
+    RETURNING brings back only the id and the reference, not every column."""
+    return StoredEvent(event_id, row["epoch_id"], row["subject"], row["nik_last4"],
+                       row["status"], _aware(row["occurred_at"], row["occurred_offset"]),
+                       row["point_id"], row["source"], row["source_ref"], row["row_ref"],
+                       row["reason_code"], None if row["amount"] is None else int(row["amount"]),
+                       _aware(row["received_at"]))
+
+
+_RETURNED = (payout_events.c.id, payout_events.c.source, payout_events.c.source_ref,
+             payout_events.c.row_ref)
+
+
 def _insert_ignoring_duplicates(connection: Connection) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(payout_events).on_conflict_do_nothing(
@@ -223,7 +237,7 @@ _UNNEST_INSERT = (
     "ON CONFLICT (source, source_ref, row_ref) DO NOTHING RETURNING {returning}".format(
         columns=", ".join(_ARRAY_TYPES),
         arrays=", ".join(f"%({name})b::{kind}[]" for name, kind in _ARRAY_TYPES.items()),
-        returning=", ".join(column.name for column in payout_events.c)))
+        returning=", ".join(column.name for column in _RETURNED)))
 
 
 def _column_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -270,14 +284,18 @@ class Ledger:
             by_ref.setdefault((event.source, event.source_ref, event.row_ref), index)
         rows = [self._row(event, epoch_id, received) for event in events]
         if connection.dialect.name == "postgresql":
-            returned = connection.exec_driver_sql(_UNNEST_INSERT, _column_arrays(rows))
+            result = connection.exec_driver_sql(_UNNEST_INSERT, _column_arrays(rows))
         else:
-            statement = _insert_ignoring_duplicates(connection).returning(*payout_events.c)
-            returned = connection.execute(statement, rows)
-        appended = [_stored(row) for row in returned]
-        # In the order of ``events``, as when they were inserted one by one.
-        appended.sort(key=lambda stored: by_ref[(stored.source, stored.source_ref,
-                                                 stored.row_ref)])
+            statement = _insert_ignoring_duplicates(connection).returning(*_RETURNED)
+            result = connection.execute(statement, rows)
+        inserted = {(row.source, row.source_ref, row.row_ref): int(row.id) for row in result}
+        # In the order of ``events``, as when they were inserted one by one; of two rows with
+        # the same reference in the batch, the first is the one inserted.
+        appended: list[StoredEvent] = []
+        for index, row in enumerate(rows):
+            key = (row["source"], row["source_ref"], row["row_ref"])
+            if key in inserted and by_ref[key] == index:
+                appended.append(_stored_row(inserted[key], row))
         if flags:
             self._insert_flags(connection, appended, by_ref, flags)
         return AppendResult(appended, len(events) - len(appended))
