@@ -1,6 +1,7 @@
 """Kantor Pos exchange: push time and peak memory for 100k instructions; callback ingest rate.
 
-    python bench/bench_pos.py [--records 100000] [--events 20000] [--pg-url URL]
+    python bench/bench_pos.py [--records 100000] [--events 20000] [--ingest-records 25000]
+        [--pg-url URL] [--rounds N] [--baseline CHECKOUT] [--no-push]
 
 1. A demo world of ``--records`` recipients is published (test KDF, all cores; setup, not
    measured), the exchange is configured, and the payer simulator (tests/support/pos_payer.py)
@@ -11,6 +12,12 @@
    ``pos listen`` child process, once on a SQLite store and once on PostgreSQL (a fresh
    database on ``--pg-url``, given to the store as ``BLT_CENTRAL_DB``), and the rate is
    events/s from the first request to the last Ack.
+4. ``--baseline CHECKOUT`` (a checkout of another revision, e.g. ``git worktree add --detach
+   /tmp/base main``) compares in the same run: each ingest round runs this code and the
+   baseline's (``PYTHONPATH=CHECKOUT`` for the ``pos listen`` child) alternately, each on a
+   fresh copy of the same published store (SQLite: the directory; PostgreSQL: ``CREATE
+   DATABASE ... TEMPLATE``), and the ratio is reported. ``--rounds`` repeats the rounds (the
+   machine may be shared: alternate runs see the same load).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,14 +164,15 @@ def _callbacks(store: CentralStore, payer_key: Ed25519PrivateKey, events: int
     return bodies
 
 
-def _ingest_rate(store: CentralStore, payer_key: Ed25519PrivateKey, events: int,
-                 env: dict[str, str]) -> tuple[int, float]:
-    bodies = _callbacks(store, payer_key, events)
+def _ingest_rate(directory: Path, bodies: list[bytes], env: dict[str, str],
+                 code: Path = ROOT) -> tuple[int, float]:
+    """events/s through a ``pos listen`` child running the ``blt_status`` of ``code``."""
     port = _free_port()
     listener = subprocess.Popen(
         [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen",
-         str(store.directory), "--port", str(port), "--rate", "1000"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+         str(directory), "--port", str(port), "--rate", "1000"],
+        env={**env, "PYTHONPATH": str(code)}, cwd=code, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -171,8 +180,8 @@ def _ingest_rate(store: CentralStore, payer_key: Ed25519PrivateKey, events: int,
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
+                if time.monotonic() > deadline or listener.poll() is not None:
+                    raise SystemExit("pos listen did not start") from None
                 time.sleep(0.05)
         headers = {"Authorization": "Bearer callback-token-456",
                    "Content-Type": "application/json"}
@@ -191,15 +200,70 @@ def _ingest_rate(store: CentralStore, payer_key: Ed25519PrivateKey, events: int,
     return sent, sent / seconds
 
 
-def _pg_database(url: str) -> str:
+def _pg_database(url: str, suffix: str = "", template: str | None = None) -> str:
+    """A fresh database on the server of ``url`` (a copy of ``template`` if given)."""
     import psycopg
 
-    name = f"blt_bench_pos_{os.getpid()}"
+    name = f"blt_bench_pos_{os.getpid()}{suffix}"
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name}")
-        connection.execute(f"CREATE DATABASE {name}")
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}"
+                           + (f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""))
     server = url.split("://", 1)[1].split("/", 1)[0]
     return f"postgresql+psycopg://{server}/{name}"
+
+
+def _drop_databases(url: str) -> None:
+    import psycopg
+
+    prefix = f"blt_bench_pos_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))]
+        for name in names:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _ingest_rounds(args: argparse.Namespace, base: Path, payer_key: Ed25519PrivateKey,
+                   label: str, db_url: str | None) -> dict[str, list[float]]:
+    """Publish once, then each round ingests into a fresh copy of that store."""
+    from blt_status.central.db import dispose_engines
+
+    original = base / f"ingest-{label}"
+    store = _publish(original, base / f"inputs-{label}", args.ingest_records, db_url)
+    _configure(base, store, payer_key)
+    bodies = _callbacks(store, payer_key, args.events)
+    dispose_engines()
+    codes: list[tuple[str, Path]] = [("this", ROOT)]
+    if args.baseline is not None:
+        codes.append(("baseline", args.baseline.resolve()))
+    rates: dict[str, list[float]] = {name: [] for name, _ in codes}
+    for round_number in range(args.rounds):
+        for name, path in codes:
+            copy = base / f"run-{label}-{name}-{round_number}"
+            shutil.copytree(original, copy)
+            env = dict(os.environ)
+            env.pop("BLT_CENTRAL_DB", None)
+            if db_url:
+                env["BLT_CENTRAL_DB"] = _pg_database(args.pg_url, f"_{name}_{round_number}",
+                                                     template=db_url)
+            count, rate = _ingest_rate(copy, bodies, env, path)
+            rates[name].append(rate)
+            print(f"callback ingest ({label}, {name}, round {round_number + 1}): {count} "
+                  f"events, {rate:,.0f} events/s (target >= 2,000)", flush=True)
+            shutil.rmtree(copy, ignore_errors=True)
+    return rates
+
+
+def _summary(label: str, rates: dict[str, list[float]]) -> None:
+    this = rates["this"]
+    line = f"callback ingest ({label}): {min(this):,.0f}-{max(this):,.0f} events/s"
+    if "baseline" in rates:
+        base = rates["baseline"]
+        ratios = [mine / theirs for mine, theirs in zip(this, base, strict=True)]
+        line += (f"; baseline {min(base):,.0f}-{max(base):,.0f} events/s; "
+                 f"ratio {min(ratios):.2f}-{max(ratios):.2f}x (same rounds)")
+    print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,50 +274,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest-records", type=int, default=25_000,
                         help="size of the stores used for the ingest runs")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--rounds", type=int, default=1, help="ingest rounds per backend")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of another revision to compare ingest with")
+    parser.add_argument("--no-push", action="store_true", help="measure ingest only")
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / "blt_status").is_dir():
+        parser.error(f"--baseline {args.baseline}: no blt_status/ there")
     print(f"cores: {os.cpu_count()}")
     payer_key = Ed25519PrivateKey.generate()
     payer_pem = payer_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     with tempfile.TemporaryDirectory(prefix="bench-pos-") as tmp:
         base = Path(tmp)
-        started = time.perf_counter()
-        store = _publish(base / "central", base / "inputs", args.records, None)
-        print(f"setup: published {args.records} recipients in "
-              f"{time.perf_counter() - started:.1f} s (not measured)")
-        _configure(base, store, payer_key)
-        queue: Any = multiprocessing.get_context("fork").Queue()
-        payer = multiprocessing.get_context("fork").Process(
-            target=_run_payer, args=(public_pem(signing_key(store)), payer_pem, queue),
-            daemon=True)
-        payer.start()
-        url = queue.get(timeout=60)
+        if not args.no_push:
+            _bench_push(args, base, payer_key, payer_pem)
         try:
-            seconds, rss, out = _cli_rss("central", "pos", "push", store.directory,
-                                         "--endpoint", url, "--json")
-            report = json.loads(out)
-            print(f"push: {report['sent']} instructions in {report['messages_sent']} messages "
-                  f"({report['transactions']} transactions): {seconds:.1f} s, "
-                  f"{report['sent'] / seconds:,.0f} instructions/s, peak RSS {rss:.0f} MiB")
-            seconds2, rss2, out = _cli_rss("central", "pos", "push", store.directory,
-                                           "--endpoint", url, "--json")
-            print(f"re-push (no-op, sent {json.loads(out)['sent']}): {seconds2:.1f} s, "
-                  f"peak RSS {rss2:.0f} MiB")
+            summaries = [("sqlite", _ingest_rounds(args, base, payer_key, "sqlite", None)),
+                         ("postgresql", _ingest_rounds(args, base, payer_key, "postgresql",
+                                                       _pg_database(args.pg_url)))]
         finally:
-            payer.terminate()
-        runs: list[tuple[str, str | None]] = [("sqlite", None),
-                                              ("postgresql", _pg_database(args.pg_url))]
-        for label, db_url in runs:
-            directory = base / f"ingest-{label}"
-            ingest_store = _publish(directory, base / f"inputs-{label}", args.ingest_records,
-                                    db_url)
-            _configure(base, ingest_store, payer_key)
-            env = dict(os.environ)
-            if db_url:
-                env["BLT_CENTRAL_DB"] = db_url
-            count, rate = _ingest_rate(ingest_store, payer_key, args.events, env)
-            print(f"callback ingest ({label}): {count} events, {rate:,.0f} events/s "
-                  f"(target >= 2,000)")
+            from blt_status.central.db import dispose_engines
+
+            dispose_engines()
+            _drop_databases(args.pg_url)
+        for label, rates in summaries:
+            _summary(label, rates)
     return 0
+
+
+def _bench_push(args: argparse.Namespace, base: Path, payer_key: Ed25519PrivateKey,
+                payer_pem: bytes) -> None:
+    started = time.perf_counter()
+    store = _publish(base / "central", base / "inputs", args.records, None)
+    print(f"setup: published {args.records} recipients in "
+          f"{time.perf_counter() - started:.1f} s (not measured)")
+    _configure(base, store, payer_key)
+    queue: Any = multiprocessing.get_context("fork").Queue()
+    payer = multiprocessing.get_context("fork").Process(
+        target=_run_payer, args=(public_pem(signing_key(store)), payer_pem, queue),
+        daemon=True)
+    payer.start()
+    url = queue.get(timeout=60)
+    try:
+        seconds, rss, out = _cli_rss("central", "pos", "push", store.directory,
+                                     "--endpoint", url, "--json")
+        report = json.loads(out)
+        print(f"push: {report['sent']} instructions in {report['messages_sent']} messages "
+              f"({report['transactions']} transactions): {seconds:.1f} s, "
+              f"{report['sent'] / seconds:,.0f} instructions/s, peak RSS {rss:.0f} MiB")
+        seconds2, rss2, out = _cli_rss("central", "pos", "push", store.directory,
+                                       "--endpoint", url, "--json")
+        print(f"re-push (no-op, sent {json.loads(out)['sent']}): {seconds2:.1f} s, "
+              f"peak RSS {rss2:.0f} MiB")
+    finally:
+        payer.terminate()
 
 
 if __name__ == "__main__":

@@ -150,6 +150,19 @@ MESSAGES: dict[str, str] = {
                              "corrupt: run `central pos configure` again."),
     "pos_token": N_("The token file {path} is missing, empty or unreadable (one token on the "
                     "first line)."),
+    "pos_client_secret": N_("The client secret file {path} is missing, empty or unreadable "
+                            "(the secret on the first line)."),
+    "pos_client_credentials": N_(
+        "The payer's token comes from either --token-file or OAuth2 client credentials "
+        "(--token-url with --client-id and --client-secret-file), not both and not part of "
+        "them; --client-auth is basic or post."),
+    "pos_token_unreachable": N_("The token endpoint {url} cannot be reached ({reason}); run "
+                                "the same command again once it is fixed."),
+    "pos_token_refused": N_("The token endpoint {url} refused our client credentials (HTTP "
+                            "{status}, error {error}); run the same command again once it is "
+                            "fixed."),
+    "pos_token_invalid": N_("The token endpoint {url} gave no usable bearer token ({reason}); "
+                            "run the same command again once it is fixed."),
     "pos_payer_key": N_("The payer key must be an Ed25519 public key in PEM format."),
     "pos_key_unreadable": N_("The exchange signing key {path} is unreadable."),
     "pos_batch_size": N_("The batch size must be at least 1."),

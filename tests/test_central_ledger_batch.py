@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from central_world import db_url  # noqa: F401  (fixture)
+from central_world import db_url, postgres_database  # noqa: F401  (fixture)
 
 from blt_status.central import CentralStore
-from blt_status.central.db import subject_of
-from blt_status.central.ledger import Flag, Ledger, PayoutEvent
+from blt_status.central.db import database_url, subject_of
+from blt_status.central.ledger import Flag, Ledger, PayoutEvent, StoredEvent
 from blt_status.crypto import TEST_INDEX_KDF
 
 WIB = dt.timezone(dt.timedelta(hours=7))
@@ -59,3 +61,66 @@ def test_a_large_batch_keeps_order_duplicates_and_flags(store: CentralStore) -> 
     again = ledger.append(batch, epoch_id="e1", flags=found)
     assert again.appended == [] and again.duplicates == len(batch)
     assert len(list(ledger.flags())) == len(stored_flags)
+
+
+def _ledger_rows(ledger: Ledger, appended: list[StoredEvent]
+                 ) -> tuple[list[tuple[object, ...]], dict[int, int]]:
+    """Every stored fact of the ledger with its id's rank (PostgreSQL's sequence also counts
+    the rows ON CONFLICT skipped, so only the order of ids is comparable), and each appended
+    one's note (sealed with a random nonce: compared opened)."""
+    stored = list(ledger.events())
+    rank = {item_id: position for position, item_id in enumerate(sorted(e.id for e in stored))}
+    facts = [dataclasses.astuple(replace(item, id=rank[item.id])) for item in stored]
+    notes = [(rank[item.id], ledger.note(item.id)) for item in appended]
+    return [*facts, *notes], rank
+
+
+def test_postgresql_unnest_and_sqlite_give_the_same_ledger(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One store, the same batches appended on SQLite and (its arrays path) on PostgreSQL."""
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    received = dt.datetime(2025, 11, 25, 9, 30, tzinfo=dt.UTC)
+    first = [event(number) for number in range(0, 40, 4)]
+    other = replace(event(7), status="salur", reason_code=None, note="lain", amount=None)
+    batch = [
+        *[event(number) for number in range(40)],
+        other,  # same (source, source_ref, row_ref) as event(7): the first one is kept
+        event(12),  # again within the batch
+        replace(event(50), reason_code=None, amount=None, note=""),  # NULL fields
+        replace(event(51), note="é, \"kutip\" {kurung} NULL \\ ok"),  # quoting in arrays
+        replace(event(52), occurred_at=T0.astimezone(dt.timezone(dt.timedelta(hours=9)))),
+        replace(event(53), source="csv", source_ref="a" * 64, row_ref="7"),
+    ]
+    all_null = [replace(event(number), status="salur", reason_code=None, amount=None, note="",
+                        source_ref="m-2") for number in range(60, 64)]
+    found = {index: [Flag("burst", "low", f"index {index}")] for index in (0, 7, 40, 43)}
+
+    def run() -> tuple[list[tuple[object, ...]], list[int], list[tuple[str, str]]]:
+        ledger = Ledger(store)
+        ledger.append(first, epoch_id="e1", received_at=received)
+        result = ledger.append(batch, epoch_id="e1", received_at=received, flags=found)
+        nulls = ledger.append(all_null, epoch_id="e1", received_at=received)
+        counts = [result.duplicates, len(result.appended), nulls.duplicates,
+                  len(nulls.appended)]
+        read_back = {stored.id: stored for stored in ledger.events()}
+        for stored in result.appended + nulls.appended:  # what append returned is what is kept
+            assert dataclasses.astuple(stored) == dataclasses.astuple(read_back[stored.id])
+            assert stored.occurred_at.utcoffset() == read_back[stored.id].occurred_at.utcoffset()
+        rows, rank = _ledger_rows(ledger, result.appended + nulls.appended)
+        stored_flags = [(str(rank[flag.event_id]), flag.detail) for flag in ledger.flags()]
+        return rows, counts, stored_flags
+
+    on_sqlite = run()
+    with postgres_database() as url:
+        monkeypatch.setenv("BLT_CENTRAL_DB", url)
+        assert database_url(store) == url
+        on_postgresql = run()
+    assert on_postgresql == on_sqlite
+    rows, counts, stored_flags = on_sqlite
+    assert counts == [len(first) + 2, len(batch) - len(first) - 2, 0, len(all_null)]
+    assert {detail for _, detail in stored_flags} == {"index 7", "index 43"}  # 0, 40: not new
+    kept = next(row for row in rows if row[9] == "ref-7")
+    assert kept[4] == "gagal" and kept[11] == 600_000  # the first of the two in the batch
+    nulls = next(row for row in rows if row[9] == "ref-50")
+    assert nulls[10] is None and nulls[11] is None
+    assert dict(row[:2] for row in rows if len(row) == 2)  # notes were read back

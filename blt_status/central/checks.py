@@ -26,6 +26,7 @@ from blt_status.central.ledger import (
     StoredEvent,
     events_in,
     fold_status,
+    member_chunks,
     with_outcome,
 )
 from blt_status.central.payouts import (
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from blt_status.central.store import CentralStore
 
 __all__ = ["check_events"]
-
-_CHUNK = 500
 
 
 def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
@@ -79,10 +78,8 @@ def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version:
         outcomes = {subject: fold_status(items) for subject, items in grouped.items()}
         last_event = {subject: max(item.occurred_at for item in items)
                       for subject, items in grouped.items()}
-        for start in range(0, len(subjects), _CHUNK):
-            chunk = subjects[start:start + _CHUNK]
-            query = (sa.select(roster).where(roster.c.subject.in_(chunk),
-                                             roster.c.valid_from.in_(epoch_versions))
+        for among in member_chunks(connection, roster.c.subject, subjects):
+            query = (sa.select(roster).where(among, roster.c.valid_from.in_(epoch_versions))
                      .order_by(roster.c.valid_from))
             # Per person the entry of this version wins, else their last one of the epoch
             # (removed since): only that one row is unsealed.

@@ -55,11 +55,26 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         description="Store the payer's id and Ed25519 public key (verifies its callbacks) and "
         "the paths of two token files: F, the bearer token sent to the payer, and F2, the "
         "token the payer must present to `pos listen`. Tokens are read when used, never "
-        "copied or printed.")
+        "copied or printed. Instead of F, the token can come from the payer's OAuth2 token "
+        "endpoint (--token-url, --client-id, --client-secret-file).")
     configure.add_argument("directory", type=Path, metavar="DIR")
     configure.add_argument("--payer-id", required=True, metavar="ID")
     configure.add_argument("--payer-key", required=True, type=Path, metavar="PEM")
-    configure.add_argument("--token-file", required=True, type=Path, metavar="F")
+    source = configure.add_mutually_exclusive_group(required=True)
+    source.add_argument("--token-file", type=Path, metavar="F",
+                        help="the bearer token we present to the payer, in a file")
+    source.add_argument("--token-url", type=_url, metavar="URL",
+                        help="or fetch it: the payer's OAuth2 token endpoint (G2P Connect "
+                        "AUTHZ-TOKN, client credentials)")
+    configure.add_argument("--client-id", default=None, metavar="ID",
+                           help="our OAuth2 client id at the payer (with --token-url)")
+    configure.add_argument("--client-secret-file", type=Path, default=None, metavar="F",
+                           help="file holding our OAuth2 client secret (with --token-url)")
+    configure.add_argument("--client-auth", choices=("basic", "post"), default="basic",
+                           help="how the client authenticates at the token endpoint: HTTP "
+                           "Basic (default) or in the form body")
+    configure.add_argument("--scope", default=None, metavar="SCOPE",
+                           help="OAuth2 scope to ask for (optional)")
     configure.add_argument("--callback-token-file", required=True, type=Path, metavar="F2")
     configure.add_argument("--sender-id", default=None, metavar="ID",
                            help="our id at the payer (default blt-status-central)")
@@ -147,11 +162,15 @@ def run_configure(args: argparse.Namespace) -> int:
         raise CentralError("pos_payer_key") from None
     config = PosConfig(
         payer_id=args.payer_id, payer_key_pem=pem,
-        token_file=str(args.token_file.resolve()),
+        token_file=str(args.token_file.resolve()) if args.token_file else None,
         callback_token_file=str(args.callback_token_file.resolve()),
         sender_id=args.sender_id or DEFAULT_SENDER, payer_fa=args.payer_fa or DEFAULT_PAYER_FA,
         payer_name=args.payer_name, callback_url=args.callback_url,
-        batch_size=args.batch_size or DEFAULT_BATCH)
+        batch_size=args.batch_size or DEFAULT_BATCH, token_url=args.token_url,
+        client_id=args.client_id,
+        client_secret_file=(str(args.client_secret_file.resolve())
+                            if args.client_secret_file else None),
+        client_auth=args.client_auth, scope=args.scope)
     save_config(store, config)
     signing_key(store)
     if args.json:

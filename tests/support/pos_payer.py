@@ -8,25 +8,34 @@ A real tornado HTTP server on 127.0.0.1 in its own thread. It implements the pay
 - ``GET /disburse/search/{transaction_id}/{summary_only}`` (DSBT-005): a signed envelope with
   the current ``disburse_response[]`` of the transaction;
 - :meth:`PosPayer.send_callbacks`: signed ``/on-disburse`` (or ``/disburse/txn/on-status``)
-  POSTs to the ``sender_uri`` of the push, with its own key and the callback token.
+  POSTs to the ``sender_uri`` of the push, with its own key and the callback token;
+- ``POST /oauth2/client/token`` (G2P Connect AUTHZ-TOKN): OAuth2 client credentials, the
+  client authenticated by HTTP Basic or in the form body; it issues bearer tokens that live
+  ``token_lifetime`` seconds, which the API then accepts besides the fixed ``token``
+  (:meth:`PosPayer.revoke_tokens` makes it refuse the issued ones early, as after a restart).
 
 Outcomes are chosen per payee (``outcomes[nik] = ("RJCT", "RTRN_NOT_COLLECTED")``; default
 ``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``), ``down``
-(every call 503), ``poll_faults``, and the callback modes ``duplicate``, ``out_of_order``,
-``bad_signature``, ``unknown_reference``, ``oversize``, ``bad_token``.
+(every call 503), ``poll_faults``, ``token_faults`` (``"500"``, ``"garbage"``, ``"no_token"``),
+and the callback modes ``duplicate``, ``out_of_order``, ``bad_signature``,
+``unknown_reference``, ``oversize``, ``bad_token``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime as dt
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote_plus
 
 import httpx
 import tornado.httpserver
@@ -125,7 +134,8 @@ class PosPayer(_ServerThread):
     def __init__(self, central_public_pem: str, *, payer_id: str = "KANTORPOS-SIM",
                  central_id: str = "blt-status-central", token: str = "payer-token-123",
                  callback_token: str = "callback-token-456",
-                 key: Ed25519PrivateKey | None = None) -> None:
+                 key: Ed25519PrivateKey | None = None, client_id: str = "blt-central",
+                 client_secret: str | None = None, token_lifetime: float = 3600.0) -> None:
         super().__init__()
         self.central_key = load_public_key(central_public_pem)
         self.key = key or Ed25519PrivateKey.generate()
@@ -146,6 +156,14 @@ class PosPayer(_ServerThread):
         self.callback_uri: str | None = None
         self.auto_callback = False
         self.callback_results: list[int] = []
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime = token_lifetime
+        self.token_faults: list[str] = []
+        self.token_requests: list[dict[str, Any]] = []  # how each token request authenticated
+        self.issued: dict[str, float] = {}  # access token -> monotonic expiry
+        self.honour_tokens = True  # False: refuse every issued token (401), as if revoked
+        self.api_authorizations: list[str] = []  # Authorization header of each API call
         self._counter = 0
         self._lock = threading.Lock()
 
@@ -160,6 +178,7 @@ class PosPayer(_ServerThread):
             return tornado.httpserver.HTTPServer(tornado.web.Application([
                 (r"/disburse", _DisburseHandler, {"payer": self}),
                 (r"/disburse/search/([^/]+)/([^/]+)", _PollHandler, {"payer": self}),
+                (r"/oauth2/client/token", _TokenHandler, {"payer": self}),
             ]))
 
         self._serve(make_server, "pos-payer")
@@ -181,10 +200,60 @@ class PosPayer(_ServerThread):
             self._counter += 1
             return f"{prefix}-{self._counter:06d}"
 
+    def authorized(self, authorization: str | None) -> bool:
+        """The fixed token, or an issued access token that has not expired."""
+        self.api_authorizations.append(authorization or "")
+        if authorization == f"Bearer {self.token}":
+            return True
+        if not authorization or not authorization.startswith("Bearer "):
+            return False
+        with self._lock:
+            expiry = self.issued.get(authorization[7:])
+        return self.honour_tokens and expiry is not None and time.monotonic() < expiry
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self.issued.clear()
+
+    def issue_token(self, body: bytes, authorization: str | None
+                    ) -> tuple[int, dict[str, Any] | str]:
+        """AUTHZ-TOKN: OAuth2 client credentials (RFC 6749 4.4, client auth per 2.3.1)."""
+        form = {name: values[0] for name, values in parse_qs(body.decode()).items()}
+        method, client_id, secret = "none", form.get("client_id"), form.get("client_secret")
+        if authorization and authorization.startswith("Basic "):
+            try:
+                pair = base64.b64decode(authorization[6:], validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                pair = ""
+            user, _, password = pair.partition(":")
+            method, client_id, secret = "basic", unquote_plus(user), unquote_plus(password)
+        elif secret is not None:
+            method = "post"
+        self.token_requests.append({"method": method, "grant_type": form.get("grant_type"),
+                                    "scope": form.get("scope")})
+        if self.token_faults:
+            fault = self.token_faults.pop(0)
+            if fault == "500":
+                return 500, {"error": "server_error"}
+            if fault == "garbage":
+                return 200, "<html>not a token</html>"
+            if fault == "no_token":
+                return 200, {"token_type": "Bearer", "expires_in": 60}
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}
+        if client_id != self.client_id or secret is None or secret != self.client_secret:
+            return 401, {"error": "invalid_client",
+                         "error_description": f"bad secret {secret}"}  # echoed: must not leak
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self.issued[token] = time.monotonic() + self.token_lifetime
+        return 200, {"access_token": token, "token_type": "Bearer",
+                     "expires_in": self.token_lifetime}
+
     def accept(self, body: Any, authorization: str | None) -> tuple[int, dict[str, Any]]:
         """Check one /disburse body; keep its instructions. Returns (HTTP status, answer)."""
         self.disburse_calls += 1
-        if authorization != f"Bearer {self.token}":
+        if not self.authorized(authorization):
             return self._refuse(401, "ERR_ACCESS_DENIED")
         if not isinstance(body, dict) or not {"signature", "header", "message"} <= set(body):
             return self._refuse(400, "ERR_INVALID_REQUEST")
@@ -332,7 +401,7 @@ class PosPayer(_ServerThread):
                 body = self.envelope(transaction_id, [self.response_for(i) for i in items],
                                      action="search", key=Ed25519PrivateKey.generate())
                 return 200, body, {}
-        if authorization != f"Bearer {self.token}":
+        if not self.authorized(authorization):
             return 401, {"error": {"code": "ERR_ACCESS_DENIED"}}, {}
         if transaction_id not in self.instructions:
             return 404, {"error": {"code": "ERR_INVALID_REQUEST",
@@ -377,6 +446,23 @@ class _DisburseHandler(tornado.web.RequestHandler):
         status, answer = payer.accept(body, self.request.headers.get("Authorization"))
         self.set_status(status)
         self.finish(answer)
+
+
+class _TokenHandler(tornado.web.RequestHandler):
+    def initialize(self, payer: PosPayer) -> None:
+        self.payer = payer
+
+    def post(self) -> None:
+        status, answer = self.payer.issue_token(self.request.body,
+                                                self.request.headers.get("Authorization"))
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        if isinstance(answer, str):
+            self.set_header("Content-Type", "text/html")
+            self.finish(answer)
+        else:
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(answer))
 
 
 class _PollHandler(tornado.web.RequestHandler):

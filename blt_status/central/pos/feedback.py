@@ -27,6 +27,7 @@ from blt_status.central.pos.mapping import (
 )
 from blt_status.central.pos.models import Callback
 from blt_status.central.store import CentralStore
+from blt_status.errors import CentralError
 
 __all__ = ["FeedbackProcessor", "FeedbackResult"]
 
@@ -101,6 +102,18 @@ class FeedbackProcessor:
                 for item in items}
             self._index_version = version
         return self._index
+
+    def warm(self) -> None:
+        """Build the reference index now — ``pos listen`` does it at startup, so the first
+        callback does not wait for a whole roster to be read and unsealed (25,000 recipients:
+        about 3 s). Before the first publish there is nothing to index: the first callback
+        builds it."""
+        with self._lock:
+            try:
+                self._targets()
+            except CentralError as error:
+                if error.code != "pos_nothing_published":
+                    raise
 
     def process(self, callback: Callback) -> FeedbackResult:
         with self._lock:

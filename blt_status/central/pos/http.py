@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +66,14 @@ class _RetryAfterOrBackoff(wait_base):
 
 
 def call_payer(client: httpx.Client, method: str, url: str, *, policy: RetryPolicy,
-               json_body: Any = None, headers: dict[str, str] | None = None,
+               json_body: Any = None, data: Mapping[str, str] | None = None,
+               headers: dict[str, str] | None = None, auth: httpx.Auth | None = None,
                on_retry: Callable[[str], None] | None = None) -> httpx.Response:
-    """One request with retries; the final non-retryable response is returned."""
+    """One request with retries; the final non-retryable response is returned.
+
+    ``auth`` (a token source of :mod:`blt_status.central.pos.oauth`) sets the bearer token of
+    each attempt; ``data`` is sent form-encoded.
+    """
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
@@ -80,8 +85,8 @@ def call_payer(client: httpx.Client, method: str, url: str, *, policy: RetryPoli
                     before_sleep=before_sleep, reraise=True)
     def attempt() -> httpx.Response:
         try:
-            response = client.request(method, url, json=json_body, headers=headers,
-                                      timeout=policy.timeout)
+            response = client.request(method, url, json=json_body, data=data,
+                                      headers=headers, auth=auth, timeout=policy.timeout)
         except httpx.TimeoutException:
             raise _Retryable("timeout", None) from None
         except httpx.TransportError as error:

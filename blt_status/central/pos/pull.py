@@ -10,17 +10,17 @@ duplicate, not a second payout.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from blt_status.central.pos.config import PosConfig, read_token
+from blt_status.central.pos.config import PosConfig
 from blt_status.central.pos.feedback import FeedbackProcessor, FeedbackResult
 from blt_status.central.pos.http import PayerUnreachable, RetryPolicy, call_payer
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.models import SpecError, parse_callback
+from blt_status.central.pos.oauth import payer_auth
 from blt_status.central.pos.signing import SignatureInvalid, verify
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
@@ -54,7 +54,7 @@ def pull(store: CentralStore, config: PosConfig, *, endpoint: str,
     report = PullReport(transactions=len(open_transactions))
     if not open_transactions:
         return report
-    token = read_token(Path(config.token_file))
+    auth = payer_auth(config, policy)
     processor = FeedbackProcessor(store)
     payer_key = config.payer_key
     own_client = client is None
@@ -64,9 +64,8 @@ def pull(store: CentralStore, config: PosConfig, *, endpoint: str,
         for transaction_id in open_transactions:
             url = f"{base}/disburse/search/{quote(transaction_id, safe='')}/false"
             try:
-                response = call_payer(http, "GET", url, policy=policy,
-                                      headers={"Authorization": f"Bearer {token}",
-                                               "Accept-Language": "id"})
+                response = call_payer(http, "GET", url, policy=policy, auth=auth,
+                                      headers={"Accept-Language": "id"})
             except PayerUnreachable as error:
                 raise CentralError("pos_unreachable", endpoint=base, reason=str(error),
                                    delivered=report.asked,

@@ -21,17 +21,17 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from blt_status.central.pos.bridge import RosterInfo, RosterItem, published_roster
-from blt_status.central.pos.config import PosConfig, read_token
+from blt_status.central.pos.config import PosConfig
 from blt_status.central.pos.http import PayerUnreachable, RetryPolicy, call_payer
 from blt_status.central.pos.journal import Batch, Journal
 from blt_status.central.pos.mapping import reference_id, reference_key, transaction_id
 from blt_status.central.pos.models import SPEC_VERSION, DisburseRequest, format_amount
+from blt_status.central.pos.oauth import payer_auth
 from blt_status.central.pos.signing import sign, signing_key, utc_timestamp
 from blt_status.central.store import CentralStore
 from blt_status.records import RecordPayload
@@ -220,7 +220,7 @@ def _send(store: CentralStore, config: PosConfig, journal: Journal, pending: lis
           report: PushReport, progress: Callable[[str, int, int], None] | None) -> None:
     """Stream the roster once more, sending each message as soon as its requests are built."""
     key = signing_key(store)
-    token = read_token(Path(config.token_file))
+    auth = payer_auth(config, policy)  # a bad token source fails here, before any message
     message_of: dict[str, int] = {}
     for index, batch in enumerate(pending):
         for ref, _ in journal.batch_refs(batch.message_id):
@@ -248,9 +248,8 @@ def _send(store: CentralStore, config: PosConfig, journal: Journal, pending: lis
                 "header": header, "message": message}
         try:
             response = call_payer(http, "POST", f"{endpoint}/disburse", policy=policy,
-                                  json_body=body,
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "X-Request-Id": str(uuid.uuid4())})
+                                  json_body=body, auth=auth,
+                                  headers={"X-Request-Id": str(uuid.uuid4())})
         except PayerUnreachable as error:
             report.unreachable_reason = str(error)
             report.not_delivered = batch.count + sum(pending[i].count for i in left)

@@ -266,6 +266,7 @@ def serve(store: CentralStore, config: PosConfig, settings: ListenSettings, *,
     read_token(Path(config.callback_token_file))  # refuse to start without a usable token
     receiver = Receiver(store, config, settings, publish_now=publish)
     tls = _ssl_context(settings)
+    receiver.processor.warm()  # the reference index, before the first callback can arrive
 
     async def main() -> None:
         server = tornado.httpserver.HTTPServer(make_app(receiver), ssl_options=tls,
