@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from blt_status.commands._common import add_json, print_error, print_json
+from blt_status.commands._common import add_json, int_range, port_number, print_error, print_json
 from blt_status.commands.central import (
     OneLineErrorParser,
     TerminalProgress,
@@ -27,7 +27,7 @@ def _url(text: str) -> str:
 
 
 def _add_retry(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--attempts", type=int, default=6, metavar="N",
+    parser.add_argument("--attempts", type=int_range(1, 100), default=6, metavar="N",
                         help="attempts per message before giving up (default 6)")
     parser.add_argument("--max-wait", type=float, default=30.0, metavar="S",
                         help="longest wait between attempts, also caps Retry-After (default 30)")
@@ -118,10 +118,11 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "reverse proxy.")
     listen.add_argument("directory", type=Path, metavar="DIR")
     listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=int, default=8443, metavar="P")
+    listen.add_argument("--port", type=port_number, default=8443, metavar="P")
     listen.add_argument("--tls-cert", type=Path, default=None, metavar="PEM")
     listen.add_argument("--tls-key", type=Path, default=None, metavar="PEM")
-    listen.add_argument("--max-body", type=int, default=8 * 1024 * 1024, metavar="BYTES",
+    listen.add_argument("--max-body", type=int_range(1024, 1 << 30), default=8 * 1024 * 1024,
+                        metavar="BYTES",
                         help="largest accepted body (default 8 MiB)")
     listen.add_argument("--rate", type=float, default=20.0, metavar="R",
                         help="requests per second allowed per client (default 20)")

@@ -127,8 +127,8 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-port_number = int_range(1, 65535)
-"""An argparse ``type`` for a TCP port."""
+port_number = int_range(0, 65535)
+"""An argparse ``type`` for a TCP port (0: any free port)."""
 
 
 def usage_line(prog: str, message: str) -> str:
