@@ -77,7 +77,8 @@ def fill(store: CentralStore, recipients: int, events: int, seed: int = 5) -> No
             rows.append({"subject": subject, "nik_last4": nik[-4:], "kecamatan": kecamatan,
                          "desa": code, "point_id": point_id, "payload_hash": subject,
                          "sealed": store.seal(body, f"roster|{subject}".encode()),
-                         "valid_from": 1, "valid_to": None})
+                         "valid_from": 1, "valid_to": None, "amount": 600_000, "mode": mode,
+                         "point_name": f"Titik {point_id}"})
             if len(rows) == CHUNK:
                 connection.execute(sa.insert(roster), rows)
                 rows = []
