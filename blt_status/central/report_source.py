@@ -130,12 +130,26 @@ def _as_date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def _grouped(connection: sa.Connection, outcome: sa.Subquery, version: int,
-             region: str | None, keys: Sequence[sa.ColumnElement[Any]],
-             extra: Sequence[sa.ColumnElement[Any]] = ()) -> list[tuple[Any, ...]]:
-    """The roster of ``version`` within ``region``, each person with their ledger status
-    (``outcome``: :func:`outcome_query`), counted per ``keys``: ``(*keys, *extra, *counts)``,
-    the counts being recipients, entitled, collected, collected_amount, held, returned."""
+def _recipients(connection: sa.Connection, version: int, region: str | None,
+                keys: Sequence[sa.ColumnElement[Any]],
+                extra: Sequence[sa.ColumnElement[Any]] = ()) -> list[tuple[Any, ...]]:
+    """The roster of ``version`` within ``region`` counted per ``keys``:
+    ``(*keys, *extra, recipients, entitled)``."""
+    query = (sa.select(*keys, *extra, sa.func.count(), sa.func.sum(roster.c.amount))
+             .where(visible_at(version), _region_filter(region))
+             .group_by(*_positions(len(keys))))
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def _outcomes(connection: sa.Connection, outcome: sa.Subquery, version: int,
+              region: str | None, keys: Sequence[sa.ColumnElement[Any]],
+              ) -> list[tuple[Any, ...]]:
+    """The people of that roster with a ledger status (``outcome``: :func:`outcome_query`)
+    counted per ``keys``: ``(*keys, collected, collected_amount, held, returned)``.
+
+    An inner join, driven by the people with events (each found by the roster's subject
+    index): the ones without events are the pending, recipients minus the rest.
+    """
     status = outcome.c.status
 
     def count(value: str) -> sa.ColumnElement[Any]:
@@ -143,9 +157,8 @@ def _grouped(connection: sa.Connection, outcome: sa.Subquery, version: int,
 
     paid = sa.func.sum(sa.case((status == "salur",
                                 sa.func.coalesce(outcome.c.amount, roster.c.amount)), else_=0))
-    query = (sa.select(*keys, *extra, sa.func.count(), sa.func.sum(roster.c.amount),
-                       count("salur"), paid, count("gagal"), count("kembali"))
-             .select_from(roster.outerjoin(outcome, outcome.c.subject == roster.c.subject))
+    query = (sa.select(*keys, count("salur"), paid, count("gagal"), count("kembali"))
+             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
              .where(visible_at(version), _region_filter(region))
              .group_by(*_positions(len(keys))))
     return [tuple(row) for row in connection.execute(query)]
@@ -157,11 +170,18 @@ def _positions(count: int) -> list[sa.ColumnElement[Any]]:
     return [sa.literal_column(str(index)) for index in range(1, count + 1)]
 
 
-def _row_of(code: str, counts: Sequence[Any]) -> ReportRow:
-    recipients, entitled, collected, paid, held, returned = (int(value or 0)
-                                                             for value in counts)
-    return ReportRow(code, "", recipients, entitled, collected, paid, held, returned,
-                     recipients - collected - held - returned)
+def _row_of(code: str, recipients: Any, entitled: Any) -> ReportRow:
+    return ReportRow(code, "", int(recipients), int(entitled or 0), pending=int(recipients))
+
+
+def _settle(row: ReportRow, counts: Sequence[Any]) -> None:
+    """Add ``(collected, collected_amount, held, returned)`` to ``row`` (out of pending)."""
+    collected, paid, held, returned = (int(value or 0) for value in counts)
+    row.collected += collected
+    row.collected_amount += paid
+    row.held += held
+    row.returned += returned
+    row.pending -= collected + held + returned
 
 
 def _flagged(connection: sa.Connection, epoch_id: str, version: int, region: str | None,
@@ -201,7 +221,7 @@ def _collected_days(connection: sa.Connection, outcome: sa.Subquery, version: in
     """Collected payouts per ``keys`` and day (WIB): ``(*keys, date, count)``."""
     day = _wib_day(connection, outcome.c.occurred_at).label("day")
     query = (sa.select(*keys, day, sa.func.count())
-             .select_from(roster.join(outcome, outcome.c.subject == roster.c.subject))
+             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
              .where(outcome.c.status == "salur", visible_at(version), _region_filter(region))
              .group_by(*_positions(len(keys) + 1)))
     return [(*row[:-2], _as_date(row[-2]), int(row[-1])) for row in connection.execute(query)]
@@ -218,17 +238,21 @@ def leaf_tally(connection: sa.Connection, epoch_id: str, version: int,
     outcome = outcome_query(epoch_id)
     leaves: dict[tuple[str, str], Leaf] = {}
     point_names: dict[str, str] = {}
-    for code, point_id, mode, name, *counts in _grouped(
-            connection, outcome, version, region, (desa, point, roster.c.mode),
+    for code, point_id, mode, name, recipients, entitled in _recipients(
+            connection, version, region, (desa, point, roster.c.mode),
             (sa.func.max(roster.c.point_name),)):
-        row = _row_of(point_id, counts)
         leaf = leaves.get((code, point_id))
         if leaf is None:
             leaf = leaves[(code, point_id)] = Leaf(ReportRow(point_id, ""), code, point_id)
-        leaf.row.add(row)
-        leaf.modes[mode] = [row.recipients, row.collected, row.collected_amount]
+        leaf.row.add(_row_of(point_id, recipients, entitled))
+        leaf.modes[mode] = [int(recipients), 0, 0]
         if name and point_id not in point_names:
             point_names[point_id] = name
+    for code, point_id, mode, *counts in _outcomes(connection, outcome, version, region,
+                                                   (desa, point, roster.c.mode)):
+        leaf = leaves[(code, point_id)]
+        _settle(leaf.row, counts)
+        leaf.modes[mode][1:] = [int(counts[0] or 0), int(counts[1] or 0)]
     for code, point_id, day, count in _collected_days(connection, outcome, version, region,
                                                        (desa, point)):
         leaves[(code, point_id)].days[day] = count
@@ -267,9 +291,9 @@ def flagged_per_kecamatan(store: CentralStore, epoch_id: str | None = None) -> d
 def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:
     """The report of the store's current data at ``level`` within ``region``.
 
-    Counted per row of ``level`` by the database (one ``GROUP BY`` for the rows, one for the
-    payout modes and days, one for the flags): what reaches Python is a few rows per region
-    of the level, never a row per person.
+    Counted per row of ``level`` by the database (``GROUP BY`` over the roster, and over the
+    people with a ledger status; the same per payout mode and day; the flags): what reaches
+    Python is a few rows per region of the level, never a row per person.
     """
     if level not in LEVELS:
         raise CentralError("report_level", level=level, levels=", ".join(LEVELS))
@@ -283,6 +307,7 @@ def load_report(store: CentralStore, *, level: str, region: str | None = None) -
     province = sa.func.substr(roster.c.desa, 1, 2)
     # A payout point can serve two provinces: its row is counted per province for the map.
     keys = (code, province) if depth is None else (code,)
+    parts: dict[tuple[Any, ...], ReportRow] = {}
     rows: dict[str, ReportRow] = {}
     provinces: dict[str, ReportRow] = {}
     point_names: dict[str, str] = {}
@@ -292,31 +317,32 @@ def load_report(store: CentralStore, *, level: str, region: str | None = None) -
         epoch, published = _published(connection, version)
         outcome = outcome_query(epoch)
         extra = (sa.func.max(roster.c.point_name),) if depth is None else ()
-        for found in _grouped(connection, outcome, version, region, keys, extra):
-            row_code = str(found[0])
-            part = _row_of(row_code, found[len(keys) + len(extra):])
-            if depth is None:
-                if found[2] and row_code not in point_names:
-                    point_names[row_code] = str(found[2])
-                province_code = str(found[1])
-            else:
-                province_code = row_code[:2]
-            rows.setdefault(row_code, ReportRow(row_code, "")).add(part)
+        for found in _recipients(connection, version, region, keys, extra):
+            if depth is None and found[2] and found[0] not in point_names:
+                point_names[found[0]] = found[2]
+            parts[found[:len(keys)]] = _row_of(found[0], *found[-2:])
+        for found in _outcomes(connection, outcome, version, region, keys):
+            _settle(parts[found[:len(keys)]], found[len(keys):])
+        for key, part in parts.items():
+            rows.setdefault(key[0], ReportRow(key[0], "")).add(part)
+            province_code = key[1] if depth is None else key[0][:2]
             provinces.setdefault(province_code, ReportRow(province_code, "")).add(part)
-        # Per payout mode and day collected (WIB; none for the people who have not).
-        day = sa.case((outcome.c.status == "salur", _wib_day(connection, outcome.c.occurred_at)))
-        for mode, collected_on, *counts in _grouped(connection, outcome, version, region,
-                                                    (roster.c.mode, day)):
-            part = _row_of(mode, counts)
-            into = mode_counts.setdefault(mode, [0, 0, 0])
-            into[0] += part.recipients
-            into[1] += part.collected
-            into[2] += part.collected_amount
+        # Per payout mode, and per day collected (WIB).
+        for mode, recipients, _entitled in _recipients(connection, version, region,
+                                                       (roster.c.mode,)):
+            mode_counts[mode] = [int(recipients), 0, 0]
+        day = _wib_day(connection, outcome.c.occurred_at)
+        day_of_payout = sa.case((outcome.c.status == "salur", day))
+        for mode, collected_on, *counts in _outcomes(connection, outcome, version, region,
+                                                     (roster.c.mode, day_of_payout)):
+            collected, paid = int(counts[0] or 0), int(counts[1] or 0)
+            mode_counts[mode][1] += collected
+            mode_counts[mode][2] += paid
             if collected_on is not None:
                 when = _as_date(collected_on)
-                day_counts[when] = day_counts.get(when, 0) + part.collected
+                day_counts[when] = day_counts.get(when, 0) + collected
         for found in _flagged(connection, epoch, version, region, (code,)):
-            rows[str(found[0])].flagged += int(found[1])
+            rows[found[0]].flagged += int(found[1])
         latest = _latest_event(connection, epoch)
     return assemble_report(rows, provinces, day_counts, mode_counts, point_names, level=level,
                            region=region, as_of=latest or published, version=version)
