@@ -101,7 +101,10 @@ roster = sa.Table(
     sa.Column("mode", sa.String(16)),  # kantor_pos | komunitas | antar
     sa.Column("point_name", sa.Text),  # the payout point's public name ("" if none)
     sa.Index("ix_roster_current", "valid_to", "kecamatan"),
-    sa.Index("ix_roster_subject", "subject"),
+    # Covering (0002): the report finds each person with ledger events by subject and reads
+    # what it counts from the index, never the wide row with its sealed part.
+    sa.Index("ix_roster_subject", "subject", "valid_from", "valid_to", "desa", "point_id",
+             "mode", "amount"),
 )
 
 key_cache = sa.Table(
@@ -135,7 +138,9 @@ payout_events = sa.Table(
     sa.Column("note", sa.LargeBinary),  # sealed free text, never published
     sa.Column("received_at", sa.DateTime, nullable=False),  # UTC
     sa.UniqueConstraint("source", "source_ref", "row_ref", name="uq_payout_events_ref"),
-    sa.Index("ix_payout_events_subject", "epoch_id", "subject"),
+    # Covering (0002): the report's fold reads an epoch's events in subject order from it.
+    sa.Index("ix_payout_events_subject", "epoch_id", "subject", "status", "occurred_at", "id",
+             "amount"),
     sa.Index("ix_payout_events_received", "received_at"),
 )
 

@@ -12,8 +12,9 @@ digits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,25 +142,62 @@ def _recipients(connection: sa.Connection, version: int, region: str | None,
     return [tuple(row) for row in connection.execute(query)]
 
 
-def _outcomes(connection: sa.Connection, outcome: sa.Subquery, version: int,
-              region: str | None, keys: Sequence[sa.ColumnElement[Any]],
-              ) -> list[tuple[Any, ...]]:
-    """The people of that roster with a ledger status (``outcome``: :func:`outcome_query`)
-    counted per ``keys``: ``(*keys, collected, collected_amount, held, returned)``.
+_people_metadata = sa.MetaData()
+# One row per person of the roster with a ledger status, for the length of one count: the
+# ledger's fold and its join with the roster run once, and every GROUP BY after that reads
+# these narrow rows (a connection's own temporary table: nothing is written to the store).
+people = sa.Table(
+    "report_people", _people_metadata,
+    sa.Column("desa", sa.String(20)),
+    sa.Column("point", sa.String(64)),  # payout point id, "-" without one
+    sa.Column("mode", sa.String(16)),
+    sa.Column("status", sa.String(16)),  # the deciding event: salur | gagal | kembali
+    sa.Column("paid", sa.BigInteger),  # salur: the amount the payer reported, else entitled
+    sa.Column("day", sa.Date),  # salur: the day paid out (WIB)
+    prefixes=["TEMPORARY"],
+)
+_DROP_PEOPLE = "DROP TABLE IF EXISTS report_people"
 
-    An inner join, driven by the people with events (each found by the roster's subject
-    index): the ones without events are the pending, recipients minus the rest.
+
+@contextlib.contextmanager
+def _people(connection: sa.Connection, epoch_id: str, version: int,
+            region: str | None) -> Iterator[sa.Table]:
+    """:data:`people` filled for the roster of ``version`` within ``region``.
+
+    Driven by the people with events (:func:`outcome_query`), each found by the roster's
+    subject index; the ones without events are the pending (recipients minus the rest).
     """
-    status = outcome.c.status
+    outcome = outcome_query(epoch_id)
+    collected = outcome.c.status == "salur"
+    query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.c.status,
+                       sa.case((collected, sa.func.coalesce(outcome.c.amount,
+                                                            roster.c.amount))),
+                       sa.case((collected, _wib_day(connection, outcome.c.occurred_at))))
+             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
+             .where(visible_at(version), _region_filter(region)))
+    connection.exec_driver_sql(_DROP_PEOPLE)
+    people.create(connection)
+    try:
+        connection.execute(people.insert().from_select(
+            ["desa", "point", "mode", "status", "paid", "day"], query))
+        yield people
+    finally:
+        connection.rollback()  # PostgreSQL: the table goes with the transaction
+        connection.exec_driver_sql(_DROP_PEOPLE)  # SQLite: it outlives it
+        connection.commit()
+
+
+def _outcomes(connection: sa.Connection, keys: Sequence[sa.ColumnElement[Any]],
+              ) -> list[tuple[Any, ...]]:
+    """The people with a ledger status counted per ``keys`` (columns of :data:`people`):
+    ``(*keys, collected, collected_amount, held, returned)``."""
+    status = people.c.status
 
     def count(value: str) -> sa.ColumnElement[Any]:
         return sa.func.sum(sa.case((status == value, 1), else_=0))
 
-    paid = sa.func.sum(sa.case((status == "salur",
-                                sa.func.coalesce(outcome.c.amount, roster.c.amount)), else_=0))
-    query = (sa.select(*keys, count("salur"), paid, count("gagal"), count("kembali"))
-             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
-             .where(visible_at(version), _region_filter(region))
+    query = (sa.select(*keys, count("salur"), sa.func.sum(people.c.paid), count("gagal"),
+                       count("kembali"))
              .group_by(*_positions(len(keys))))
     return [tuple(row) for row in connection.execute(query)]
 
@@ -215,18 +253,6 @@ def _published(connection: sa.Connection, version: int) -> tuple[str, dt.datetim
         else created
 
 
-def _collected_days(connection: sa.Connection, outcome: sa.Subquery, version: int,
-                    region: str | None, keys: Sequence[sa.ColumnElement[Any]],
-                    ) -> list[tuple[Any, ...]]:
-    """Collected payouts per ``keys`` and day (WIB): ``(*keys, date, count)``."""
-    day = _wib_day(connection, outcome.c.occurred_at).label("day")
-    query = (sa.select(*keys, day, sa.func.count())
-             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
-             .where(outcome.c.status == "salur", visible_at(version), _region_filter(region))
-             .group_by(*_positions(len(keys) + 1)))
-    return [(*row[:-2], _as_date(row[-2]), int(row[-1])) for row in connection.execute(query)]
-
-
 def _point_code() -> sa.ColumnElement[Any]:
     return sa.func.coalesce(roster.c.point_id, "-")
 
@@ -235,7 +261,6 @@ def leaf_tally(connection: sa.Connection, epoch_id: str, version: int,
                region: str | None = None) -> Tally:
     """The roster and the ledger counted per (desa, payout point), with days and modes."""
     desa, point = roster.c.desa, _point_code()
-    outcome = outcome_query(epoch_id)
     leaves: dict[tuple[str, str], Leaf] = {}
     point_names: dict[str, str] = {}
     for code, point_id, mode, name, recipients, entitled in _recipients(
@@ -248,14 +273,16 @@ def leaf_tally(connection: sa.Connection, epoch_id: str, version: int,
         leaf.modes[mode] = [int(recipients), 0, 0]
         if name and point_id not in point_names:
             point_names[point_id] = name
-    for code, point_id, mode, *counts in _outcomes(connection, outcome, version, region,
-                                                   (desa, point, roster.c.mode)):
-        leaf = leaves[(code, point_id)]
-        _settle(leaf.row, counts)
-        leaf.modes[mode][1:] = [int(counts[0] or 0), int(counts[1] or 0)]
-    for code, point_id, day, count in _collected_days(connection, outcome, version, region,
-                                                       (desa, point)):
-        leaves[(code, point_id)].days[day] = count
+    with _people(connection, epoch_id, version, region) as found:
+        for code, point_id, mode, *counts in _outcomes(
+                connection, (found.c.desa, found.c.point, found.c.mode)):
+            leaf = leaves[(code, point_id)]
+            _settle(leaf.row, counts)
+            leaf.modes[mode][1:] = [int(counts[0] or 0), int(counts[1] or 0)]
+        for code, point_id, day, collected, *_rest in _outcomes(
+                connection, (found.c.desa, found.c.point, found.c.day)):
+            if day is not None:
+                leaves[(code, point_id)].days[_as_date(day)] = int(collected)
     for code, point_id, count in _flagged(connection, epoch_id, version, region,
                                           (desa, point)):
         leaves[(code, point_id)].row.flagged += int(count)
@@ -315,32 +342,33 @@ def load_report(store: CentralStore, *, level: str, region: str | None = None) -
     day_counts: dict[dt.date, int] = {}
     with db_errors(database_url(store)), open_engine(store).connect() as connection:
         epoch, published = _published(connection, version)
-        outcome = outcome_query(epoch)
         extra = (sa.func.max(roster.c.point_name),) if depth is None else ()
         for found in _recipients(connection, version, region, keys, extra):
             if depth is None and found[2] and found[0] not in point_names:
                 point_names[found[0]] = found[2]
             parts[found[:len(keys)]] = _row_of(found[0], *found[-2:])
-        for found in _outcomes(connection, outcome, version, region, keys):
-            _settle(parts[found[:len(keys)]], found[len(keys):])
+        for mode, recipients, _entitled in _recipients(connection, version, region,
+                                                       (roster.c.mode,)):
+            mode_counts[mode] = [int(recipients), 0, 0]
+        with _people(connection, epoch, version, region) as counted:
+            person_code = counted.c.point if depth is None else sa.func.substr(
+                counted.c.desa, 1, _CODE_LENGTH[depth])
+            person_keys = ((person_code, sa.func.substr(counted.c.desa, 1, 2))
+                           if depth is None else (person_code,))
+            for found in _outcomes(connection, person_keys):
+                _settle(parts[found[:len(keys)]], found[len(keys):])
+            # Per payout mode, and per day collected (WIB).
+            for mode, collected_on, collected, paid, *_rest in _outcomes(
+                    connection, (counted.c.mode, counted.c.day)):
+                mode_counts[mode][1] += int(collected)
+                mode_counts[mode][2] += int(paid or 0)
+                if collected_on is not None:
+                    when = _as_date(collected_on)
+                    day_counts[when] = day_counts.get(when, 0) + int(collected)
         for key, part in parts.items():
             rows.setdefault(key[0], ReportRow(key[0], "")).add(part)
             province_code = key[1] if depth is None else key[0][:2]
             provinces.setdefault(province_code, ReportRow(province_code, "")).add(part)
-        # Per payout mode, and per day collected (WIB).
-        for mode, recipients, _entitled in _recipients(connection, version, region,
-                                                       (roster.c.mode,)):
-            mode_counts[mode] = [int(recipients), 0, 0]
-        day = _wib_day(connection, outcome.c.occurred_at)
-        day_of_payout = sa.case((outcome.c.status == "salur", day))
-        for mode, collected_on, *counts in _outcomes(connection, outcome, version, region,
-                                                     (roster.c.mode, day_of_payout)):
-            collected, paid = int(counts[0] or 0), int(counts[1] or 0)
-            mode_counts[mode][1] += collected
-            mode_counts[mode][2] += paid
-            if collected_on is not None:
-                when = _as_date(collected_on)
-                day_counts[when] = day_counts.get(when, 0) + collected
         for found in _flagged(connection, epoch, version, region, (code,)):
             rows[found[0]].flagged += int(found[1])
         latest = _latest_event(connection, epoch)

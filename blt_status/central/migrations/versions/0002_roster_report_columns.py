@@ -9,6 +9,8 @@ to read them. The columns are added (nullable: SQLite adds them in place, withou
 table) and filled, in the same transaction, from the sealed rows of the previous release —
 with the store's key, which :func:`blt_status.central.db.upgrade` passes in.
 
+Two indexes are widened so that the report reads what it counts from them (see ``_INDEXES``).
+
 A backfill that fails rolls back (the store stays at 0001 and the previous release keeps
 working). SQLite does not undo an ``ALTER TABLE`` that ran outside a transaction, so a column
 already there is not added twice: the upgrade is run again as it is.
@@ -34,6 +36,17 @@ depends_on = None
 
 _COLUMNS = (("amount", sa.BigInteger()), ("mode", sa.String(16)), ("point_name", sa.Text()))
 _CHUNK = 5_000
+# Widened to cover the report's reads: the roster by subject (each person with ledger events),
+# the ledger by epoch and subject (the fold's window). Same names, the old columns first, so
+# every query that used them still does.
+_INDEXES = (
+    ("roster", "ix_roster_subject",
+     ["subject", "valid_from", "valid_to", "desa", "point_id", "mode", "amount"]),
+    ("payout_events", "ix_payout_events_subject",
+     ["epoch_id", "subject", "status", "occurred_at", "id", "amount"]),
+)
+_NARROW = (("roster", "ix_roster_subject", ["subject"]),
+           ("payout_events", "ix_payout_events_subject", ["epoch_id", "subject"]))
 # The table as this revision knows it (not the current metadata, which later revisions change).
 _roster = sa.table("roster", sa.column("id", sa.Integer), sa.column("subject", sa.String),
                    sa.column("sealed", sa.LargeBinary), sa.column("amount", sa.BigInteger),
@@ -61,8 +74,23 @@ def upgrade() -> None:
                 batch.add_column(sa.Column(name, kind, nullable=True))
     store: CentralStore = context.config.attributes["store"]
     backfill(connection, store)
+    for table, name, columns in _INDEXES:
+        _replace_index(connection, table, name, columns)
     # The previous release's cache of these values (private/report_cache.sqlite): obsolete.
     (store.private_dir / "report_cache.sqlite").unlink(missing_ok=True)
+
+
+def _replace_index(connection: sa.Connection, table: str, name: str,
+                   columns: list[str]) -> None:
+    """Index ``name`` of ``table`` on ``columns`` (widened in place; kept if already so)."""
+    found = {index["name"]: index["column_names"]
+             for index in sa.inspect(connection).get_indexes(table)}
+    if found.get(name) == columns:
+        return
+    with op.batch_alter_table(table) as batch:
+        if name in found:
+            batch.drop_index(name)
+        batch.create_index(name, columns)
 
 
 def backfill(connection: sa.Connection, store: CentralStore) -> int:
@@ -87,6 +115,8 @@ def backfill(connection: sa.Connection, store: CentralStore) -> int:
 
 
 def downgrade() -> None:
+    for table, name, columns in _NARROW:
+        _replace_index(op.get_bind(), table, name, columns)
     with op.batch_alter_table("roster") as batch:
         for name, _kind in reversed(_COLUMNS):
             batch.drop_column(name)
