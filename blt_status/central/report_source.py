@@ -343,13 +343,17 @@ def load_report(store: CentralStore, *, level: str, region: str | None = None) -
     with db_errors(database_url(store)), open_engine(store).connect() as connection:
         epoch, published = _published(connection, version)
         extra = (sa.func.max(roster.c.point_name),) if depth is None else ()
-        for found in _recipients(connection, version, region, keys, extra):
-            if depth is None and found[2] and found[0] not in point_names:
-                point_names[found[0]] = found[2]
-            parts[found[:len(keys)]] = _row_of(found[0], *found[-2:])
-        for mode, recipients, _entitled in _recipients(connection, version, region,
-                                                       (roster.c.mode,)):
-            mode_counts[mode] = [int(recipients), 0, 0]
+        # One pass over the roster: per row of the level and payout mode.
+        for found in _recipients(connection, version, region, (*keys, roster.c.mode), extra):
+            key, mode, recipients = found[:len(keys)], found[len(keys)], int(found[-2])
+            if depth is None and found[-3] and key[0] not in point_names:
+                point_names[key[0]] = found[-3]
+            part = parts.get(key)
+            if part is None:
+                parts[key] = _row_of(key[0], recipients, found[-1])
+            else:
+                part.add(_row_of(key[0], recipients, found[-1]))
+            mode_counts.setdefault(mode, [0, 0, 0])[0] += recipients
         with _people(connection, epoch, version, region) as counted:
             person_code = counted.c.point if depth is None else sa.func.substr(
                 counted.c.desa, 1, _CODE_LENGTH[depth])
