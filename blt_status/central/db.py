@@ -9,7 +9,9 @@ pepper, so the database alone never reveals a NIK; what is personal is sealed wi
 
     versions       one row per published version: epoch, program, inputs, canaries, counts
     roster         the published roster, temporal: a row is part of version v when
-                   valid_from <= v and (valid_to is null or valid_to > v); sealed NIK + payload
+                   valid_from <= v and (valid_to is null or valid_to > v); sealed NIK + payload,
+                   and in plain what the progress report counts and no person is named by:
+                   entitlement (rupiah), payout mode, payout point name (revision 0002)
     key_cache      per epoch, subject and view: the Argon2id root key (sealed), the sealed
                    record last published and the keyed hash of the payload it holds
     payout_events  the payout ledger: append-only, one row per payout fact (csv or api)
@@ -61,7 +63,7 @@ __all__ = [
 ]
 
 DB_ENV = "BLT_CENTRAL_DB"
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 BUSY_TIMEOUT_MS = 10_000
 _SUBJECT_CONTEXT = b"blt-central-subject-v1"
 
@@ -93,8 +95,16 @@ roster = sa.Table(
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Column("valid_from", sa.Integer, nullable=False),
     sa.Column("valid_to", sa.Integer),
+    # Not personal, kept in plain so the report counts with GROUP BY instead of unsealing:
+    # filled by every publish (roster.roster_row) and, for rows of revision 0001, by 0002.
+    sa.Column("amount", sa.BigInteger),  # entitlement, rupiah
+    sa.Column("mode", sa.String(16)),  # kantor_pos | komunitas | antar
+    sa.Column("point_name", sa.Text),  # the payout point's public name ("" if none)
     sa.Index("ix_roster_current", "valid_to", "kecamatan"),
-    sa.Index("ix_roster_subject", "subject"),
+    # Covering (0002): the report finds each person with ledger events by subject and reads
+    # what it counts from the index, never the wide row with its sealed part.
+    sa.Index("ix_roster_subject", "subject", "valid_from", "valid_to", "desa", "point_id",
+             "mode", "amount"),
 )
 
 key_cache = sa.Table(
@@ -128,7 +138,9 @@ payout_events = sa.Table(
     sa.Column("note", sa.LargeBinary),  # sealed free text, never published
     sa.Column("received_at", sa.DateTime, nullable=False),  # UTC
     sa.UniqueConstraint("source", "source_ref", "row_ref", name="uq_payout_events_ref"),
-    sa.Index("ix_payout_events_subject", "epoch_id", "subject"),
+    # Covering (0002): the report's fold reads an epoch's events in subject order from it.
+    sa.Index("ix_payout_events_subject", "epoch_id", "subject", "status", "occurred_at", "id",
+             "amount"),
     sa.Index("ix_payout_events_received", "received_at"),
 )
 
@@ -260,7 +272,7 @@ def open_engine(store: CentralStore, *, upgrade_schema: bool = True) -> Engine:
                     if not upgrade_schema:
                         raise CentralError("db_schema", found=revision or "none",
                                            expected=SCHEMA_HEAD)
-                    upgrade(engine)
+                    upgrade(engine, store)
         except BaseException:
             engine.dispose()
             raise
@@ -313,13 +325,18 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` in one transaction (Alembic)."""
+def upgrade(engine: Engine, store: CentralStore, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` in one transaction (Alembic).
+
+    The revisions get the store too (``config.attributes["store"]``): one that fills a new
+    column from sealed data unseals with the store's key.
+    """
     from alembic import command
 
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["store"] = store
         command.upgrade(config, revision)
 
 

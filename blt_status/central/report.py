@@ -41,6 +41,7 @@ __all__ = [
     "ReportRecipient",
     "ReportRow",
     "Tally",
+    "assemble_report",
     "build_report",
     "fold_events",
     "level_code",
@@ -374,15 +375,28 @@ def report_from_tally(counted: Tally, *, level: str, region: str | None = None,
             target = mode_counts.setdefault(mode, [0, 0, 0])
             for index in range(3):
                 target[index] += counts[index]
+    return assemble_report(rows, provinces, day_counts, mode_counts, counted.point_names,
+                           level=level, region=region,
+                           as_of=as_of or counted.latest, version=version)
+
+
+def assemble_report(rows: Mapping[str, ReportRow], provinces: Mapping[str, ReportRow],
+                    day_counts: Mapping[dt.date, int], mode_counts: Mapping[str, list[int]],
+                    point_names: Mapping[str, str], *, level: str, region: str | None,
+                    as_of: dt.datetime | None, version: int) -> Report:
+    """The report from counts already summed per row of ``level`` (named here), per province,
+    per day and per payout mode (``[recipients, collected, rupiah]``, every mode of
+    :data:`MODES` listed); ``as_of`` defaults to now."""
     ordered = [rows[code] for code in sorted(rows)]
     for row in ordered:
-        row.name = _row_name(level, row.code, counted.point_names)
+        row.name = _row_name(level, row.code, point_names)
     total = ReportRow(region or "ID", (region_name(region) if region else None) or "Indonesia")
     for row in ordered:
         total.add(row)
-    modes = [ModeRow(mode, *counts) for mode, counts in mode_counts.items()]
+    modes = [ModeRow(mode, *counts) for mode, counts in
+             {**{mode: [0, 0, 0] for mode in MODES}, **mode_counts}.items()]
     if as_of is None:
-        as_of = counted.latest or dt.datetime.now(dt.UTC).replace(microsecond=0)
+        as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return Report(level, region, as_of, version, ordered, total, days_of(day_counts), modes,
                   {code: row.share for code, row in provinces.items()})
 

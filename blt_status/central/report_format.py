@@ -16,6 +16,7 @@ import functools
 import html
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -71,24 +72,40 @@ def _separators(lang: str) -> tuple[str, str]:
     return sample[1], sample[-2]
 
 
+def _formats(lang: str) -> tuple[Callable[[int], str], Callable[[float], str]]:
+    """:func:`format_number` for whole numbers and :func:`format_percent` with one decimal in
+    ``lang``, fast enough for 80,000-row tables (the language looked up once per table)."""
+    thousands, decimal = _separators(lang)
+    suffix = " %" if lang == "id" else "%"
+
+    def whole(value: int) -> str:
+        return f"{value:,}".replace(",", thousands)
+
+    def share(fraction: float) -> str:
+        text = f"{fraction * 100:,.1f}".replace(",", "\0").replace(".", decimal)
+        return text.replace("\0", thousands) + suffix
+
+    return whole, share
+
+
 def _int(value: int) -> str:
-    """:func:`format_number` for whole numbers, fast enough for 80,000-row tables."""
-    return f"{value:,}".replace(",", _separators(current_lang())[0])
+    return _formats(current_lang())[0](value)
 
 
 def _share(fraction: float) -> str:
-    """:func:`format_percent` with one decimal, fast."""
-    lang = current_lang()
-    thousands, decimal = _separators(lang)
-    text = f"{fraction * 100:,.1f}".replace(",", "\0").replace(".", decimal)
-    text = text.replace("\0", thousands)
-    return f"{text} %" if lang == "id" else f"{text}%"
+    return _formats(current_lang())[1](fraction)
+
+
+def _cells_of(rows: list[ReportRow]) -> list[list[str]]:
+    whole, share = _formats(current_lang())
+    return [[row.code, row.name, whole(row.recipients), whole(row.entitled),
+             whole(row.collected), share(row.share), whole(row.collected_amount),
+             whole(row.held), whole(row.returned), whole(row.pending), whole(row.flagged)]
+            for row in rows]
 
 
 def _cells(row: ReportRow) -> list[str]:
-    return [row.code, row.name, _int(row.recipients), _int(row.entitled), _int(row.collected),
-            _share(row.share), _int(row.collected_amount), _int(row.held), _int(row.returned),
-            _int(row.pending), _int(row.flagged)]
+    return _cells_of([row])[0]
 
 
 def _total_row(report: Report) -> ReportRow:
@@ -131,7 +148,7 @@ def _text_table(headers: list[str], rows: list[list[str]], numeric_from: int) ->
 
 def render_table(report: Report) -> str:
     out = [title(report), stamp(report), ""]
-    body = [_cells(row) for row in report.rows]
+    body = _cells_of(report.rows)
     table = _text_table([_(h) for h in _HEADERS], [*body, _cells(_total_row(report))], 2)
     out += [*table[:-1], table[1], table[-1]]
     out += ["", _("Progress by payout mode")]
@@ -317,7 +334,7 @@ def render_html(report: Report) -> str:
         f"<p>{html.escape(_summary(report))}</p>",
         f"<h2>{html.escape(_('Map'))}</h2>", _img("map", charts["map"], _("Map")),
         f"<h2>{html.escape(_(_LEVEL_WORDS[report.level]))}</h2>",
-        _html_table([_(h) for h in _HEADERS], [_cells(row) for row in report.rows], 2,
+        _html_table([_(h) for h in _HEADERS], _cells_of(report.rows), 2,
                     _cells(_total_row(report))),
         f"<h2>{html.escape(_('Collected per day and cumulative'))}</h2>",
         _img("chart-days", charts["days"], _("Collected per day and cumulative")),
@@ -381,7 +398,7 @@ def render_pdf(report: Report) -> bytes:
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 11)
     pdf.cell(0, 7, _(_LEVEL_WORDS[report.level]), new_x="LMARGIN", new_y="NEXT")
-    table([_(h) for h in _HEADERS], [_cells(row) for row in report.rows], 2,
+    table([_(h) for h in _HEADERS], _cells_of(report.rows), 2,
           _cells(_total_row(report)))
     pdf.add_page()
     pdf.image(io.BytesIO(charts["days"]), w=230)

@@ -1,28 +1,29 @@
 """Where the progress report's inputs come from: the central database's roster and ledger.
 
-:func:`load_snapshot` streams the roster rows of the published version (opening each sealed
-row for its entitlement, payout mode and point name), the ledger's events and flags of that
-version's key epoch, and counts them with :func:`blt_status.central.report.tally`. No NIK leaves
-this module: recipients are keyed by ``subject``; a flagged payout shows at most the NIK's last
-four digits.
+The report is counted by the database: ``GROUP BY`` over the roster rows of the published
+version joined with each person's status from the ledger of that version's key epoch. The
+status rule (:func:`outcome_query`) is the ledger's ``fold_status`` written once in SQL. The
+roster row's entitlement, payout mode and point name are plain columns (schema revision 0002):
+nothing is unsealed, and no NIK, KK or name is read. :func:`load_report` asks for the rows of
+one level; :func:`load_snapshot` for the (desa, payout point) leaves with their days, which
+the admin dashboard turns into its tree. Flagged payouts show at most the NIK's last four
+digits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
-import os
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from blt_status.central.db import (
     database_url,
     db_errors,
+    flags,
     open_engine,
     payout_events,
     roster,
@@ -30,21 +31,22 @@ from blt_status.central.db import (
 )
 from blt_status.central.ledger import Ledger
 from blt_status.central.report import (
+    _CODE_LENGTH,
     LEVELS,
-    Outcome,
+    REGION_DEPTH,
+    Leaf,
     Report,
-    ReportRecipient,
+    ReportRow,
     Tally,
+    assemble_report,
     check_region,
-    report_from_tally,
-    tally_outcomes,
 )
 from blt_status.central.roster import visible_at
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan",
-           "ledger_outcomes", "load_report", "load_snapshot"]
+__all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan", "leaf_tally",
+           "load_report", "load_snapshot", "outcome_query"]
 
 
 @dataclass(frozen=True)
@@ -95,134 +97,208 @@ def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
     return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
 
 
-def ledger_outcomes(connection: sa.Connection, epoch_id: str,
-                    ) -> tuple[dict[str, Outcome], dt.datetime | None]:
-    """Every subject's outcome folded by the database, and the latest payout time.
+def outcome_query(epoch_id: str) -> sa.Subquery:
+    """Each subject's deciding ledger event: ``(subject, status, occurred_at, amount)``.
 
-    The fold's rule in SQL: the first final event (``salur`` or ``kembali``, in
-    ``(occurred_at, id)`` order) decides; without one, any ``gagal`` means held.
+    The ledger's fold (:func:`blt_status.central.ledger.fold_status`) in SQL: the first final
+    event (``salur`` or ``kembali``, in ``(occurred_at, id)`` order) decides; without one, a
+    ``gagal`` means held. One window over the epoch's events, finals ranked first. A subject
+    without events has no row (pending).
     """
     events = payout_events.c
+    finals_first = sa.case((events.status.in_(("salur", "kembali")), 0), else_=1)
     rank = sa.func.row_number().over(partition_by=events.subject,
-                                     order_by=(events.occurred_at, events.id)).label("rank")
-    finals = (sa.select(events.subject, events.status, events.occurred_at,
-                        events.occurred_offset, events.amount, rank)
-              .where(events.epoch_id == epoch_id, events.status.in_(("salur", "kembali")))
-              .subquery())
-    outcomes: dict[str, Outcome] = {}
-    collected = Outcome("collected")
-    query = sa.select(finals.c.subject, finals.c.status, finals.c.occurred_at,
-                      finals.c.occurred_offset, finals.c.amount).where(finals.c.rank == 1)
-    for subject, status, occurred, offset, amount in connection.execute(query):
-        if status == "salur":
-            outcomes[subject] = Outcome(collected.status, _aware(occurred, int(offset)),
-                                        None if amount is None else int(amount))
-        else:
-            outcomes[subject] = _RETURNED
-    held = (sa.select(events.subject).where(events.epoch_id == epoch_id,
-                                            events.status == "gagal").distinct())
-    for (subject,) in connection.execute(held):
-        outcomes.setdefault(subject, _HELD)
+                                     order_by=(finals_first, events.occurred_at, events.id))
+    ranked = (sa.select(events.subject, events.status, events.occurred_at, events.amount,
+                        rank.label("rank"))
+              .where(events.epoch_id == epoch_id,
+                     events.status.in_(("salur", "gagal", "kembali")))
+              .subquery("ranked"))
+    return (sa.select(ranked.c.subject, ranked.c.status, ranked.c.occurred_at,
+                      ranked.c.amount)
+            .where(ranked.c.rank == 1).subquery("outcome"))
+
+
+def _wib_day(connection: sa.Connection, utc_naive: sa.ColumnElement[dt.datetime],
+             ) -> sa.ColumnElement[Any]:
+    """The date in WIB (UTC+7) of a stored UTC time, as the database computes it."""
+    if connection.dialect.name == "sqlite":
+        return sa.func.date(utc_naive, "+7 hours")
+    return sa.cast(utc_naive + sa.literal_column("interval '7 hours'", sa.Interval), sa.Date)
+
+
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _recipients(connection: sa.Connection, version: int, region: str | None,
+                keys: Sequence[sa.ColumnElement[Any]],
+                extra: Sequence[sa.ColumnElement[Any]] = ()) -> list[tuple[Any, ...]]:
+    """The roster of ``version`` within ``region`` counted per ``keys``:
+    ``(*keys, *extra, recipients, entitled)``."""
+    query = (sa.select(*keys, *extra, sa.func.count(), sa.func.sum(roster.c.amount))
+             .where(visible_at(version), _region_filter(region))
+             .group_by(*_positions(len(keys))))
+    return [tuple(row) for row in connection.execute(query)]
+
+
+_people_metadata = sa.MetaData()
+# One row per person of the roster with a ledger status, for the length of one count: the
+# ledger's fold and its join with the roster run once, and every GROUP BY after that reads
+# these narrow rows (a connection's own temporary table: nothing is written to the store).
+people = sa.Table(
+    "report_people", _people_metadata,
+    sa.Column("desa", sa.String(20)),
+    sa.Column("point", sa.String(64)),  # payout point id, "-" without one
+    sa.Column("mode", sa.String(16)),
+    sa.Column("status", sa.String(16)),  # the deciding event: salur | gagal | kembali
+    sa.Column("paid", sa.BigInteger),  # salur: the amount the payer reported, else entitled
+    sa.Column("day", sa.Date),  # salur: the day paid out (WIB)
+    prefixes=["TEMPORARY"],
+)
+_DROP_PEOPLE = "DROP TABLE IF EXISTS report_people"
+
+
+@contextlib.contextmanager
+def _people(connection: sa.Connection, epoch_id: str, version: int,
+            region: str | None) -> Iterator[sa.Table]:
+    """:data:`people` filled for the roster of ``version`` within ``region``.
+
+    Driven by the people with events (:func:`outcome_query`), each found by the roster's
+    subject index; the ones without events are the pending (recipients minus the rest).
+    """
+    outcome = outcome_query(epoch_id)
+    collected = outcome.c.status == "salur"
+    query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.c.status,
+                       sa.case((collected, sa.func.coalesce(outcome.c.amount,
+                                                            roster.c.amount))),
+                       sa.case((collected, _wib_day(connection, outcome.c.occurred_at))))
+             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
+             .where(visible_at(version), _region_filter(region)))
+    connection.exec_driver_sql(_DROP_PEOPLE)
+    people.create(connection)
+    try:
+        connection.execute(people.insert().from_select(
+            ["desa", "point", "mode", "status", "paid", "day"], query))
+        yield people
+    finally:
+        connection.rollback()  # PostgreSQL: the table goes with the transaction
+        connection.exec_driver_sql(_DROP_PEOPLE)  # SQLite: it outlives it
+        connection.commit()
+
+
+def _outcomes(connection: sa.Connection, keys: Sequence[sa.ColumnElement[Any]],
+              ) -> list[tuple[Any, ...]]:
+    """The people with a ledger status counted per ``keys`` (columns of :data:`people`):
+    ``(*keys, collected, collected_amount, held, returned)``."""
+    status = people.c.status
+
+    def count(value: str) -> sa.ColumnElement[Any]:
+        return sa.func.sum(sa.case((status == value, 1), else_=0))
+
+    query = (sa.select(*keys, count("salur"), sa.func.sum(people.c.paid), count("gagal"),
+                       count("kembali"))
+             .group_by(*_positions(len(keys))))
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def _positions(count: int) -> list[sa.ColumnElement[Any]]:
+    """``GROUP BY 1, 2, ...``: the key expressions carry bound values (``substr(desa, 1, 5)``),
+    which PostgreSQL does not see as equal when they are written out twice."""
+    return [sa.literal_column(str(index)) for index in range(1, count + 1)]
+
+
+def _row_of(code: str, recipients: Any, entitled: Any) -> ReportRow:
+    return ReportRow(code, "", int(recipients), int(entitled or 0), pending=int(recipients))
+
+
+def _settle(row: ReportRow, counts: Sequence[Any]) -> None:
+    """Add ``(collected, collected_amount, held, returned)`` to ``row`` (out of pending)."""
+    collected, paid, held, returned = (int(value or 0) for value in counts)
+    row.collected += collected
+    row.collected_amount += paid
+    row.held += held
+    row.returned += returned
+    row.pending -= collected + held + returned
+
+
+def _flagged(connection: sa.Connection, epoch_id: str, version: int, region: str | None,
+             keys: Sequence[sa.ColumnElement[Any]]) -> list[tuple[Any, ...]]:
+    """Flagged payouts (distinct flagged events of the people counted) per ``keys``."""
+    flagged = (sa.select(payout_events.c.subject, flags.c.event_id)
+               .join(payout_events, payout_events.c.id == flags.c.event_id)
+               .where(payout_events.c.epoch_id == epoch_id).distinct().subquery("flagged"))
+    query = (sa.select(*keys, sa.func.count())
+             .select_from(roster.join(flagged, flagged.c.subject == roster.c.subject))
+             .where(visible_at(version), _region_filter(region))
+             .group_by(*_positions(len(keys))))
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def _latest_event(connection: sa.Connection, epoch_id: str) -> dt.datetime | None:
     latest = connection.execute(
-        sa.select(events.occurred_at, events.occurred_offset)
-        .where(events.epoch_id == epoch_id)
-        .order_by(events.occurred_at.desc()).limit(1)).first()
-    return outcomes, _aware(latest[0], int(latest[1])) if latest is not None else None
+        sa.select(payout_events.c.occurred_at, payout_events.c.occurred_offset)
+        .where(payout_events.c.epoch_id == epoch_id)
+        .order_by(payout_events.c.occurred_at.desc()).limit(1)).first()
+    return _aware(latest[0], int(latest[1])) if latest is not None else None
 
 
-_RETURNED = Outcome("returned")
-_HELD = Outcome("held")
+def _published(connection: sa.Connection, version: int) -> tuple[str, dt.datetime]:
+    info = connection.execute(sa.select(versions.c.epoch_id, versions.c.created_at)
+                              .where(versions.c.version == version)).first()
+    if info is None:
+        raise CentralError("report_nothing")
+    created = info.created_at
+    return str(info.epoch_id), created.replace(tzinfo=dt.UTC) if created.tzinfo is None \
+        else created
 
 
-class _RowFacts:
-    """What the report needs from a sealed roster row, cached by row id (rows never change:
-    a changed recipient gets a new row). The cache lives in ``private/`` and holds no NIK,
-    name or address: entitlement, payout mode and payout point name."""
+def _point_code() -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(roster.c.point_id, "-")
 
-    def __init__(self, store: CentralStore) -> None:
-        self.store = store
-        self.path = store.private_dir / "report_cache.sqlite"
-        self.cipher = AESGCM(store._state_key())  # one key schedule for all rows
 
-    def _open(self) -> sqlite3.Connection:
-        fresh = not self.path.exists()
-        connection = sqlite3.connect(self.path)
-        if fresh:
-            os.chmod(self.path, 0o600)
-        connection.execute("create table if not exists facts (id integer primary key, "
-                           "hash text not null, amount integer not null, mode text not null, "
-                           "point text not null)")
-        return connection
-
-    def recipients(self, connection: sa.Connection, version: int,
-                   region: str | None) -> Iterator[ReportRecipient]:
-        query = (sa.select(roster.c.id, roster.c.subject, roster.c.desa, roster.c.point_id,
-                           roster.c.payload_hash)
-                 .where(visible_at(version), _region_filter(region)))
-        rows = [tuple(row) for row in connection.execute(query)]
-        cache = self._open()
-        try:
-            hashes = {row[0]: row[4] for row in rows}
-            known: dict[int, tuple[int, str, str]] = {}
-            for start in range(0, len(rows), 50_000):
-                ids = [row[0] for row in rows[start:start + 50_000]]
-                for key, content, amount, mode, point in cache.execute(
-                        "select id, hash, amount, mode, point from facts where id between ? "
-                        "and ?", (min(ids), max(ids))):
-                    if hashes.get(key) == content:  # the same row of the same database
-                        known[key] = (amount, mode, point)
-            missing = [row[0] for row in rows if row[0] not in known]
-            if missing:
-                known.update(self._unseal(connection, missing, hashes, cache))
-        finally:
-            cache.close()
-        make = ReportRecipient._make
-        for row_id, subject, desa, point_id, _ in rows:
-            amount, mode, point = known[row_id]
-            yield make((subject, desa, point_id, point, amount, mode))
-
-    def _unseal(self, connection: sa.Connection, ids: list[int], hashes: dict[int, str],
-                cache: sqlite3.Connection) -> dict[int, tuple[int, str, str]]:
-        found: dict[int, tuple[int, str, str]] = {}
-        for start in range(0, len(ids), 900):
-            chunk = ids[start:start + 900]
-            query = sa.select(roster.c.id, roster.c.subject, roster.c.sealed).where(
-                roster.c.id.in_(chunk))
-            for row_id, subject, sealed in connection.execute(query):
-                try:
-                    body = json.loads(self.cipher.decrypt(sealed[:12], sealed[12:],
-                                                          f"roster|{subject}".encode()))
-                except (InvalidTag, ValueError):
-                    raise CentralError("state_corrupt_db") from None
-                payload = body["p"]
-                point = payload.get("payout_point") or {}
-                found[row_id] = (int(payload["amount"]), str(payload["schedule"]["mode"]),
-                                 str(point.get("name", "")))
-        cache.executemany("insert or replace into facts values (?, ?, ?, ?, ?)",
-                          [(key, hashes[key], *value) for key, value in found.items()])
-        cache.commit()
-        return found
+def leaf_tally(connection: sa.Connection, epoch_id: str, version: int,
+               region: str | None = None) -> Tally:
+    """The roster and the ledger counted per (desa, payout point), with days and modes."""
+    desa, point = roster.c.desa, _point_code()
+    leaves: dict[tuple[str, str], Leaf] = {}
+    point_names: dict[str, str] = {}
+    for code, point_id, mode, name, recipients, entitled in _recipients(
+            connection, version, region, (desa, point, roster.c.mode),
+            (sa.func.max(roster.c.point_name),)):
+        leaf = leaves.get((code, point_id))
+        if leaf is None:
+            leaf = leaves[(code, point_id)] = Leaf(ReportRow(point_id, ""), code, point_id)
+        leaf.row.add(_row_of(point_id, recipients, entitled))
+        leaf.modes[mode] = [int(recipients), 0, 0]
+        if name and point_id not in point_names:
+            point_names[point_id] = name
+    with _people(connection, epoch_id, version, region) as found:
+        for code, point_id, mode, *counts in _outcomes(
+                connection, (found.c.desa, found.c.point, found.c.mode)):
+            leaf = leaves[(code, point_id)]
+            _settle(leaf.row, counts)
+            leaf.modes[mode][1:] = [int(counts[0] or 0), int(counts[1] or 0)]
+        for code, point_id, day, collected, *_rest in _outcomes(
+                connection, (found.c.desa, found.c.point, found.c.day)):
+            if day is not None:
+                leaves[(code, point_id)].days[_as_date(day)] = int(collected)
+    for code, point_id, count in _flagged(connection, epoch_id, version, region,
+                                          (desa, point)):
+        leaves[(code, point_id)].row.flagged += int(count)
+    return Tally(leaves, point_names, _latest_event(connection, epoch_id))
 
 
 def load_snapshot(store: CentralStore, *, region: str | None = None) -> Snapshot:
-    """Count the published roster and its epoch's ledger within ``region``."""
+    """Count the published roster and its epoch's ledger within ``region``, per leaf."""
     marker = change_marker(store)
     version = marker[0]
     if version == 0:
         raise CentralError("report_nothing")
-    url = database_url(store)
-    with db_errors(url), open_engine(store).connect() as connection:
-        info = connection.execute(sa.select(versions.c.epoch_id, versions.c.created_at)
-                                  .where(versions.c.version == version)).first()
-        if info is None:
-            raise CentralError("report_nothing")
-        epoch = str(info.epoch_id)
-        stored_flags = list(Ledger(store).flags(epoch_id=epoch))
-        outcomes, latest = ledger_outcomes(connection, epoch)
-        counted = tally_outcomes(_RowFacts(store).recipients(connection, version, region),
-                                 outcomes, stored_flags, region=region, latest=latest)
-    published = info.created_at.replace(tzinfo=dt.UTC) if info.created_at.tzinfo is None \
-        else info.created_at
+    with db_errors(database_url(store)), open_engine(store).connect() as connection:
+        epoch, published = _published(connection, version)
+        counted = leaf_tally(connection, epoch, version, region)
+    stored_flags = Ledger(store).flags(epoch_id=epoch)
     flagged = [FlaggedPayout(flag.event_id, flag.code, flag.severity, flag.nik_last4,
                              flag.point_id, flag.occurred_at, flag.kecamatan)
                for flag in stored_flags
@@ -240,12 +316,65 @@ def flagged_per_kecamatan(store: CentralStore, epoch_id: str | None = None) -> d
 
 
 def load_report(store: CentralStore, *, level: str, region: str | None = None) -> Report:
-    """The report of the store's current data at ``level`` within ``region``."""
+    """The report of the store's current data at ``level`` within ``region``.
+
+    Counted per row of ``level`` by the database (``GROUP BY`` over the roster, and over the
+    people with a ledger status; the same per payout mode and day; the flags): what reaches
+    Python is a few rows per region of the level, never a row per person.
+    """
     if level not in LEVELS:
         raise CentralError("report_level", level=level, levels=", ".join(LEVELS))
-    if store.published_version() == 0:
+    version = store.published_version()
+    if version == 0:
         raise CentralError("report_nothing")
     region = check_region(level, region)
-    snapshot = load_snapshot(store, region=region)
-    return report_from_tally(snapshot.tally, level=level, region=region, as_of=snapshot.as_of,
-                             version=snapshot.version)
+    depth = REGION_DEPTH.get(level)
+    code = _point_code() if depth is None else sa.func.substr(roster.c.desa, 1,
+                                                              _CODE_LENGTH[depth])
+    province = sa.func.substr(roster.c.desa, 1, 2)
+    # A payout point can serve two provinces: its row is counted per province for the map.
+    keys = (code, province) if depth is None else (code,)
+    parts: dict[tuple[Any, ...], ReportRow] = {}
+    rows: dict[str, ReportRow] = {}
+    provinces: dict[str, ReportRow] = {}
+    point_names: dict[str, str] = {}
+    mode_counts: dict[str, list[int]] = {}
+    day_counts: dict[dt.date, int] = {}
+    with db_errors(database_url(store)), open_engine(store).connect() as connection:
+        epoch, published = _published(connection, version)
+        extra = (sa.func.max(roster.c.point_name),) if depth is None else ()
+        # One pass over the roster: per row of the level and payout mode.
+        for found in _recipients(connection, version, region, (*keys, roster.c.mode), extra):
+            key, mode, recipients = found[:len(keys)], found[len(keys)], int(found[-2])
+            if depth is None and found[-3] and key[0] not in point_names:
+                point_names[key[0]] = found[-3]
+            part = parts.get(key)
+            if part is None:
+                parts[key] = _row_of(key[0], recipients, found[-1])
+            else:
+                part.add(_row_of(key[0], recipients, found[-1]))
+            mode_counts.setdefault(mode, [0, 0, 0])[0] += recipients
+        with _people(connection, epoch, version, region) as counted:
+            person_code = counted.c.point if depth is None else sa.func.substr(
+                counted.c.desa, 1, _CODE_LENGTH[depth])
+            person_keys = ((person_code, sa.func.substr(counted.c.desa, 1, 2))
+                           if depth is None else (person_code,))
+            for found in _outcomes(connection, person_keys):
+                _settle(parts[found[:len(keys)]], found[len(keys):])
+            # Per payout mode, and per day collected (WIB).
+            for mode, collected_on, collected, paid, *_rest in _outcomes(
+                    connection, (counted.c.mode, counted.c.day)):
+                mode_counts[mode][1] += int(collected)
+                mode_counts[mode][2] += int(paid or 0)
+                if collected_on is not None:
+                    when = _as_date(collected_on)
+                    day_counts[when] = day_counts.get(when, 0) + int(collected)
+        for key, part in parts.items():
+            rows.setdefault(key[0], ReportRow(key[0], "")).add(part)
+            province_code = key[1] if depth is None else key[0][:2]
+            provinces.setdefault(province_code, ReportRow(province_code, "")).add(part)
+        for found in _flagged(connection, epoch, version, region, (code,)):
+            rows[found[0]].flagged += int(found[1])
+        latest = _latest_event(connection, epoch)
+    return assemble_report(rows, provinces, day_counts, mode_counts, point_names, level=level,
+                           region=region, as_of=latest or published, version=version)

@@ -2,7 +2,8 @@
 
 A roster row holds the NIK and the planned officer-view payload sealed under the state key,
 plus what needs no secret: the subject, the NIK's last four digits, kecamatan, desa, payout
-point and a keyed hash of the sealed content (to see a change without unsealing). Rows are
+point, a keyed hash of the sealed content (to see a change without unsealing), and what the
+progress report counts (entitlement, payout mode, payout point name). Rows are
 temporal: one is part of version ``v`` when ``valid_from <= v`` and (``valid_to`` is null or
 ``valid_to > v``); a publish closes the rows of removed or changed recipients and adds new ones,
 and leaves every unchanged row alone.
@@ -84,11 +85,14 @@ def roster_row(store: CentralStore, subject: str, nik_digits: str, kecamatan: st
     """The values of a new roster row (valid from ``version``)."""
     body = json.dumps({"nik": nik_digits, "p": payload.to_dict()},
                       separators=(",", ":")).encode()
+    point = payload.payout_point
     return {"subject": subject, "nik_last4": nik_digits[-4:], "kecamatan": kecamatan,
-            "desa": payload.kode_wilayah,
-            "point_id": payload.payout_point.id if payload.payout_point else None,
+            "desa": payload.kode_wilayah, "point_id": point.id if point else None,
             "payload_hash": payload_hash or content_hash(store, kecamatan, payload),
-            "sealed": store.seal(body, _aad(subject)), "valid_from": version, "valid_to": None}
+            "sealed": store.seal(body, _aad(subject)), "valid_from": version, "valid_to": None,
+            # what the progress report counts, in plain (no person is named by these)
+            "amount": payload.amount, "mode": payload.schedule.mode,
+            "point_name": point.name if point else ""}
 
 
 def unseal_row(store: CentralStore, row: Any) -> SealedRow:

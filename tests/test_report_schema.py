@@ -1,0 +1,265 @@
+"""Schema revision 0002 (the report's plain roster columns) on stores written by the previous
+release (schema 0001), on SQLite and PostgreSQL: the columns are backfilled from the sealed rows
+with the right values, the report is the same before and after, and a migration that fails
+leaves the store usable by the previous release; and the report the database counts equals the
+pure report engine on generated worlds."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from central_world import db_url, write_world  # noqa: F401  (db_url: fixture)
+from conftest import PEOPLE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_report_engine import worlds
+
+from blt_status.central import CentralStore, publish_files
+from blt_status.central import db as central_db
+from blt_status.central.report import LEVELS, WIB, build_report, report_from_tally
+from blt_status.central.report_format import render
+from blt_status.central.report_source import load_report, load_snapshot
+from blt_status.central.roster import roster_row, unseal_row
+from blt_status.crypto import TEST_INDEX_KDF
+from blt_status.errors import CentralError
+from blt_status.records import PayoutPoint
+
+# The last commit at schema 0001: the release whose stores revision 0002 upgrades.
+PREVIOUS_RELEASE = "8c60a52"
+REPO = Path(__file__).resolve().parents[1]
+
+PREVIOUS_STORE = """
+import sys
+from pathlib import Path
+from blt_status.central import CentralStore, ingest_payouts, publish_files
+from blt_status.crypto import TEST_INDEX_KDF
+assert "previous-release" in __import__("blt_status").__file__
+directory, inputs = Path(sys.argv[1]), Path(sys.argv[2])
+store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
+publish_files(store, inputs / "recipients.csv", inputs / "payout_points.csv",
+              inputs / "program.toml", workers=1)
+ingest_payouts(store, inputs / "payout_report.csv", workers=1)
+"""
+
+PREVIOUS_REPORTS = """
+import json, sys
+from pathlib import Path
+from blt_status.central import CentralStore
+from blt_status.central.report_format import render
+from blt_status.central.report_source import load_report
+assert "previous-release" in __import__("blt_status").__file__
+store = CentralStore.open(Path(sys.argv[1]))
+print(json.dumps({level: json.loads(render(load_report(store, level=level), "json"))
+                  for level in ("provinsi", "kabupaten", "kecamatan", "desa", "titik")}))
+"""
+
+
+@pytest.fixture(scope="module")
+def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package of the release at schema 0001, exported from git."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the git history of blt-status (the release is exported from it)")
+    root = tmp_path_factory.mktemp("previous-release")
+    archive = root / "release.tar"
+    done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o",
+                           str(archive), PREVIOUS_RELEASE, "blt_status"], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"commit {PREVIOUS_RELEASE} of the previous release is not in this clone")
+    with tarfile.open(archive) as tar:
+        tar.extractall(root, filter="data")
+    return root
+
+
+def run_previous(release: Path, script: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(release)}
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=release)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture()
+def previous_store(tmp_path: Path, previous_release: Path, db_url: str | None,  # noqa: F811
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A store published, ingested and reported on by the previous release (schema 0001)."""
+    if db_url is not None:
+        monkeypatch.setenv("BLT_CENTRAL_DB", db_url)
+    world = write_world(tmp_path / "inputs")
+    directory = tmp_path / "central"
+    run_previous(previous_release, PREVIOUS_STORE, str(directory), str(world.recipients.parent))
+    yield directory
+    central_db.dispose_engines()
+
+
+def revision_of(store: CentralStore) -> str | None:
+    engine = central_db._create_engine(central_db.database_url(store))
+    try:
+        return central_db.current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def reports(store: CentralStore) -> dict[str, dict[str, object]]:
+    return {level: json.loads(render(load_report(store, level=level), "json"))
+            for level in LEVELS}
+
+
+def test_a_previous_store_gets_the_columns_filled_and_the_same_report(
+        previous_store: Path, previous_release: Path, tmp_path: Path) -> None:
+    before = json.loads(run_previous(previous_release, PREVIOUS_REPORTS, str(previous_store)))
+    store = CentralStore.open(previous_store)
+    assert (store.private_dir / "report_cache.sqlite").exists()  # the previous release's cache
+    assert revision_of(store) == "0001"
+    engine = central_db.open_engine(store)  # upgrades
+    assert revision_of(store) == central_db.SCHEMA_HEAD == "0002"
+    with engine.connect() as connection:  # columns and (widened) indexes as this release's
+        assert compare_metadata(MigrationContext.configure(connection),
+                                central_db.metadata) == []
+        rows = list(connection.execute(sa.select(central_db.roster)))
+    assert len(rows) == len(PEOPLE)
+    for row in rows:
+        payload = unseal_row(store, row).payload
+        point = payload.payout_point
+        assert (row.amount, row.mode, row.point_name) == (
+            payload.amount, payload.schedule.mode, point.name if point else "")
+    assert {row.mode for row in rows} > {"kantor_pos"}  # the world has more than one mode
+    assert not (store.private_dir / "report_cache.sqlite").exists()
+    assert reports(store) == before
+    # A publish of this release fills the columns of the rows it writes.
+    world = tmp_path / "inputs"
+    published = publish_files(store, world / "recipients.csv", world / "payout_points.csv",
+                              world / "program.toml", workers=1)
+    assert published.version == 3
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(central_db.roster)
+                                  .where(central_db.roster.c.amount.is_(None))).scalar() == 0
+
+
+def test_a_failed_backfill_leaves_the_store_to_the_previous_release(
+        previous_store: Path, previous_release: Path) -> None:
+    before = json.loads(run_previous(previous_release, PREVIOUS_REPORTS, str(previous_store)))
+    store = CentralStore.open(previous_store)
+    raw = central_db._create_engine(central_db.database_url(store))
+    roster = central_db.roster
+    with raw.begin() as connection:  # one sealed row the key does not open
+        victim = connection.execute(sa.select(roster.c.id, roster.c.sealed)
+                                    .order_by(roster.c.id.desc()).limit(1)).one()
+        broken = victim.sealed[:-1] + bytes([victim.sealed[-1] ^ 1])
+        connection.execute(roster.update().where(roster.c.id == victim.id)
+                           .values(sealed=broken))
+    with pytest.raises(CentralError) as caught:
+        central_db.open_engine(store)
+    assert caught.value.code == "state_corrupt_db"
+    assert revision_of(store) == "0001"
+    with raw.begin() as connection:  # nothing was filled
+        assert connection.execute(sa.text("SELECT count(*) FROM roster")).scalar() == \
+            len(PEOPLE)
+        columns = {column["name"] for column in sa.inspect(connection).get_columns("roster")}
+        if "amount" in columns:  # SQLite keeps an ALTER TABLE made outside the transaction
+            assert connection.execute(sa.text(
+                "SELECT count(*) FROM roster WHERE amount IS NOT NULL")).scalar() == 0
+        connection.execute(roster.update().where(roster.c.id == victim.id)
+                           .values(sealed=victim.sealed))
+    raw.dispose()
+    # The previous release still reads the store, and this one then upgrades it.
+    assert json.loads(run_previous(previous_release, PREVIOUS_REPORTS,
+                                   str(previous_store))) == before
+    central_db.open_engine(store)
+    assert revision_of(store) == "0002"
+    assert reports(store) == before
+
+
+# -- the database's count equals the pure engine ------------------------------------------------
+
+POINT_NAMES = {"KP-1": "Kantor Pos Satu", "KB-2": "Balai Desa Dua"}
+
+
+@pytest.fixture()
+def empty_store(tmp_path: Path, db_url: str | None,  # noqa: F811
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[CentralStore]:
+    """A store with the test world published once (version 2), whose roster and ledger each
+    example replaces."""
+    if db_url is not None:
+        monkeypatch.setenv("BLT_CENTRAL_DB", db_url)
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    yield store
+    central_db.dispose_engines()
+
+
+def write_world_rows(store: CentralStore, world: tuple[list, list, list]) -> None:
+    """The generated roster, events and flags as rows of the published version."""
+    recipients, events, flags = world
+    version = store.published_version()
+    base = PEOPLE[0].payload
+    with central_db.open_engine(store).begin() as connection:
+        epoch = connection.execute(sa.select(central_db.versions.c.epoch_id).where(
+            central_db.versions.c.version == version)).scalar_one()
+        for table in (central_db.flags, central_db.payout_events, central_db.roster):
+            connection.execute(table.delete())
+        rows = []
+        for index, recipient in enumerate(recipients):
+            point = None if recipient.point_id is None else PayoutPoint(
+                recipient.point_id, recipient.point_name, "Jl. Raya 1", "kantor_pos")
+            payload = dataclasses.replace(
+                base, amount=recipient.amount, kode_wilayah=recipient.desa, payout_point=point,
+                schedule=dataclasses.replace(base.schedule, mode=recipient.mode))
+            row = roster_row(store, recipient.subject, f"{index:016d}",
+                             recipient.desa.rsplit(".", 1)[0], payload, version=version)
+            rows.append(row)
+        if rows:
+            connection.execute(sa.insert(central_db.roster), rows)
+        received = dt.datetime(2025, 12, 1)
+        for event in events:
+            moment = event.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
+            connection.execute(sa.insert(central_db.payout_events).values(
+                id=event.id, epoch_id=epoch, subject=event.subject, nik_last4="0000",
+                status=event.status, occurred_at=moment, occurred_offset=7 * 3600,
+                point_id="KP-1", source="csv", source_ref="gen", row_ref=str(event.id),
+                reason_code=None, amount=event.amount, note=None, received_at=received))
+        for flag in flags:
+            connection.execute(sa.insert(central_db.flags).values(
+                event_id=flag.event_id, code="burst", severity="medium", detail="gen",
+                kecamatan=None))
+
+
+def comparable(report) -> dict[str, object]:
+    data = report.to_dict()
+    data.pop("version")
+    if not report.days:  # without a payout the time is the publish's (or now)
+        data.pop("as_of")
+    return data | {"provinces": report.provinces}
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(world=worlds(), region=st.sampled_from([None, "32", "32.01"]))
+def test_the_database_counts_as_the_engine(empty_store: CentralStore, world, region) -> None:
+    recipients, events, flags = world
+    recipients = [recipient._replace(point_name=POINT_NAMES.get(recipient.point_id or "", ""))
+                  for recipient in recipients]
+    write_world_rows(empty_store, (recipients, events, flags))
+    if any(event.occurred_at.tzinfo is not WIB for event in events):
+        raise AssertionError("the generated events are in WIB")
+    tally = load_snapshot(empty_store, region=region).tally
+    for level in LEVELS:
+        if region is not None and level != "titik" and region.count(".") > LEVELS.index(level):
+            continue
+        expected = comparable(build_report(recipients, events, flags, level=level,
+                                           region=region))
+        assert comparable(load_report(empty_store, level=level, region=region)) == expected
+        assert comparable(report_from_tally(tally, level=level, region=region)) == expected
