@@ -61,6 +61,7 @@ from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_nam
 
 __all__ = [
     "DISTRIBUTION_COLUMNS",
+    "Aggregates",
     "PayoutPointRow",
     "PlannedRecipient",
     "ProgramConfig",
@@ -464,6 +465,30 @@ def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]
                              program=plan.program.program, key=list_key(private_dir))
 
 
+class Aggregates:
+    """:func:`compute_aggregates` as a publish's aggregator, with :meth:`input_key`: the text of
+    everything it reads for one kecamatan, so that a kecamatan whose aggregate inputs did not
+    change (an address corrected, a name fixed) keeps its published aggregates file."""
+
+    def __init__(self, program: Program, flagged: Mapping[str, int]) -> None:
+        self.program = program
+        self.flagged = dict(flagged)
+
+    def __call__(self, records: Iterable[tuple[str, RecordPayload]]) -> dict[str, dict[str, Any]]:
+        return compute_aggregates(records, self.program, flagged=self.flagged)
+
+    def input_key(self, kecamatan: str, payloads: Iterable[RecordPayload]) -> bytes:
+        rows = sorted(
+            (payload.kode_wilayah, payload.status, payload.amount,
+             payload.schedule.date.isoformat(),
+             payload.collected_at.date().isoformat()
+             if payload.status == "collected" and payload.collected_at is not None else "")
+            for payload in payloads)
+        return json.dumps([AGGREGATES_FORMAT, kecamatan, self.program.to_dict(),
+                           self.flagged.get(kecamatan, 0), rows], sort_keys=True,
+                          separators=(",", ":")).encode()
+
+
 def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program, *,
                        flagged: Mapping[str, int] | None = None, suppress: bool = True,
                        ) -> dict[str, dict[str, Any]]:
@@ -762,11 +787,15 @@ class StreamedPlan:
                                 line))
             self.db.executemany("UPDATE rows SET status = ?, point = ?, sched = ?"
                                 " WHERE line = ?", updates)
-            del rows, requests, result, updates
+            served = [(line, desa, body) for line, desa, body in rows
+                      if body[0] not in unserved]
             for kec in group:
-                recipients = list(self.recipients(kec))
-                self.counts[kec] = len(recipients)
-                same_person[kec] = _same_person(recipients)
+                self.counts[kec] = 0
+            for _line, desa, _body in served:
+                self.counts[kecamatan_of(desa)] += 1
+            for kec, warnings in _same_person(served).items():
+                same_person[kec] = warnings
+            del rows, requests, result, updates, served
         self.db.execute("COMMIT")
         if shortages:
             shortages.sort(key=lambda short: short["desa"])
@@ -868,9 +897,22 @@ class StreamedPlan:
         return sorted(paths, key=lambda path: path.name[:-len(".csv")])
 
 
-def _same_person(recipients: list[PlannedRecipient]) -> list[RosterWarning]:
-    return [warning for warning in _warnings(_NumberCells(), recipients)
-            if warning.code == "same_person_two_niks"]
+def _same_person(rows: list[tuple[int, str, list[Any]]]) -> dict[str, list[RosterWarning]]:
+    """The ``same_person_two_niks`` warnings of published rows ``(line, desa, body)``, per
+    kecamatan, in the order :func:`_warnings` gives them (groups by their first NIK)."""
+    seen: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    for line, desa, body in sorted(rows, key=lambda row: (kecamatan_of(row[1]), row[2][0])):
+        nik, name = body[0], body[2]
+        seen[(_normal_name(name), nik[6:12], desa)].append((nik, line))
+    found: dict[str, list[RosterWarning]] = defaultdict(list)
+    for (_name, _born, desa), group in seen.items():
+        if len(group) > 1:
+            lines = tuple(sorted(line for _nik, line in group))
+            found[kecamatan_of(desa)].append(RosterWarning(
+                "same_person_two_niks", lines,
+                _("lines {lines} have the same name, birth date and desa under different "
+                  "NIKs: one person registered twice?").format(lines=", ".join(map(str, lines)))))
+    return found
 
 
 def _number_warnings(cells: _NumberCells) -> list[RosterWarning]:

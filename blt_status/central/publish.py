@@ -50,7 +50,7 @@ from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_out
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey
-from blt_status.errors import CentralError
+from blt_status.errors import CentralError, SyncError
 from blt_status.i18n import format_number, format_percent
 from blt_status.indexer import IndexParams
 from blt_status.layout import (
@@ -329,6 +329,7 @@ class _Entry:
     blob_hashes: dict[str, str] = field(default_factory=dict)
     cache_write: list[str] = field(default_factory=list)  # views whose cache row is rewritten
     sealed_keys: dict[str, bytes] = field(default_factory=dict, repr=False)  # from the cache
+    tags: dict[str, bytes] = field(default_factory=dict, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
 
 
@@ -490,10 +491,15 @@ class _Plan:
     dirty: set[str] = field(default_factory=set)
     keys_reused: int = 0
     keys_derived: int = 0
+    aggregate_keys: dict[str, str] = field(default_factory=dict)  # per kecamatan
 
     @property
     def removed(self) -> int:
         return sum(change.removed for change in self.changes.values())
+
+    @property
+    def previous_aggregate_keys(self) -> dict[str, str]:
+        return dict(self.previous_inputs.get(AGGREGATE_KEYS, {}))  # type: ignore[arg-type]
 
     def change(self, kec: str) -> KecamatanChange:
         return self.changes.setdefault(kec, KecamatanChange())
@@ -790,9 +796,28 @@ def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]
     return canaries
 
 
-def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None:
-    """One kecamatan's missing keys and sealed records; cached keys unsealed, changed records
-    sealed again. In slices: the pickled work and its results of one slice are alive at a time."""
+def _previous_tags(store: CentralStore, plan: _Plan, view: str, kec: str) -> dict[bytes, bytes]:
+    """Sealed record -> lookup tag, from the kecamatan's published shard (empty if none)."""
+    from blt_status.layout import read_shard
+
+    target = plan.previous_targets.get(shard_target(view, kec))
+    if target is None:
+        return {}
+    path = target_path_on_disk(store.targets_dir, target)
+    try:
+        with path.open("rb") as handle:
+            return {record.blob: record.tag
+                    for record in read_shard(handle, view=view, region=kec)}
+    except (OSError, SyncError):  # gone or damaged: the tags come from the keys instead
+        return {}
+
+
+def _derive(store: CentralStore, plan: _Plan, decided: _Kecamatan, deriver: _Deriver) -> None:
+    """One kecamatan's missing keys and sealed records; changed records sealed again.
+
+    An unchanged record keeps its sealed blob and the tag it has in the published shard: its
+    cached key is not even unsealed. In slices: the pickled work and its results of one slice
+    are alive at a time."""
     work = decided.work
     slice_size = _DERIVE_SLICE * deriver.workers
     for start in range(0, len(work), slice_size):
@@ -801,20 +826,53 @@ def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None
                                   _view_payload(entry.published, view)) for entry, view in refs]
         for (entry, view), (root, blob) in zip(refs, deriver(items), strict=True):
             entry.keys[view] = root
+            entry.tags[view] = IndexKey.from_root(root).tag
             entry.blobs[view] = blob
-    for entry in decided.entries:
-        for view, sealed in entry.sealed_keys.items():
-            entry.keys[view] = store.unseal(sealed, _key_aad(entry.subject, view))
     for entry, view in decided.reseal:
-        entry.blobs[view] = seal_payload(_view_payload(entry.published, view),
-                                         key=IndexKey.from_root(entry.keys[view]),
+        key = IndexKey.from_root(store.unseal(entry.sealed_keys[view],
+                                              _key_aad(entry.subject, view)))
+        entry.tags[view] = key.tag
+        entry.blobs[view] = seal_payload(_view_payload(entry.published, view), key=key,
                                          shard=entry.shard).blob
+    for view in VIEWS:
+        published: dict[bytes, bytes] | None = None
+        for entry in decided.entries:
+            if view in entry.tags:
+                continue
+            if published is None:
+                published = _previous_tags(store, plan, view, decided.name)
+            tag = published.get(entry.blobs[view])
+            if tag is None:
+                tag = IndexKey.from_root(store.unseal(entry.sealed_keys[view],
+                                                      _key_aad(entry.subject, view))).tag
+            entry.tags[view] = tag
 
 
 def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[SealedRecord]:
     for entry in entries:
-        yield SealedRecord(IndexKey.from_root(entry.keys[view]).tag, kecamatan,
-                           entry.blobs[view])
+        yield SealedRecord(entry.tags[view], kecamatan, entry.blobs[view])
+
+
+AGGREGATE_KEYS = "aggregate_inputs"
+"""The key of ``versions.inputs`` that holds each kecamatan's aggregate input hash."""
+
+
+def _stage_aggregates(store: CentralStore, plan: _Plan, transaction: RepoTransaction,
+                      aggregate: Aggregator, decided: _Kecamatan) -> None:
+    """Compute one kecamatan's aggregates file, or keep the published one when the aggregator
+    says (``input_key``) that what it reads of this kecamatan has not changed."""
+    kec = decided.name
+    input_key = getattr(aggregate, "input_key", None)
+    if input_key is not None:
+        key = store.keyed_hash(input_key(kec, (entry.published for entry in decided.entries)))
+        plan.aggregate_keys[kec] = key
+        previous = plan.previous_targets.get(aggregates_target(kec))
+        if previous is not None and plan.previous_aggregate_keys.get(kec) == key:
+            transaction.keep_target(previous)
+            return
+    aggregates = aggregate((kec, entry.published) for entry in decided.entries)
+    if kec in aggregates:
+        transaction.add_target(aggregates_target(kec), *aggregates_file(kec, aggregates[kec]))
 
 
 def _stage_rows(store: CentralStore, staging: _Staging, decided: _Kecamatan,
@@ -833,7 +891,9 @@ def _stage_rows(store: CentralStore, staging: _Staging, decided: _Kecamatan,
     staging.add("roster", new_rows)
     staging.add("cache", [
         (entry.subject, view, entry.shard if view == "officer" else "",
-         store.seal(entry.keys[view], _key_aad(entry.subject, view)), entry.blobs[view],
+         entry.sealed_keys.get(view) or store.seal(entry.keys[view],
+                                                   _key_aad(entry.subject, view)),
+         entry.blobs[view],
          entry.blob_hashes[view])
         for entry in decided.entries for view in sorted(entry.cache_write)])
 
@@ -869,7 +929,8 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
     connection.execute(sa.insert(versions).values(
         version=version, epoch_id=plan.epoch.id, created_at=now.astimezone(dt.UTC)
         .replace(tzinfo=None), program=json.dumps(plan.program.to_dict(), sort_keys=True),
-        inputs=json.dumps(dict(inputs), sort_keys=True),
+        inputs=json.dumps({**inputs, AGGREGATE_KEYS: dict(sorted(plan.aggregate_keys.items()))},
+                          sort_keys=True),
         canaries=json.dumps(canaries, sort_keys=True), records=sum(counts.values()),
         kecamatan=json.dumps(counts), changes=json.dumps(plan.change_report(), sort_keys=True)))
     # Closed roster rows are kept: every published roster stays readable (a payout for someone
@@ -1006,9 +1067,11 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                              aggregates_target(kec)):
                     if name in plan.previous_targets:
                         transaction.keep_target(plan.previous_targets[name])
+                if kec in plan.previous_aggregate_keys:
+                    plan.aggregate_keys[kec] = plan.previous_aggregate_keys[kec]
                 shards_unchanged += len(VIEWS)
                 continue
-            _derive(store, decided, deriver)
+            _derive(store, plan, decided, deriver)
             for view in VIEWS:
                 data, custom = shard_file(view, kec, _sealed(view, kec, decided.entries),
                                           epoch=plan.epoch.id)
@@ -1017,10 +1080,7 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                     shards_written += 1
                 else:
                     shards_unchanged += 1
-            aggregates = aggregate((kec, entry.published) for entry in decided.entries)
-            if kec in aggregates:
-                transaction.add_target(aggregates_target(kec),
-                                       *aggregates_file(kec, aggregates[kec]))
+            _stage_aggregates(store, plan, transaction, aggregate, decided)
             _stage_rows(store, staging, decided, version)
             del decided
             if progress:
@@ -1134,18 +1194,15 @@ def published_info(store: CentralStore) -> tuple[int, Program, dict[str, str], s
 def refresh(store: CentralStore, *, now: dt.datetime | None = None,
             wait: float = 0) -> VersionResult:
     """Re-sign the current content as the next version (new expiry dates, no new shards)."""
-    from blt_status.central.plan import compute_aggregates
+    from blt_status.central.plan import Aggregates
 
     with store.lock(wait=wait):
         info = published_info(store)
         if info is None:
             raise CentralError("nothing_published")
         program = info[1]
-        flagged = _flagged(store)
         return publish_records(store, None, program=program,
-                               aggregate=lambda items: compute_aggregates(
-                                   items, program, flagged=flagged),
-                               now=now)
+                               aggregate=Aggregates(program, _flagged(store)), now=now)
 
 
 def rotate_keys(store: CentralStore, roles: Sequence[str], *,
@@ -1199,7 +1256,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     rejected (``publish_mostly_rejected``). ``dry_run`` reports what would change and writes
     nothing at all.
     """
-    from blt_status.central.plan import StreamedPlan, compute_aggregates
+    from blt_status.central.plan import Aggregates, StreamedPlan
 
     def row_progress(done: int, total: int) -> None:
         if progress is not None:
@@ -1217,10 +1274,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
         else:
             inputs = {"program": store.save_input(Path(program_toml), ".toml"),
                       "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
-        flagged = _flagged(store)
         result = publish_records(
-            store, plan, program=program,
-            aggregate=lambda items: compute_aggregates(items, program, flagged=flagged),
+            store, plan, program=program, aggregate=Aggregates(program, _flagged(store)),
             inputs=inputs, distribution=plan.write_distribution_lists,
             workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
         if result.published + plan.rejected_count != plan.input_rows:
@@ -1296,12 +1351,10 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
                           duplicates=duplicates, published=False)
     if not publish:
         return report
-    from blt_status.central.plan import compute_aggregates
+    from blt_status.central.plan import Aggregates
 
-    flagged = _flagged(store)
     result = publish_records(store, None, program=program,
-                             aggregate=lambda items: compute_aggregates(
-                                 items, program, flagged=flagged),
+                             aggregate=Aggregates(program, _flagged(store)),
                              workers=workers, progress=progress, now=now, wait=wait)
     report.version = result.version
     report.shards_written = result.shards_written
