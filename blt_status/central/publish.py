@@ -78,6 +78,7 @@ __all__ = [
     "KecamatanChange",
     "Progress",
     "PublishReport",
+    "RejectionLog",
     "VersionResult",
     "check_guards",
     "derive_keys",
@@ -121,11 +122,58 @@ class VersionResult:
     dry_run: bool = False
 
 
+class RejectionLog(Sequence[dict[str, Any]]):
+    """The rejected rows of a publish (line, masked NIK, code, reason), in line order, kept in a
+    private temporary file and read back when asked: a national file's rejections are not held
+    in memory. The file is removed when the log is no longer referenced."""
+
+    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+        import tempfile
+        import weakref
+
+        folder = Path(tempfile.mkdtemp(prefix="blt-rejected-"))  # 0700
+        self._path = folder / "rejected.jsonl"
+        self._count = 0
+        with self._path.open("w", encoding="utf-8") as handle:
+            for item in items:
+                handle.write(json.dumps(dict(item), ensure_ascii=False) + "\n")
+                self._count += 1
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self._path.open(encoding="utf-8") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+    def __getitem__(self, index: Any) -> Any:
+        import itertools
+
+        if isinstance(index, slice):
+            wanted = range(self._count)[index]
+            if wanted.step != 1:
+                return [item for number, item in enumerate(self) if number in wanted]
+            return list(itertools.islice(self, wanted.start, wanted.stop))
+        position = range(self._count)[index]  # IndexError as a list's
+        return next(itertools.islice(self, position, None))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == self._count \
+            and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RejectionLog({self._count} rows)"
+
+
 @dataclass
 class PublishReport:
     version: int
     published: int
-    rejected: list[dict[str, Any]]
+    rejected: Sequence[dict[str, Any]]
     input_rows: int
     shards_written: int
     shards_unchanged: int
@@ -1280,7 +1328,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
             workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
         if result.published + plan.rejected_count != plan.input_rows:
             raise CentralError("count_mismatch")
-        rejected = [rejection.to_dict() for rejection in plan.rejections()]
+        rejected = RejectionLog(rejection.to_dict() for rejection in plan.rejections())
         return PublishReport(result.version, result.published, rejected, plan.input_rows,
                              result.shards_written, result.shards_unchanged,
                              result.keys_derived, result.keys_reused, result.kecamatan,
