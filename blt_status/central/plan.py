@@ -873,27 +873,40 @@ class StreamedPlan:
     def write_distribution_lists(self, out_dir: Path, *, version: int | None = None,
                                  private_dir: Path | None = None) -> list[Path]:
         """As :func:`write_distribution_lists`, one group of kecamatan in memory at a time."""
-        from blt_status.central.lists import list_key, list_rows, write_point_lists
+        from blt_status.central.lists import (
+            PUBLIC_KEY_NAME,
+            list_key,
+            list_rows,
+            public_pem,
+            write_signed_list,
+        )
+        from blt_status.store import atomic_write_bytes
 
         if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
             private_dir, version = out_dir.parent.parent, int(out_dir.name)
         key = list_key(private_dir or out_dir)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write_bytes(out_dir / PUBLIC_KEY_NAME, public_pem(key.public_key()), mode=0o600)
         groups: dict[str, list[str]] = defaultdict(list)
         for kec in self.kecamatan:
             groups[self._groups.find(kec)].append(kec)
         paths: list[Path] = []
+
+        def write(by_point: Mapping[str, list[Any]], point_ids: Iterable[str]) -> None:
+            for point_id in sorted(point_ids):  # an empty list where nobody is assigned
+                path = out_dir / f"{point_id}.csv"
+                write_signed_list(path, by_point.get(point_id, []), point_id=point_id,
+                                  version=version or 0, program=self.program.program, key=key)
+                paths.append(path)
+
         listed: set[str] = set()
         for group in sorted(groups.values()):
             rows = list_rows((recipient.nik_digits, recipient.payload)
                              for kec in group for recipient in self.recipients(kec))
             point_ids = set(self._groups.points_of(set(group))) | set(rows)
-            paths.extend(write_point_lists(rows, point_ids, out_dir, version=version or 0,
-                                           program=self.program.program, key=key))
+            write(rows, point_ids)
             listed |= point_ids
-        rest = set(self.payout_points) - listed
-        if rest or not paths:
-            paths.extend(write_point_lists({}, rest, out_dir, version=version or 0,
-                                           program=self.program.program, key=key))
+        write({}, set(self.payout_points) - listed)
         return sorted(paths, key=lambda path: path.name[:-len(".csv")])
 
 
