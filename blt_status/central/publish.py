@@ -50,7 +50,7 @@ from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_out
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey
-from blt_status.errors import CentralError, SyncError
+from blt_status.errors import CentralError
 from blt_status.i18n import format_number, format_percent
 from blt_status.indexer import IndexParams
 from blt_status.layout import (
@@ -844,28 +844,10 @@ def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]
     return canaries
 
 
-def _previous_tags(store: CentralStore, plan: _Plan, view: str, kec: str) -> dict[bytes, bytes]:
-    """Sealed record -> lookup tag, from the kecamatan's published shard (empty if none)."""
-    from blt_status.layout import read_shard
-
-    target = plan.previous_targets.get(shard_target(view, kec))
-    if target is None:
-        return {}
-    path = target_path_on_disk(store.targets_dir, target)
-    try:
-        with path.open("rb") as handle:
-            return {record.blob: record.tag
-                    for record in read_shard(handle, view=view, region=kec)}
-    except (OSError, SyncError):  # gone or damaged: the tags come from the keys instead
-        return {}
-
-
-def _derive(store: CentralStore, plan: _Plan, decided: _Kecamatan, deriver: _Deriver) -> None:
-    """One kecamatan's missing keys and sealed records; changed records sealed again.
-
-    An unchanged record keeps its sealed blob and the tag it has in the published shard: its
-    cached key is not even unsealed. In slices: the pickled work and its results of one slice
-    are alive at a time."""
+def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None:
+    """One kecamatan's missing keys and sealed records; changed records sealed again, an
+    unchanged one keeps its sealed blob (its cached key is unsealed only for its lookup tag). In
+    slices: the pickled work and its results of one slice are alive at a time."""
     work = decided.work
     slice_size = _DERIVE_SLICE * deriver.workers
     for start in range(0, len(work), slice_size):
@@ -882,18 +864,11 @@ def _derive(store: CentralStore, plan: _Plan, decided: _Kecamatan, deriver: _Der
         entry.tags[view] = key.tag
         entry.blobs[view] = seal_payload(_view_payload(entry.published, view), key=key,
                                          shard=entry.shard).blob
-    for view in VIEWS:
-        published: dict[bytes, bytes] | None = None
-        for entry in decided.entries:
-            if view in entry.tags:
-                continue
-            if published is None:
-                published = _previous_tags(store, plan, view, decided.name)
-            tag = published.get(entry.blobs[view])
-            if tag is None:
-                tag = IndexKey.from_root(store.unseal(entry.sealed_keys[view],
-                                                      _key_aad(entry.subject, view))).tag
-            entry.tags[view] = tag
+    for entry in decided.entries:
+        for view, sealed in entry.sealed_keys.items():
+            if view not in entry.tags:
+                entry.tags[view] = IndexKey.from_root(
+                    store.unseal(sealed, _key_aad(entry.subject, view))).tag
 
 
 def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[SealedRecord]:
@@ -1119,7 +1094,7 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                     plan.aggregate_keys[kec] = plan.previous_aggregate_keys[kec]
                 shards_unchanged += len(VIEWS)
                 continue
-            _derive(store, plan, decided, deriver)
+            _derive(store, decided, deriver)
             for view in VIEWS:
                 data, custom = shard_file(view, kec, _sealed(view, kec, decided.entries),
                                           epoch=plan.epoch.id)
