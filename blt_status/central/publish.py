@@ -1,20 +1,26 @@
 """Publishing a version: seal records per view, write shard/params/aggregate targets, sign.
 
 The flow of one version (``publish_files``, ``ingest_events`` and ``refresh`` all end in
-:func:`publish_records`):
+:func:`publish_records`); memory holds one kecamatan's recipients at a time:
 
-1. Compare the new roster with the published one in the database, with every status computed
-   from the roster and the payout ledger: which recipients are added, removed, changed, and
-   so which kecamatan change. A dry run stops here; so does a refused guard.
-2. Argon2id root keys for NIKs not yet known in this epoch (spread over all cores, chunked),
-   sealing their records in the same worker; known NIKs reuse their cached key, and an
-   unchanged record reuses its sealed blob, so an unchanged shard has the same bytes and hash.
-3. Stage the targets of changed kecamatan (both views and the aggregates) and ``params.json``;
-   unchanged kecamatan carry their previous target entries over untouched.
-4. In one database transaction write the roster changes, the key cache and the version row,
-   write ``<v>.targets.json`` and ``<v>.snapshot.json``, replace ``timestamp.json`` and only
-   then commit. Any error before that removes everything written: ``public/`` is
-   byte-identical to before and the database stays at the previous version.
+1. Stream the published roster's subjects (nothing unsealed) and ask the new roster (a
+   :class:`~blt_status.central.plan.StreamedPlan` on disk, a mapping, or the published roster
+   itself) where each one is now: removals per kecamatan. The guards refuse here, before
+   anything is derived.
+2. Kecamatan by kecamatan: read its new recipients, their published roster rows, ledger
+   statuses and cached keys by subject, and decide for each whether the roster row, the key and
+   the sealed record can be kept (a dry run does only this, for the change report). For a
+   kecamatan that changed: Argon2id root keys for NIKs not yet known in this epoch (one process
+   pool for the whole publish, or the Dask cluster), sealing in the same worker; known NIKs
+   keep their cached key and an unchanged record its sealed blob, so an unchanged shard has the
+   same bytes and hash. Its shards and aggregates are staged as targets, its roster and
+   key-cache rows written (sealed) to a private staging file. An unchanged kecamatan carries
+   its previous target entries over untouched.
+3. In one database transaction copy the staged rows (closing the rows of removed or changed
+   recipients), write the version row, write ``<v>.targets.json`` and ``<v>.snapshot.json``,
+   replace ``timestamp.json`` and only then commit. Any error before that removes everything
+   written: ``public/`` is byte-identical to before and the database stays at the previous
+   version.
 """
 
 from __future__ import annotations
