@@ -30,9 +30,12 @@ Reasons name line numbers, codes and values of non-personal fields, never a NIK,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,27 +51,30 @@ from blt_status.central.inputs import (
     load_payout_points,
     load_program,
 )
-from blt_status.central.schedule import ScheduleRequest, build_schedule
+from blt_status.central.schedule import CapacityShortError, ScheduleRequest, build_schedule
 from blt_status.errors import KkError, NikError
 from blt_status.i18n import N_, _
 from blt_status.layout import AGGREGATES_FORMAT
 from blt_status.nik import mask_digits, parse_kk, parse_nik
-from blt_status.records import Program, RecordPayload
+from blt_status.records import Program, RecordPayload, Schedule
 from blt_status.regions import dotted, is_current_desa, kecamatan_of, region_name
 
 __all__ = [
     "DISTRIBUTION_COLUMNS",
+    "Aggregates",
     "PayoutPointRow",
     "PlannedRecipient",
     "ProgramConfig",
     "PublicationPlan",
     "Rejection",
     "RosterWarning",
+    "StreamedPlan",
     "compute_aggregates",
     "load_payout_points",
     "load_program",
     "mask_raw_nik",
     "number_reason",
+    "plan_in_memory",
     "plan_publication",
     "roster_warnings",
     "safe_code_text",
@@ -329,6 +335,26 @@ def plan_publication(recipients_csv: Path, payout_points_csv: Path, program_toml
                      today: dt.date | None = None) -> PublicationPlan:
     """Read the inputs and decide, for every row, what is published and what is rejected.
 
+    The whole plan in memory (for tests, tools and small files): the rows are checked by
+    :class:`StreamedPlan`, which a publish uses directly, one kecamatan at a time.
+    """
+    with StreamedPlan.build(recipients_csv, payout_points_csv, program_toml,
+                            progress=progress, today=today) as streamed:
+        recipients = [recipient for kec in streamed.kecamatan
+                      for recipient in streamed.recipients(kec)]
+        plan = PublicationPlan(streamed.program, recipients, list(streamed.rejections()),
+                               streamed.input_rows, streamed.payout_points,
+                               list(streamed.warnings))
+    if plan.input_rows != len(plan.recipients) + len(plan.rejected):  # pragma: no cover
+        raise AssertionError("every input row must be published or rejected")
+    return plan
+
+
+def plan_in_memory(recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
+                   progress: Callable[[int, int], None] | None = None,
+                   today: dt.date | None = None) -> PublicationPlan:
+    """Read the inputs and decide, for every row, what is published and what is rejected.
+
     The recipients file is read as a stream (one row in memory at a time; what is kept is the
     checked fields of eligible rows). Raises :class:`FileFormatError` for an unusable file and
     :class:`~blt_status.central.schedule.CapacityShortError` when the payout points cannot hold
@@ -439,6 +465,30 @@ def write_distribution_lists(plan: PublicationPlan, out_dir: Path) -> list[Path]
                              program=plan.program.program, key=list_key(private_dir))
 
 
+class Aggregates:
+    """:func:`compute_aggregates` as a publish's aggregator, with :meth:`input_key`: the text of
+    everything it reads for one kecamatan, so that a kecamatan whose aggregate inputs did not
+    change (an address corrected, a name fixed) keeps its published aggregates file."""
+
+    def __init__(self, program: Program, flagged: Mapping[str, int]) -> None:
+        self.program = program
+        self.flagged = dict(flagged)
+
+    def __call__(self, records: Iterable[tuple[str, RecordPayload]]) -> dict[str, dict[str, Any]]:
+        return compute_aggregates(records, self.program, flagged=self.flagged)
+
+    def input_key(self, kecamatan: str, payloads: Iterable[RecordPayload]) -> bytes:
+        rows = sorted(
+            (payload.kode_wilayah, payload.status, payload.amount,
+             payload.schedule.date.isoformat(),
+             payload.collected_at.date().isoformat()
+             if payload.status == "collected" and payload.collected_at is not None else "")
+            for payload in payloads)
+        return json.dumps([AGGREGATES_FORMAT, kecamatan, self.program.to_dict(),
+                           self.flagged.get(kecamatan, 0), rows], sort_keys=True,
+                          separators=(",", ":")).encode()
+
+
 def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program, *,
                        flagged: Mapping[str, int] | None = None, suppress: bool = True,
                        ) -> dict[str, dict[str, Any]]:
@@ -498,3 +548,386 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
         if suppress:
             result[kecamatan] = suppress_small_cells(result[kecamatan])
     return result
+
+
+# -- the streamed plan: checked rows in a private scratch database --------------------------------
+#
+# A national file does not fit in memory as rows. The streamed plan checks each row as it is
+# read and puts what it needs of it into a scratch SQLite file in a private temporary folder:
+# line, the NIK's and KK's keyed hashes (for the duplicate rules), the kecamatan and desa, the
+# masked NIK and the rest of the row sealed (AES-GCM). Hashes and seal use a key that lives in
+# this process only and dies with it, so the file is unreadable without it (and it is deleted
+# when the plan closes). The duplicate rules then run as SQL over indexes, the schedule runs per
+# group of kecamatan that share payout points, and a publish reads the recipients back one
+# kecamatan at a time.
+
+_INSERT_BATCH = 2000
+
+
+class _Groups:
+    """Kecamatan joined when a payout point serves more than one (they share its capacity)."""
+
+    def __init__(self, points: Mapping[str, PayoutPointRow]) -> None:
+        self.parent: dict[str, str] = {}
+        self.point_kecamatan: dict[str, set[str]] = {}
+        for pid, point in points.items():
+            kecs = {kecamatan_of(code) for code in point.serves}
+            self.point_kecamatan[pid] = kecs
+            first = min(kecs) if kecs else None
+            for kec in kecs:
+                if first is not None:
+                    self.union(first, kec)
+
+    def find(self, kec: str) -> str:
+        root = kec
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while kec != root:  # path compression
+            self.parent[kec], kec = root, self.parent.get(kec, kec)
+        return root
+
+    def union(self, first: str, second: str) -> None:
+        a, b = self.find(first), self.find(second)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+        self.parent.setdefault(min(a, b), min(a, b))
+
+    def points_of(self, kecamatan: set[str]) -> list[str]:
+        return sorted(pid for pid, kecs in self.point_kecamatan.items() if kecs & kecamatan)
+
+
+class StreamedPlan:
+    """The checked recipients of one publish, held on disk; one kecamatan in memory at a time.
+
+    Same answers as :func:`plan_in_memory` (tests compare them). ``build`` reads and checks the
+    files (raising :class:`FileFormatError` or :class:`CapacityShortError` before anything is
+    written); the plan is a context manager that deletes its scratch folder on exit.
+    """
+
+    def __init__(self, program: ProgramConfig, payout_points: dict[str, PayoutPointRow],
+                 subject: Callable[[str], str] | None = None) -> None:
+        import sqlite3
+        import tempfile
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.program = program
+        self.payout_points = payout_points
+        self._subject = subject
+        self._folder = Path(tempfile.mkdtemp(prefix="blt-plan-"))  # 0700
+        self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
+        self._hash_key = AESGCM.generate_key(bit_length=256)
+        self.db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
+                       "cache_size=-16000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute(
+            "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
+            " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
+            " status TEXT, winner INTEGER, point TEXT, sched TEXT)")
+        self.db.execute("CREATE TABLE rejected (line INTEGER PRIMARY KEY, masked TEXT,"
+                        " code TEXT, reason TEXT)")
+        self.input_rows = 0
+        self.published = 0
+        self.rejected_count = 0
+        self.kecamatan: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.warnings: list[RosterWarning] = []
+        self._groups = _Groups(payout_points)
+        self._subject_index = False
+
+    # -- life cycle
+
+    def __enter__(self) -> StreamedPlan:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        import shutil
+
+        self.db.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    @classmethod
+    def build(cls, recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
+              progress: Callable[[int, int], None] | None = None,
+              today: dt.date | None = None,
+              subject: Callable[[str], str] | None = None) -> StreamedPlan:
+        program = load_program(program_toml, today=today)
+        payout_points = load_payout_points(payout_points_csv)
+        estimate = csv_row_estimate(recipients_csv)
+        plan = cls(program, payout_points, subject)
+        try:
+            plan._check_rows(iter_csv_rows(recipients_csv, RECIPIENT_COLUMNS,
+                                           encoding_checked=True),
+                             today or dt.date.today(), progress, estimate)
+            plan._apply_duplicate_rules()
+            plan._schedule()
+        except BaseException:
+            plan.close()
+            raise
+        return plan
+
+    # -- sealing inside the scratch file
+
+    def _hash(self, text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), key=self._hash_key, digest_size=16).digest()
+
+    def _seal(self, data: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, data, None)
+
+    def _unseal(self, data: bytes) -> Any:
+        return json.loads(self._aead.decrypt(data[:12], data[12:], None))
+
+    # -- pass 1: check every row, keep the valid ones on disk
+
+    def _check_rows(self, rows: Iterable[CsvRow], today: dt.date,
+                    progress: Callable[[int, int], None] | None, total: int) -> None:
+        cells = _NumberCells()
+        valid: list[tuple[Any, ...]] = []
+        rejected: list[tuple[int, str, str, str]] = []
+        done = 0
+
+        def flush() -> None:
+            self.db.executemany("INSERT INTO rows (line, nik_h, kk_h, subject, kec, desa, active,"
+                                " desil, masked, body) VALUES (?,?,?,?,?,?,?,?,?,?)", valid)
+            self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?)", rejected)
+            valid.clear()
+            rejected.clear()
+
+        self.db.execute("BEGIN")
+        for done, row in enumerate(rows, start=1):
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done, max(total, done))
+            cells.add(row)
+            checked = _validate_row(row, today)
+            if isinstance(checked, Rejection):
+                rejected.append((checked.line, checked.nik_masked, checked.code, checked.reason))
+            else:
+                body = json.dumps([checked.nik_digits, checked.kk_digits, checked.name,
+                                   checked.address, checked.household_size,
+                                   checked.special_needs], separators=(",", ":")).encode()
+                valid.append((checked.line, self._hash(checked.nik_digits),
+                               self._hash(checked.kk_digits),
+                               self._subject(checked.nik_digits) if self._subject else None,
+                               kecamatan_of(checked.desa), checked.desa, int(checked.active),
+                               checked.desil, mask_digits(checked.nik_digits),
+                               self._seal(body)))
+            if len(valid) + len(rejected) >= _INSERT_BATCH:
+                flush()
+        flush()
+        self.db.execute("COMMIT")
+        if progress is not None and done:
+            progress(done, done)
+        self.input_rows = done
+        self._cells = cells
+
+    # -- pass 2: the duplicate and eligibility rules, in the database
+
+    def _apply_duplicate_rules(self) -> None:
+        db = self.db
+        db.execute("BEGIN")
+        db.execute("CREATE INDEX rows_nik ON rows (nik_h, line)")
+        # The first valid row of a NIK is used (even when it is not eligible).
+        db.execute("UPDATE rows SET status = 'duplicate_nik', winner = (SELECT min(r.line)"
+                   " FROM rows r WHERE r.nik_h = rows.nik_h) WHERE line > (SELECT min(r.line)"
+                   " FROM rows r WHERE r.nik_h = rows.nik_h)")
+        db.execute("UPDATE rows SET status = 'not_active' WHERE status IS NULL AND active = 0")
+        db.execute("UPDATE rows SET status = 'desil_above_max' WHERE status IS NULL"
+                   " AND desil > ?", (self.program.max_desil,))
+        db.execute("CREATE INDEX rows_kk ON rows (kk_h, status, line)")
+        # One recipient per household: the first eligible row of a KK.
+        db.execute("UPDATE rows SET status = 'duplicate_kk', winner = (SELECT min(r.line)"
+                   " FROM rows r WHERE r.kk_h = rows.kk_h AND r.status IS NULL)"
+                   " WHERE status IS NULL AND line > (SELECT min(r.line) FROM rows r"
+                   " WHERE r.kk_h = rows.kk_h AND r.status IS NULL)")
+        db.execute("CREATE INDEX rows_kec ON rows (kec, status)")
+        db.execute("COMMIT")
+
+    # -- pass 3: the schedule, per group of kecamatan sharing payout points
+
+    def _eligible(self, kecamatan: Iterable[str]) -> list[tuple[int, str, list[Any]]]:
+        chosen = sorted(kecamatan)
+        marks = ",".join("?" * len(chosen))
+        query = (f"SELECT line, desa, body FROM rows WHERE status IS NULL AND kec IN ({marks})")
+        return [(line, desa, self._unseal(body))
+                for line, desa, body in self.db.execute(query, chosen)]
+
+    def _schedule(self) -> None:
+        present = [kec for (kec,) in self.db.execute(
+            "SELECT DISTINCT kec FROM rows WHERE status IS NULL ORDER BY kec")]
+        groups: dict[str, list[str]] = defaultdict(list)
+        for kec in present:
+            groups[self._groups.find(kec)].append(kec)
+        shortages: list[dict[str, Any]] = []
+        same_person: dict[str, list[RosterWarning]] = {}
+        self.db.execute("BEGIN")
+        for group in sorted(groups.values()):
+            rows = self._eligible(group)
+            points = {pid: self.payout_points[pid]
+                      for pid in self._groups.points_of(set(group))}
+            requests = [ScheduleRequest(body[0], desa, body[5]) for _, desa, body in rows]
+            try:
+                result = build_schedule(requests, points, self.program)
+            except CapacityShortError as error:
+                shortages.extend(error.shortages)
+                continue
+            unserved = set(result.unserved)
+            updates: list[tuple[str | None, str | None, str | None, int]] = []
+            for line, _desa, body in rows:
+                if body[0] in unserved:
+                    updates.append(("no_payout_point", None, None, line))
+                    continue
+                assignment = result.assignments[body[0]]
+                updates.append((None, assignment.point.id,
+                                json.dumps(assignment.schedule.to_dict(), separators=(",", ":")),
+                                line))
+            self.db.executemany("UPDATE rows SET status = ?, point = ?, sched = ?"
+                                " WHERE line = ?", updates)
+            served = [(line, desa, body) for line, desa, body in rows
+                      if body[0] not in unserved]
+            for kec in group:
+                self.counts[kec] = 0
+            for _line, desa, _body in served:
+                self.counts[kecamatan_of(desa)] += 1
+            for kec, warnings in _same_person(served).items():
+                same_person[kec] = warnings
+            del rows, requests, result, updates, served
+        self.db.execute("COMMIT")
+        if shortages:
+            shortages.sort(key=lambda short: short["desa"])
+            raise CapacityShortError(shortages, f"{self.program.start}..{self.program.end}")
+        self.kecamatan = sorted(kec for kec, count in self.counts.items() if count)
+        self.published = sum(self.counts.values())
+        self.rejected_count = self.input_rows - self.published
+        recipients_warnings = [warning for kec in sorted(same_person)
+                               for warning in same_person[kec]]
+        self.warnings = recipients_warnings + _number_warnings(self._cells)
+
+    # -- reading the plan
+
+    def recipients(self, kec: str) -> Iterator[PlannedRecipient]:
+        """The recipients of one kecamatan, sorted by NIK (as :class:`PublicationPlan`)."""
+        program = self.program
+        query = ("SELECT line, desa, desil, point, sched, body FROM rows WHERE kec = ?"
+                 " AND status IS NULL AND point IS NOT NULL")
+        planned: list[PlannedRecipient] = []
+        schedules: dict[str, Schedule] = {}
+        for line, desa, desil, point_id, sched, body in self.db.execute(query, (kec,)):
+            nik, kk, name, address, household_size, special = self._unseal(body)
+            schedule = schedules.get(sched)
+            if schedule is None:
+                schedule = schedules[sched] = Schedule.from_dict(json.loads(sched))
+            amount = entitlement_amount(program.base_amount, program.rules,
+                                        household_size=household_size, desil=desil,
+                                        special_needs=special)
+            payload = RecordPayload(
+                view="officer", status="scheduled", amount=amount, program=program.program,
+                schedule=schedule, payout_point=self.payout_points[point_id].point, name=name,
+                kode_wilayah=desa, address=address, household_size=household_size,
+                special_needs=special)
+            planned.append(PlannedRecipient(nik, kk, kec, payload, line, desil))
+        planned.sort(key=lambda recipient: recipient.nik_digits)
+        yield from planned
+
+    def placed(self, subjects: Iterable[str]) -> dict[str, str]:
+        """The kecamatan of each published subject among ``subjects`` (store subjects)."""
+        if not self._subject_index:
+            self.db.execute("CREATE INDEX rows_subject ON rows (subject)")
+            self._subject_index = True
+        chosen = list(subjects)
+        found: dict[str, str] = {}
+        for start in range(0, len(chosen), 500):
+            part = chosen[start:start + 500]
+            query = (f"SELECT subject, kec FROM rows WHERE subject IN ({','.join('?' * len(part))})"
+                     " AND status IS NULL AND point IS NOT NULL")
+            found.update(self.db.execute(query, part))
+        return found
+
+    def rejections(self) -> Iterator[Rejection]:
+        """Every rejected row, by line."""
+        query = ("SELECT line, masked, code, reason, NULL, NULL, NULL FROM rejected UNION ALL"
+                 " SELECT line, masked, status, NULL, winner, desa, desil FROM rows"
+                 " WHERE status IS NOT NULL ORDER BY 1")
+        for line, masked, code, reason, winner, desa, desil in self.db.execute(query):
+            yield Rejection(line, masked, code, reason if reason is not None
+                            else self._reason(code, winner, desa, desil))
+
+    def _reason(self, code: str, winner: int | None, desa: str | None, desil: int) -> str:
+        if code == "duplicate_nik":
+            return _("the same NIK is on line {line}, which is used").format(line=winner)
+        if code == "duplicate_kk":
+            return _("this household (KK) already has a recipient on line {line}; one "
+                     "recipient per KK").format(line=winner)
+        if code == "not_active":
+            return _("status is nonaktif")
+        if code == "no_payout_point":
+            return _("no payout point serves desa {desa} or kecamatan {kecamatan}").format(
+                desa=desa, kecamatan=kecamatan_of(desa or ""))
+        return _("desil {desil} is above the program's maximum {maximum}").format(
+            desil=desil, maximum=self.program.max_desil)
+
+    def write_distribution_lists(self, out_dir: Path, *, version: int | None = None,
+                                 private_dir: Path | None = None) -> list[Path]:
+        """As :func:`write_distribution_lists`, one group of kecamatan in memory at a time."""
+        from blt_status.central.lists import (
+            PUBLIC_KEY_NAME,
+            list_key,
+            list_rows,
+            public_pem,
+            write_signed_list,
+        )
+        from blt_status.store import atomic_write_bytes
+
+        if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
+            private_dir, version = out_dir.parent.parent, int(out_dir.name)
+        key = list_key(private_dir or out_dir)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write_bytes(out_dir / PUBLIC_KEY_NAME, public_pem(key.public_key()), mode=0o600)
+        groups: dict[str, list[str]] = defaultdict(list)
+        for kec in self.kecamatan:
+            groups[self._groups.find(kec)].append(kec)
+        paths: list[Path] = []
+
+        def write(by_point: Mapping[str, list[Any]], point_ids: Iterable[str]) -> None:
+            for point_id in sorted(point_ids):  # an empty list where nobody is assigned
+                path = out_dir / f"{point_id}.csv"
+                write_signed_list(path, by_point.get(point_id, []), point_id=point_id,
+                                  version=version or 0, program=self.program.program, key=key)
+                paths.append(path)
+
+        listed: set[str] = set()
+        for group in sorted(groups.values()):
+            rows = list_rows((recipient.nik_digits, recipient.payload)
+                             for kec in group for recipient in self.recipients(kec))
+            point_ids = set(self._groups.points_of(set(group))) | set(rows)
+            write(rows, point_ids)
+            listed |= point_ids
+        write({}, set(self.payout_points) - listed)
+        return sorted(paths, key=lambda path: path.name[:-len(".csv")])
+
+
+def _same_person(rows: list[tuple[int, str, list[Any]]]) -> dict[str, list[RosterWarning]]:
+    """The ``same_person_two_niks`` warnings of published rows ``(line, desa, body)``, per
+    kecamatan, in the order :func:`_warnings` gives them (groups by their first NIK)."""
+    seen: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    for line, desa, body in sorted(rows, key=lambda row: (kecamatan_of(row[1]), row[2][0])):
+        nik, name = body[0], body[2]
+        seen[(_normal_name(name), nik[6:12], desa)].append((nik, line))
+    found: dict[str, list[RosterWarning]] = defaultdict(list)
+    for (_name, _born, desa), group in seen.items():
+        if len(group) > 1:
+            lines = tuple(sorted(line for _nik, line in group))
+            found[kecamatan_of(desa)].append(RosterWarning(
+                "same_person_two_niks", lines,
+                _("lines {lines} have the same name, birth date and desa under different "
+                  "NIKs: one person registered twice?").format(lines=", ".join(map(str, lines)))))
+    return found
+
+
+def _number_warnings(cells: _NumberCells) -> list[RosterWarning]:
+    return [warning for warning in _warnings(cells, [])
+            if warning.code == "excel_damaged_numbers"]

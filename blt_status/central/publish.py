@@ -1,20 +1,26 @@
 """Publishing a version: seal records per view, write shard/params/aggregate targets, sign.
 
 The flow of one version (``publish_files``, ``ingest_events`` and ``refresh`` all end in
-:func:`publish_records`):
+:func:`publish_records`); memory holds one kecamatan's recipients at a time:
 
-1. Compare the new roster with the published one in the database, with every status computed
-   from the roster and the payout ledger: which recipients are added, removed, changed, and
-   so which kecamatan change. A dry run stops here; so does a refused guard.
-2. Argon2id root keys for NIKs not yet known in this epoch (spread over all cores, chunked),
-   sealing their records in the same worker; known NIKs reuse their cached key, and an
-   unchanged record reuses its sealed blob, so an unchanged shard has the same bytes and hash.
-3. Stage the targets of changed kecamatan (both views and the aggregates) and ``params.json``;
-   unchanged kecamatan carry their previous target entries over untouched.
-4. In one database transaction write the roster changes, the key cache and the version row,
-   write ``<v>.targets.json`` and ``<v>.snapshot.json``, replace ``timestamp.json`` and only
-   then commit. Any error before that removes everything written: ``public/`` is
-   byte-identical to before and the database stays at the previous version.
+1. Stream the published roster's subjects (nothing unsealed) and ask the new roster (a
+   :class:`~blt_status.central.plan.StreamedPlan` on disk, a mapping, or the published roster
+   itself) where each one is now: removals per kecamatan. The guards refuse here, before
+   anything is derived.
+2. Kecamatan by kecamatan: read its new recipients, their published roster rows, ledger
+   statuses and cached keys by subject, and decide for each whether the roster row, the key and
+   the sealed record can be kept (a dry run does only this, for the change report). For a
+   kecamatan that changed: Argon2id root keys for NIKs not yet known in this epoch (one process
+   pool for the whole publish, or the Dask cluster), sealing in the same worker; known NIKs
+   keep their cached key and an unchanged record its sealed blob, so an unchanged shard has the
+   same bytes and hash. Its shards and aggregates are staged as targets, its roster and
+   key-cache rows written (sealed) to a private staging file. An unchanged kecamatan carries
+   its previous target entries over untouched.
+3. In one database transaction copy the staged rows (closing the rows of removed or changed
+   recipients), write the version row, write ``<v>.targets.json`` and ``<v>.snapshot.json``,
+   replace ``timestamp.json`` and only then commit. Any error before that removes everything
+   written: ``public/`` is byte-identical to before and the database stays at the previous
+   version.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -69,12 +75,16 @@ from blt_status.records import (
     seal_payload,
 )
 
+if TYPE_CHECKING:
+    from blt_status.central.plan import StreamedPlan
+
 __all__ = [
     "Guards",
     "IngestReport",
     "KecamatanChange",
     "Progress",
     "PublishReport",
+    "RejectionLog",
     "VersionResult",
     "check_guards",
     "derive_keys",
@@ -92,7 +102,7 @@ Progress = Callable[[str, int, int], None]
 Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mapping[str, Any]]]
 
 _MIN_PARALLEL_ITEMS = 64
-_DERIVE_SLICE = 8192  # work items per worker and slice: bounds the pickled work in flight
+_DERIVE_SLICE = 2048  # work items per worker and slice: bounds the pickled work in flight
 KEEP_TARGET_VERSIONS = 3  # devices mid-sync on a recent version still find its files
 KEEP_DISTRIBUTION_LISTS = 2  # the lists hold names: keep few copies
 
@@ -118,11 +128,58 @@ class VersionResult:
     dry_run: bool = False
 
 
+class RejectionLog(Sequence[dict[str, Any]]):
+    """The rejected rows of a publish (line, masked NIK, code, reason), in line order, kept in a
+    private temporary file and read back when asked: a national file's rejections are not held
+    in memory. The file is removed when the log is no longer referenced."""
+
+    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+        import tempfile
+        import weakref
+
+        folder = Path(tempfile.mkdtemp(prefix="blt-rejected-"))  # 0700
+        self._path = folder / "rejected.jsonl"
+        self._count = 0
+        with self._path.open("w", encoding="utf-8") as handle:
+            for item in items:
+                handle.write(json.dumps(dict(item), ensure_ascii=False) + "\n")
+                self._count += 1
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self._path.open(encoding="utf-8") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+    def __getitem__(self, index: Any) -> Any:
+        import itertools
+
+        if isinstance(index, slice):
+            wanted = range(self._count)[index]
+            if wanted.step != 1:
+                return [item for number, item in enumerate(self) if number in wanted]
+            return list(itertools.islice(self, wanted.start, wanted.stop))
+        position = range(self._count)[index]  # IndexError as a list's
+        return next(itertools.islice(self, position, None))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == self._count \
+            and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RejectionLog({self._count} rows)"
+
+
 @dataclass
 class PublishReport:
     version: int
     published: int
-    rejected: list[dict[str, Any]]
+    rejected: Sequence[dict[str, Any]]
     input_rows: int
     shards_written: int
     shards_unchanged: int
@@ -311,9 +368,45 @@ class KecamatanChange:
                 "unchanged": self.unchanged}
 
 
+_MISSING: Any = object()
+
+
+class _PerView:
+    """A value per view (officer, recipient): a two-slot stand-in for a small dict, since a
+    publish holds one per recipient of the kecamatan being built (a dict costs ~4x more)."""
+
+    __slots__ = ("officer", "recipient")
+
+    def __init__(self) -> None:
+        self.officer: Any = _MISSING
+        self.recipient: Any = _MISSING
+
+    def __getitem__(self, view: str) -> Any:
+        value = getattr(self, view)
+        if value is _MISSING:
+            raise KeyError(view)
+        return value
+
+    def __setitem__(self, view: str, value: Any) -> None:
+        setattr(self, view, value)
+
+    def __contains__(self, view: object) -> bool:
+        return getattr(self, str(view)) is not _MISSING
+
+    def get(self, view: str, default: Any = None) -> Any:
+        value = getattr(self, view)
+        return default if value is _MISSING else value
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for view in VIEWS:
+            value = getattr(self, view)
+            if value is not _MISSING:
+                yield view, value
+
+
 @dataclass(slots=True)
 class _Entry:
-    """One recipient of the version being built (in memory only)."""
+    """One recipient of the kecamatan being built (in memory only)."""
 
     subject: str
     nik: str = field(repr=False)
@@ -321,10 +414,12 @@ class _Entry:
     base: RecordPayload = field(repr=False)  # the roster's payload (as planned)
     published: RecordPayload = field(repr=False)  # with the ledger's status
     base_hash: str
-    keys: dict[str, bytes] = field(default_factory=dict, repr=False)
-    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
-    blob_hashes: dict[str, str] = field(default_factory=dict)
-    cache_write: list[str] = field(default_factory=list)  # views whose cache row is rewritten
+    keys: _PerView = field(default_factory=_PerView, repr=False)  # derived root keys
+    blobs: _PerView = field(default_factory=_PerView, repr=False)
+    blob_hashes: _PerView = field(default_factory=_PerView)
+    cache_write: _PerView = field(default_factory=_PerView)  # views whose cache row changes
+    sealed_keys: _PerView = field(default_factory=_PerView, repr=False)  # from the cache
+    tags: _PerView = field(default_factory=_PerView, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
 
 
@@ -336,32 +431,173 @@ class _CacheRow:
     blob_hash: str | None
 
 
+Previous = tuple[int, str, str]
+"""A published roster row: (row id, kecamatan, content hash)."""
+
+
+class _Source:
+    """Where the next version's recipients come from, one kecamatan at a time."""
+
+    kecamatan: list[str]
+    published: int
+    carry_over = False  # the published roster itself (nobody added or removed)
+
+    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
+                                                  Previous | None]]:
+        """``(subject, nik, officer payload, content hash, previous row if known)``."""
+        raise NotImplementedError
+
+    def placed(self, subjects: Sequence[str]) -> dict[str, str]:
+        """The kecamatan of each of ``subjects`` in the new version (absent: removed)."""
+        raise NotImplementedError
+
+
+class _MappingSource(_Source):
+    """Records given in memory (NIK -> (kecamatan, payload))."""
+
+    def __init__(self, store: CentralStore,
+                 records: Mapping[str, tuple[str, RecordPayload]]) -> None:
+        self.store = store
+        self.by_kec: dict[str, list[tuple[str, RecordPayload]]] = {}
+        self.where: dict[str, str] = {}
+        for nik, (shard, payload) in records.items():
+            if payload.view != "officer":
+                raise ValueError("publish expects officer-view payloads")
+            self.by_kec.setdefault(shard, []).append((nik, payload))
+            self.where[subject_of(store, nik)] = shard
+        self.kecamatan = sorted(self.by_kec)
+        self.published = len(records)
+
+    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
+                                                  Previous | None]]:
+        from blt_status.central.roster import content_hash
+
+        for nik, payload in self.by_kec.get(kec, []):
+            yield (subject_of(self.store, nik), nik, payload,
+                   content_hash(self.store, kec, payload), None)
+
+    def placed(self, subjects: Sequence[str]) -> dict[str, str]:
+        return {subject: self.where[subject] for subject in subjects if subject in self.where}
+
+
+class _PlanSource(_MappingSource):
+    """A :class:`~blt_status.central.plan.StreamedPlan`: read back per kecamatan from disk."""
+
+    def __init__(self, store: CentralStore, plan: StreamedPlan) -> None:
+        self.store = store
+        self.plan = plan
+        self.kecamatan = list(plan.kecamatan)
+        self.published = plan.published
+
+    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
+                                                  Previous | None]]:
+        from blt_status.central.roster import content_hash
+
+        for recipient in self.plan.recipients(kec):
+            yield (subject_of(self.store, recipient.nik_digits), recipient.nik_digits,
+                   recipient.payload, content_hash(self.store, kec, recipient.payload), None)
+
+    def placed(self, subjects: Sequence[str]) -> dict[str, str]:
+        return self.plan.placed(subjects)
+
+
+class _RosterSource(_Source):
+    """The published roster carried over (refresh, ingest): statuses from the ledger."""
+
+    carry_over = True
+
+    def __init__(self, store: CentralStore, connection: Connection, version: int) -> None:
+        from blt_status.central.roster import kecamatan_at
+
+        self.store = store
+        self.connection = connection
+        self.version = version
+        self.kecamatan = kecamatan_at(connection, version) if version else []
+        self.published = 0  # counted as read
+
+    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
+                                                  Previous | None]]:
+        from blt_status.central.roster import sealed_rows
+
+        for row in sealed_rows(self.store, self.connection, self.version, kec):
+            yield (row.subject, row.nik_digits, row.payload, row.payload_hash,
+                   (row.id, kec, row.payload_hash))
+
+    def placed(self, subjects: Sequence[str]) -> dict[str, str]:  # pragma: no cover
+        raise AssertionError("a carried-over roster removes nobody")
+
+
+# The roster columns a publish writes (``roster.roster_row``), as staged: everything but the
+# validity range, which the commit sets. Includes the plain report columns (revision 0002).
+_STAGED_ROSTER = ("subject", "nik_last4", "kecamatan", "desa", "point_id", "payload_hash",
+                  "sealed", "amount", "mode", "point_name")
+
+
+class _Staging:
+    """The new version's database rows, written kecamatan by kecamatan to a private scratch
+    file (sealed as in the database) and copied into the database in the commit transaction."""
+
+    def __init__(self) -> None:
+        import sqlite3
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="blt-stage-"))  # 0700
+        self.db = sqlite3.connect(self.folder / "stage.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE closed (id INTEGER)")
+        self.db.execute(f"CREATE TABLE roster ({', '.join(_STAGED_ROSTER)})")
+        self.db.execute("CREATE TABLE cache (subject TEXT, view TEXT, key_shard TEXT,"
+                        " root_key BLOB, blob BLOB, blob_hash TEXT)")
+
+    def close(self) -> None:
+        self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def add(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            marks = ",".join("?" * len(rows[0]))
+            self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def read(self, table: str, size: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        cursor = self.db.execute(f"SELECT * FROM {table}")
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+
 @dataclass
 class _Plan:
-    """What the next version will be, worked out before anything is derived or written."""
+    """What the next version will be: worked out before anything is derived or written, then
+    filled in kecamatan by kecamatan (only counters and names are kept for the whole roster)."""
 
     version: int
     epoch: Epoch
     new_epoch: bool
     program: Program
-    entries: dict[str, _Entry]  # by subject
-    closed: list[int]  # roster row ids that end with the previous version
-    dirty: set[str]
     kecamatan: list[str]
     changes: dict[str, KecamatanChange]
     previous_counts: dict[str, int]
     previous_canaries: dict[str, dict[str, str]]
     previous_inputs: dict[str, str]
     previous_targets: dict[str, TargetFile]
-    work: list[WorkItem] = field(default_factory=list)
-    work_refs: list[tuple[_Entry, str]] = field(default_factory=list)
-    reseal: list[tuple[_Entry, str]] = field(default_factory=list)
+    published_kecamatan: set[str]
+    published: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
     keys_reused: int = 0
-    keys_derived: int = 0  # len(work) once planned (work is emptied as it is derived)
+    keys_derived: int = 0
+    aggregate_keys: dict[str, str] = field(default_factory=dict)  # per kecamatan
 
     @property
     def removed(self) -> int:
         return sum(change.removed for change in self.changes.values())
+
+    @property
+    def previous_aggregate_keys(self) -> dict[str, str]:
+        return dict(self.previous_inputs.get(AGGREGATE_KEYS, {}))  # type: ignore[arg-type]
+
+    def change(self, kec: str) -> KecamatanChange:
+        return self.changes.setdefault(kec, KecamatanChange())
 
     def change_report(self) -> dict[str, dict[str, int]]:
         return {kec: change.to_dict() for kec, change in sorted(self.changes.items())}
@@ -390,7 +626,7 @@ class Guards:
 
 def check_guards(plan: _Plan, guards: Guards) -> None:
     """Refuse a publish that would empty devices or that looks like a broken input file."""
-    published = len(plan.entries)
+    published = plan.published
     if published == 0 and not guards.allow_empty:
         raise CentralError("publish_empty", rejected=guards.rejected)
     if guards.input_rows and not guards.allow_rejections \
@@ -399,8 +635,9 @@ def check_guards(plan: _Plan, guards: Guards) -> None:
                            rows=format_number(guards.input_rows),
                            limit=format_percent(guards.max_rejected_fraction))
     previous_total = sum(plan.previous_counts.values())
+    present = set(plan.kecamatan)
     emptied = sorted(kec for kec, count in plan.previous_counts.items()
-                     if count and kec not in plan.kecamatan)
+                     if count and kec not in present)
     too_many = plan.removed > guards.max_removed_fraction * previous_total
     if previous_total and (too_many or emptied) and not guards.allow_shrink and published:
         shown = ", ".join(emptied[:5]) + (" ..." if len(emptied) > 5 else "")
@@ -415,11 +652,16 @@ def _view_hash(store: CentralStore, shard: str, payload: RecordPayload) -> str:
     return store.keyed_hash(shard.encode() + b"|" + payload.to_bytes())
 
 
-def _plan(store: CentralStore, connection: Connection, *,
-          records: Mapping[str, tuple[str, RecordPayload]] | None, program: Program | None,
-          previous_version: int) -> _Plan:
-    """Read the published version and the ledger; decide what the next version changes."""
-    from blt_status.central.roster import content_hash, kecamatan_at, unseal_row, visible_at
+def _start(store: CentralStore, connection: Connection, source: _Source,
+           staging: _Staging | None, *, program: Program | None,
+           previous_version: int) -> _Plan:
+    """The previous version, the epoch, and who leaves each published kecamatan.
+
+    Streams the published roster's subjects once (no unsealing) and asks the source where each
+    is now: removals are counted (and their rows staged to be closed) before any kecamatan is
+    built, so the guards can refuse before anything is derived.
+    """
+    from blt_status.central.roster import visible_at
 
     info = _version_info(connection, previous_version)
     if program is None:
@@ -428,119 +670,139 @@ def _plan(store: CentralStore, connection: Connection, *,
         program = Program.from_dict(json.loads(info.program))
     epoch, new_epoch = store.epoch_for_program(program.id)
     previous_epoch = info.epoch_id if info is not None else None
-
-    # The previous roster: subject -> (row id, kecamatan, content hash); unsealed only when
-    # the new version carries it over (no new records given).
-    previous: dict[str, tuple[int, str, str]] = {}
-    entries: dict[str, _Entry] = {}
-    rows = connection.execution_options(yield_per=5000).execute(
-        sa.select(roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash,
-                  *((roster.c.sealed,) if records is None else ()))
-        .where(visible_at(previous_version)))
-    for row in rows:
-        previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
-        if records is None:
-            opened = unseal_row(store, row)
-            entries[row.subject] = _Entry(row.subject, opened.nik_digits, row.kecamatan,
-                                          opened.payload, opened.payload, row.payload_hash)
-    if records is not None:
-        for nik, (shard, payload) in records.items():
-            if payload.view != "officer":
-                raise ValueError("publish expects officer-view payloads")
-            subject = subject_of(store, nik)
-            entries[subject] = _Entry(subject, nik, shard, payload, payload,
-                                      content_hash(store, shard, payload))
     previous_counts: dict[str, int] = {}
-    for _, kec, _ in previous.values():
-        previous_counts[kec] = previous_counts.get(kec, 0) + 1
+    if previous_version:
+        query = sa.select(roster.c.kecamatan, sa.func.count()) \
+            .where(visible_at(previous_version)).group_by(roster.c.kecamatan)
+        previous_counts = {row[0]: int(row[1]) for row in connection.execute(query)}
+    plan = _Plan(previous_version + 1, epoch, new_epoch, program, list(source.kecamatan), {},
+                 previous_counts,
+                 json.loads(info.canaries) if info is not None and previous_epoch == epoch.id
+                 else {}, json.loads(info.inputs) if info is not None else {},
+                 _previous_targets(store, previous_version), set(previous_counts))
+    plan.published = sum(previous_counts.values()) if source.carry_over else source.published
+    if source.carry_over or not previous_version:
+        return plan
+    rows = connection.execution_options(yield_per=5000).execute(
+        sa.select(roster.c.id, roster.c.subject, roster.c.kecamatan)
+        .where(visible_at(previous_version)))
+    for batch in rows.partitions(1000):
+        placed = source.placed([row.subject for row in batch])
+        gone: list[tuple[int]] = []
+        for row in batch:
+            now = placed.get(row.subject)
+            if now != row.kecamatan:
+                plan.change(row.kecamatan).removed += 1
+                plan.dirty.add(row.kecamatan)
+                if now is None:
+                    gone.append((int(row.id),))  # moved ones are closed by their new kecamatan
+        if staging is not None:
+            staging.add("closed", gone)
+    return plan
 
-    outcomes = outcomes_in(connection, epoch.id)
-    for entry in entries.values():
+
+def _lookup(connection: Connection, query: Callable[[list[str]], Any],
+            subjects: Sequence[str]) -> Iterator[Any]:
+    chosen = sorted(subjects)
+    for start in range(0, len(chosen), 500):
+        yield from connection.execute(query(chosen[start:start + 500]))
+
+
+@dataclass
+class _Kecamatan:
+    """One kecamatan of the next version, decided: its entries and what they still need."""
+
+    name: str
+    entries: list[_Entry]
+    work: list[tuple[_Entry, str]] = field(default_factory=list)  # keys to derive
+    reseal: list[tuple[_Entry, str]] = field(default_factory=list)  # cached key, new content
+    closed: list[int] = field(default_factory=list)  # roster rows ending with this version
+    touched: bool = False
+
+
+def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _Source,
+            kec: str, previous_version: int) -> _Kecamatan:
+    """Read one kecamatan's published rows, ledger statuses and cached keys; decide for each
+    recipient whether the roster row, the key and the sealed record can be kept."""
+    from blt_status.central.roster import visible_at
+
+    entries: list[_Entry] = []
+    previous: dict[str, Previous] = {}
+    for subject, nik, payload, base_hash, before in source.records(kec):
+        entries.append(_Entry(subject, nik, kec, payload, payload, base_hash))
+        if before is not None:
+            previous[subject] = before
+    subjects = [entry.subject for entry in entries]
+    if previous_version and not source.carry_over:
+        for row in _lookup(connection, lambda chunk: sa.select(
+                roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash)
+                .where(visible_at(previous_version), roster.c.subject.in_(chunk)), subjects):
+            previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
+    outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
+    for entry in entries:
         outcome = outcomes.get(entry.subject)
         if outcome is not None:
             entry.published = with_outcome(entry.base, outcome)
-
     cache: dict[tuple[str, str], _CacheRow] = {}
-    if not new_epoch:
-        query = sa.select(key_cache).where(key_cache.c.epoch_id == epoch.id)
-        for row in connection.execution_options(yield_per=5000).execute(query):
-            if row.subject in entries:
-                cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key,
-                                                           row.blob, row.blob_hash)
-
-    plan = _Plan(previous_version + 1, epoch, new_epoch, program, entries, [], set(),
-                 sorted({entry.shard for entry in entries.values()}), {}, previous_counts,
-                 json.loads(info.canaries) if info is not None and previous_epoch == epoch.id
-                 else {}, json.loads(info.inputs) if info is not None else {},
-                 _previous_targets(store, previous_version))
-
-    def change(kec: str) -> KecamatanChange:
-        return plan.changes.setdefault(kec, KecamatanChange())
-
-    for entry in entries.values():
+    if not plan.new_epoch:
+        for row in _lookup(connection, lambda chunk: sa.select(key_cache).where(
+                key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
+                subjects):
+            cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key, row.blob,
+                                                       row.blob_hash)
+    decided = _Kecamatan(kec, entries)
+    for entry in entries:
         before = previous.get(entry.subject)
         touched = False
         officer_unchanged = False
         for view in VIEWS:
-            payload = _view_payload(entry.published, view)
             cached = cache.get((entry.subject, view))
             if view == "officer":
                 # The roster's hash is the officer view's hash when the ledger adds nothing.
                 wanted = entry.base_hash if entry.published is entry.base \
-                    else _view_hash(store, entry.shard, payload)
+                    else _view_hash(store, entry.shard, entry.published)
                 officer_unchanged = cached is not None and cached.blob_hash == wanted
             elif officer_unchanged and cached is not None and cached.blob_hash is not None \
                     and cached.blob is not None:
                 wanted = cached.blob_hash  # the recipient view follows the officer view
             else:
-                wanted = _view_hash(store, entry.shard, payload)
+                wanted = _view_hash(store, entry.shard, _view_payload(entry.published, view))
             entry.blob_hashes[view] = wanted
             if cached is None or (view == "officer" and cached.key_shard != entry.shard):
-                plan.work.append((entry.nik, view, entry.shard, payload))
-                plan.work_refs.append((entry, view))
-                entry.cache_write.append(view)
+                decided.work.append((entry, view))
+                entry.cache_write[view] = True
                 touched = True
                 continue
             plan.keys_reused += 1
-            entry.keys[view] = store.unseal(cached.root_key, _key_aad(entry.subject, view))
+            entry.sealed_keys[view] = cached.root_key  # unsealed only if the shard is rebuilt
             if cached.blob_hash == wanted and cached.blob is not None:
                 entry.blobs[view] = cached.blob
             else:
-                plan.reseal.append((entry, view))
-                entry.cache_write.append(view)
+                decided.reseal.append((entry, view))
+                entry.cache_write[view] = True
                 touched = True
         if before is None or before[1] != entry.shard:
-            change(entry.shard).added += 1
+            plan.change(entry.shard).added += 1
             if before is not None:
-                change(before[1]).removed += 1
-                plan.dirty.add(before[1])
-                plan.closed.append(before[0])
+                decided.closed.append(before[0])
             entry.roster_write = True
             touched = True
         else:
             if before[2] != entry.base_hash:
-                plan.closed.append(before[0])
+                decided.closed.append(before[0])
                 entry.roster_write = True
                 touched = True
             if touched:
-                change(entry.shard).changed += 1
+                plan.change(entry.shard).changed += 1
             else:
-                change(entry.shard).unchanged += 1
-        if touched:
-            plan.dirty.add(entry.shard)
-    for subject, (row_id, kec, _) in previous.items():
-        if subject not in entries:
-            change(kec).removed += 1
-            plan.dirty.add(kec)
-            plan.closed.append(row_id)
-    published_kecamatan = set(kecamatan_at(connection, previous_version)) \
-        if previous_version else set()
-    for kec in plan.kecamatan:  # anything not carried over intact is rebuilt
-        if kec not in published_kecamatan or any(
-                shard_target(view, kec) not in plan.previous_targets for view in VIEWS):
-            plan.dirty.add(kec)
-    plan.keys_derived = len(plan.work)
-    return plan
+                plan.change(entry.shard).unchanged += 1
+        decided.touched |= touched
+    plan.keys_derived += len(decided.work)
+    plan.counts[kec] = len(entries)
+    if decided.touched or kec not in plan.published_kecamatan or any(
+            shard_target(view, kec) not in plan.previous_targets for view in VIEWS):
+        plan.dirty.add(kec)
+    return decided
 
 
 def _key_aad(subject: str, view: str) -> bytes:
@@ -561,117 +823,184 @@ def _latest_version(connection: Connection) -> int:
     return int(connection.execute(sa.select(sa.func.max(versions.c.version))).scalar() or 0)
 
 
-def _derive(store: CentralStore, plan: _Plan, *, workers: int | None,
-            progress: Progress | None) -> dict[str, dict[str, str]]:
-    """Missing keys and sealed records (and the canaries); returns the canaries."""
-    params = store.index_params(plan.epoch)
+class _Deriver:
+    """Argon2id + sealing for the whole publish: one process pool (or the Dask cluster), fed
+    one kecamatan's work at a time, in slices."""
+
+    def __init__(self, params: IndexParams, *, workers: int | None,
+                 progress: Progress | None, total: int) -> None:
+        self.params = params
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.executor = active_executor()
+        self.pool: ProcessPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    def _report(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress("sealing", done, max(self.total, done))
+
+    def __call__(self, items: Sequence[WorkItem]) -> list[tuple[bytes, bytes]]:
+        offset = self.done
+
+        def report(_stage: str, done: int, _total: int) -> None:
+            self._report(offset + done)
+
+        if self.executor is not None:
+            results = self.executor(self.params, items, report if self.progress else None)
+        elif self.workers == 1 or len(items) < _MIN_PARALLEL_ITEMS:
+            results = []
+            for chunk in _chunks(items, 256):
+                results.extend(_derive_and_seal(self.params, chunk))
+                self._report(offset + len(results))
+        else:
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                initializer=_init_worker,
+                                                initargs=(self.params,))
+            size = max(16, min(2000, len(items) // (self.workers * 8) or 1))
+            results = []
+            for chunk_result in self.pool.map(_derive_and_seal_chunk, _chunks(items, size)):
+                results.extend(chunk_result)
+                self._report(offset + len(results))
+        self.done = offset + len(items)
+        return results
+
+
+def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]]:
     cached = plan.previous_canaries
     canary_work: list[WorkItem] = [
         (CANARY_INPUT, "officer", kec, None) for kec in plan.kecamatan
         if kec not in cached.get("officer", {})]
     if "*" not in cached.get("recipient", {}):
         canary_work.append((CANARY_INPUT, "recipient", "", None))
-    # In slices, each slice's keys and blobs go straight to their entries: the pickled work,
-    # the results and the recipient-view copies of one slice are alive at a time, not all.
-    work = plan.work
-    total = len(work) + len(canary_work)
-    if progress:
-        progress("sealing", 0, total)
-    slice_size = _DERIVE_SLICE * max(1, workers or os.cpu_count() or 1)
-    for start in range(0, len(work), slice_size):
-        chunk = work[start:start + slice_size]
-        offset = start
-
-        def slice_progress(stage: str, done: int, _total: int, offset: int = offset) -> None:
-            if progress is not None:
-                progress(stage, offset + done, total)
-
-        results = derive_keys(params, chunk, workers=workers,
-                              progress=slice_progress if progress else None)
-        for (entry, view), (root, blob) in zip(plan.work_refs[start:start + slice_size],
-                                               results, strict=True):
-            entry.keys[view] = root
-            entry.blobs[view] = blob
-        del chunk, results
-    plan.work, plan.work_refs = [], []  # counted in plan.keys_derived
-    canary_results = derive_keys(params, canary_work, workers=workers, progress=None) \
-        if canary_work else []
-    if progress:
-        progress("sealing", total, total)
+    results = deriver(canary_work) if canary_work else []
     present = set(plan.kecamatan)
     canaries = {"officer": {kec: tag for kec, tag in cached.get("officer", {}).items()
                             if kec in present},
                 "recipient": dict(cached.get("recipient", {}))}
-    for (_, view, shard, _), (root, _) in zip(canary_work, canary_results, strict=True):
+    for (_, view, shard, _), (root, _) in zip(canary_work, results, strict=True):
         canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
     canaries["officer"] = dict(sorted(canaries["officer"].items()))
-    for done, (entry, view) in enumerate(plan.reseal, 1):
-        entry.blobs[view] = seal_payload(_view_payload(entry.published, view),
-                                         key=IndexKey.from_root(entry.keys[view]),
-                                         shard=entry.shard).blob
-        if progress and (done % 1000 == 0 or done == len(plan.reseal)):
-            progress("resealing", done, len(plan.reseal))
     return canaries
+
+
+def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None:
+    """One kecamatan's missing keys and sealed records; changed records sealed again, an
+    unchanged one keeps its sealed blob (its cached key is unsealed only for its lookup tag). In
+    slices: the pickled work and its results of one slice are alive at a time."""
+    work = decided.work
+    slice_size = _DERIVE_SLICE * deriver.workers
+    for start in range(0, len(work), slice_size):
+        refs = work[start:start + slice_size]
+        items: list[WorkItem] = [(entry.nik, view, entry.shard,
+                                  _view_payload(entry.published, view)) for entry, view in refs]
+        for (entry, view), (root, blob) in zip(refs, deriver(items), strict=True):
+            entry.keys[view] = root
+            entry.tags[view] = IndexKey.from_root(root).tag
+            entry.blobs[view] = blob
+    for entry, view in decided.reseal:
+        key = IndexKey.from_root(store.unseal(entry.sealed_keys[view],
+                                              _key_aad(entry.subject, view)))
+        entry.tags[view] = key.tag
+        entry.blobs[view] = seal_payload(_view_payload(entry.published, view), key=key,
+                                         shard=entry.shard).blob
+    for entry in decided.entries:
+        for view, sealed in entry.sealed_keys.items():
+            if view not in entry.tags:
+                entry.tags[view] = IndexKey.from_root(
+                    store.unseal(sealed, _key_aad(entry.subject, view))).tag
 
 
 def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[SealedRecord]:
     for entry in entries:
-        yield SealedRecord(IndexKey.from_root(entry.keys[view]).tag, kecamatan,
-                           entry.blobs[view])
+        yield SealedRecord(entry.tags[view], kecamatan, entry.blobs[view])
 
 
-def _batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+AGGREGATE_KEYS = "aggregate_inputs"
+"""The key of ``versions.inputs`` that holds each kecamatan's aggregate input hash."""
 
 
-def _write_rows(store: CentralStore, connection: Connection, plan: _Plan,
-                canaries: Mapping[str, Mapping[str, str]], inputs: Mapping[str, str],
-                now: dt.datetime) -> None:
-    """The new version's database rows: roster changes, key cache, the version itself."""
+def _stage_aggregates(store: CentralStore, plan: _Plan, transaction: RepoTransaction,
+                      aggregate: Aggregator, decided: _Kecamatan) -> None:
+    """Compute one kecamatan's aggregates file, or keep the published one when the aggregator
+    says (``input_key``) that what it reads of this kecamatan has not changed."""
+    kec = decided.name
+    input_key = getattr(aggregate, "input_key", None)
+    if input_key is not None:
+        key = store.keyed_hash(input_key(kec, (entry.published for entry in decided.entries)))
+        plan.aggregate_keys[kec] = key
+        previous = plan.previous_targets.get(aggregates_target(kec))
+        if previous is not None and plan.previous_aggregate_keys.get(kec) == key:
+            transaction.keep_target(previous)
+            return
+    aggregates = aggregate((kec, entry.published) for entry in decided.entries)
+    if kec in aggregates:
+        transaction.add_target(aggregates_target(kec), *aggregates_file(kec, aggregates[kec]))
+
+
+def _stage_rows(store: CentralStore, staging: _Staging, decided: _Kecamatan,
+                version: int) -> None:
+    """One kecamatan's roster and key-cache rows, sealed, to the staging file."""
     from blt_status.central.roster import roster_row
 
+    staging.add("closed", [(row_id,) for row_id in decided.closed])
+    new_rows = []
+    for entry in decided.entries:
+        if entry.roster_write:
+            row = roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
+                             version=version, payload_hash=entry.base_hash)
+            new_rows.append(tuple(row[column] for column in _STAGED_ROSTER))
+    staging.add("roster", new_rows)
+    staging.add("cache", [
+        (entry.subject, view, entry.shard if view == "officer" else "",
+         entry.sealed_keys.get(view) or store.seal(entry.keys[view],
+                                                   _key_aad(entry.subject, view)),
+         entry.blobs[view],
+         entry.blob_hashes[view])
+        for entry in decided.entries for view, _ in entry.cache_write.items()])
+
+
+def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
+                canaries: Mapping[str, Mapping[str, str]], inputs: Mapping[str, str],
+                now: dt.datetime) -> None:
+    """The new version's database rows, from the staging file: roster changes, key cache, the
+    version itself."""
     version = plan.version
-    for start in range(0, len(plan.closed), 1000):
-        connection.execute(roster.update().where(roster.c.id.in_(plan.closed[start:start + 1000]))
+    for batch in staging.read("closed"):
+        connection.execute(roster.update().where(roster.c.id.in_([row[0] for row in batch]))
                            .values(valid_to=version))
-    # Built and inserted 1000 at a time: the sealed rows of the whole roster never exist at once.
-    new_rows = (roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
-                           version=version, payload_hash=entry.base_hash)
-                for entry in plan.entries.values() if entry.roster_write)
-    for chunk in _batched(new_rows, 1000):
-        connection.execute(sa.insert(roster), chunk)
-    cache_rows = ({"epoch_id": plan.epoch.id, "subject": entry.subject, "view": view,
-                   "key_shard": entry.shard if view == "officer" else "",
-                   "root_key": store.seal(entry.keys[view], _key_aad(entry.subject, view)),
-                   "blob": entry.blobs[view], "blob_hash": entry.blob_hashes[view],
-                   "version": version}
-                  for entry in plan.entries.values() for view in sorted(entry.cache_write))
+    for batch in staging.read("roster"):
+        connection.execute(sa.insert(roster), [
+            {**dict(zip(_STAGED_ROSTER, row, strict=True)), "valid_from": version,
+             "valid_to": None}
+            for row in batch])
     delete = key_cache.delete().where(key_cache.c.epoch_id == sa.bindparam("e"),
                                       key_cache.c.subject == sa.bindparam("s"),
                                       key_cache.c.view == sa.bindparam("v"))
-    for chunk in _batched(cache_rows, 1000):
-        connection.execute(delete, [{"e": row["epoch_id"], "s": row["subject"],
-                                     "v": row["view"]} for row in chunk])
-        connection.execute(sa.insert(key_cache), chunk)
+    for batch in staging.read("cache"):
+        connection.execute(delete, [{"e": plan.epoch.id, "s": row[0], "v": row[1]}
+                                    for row in batch])
+        connection.execute(sa.insert(key_cache), [
+            {"epoch_id": plan.epoch.id, "subject": row[0], "view": row[1], "key_shard": row[2],
+             "root_key": row[3], "blob": row[4], "blob_hash": row[5], "version": version}
+            for row in batch])
     if plan.new_epoch:  # keys of an earlier program period are never used again
         connection.execute(key_cache.delete().where(key_cache.c.epoch_id != plan.epoch.id))
-    counts: dict[str, int] = {}
-    for entry in plan.entries.values():
-        counts[entry.shard] = counts.get(entry.shard, 0) + 1
+    counts = {kec: count for kec, count in sorted(plan.counts.items()) if count}
     connection.execute(sa.insert(versions).values(
         version=version, epoch_id=plan.epoch.id, created_at=now.astimezone(dt.UTC)
         .replace(tzinfo=None), program=json.dumps(plan.program.to_dict(), sort_keys=True),
-        inputs=json.dumps(dict(inputs), sort_keys=True),
-        canaries=json.dumps(canaries, sort_keys=True), records=len(plan.entries),
-        kecamatan=json.dumps(dict(sorted(counts.items()))),
-        changes=json.dumps(plan.change_report(), sort_keys=True)))
+        inputs=json.dumps({**inputs, AGGREGATE_KEYS: dict(sorted(plan.aggregate_keys.items()))},
+                          sort_keys=True),
+        canaries=json.dumps(canaries, sort_keys=True), records=sum(counts.values()),
+        kecamatan=json.dumps(counts), changes=json.dumps(plan.change_report(), sort_keys=True)))
     # Closed roster rows are kept: every published roster stays readable (a payout for someone
     # removed since is flagged removed_recipient, not refused as unknown_nik). A version only
     # adds the rows of changed recipients, so the history grows with changes, not with versions.
@@ -685,19 +1014,21 @@ def _flagged(store: CentralStore) -> dict[str, int]:
 
 
 def publish_records(store: CentralStore,
-                    records: Mapping[str, tuple[str, RecordPayload]] | None, *,
+                    records: Mapping[str, tuple[str, RecordPayload]] | StreamedPlan | None, *,
                     program: Program | None, aggregate: Aggregator,
                     inputs: Mapping[str, str] | None = None,
                     distribution: Callable[[Path], list[Path]] | None = None,
                     workers: int | None = None, progress: Progress | None = None,
                     now: dt.datetime | None = None, guards: Guards | None = None,
                     dry_run: bool = False, wait: float = 0) -> VersionResult:
-    """Publish ``records`` (NIK -> (kecamatan of residence, officer payload)) as the next version.
+    """Publish ``records`` (NIK -> (kecamatan of residence, officer payload), or a streamed
+    plan) as the next version.
 
     ``records=None`` carries the published roster over (refresh, ingest); statuses always come
     from the roster and the ledger. All or nothing: on any error nothing under ``public/``
     and nothing in the database changes. ``dry_run`` stops after the change report and the
-    guards (nothing derived, nothing written).
+    guards (nothing derived, nothing written). Memory holds one kecamatan's recipients at a
+    time (plus the whole roster when ``records`` is a mapping, as given).
     """
     with store.lock(wait=wait), db_errors(database_url(store)), _db_lock(store):
         return _publish_records(store, records, program=program, aggregate=aggregate,
@@ -729,43 +1060,62 @@ _ADVISORY_KEY = 0x626C7463  # "bltc"
 
 
 def _publish_records(store: CentralStore,
-                     records: Mapping[str, tuple[str, RecordPayload]] | None, *,
+                     records: Mapping[str, tuple[str, RecordPayload]] | StreamedPlan | None, *,
                      program: Program | None, aggregate: Aggregator,
                      inputs: Mapping[str, str] | None,
                      distribution: Callable[[Path], list[Path]] | None, workers: int | None,
                      progress: Progress | None, now: dt.datetime | None,
                      guards: Guards | None, dry_run: bool) -> VersionResult:
+    from blt_status.central.plan import StreamedPlan
+
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     if not dry_run:
         store.settle_keys()
     engine = open_engine(store)
     previous_version = store.published_version()
-    with engine.connect() as connection:
-        plan = _plan(store, connection, records=records, program=program,
-                     previous_version=previous_version)
-    if guards is not None:
-        check_guards(plan, guards)
-    if dry_run:
-        return _result(plan, 0, 0, [], now, dry_run=True)
-    canaries = _derive(store, plan, workers=workers, progress=progress)
-    return _commit(store, engine, plan, canaries, aggregate=aggregate,
-                   inputs=inputs if inputs is not None else plan.previous_inputs,
-                   distribution=distribution, progress=progress, now=now)
+    staging = None if dry_run else _Staging()
+    try:
+        with engine.connect() as connection:
+            source: _Source
+            if records is None:
+                source = _RosterSource(store, connection, previous_version)
+            elif isinstance(records, StreamedPlan):
+                source = _PlanSource(store, records)
+            else:
+                source = _MappingSource(store, records)
+            plan = _start(store, connection, source, staging, program=program,
+                          previous_version=previous_version)
+            if guards is not None:
+                check_guards(plan, guards)
+            if staging is None:
+                for kec in plan.kecamatan:
+                    _decide(store, connection, plan, source, kec, previous_version)
+                return _result(plan, 0, 0, [], now, dry_run=True)
+            return _build(store, engine, connection, plan, source, staging,
+                          aggregate=aggregate, previous_version=previous_version,
+                          inputs=inputs if inputs is not None else plan.previous_inputs,
+                          distribution=distribution, workers=workers, progress=progress,
+                          now=now)
+    finally:
+        if staging is not None:
+            staging.close()
 
 
 def _result(plan: _Plan, shards_written: int, shards_unchanged: int,
             distribution_lists: list[Path], now: dt.datetime, *,
             dry_run: bool = False) -> VersionResult:
-    return VersionResult(plan.version, len(plan.entries), shards_written, shards_unchanged,
-                         plan.keys_derived, plan.keys_reused, plan.kecamatan, plan.epoch.id, now,
-                         distribution_lists, plan.change_report(), dry_run)
+    return VersionResult(plan.version, sum(plan.counts.values()), shards_written,
+                         shards_unchanged, plan.keys_derived, plan.keys_reused,
+                         [kec for kec in plan.kecamatan if plan.counts.get(kec)], plan.epoch.id,
+                         now, distribution_lists, plan.change_report(), dry_run)
 
 
-def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
-            canaries: dict[str, dict[str, str]], *, aggregate: Aggregator,
-            inputs: Mapping[str, str], distribution: Callable[[Path], list[Path]] | None,
-            progress: Progress | None, now: dt.datetime) -> VersionResult:
-    """Stage the targets, write the rows, sign, and replace timestamp.json; or undo it all."""
+def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan: _Plan,
+           source: _Source, staging: _Staging, *, aggregate: Aggregator, previous_version: int,
+           inputs: Mapping[str, str], distribution: Callable[[Path], list[Path]] | None,
+           workers: int | None, progress: Progress | None, now: dt.datetime) -> VersionResult:
+    """Derive, seal and stage one kecamatan at a time; then write the rows, sign, and replace
+    timestamp.json in one database transaction; or undo it all."""
     version = plan.version
     transaction = RepoTransaction(store.public_dir, version)
     distribution_dir = store.private_dir / "distribution" / str(version)
@@ -774,34 +1124,40 @@ def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
     timestamp_path = store.metadata_dir / "timestamp.json"
     old_timestamp = timestamp_path.read_bytes() if timestamp_path.exists() else None
     committed = False
+    deriver = _Deriver(store.index_params(plan.epoch), workers=workers, progress=progress,
+                       total=2 * plan.published + len(plan.kecamatan) + 1)
     try:
-        by_shard: dict[str, list[_Entry]] = {}
-        for entry in plan.entries.values():
-            by_shard.setdefault(entry.shard, []).append(entry)
-        dirty_present = sorted(kec for kec in plan.dirty if kec in by_shard)
-        aggregates = dict(aggregate((entry.shard, entry.published)
-                                    for kec in dirty_present for entry in by_shard[kec]))
+        canaries = _derive_canaries(plan, deriver)
         for done, kec in enumerate(plan.kecamatan, 1):
+            decided = _decide(store, connection, plan, source, kec, previous_version)
             if kec not in plan.dirty:
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
                     if name in plan.previous_targets:
                         transaction.keep_target(plan.previous_targets[name])
+                if kec in plan.previous_aggregate_keys:
+                    plan.aggregate_keys[kec] = plan.previous_aggregate_keys[kec]
                 shards_unchanged += len(VIEWS)
                 continue
+            _derive(store, decided, deriver)
             for view in VIEWS:
-                data, custom = shard_file(view, kec, _sealed(view, kec, by_shard[kec]),
+                data, custom = shard_file(view, kec, _sealed(view, kec, decided.entries),
                                           epoch=plan.epoch.id)
                 _, wrote = transaction.add_target(shard_target(view, kec), data, custom)
+                del data  # a shard of a large kecamatan is tens of MB: one at a time
                 if wrote:
                     shards_written += 1
                 else:
                     shards_unchanged += 1
-            if kec in aggregates:
-                transaction.add_target(aggregates_target(kec),
-                                       *aggregates_file(kec, aggregates[kec]))
+            _stage_aggregates(store, plan, transaction, aggregate, decided)
+            _stage_rows(store, staging, decided, version)
+            del decided
             if progress:
                 progress("shards", done, len(plan.kecamatan))
+        deriver.close()
+        if progress:
+            progress("sealing", deriver.total, deriver.total)
+        plan.kecamatan = [kec for kec in plan.kecamatan if plan.counts.get(kec)]
         transaction.add_target(PARAMS_TARGET, *params_document(
             epoch=plan.epoch.id, epoch_salt=plan.epoch.salt, kdf=store.config.kdf,
             program=plan.program,
@@ -816,12 +1172,13 @@ def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
             for path in distribution_dir.rglob("*"):
                 os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
+        connection.close()  # the reads are done; the commit writes on its own connection
         if plan.new_epoch:
             store.save_epoch(plan.epoch)
-        with engine.begin() as connection:
-            if _latest_version(connection) >= version:  # another writer got there first
+        with engine.begin() as writer:
+            if _latest_version(writer) >= version:  # another writer got there first
                 raise CentralError("store_busy")
-            _write_rows(store, connection, plan, canaries, inputs, now)
+            _write_rows(writer, plan, staging, canaries, inputs, now)
             expires = {role: store.config.expiry(role, now)
                        for role in ("targets", "snapshot", "timestamp")}
             timestamp = transaction.write_metadata(
@@ -830,7 +1187,7 @@ def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
                 timestamp_signer=store.signer("timestamp"), expires=expires)
             transaction.commit(timestamp)
             try:
-                connection.commit()
+                writer.commit()
             except BaseException:
                 # The database refused at the last moment: put the old timestamp back.
                 _restore_timestamp(timestamp_path, old_timestamp)
@@ -838,6 +1195,7 @@ def _commit(store: CentralStore, engine: sa.Engine, plan: _Plan,
                 raise
         committed = True
     finally:
+        deriver.close()
         if not committed:
             transaction.rollback()
             shutil.rmtree(distribution_dir, ignore_errors=True)
@@ -905,7 +1263,7 @@ def published_info(store: CentralStore) -> tuple[int, Program, dict[str, str], s
 def refresh(store: CentralStore, *, now: dt.datetime | None = None,
             wait: float = 0) -> VersionResult:
     """Re-sign the current content as the next version (new expiry dates, no new shards)."""
-    from blt_status.central.plan import compute_aggregates
+    from blt_status.central.plan import Aggregates
 
     with store.lock(wait=wait):
         info = published_info(store)
@@ -913,9 +1271,7 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None,
             raise CentralError("nothing_published")
         program = info[1]
         return publish_records(store, None, program=program,
-                               aggregate=lambda items: compute_aggregates(
-                                   items, program, flagged=_flagged(store)),
-                               now=now)
+                               aggregate=Aggregates(program, _flagged(store)), now=now)
 
 
 def rotate_keys(store: CentralStore, roles: Sequence[str], *,
@@ -969,42 +1325,38 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     rejected (``publish_mostly_rejected``). ``dry_run`` reports what would change and writes
     nothing at all.
     """
-    from blt_status.central.plan import (
-        compute_aggregates,
-        plan_publication,
-        write_distribution_lists,
-    )
+    from blt_status.central.plan import Aggregates, StreamedPlan
 
     def row_progress(done: int, total: int) -> None:
         if progress is not None:
             progress("checking", done, total)
 
-    plan = plan_publication(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
-                            progress=row_progress)
-    program = plan.program.program
-    records = {recipient.nik_digits: (recipient.shard, recipient.payload)
-               for recipient in plan.recipients}
-    rejected = [rejection.to_dict() for rejection in plan.rejected]
-    guards = Guards.for_store(store, input_rows=plan.input_rows, rejected=len(rejected),
-                              allow_empty=allow_empty, allow_shrink=allow_shrink,
-                              allow_rejections=allow_rejections)
-    if dry_run:
-        inputs = None
-    else:
-        inputs = {"program": store.save_input(Path(program_toml), ".toml"),
-                  "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
-    result = publish_records(
-        store, records, program=program,
-        aggregate=lambda items: compute_aggregates(items, program, flagged=_flagged(store)),
-        inputs=inputs, distribution=lambda out_dir: write_distribution_lists(plan, out_dir),
-        workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
-    if result.published + len(rejected) != plan.input_rows:
-        raise CentralError("count_mismatch")
-    return PublishReport(result.version, result.published, rejected, plan.input_rows,
-                         result.shards_written, result.shards_unchanged, result.keys_derived,
-                         result.keys_reused, result.kecamatan, store.config.kdf.label,
-                         [str(path) for path in result.distribution_lists], result.changes,
-                         dry_run, [warning.to_dict() for warning in plan.warnings])
+    with StreamedPlan.build(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
+                            progress=row_progress,
+                            subject=lambda nik: subject_of(store, nik)) as plan:
+        program = plan.program.program
+        guards = Guards.for_store(store, input_rows=plan.input_rows,
+                                  rejected=plan.rejected_count, allow_empty=allow_empty,
+                                  allow_shrink=allow_shrink, allow_rejections=allow_rejections)
+        if dry_run:
+            inputs = None
+        else:
+            inputs = {"program": store.save_input(Path(program_toml), ".toml"),
+                      "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
+        result = publish_records(
+            store, plan, program=program, aggregate=Aggregates(program, _flagged(store)),
+            inputs=inputs, distribution=plan.write_distribution_lists,
+            workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
+        if result.published + plan.rejected_count != plan.input_rows:
+            raise CentralError("count_mismatch")
+        rejected = RejectionLog(rejection.to_dict() for rejection in plan.rejections())
+        return PublishReport(result.version, result.published, rejected, plan.input_rows,
+                             result.shards_written, result.shards_unchanged,
+                             result.keys_derived, result.keys_reused, result.kecamatan,
+                             store.config.kdf.label,
+                             [str(path) for path in result.distribution_lists],
+                             result.changes, dry_run,
+                             [warning.to_dict() for warning in plan.warnings])
 
 
 def _file_sha256(path: Path) -> str:
@@ -1068,11 +1420,10 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
                           duplicates=duplicates, published=False)
     if not publish:
         return report
-    from blt_status.central.plan import compute_aggregates
+    from blt_status.central.plan import Aggregates
 
     result = publish_records(store, None, program=program,
-                             aggregate=lambda items: compute_aggregates(
-                                 items, program, flagged=_flagged(store)),
+                             aggregate=Aggregates(program, _flagged(store)),
                              workers=workers, progress=progress, now=now, wait=wait)
     report.version = result.version
     report.shards_written = result.shards_written

@@ -184,7 +184,33 @@ def add_lang(parser: argparse.ArgumentParser, help_text: str = N_(
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """``data`` as indented JSON. A top-level value that is a sequence but not a list (e.g. a
+    publish's rejected rows, kept on disk) is written item by item, never held as one text."""
+    streamed = [key for key, value in data.items() if isinstance(value, Sequence)
+                and not isinstance(value, (list, tuple, str, bytes))] \
+        if isinstance(data, dict) else []
+    if not streamed:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+
+    def dumps(value: Any, indent: str) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=2, default=str) \
+            .replace("\n", "\n" + indent)
+
+    write = sys.stdout.write
+    write("{")
+    for number, (key, value) in enumerate(data.items()):
+        write(("," if number else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": ")
+        if key not in streamed:
+            write(dumps(value, "  "))
+            continue
+        write("[")
+        empty = True
+        for item in value:
+            write(("\n    " if empty else ",\n    ") + dumps(item, "    "))
+            empty = False
+        write("]" if empty else "\n  ]")
+    write("\n}\n" if data else "}\n")
 
 
 def print_error(error: BltError, *, json_output: bool = False) -> None:

@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +325,7 @@ def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
             count=format_number(len(moved) - limit)))
 
 
-def _print_rejections(rejected: list[dict[str, Any]], limit: int = 10) -> None:
+def _print_rejections(rejected: Sequence[dict[str, Any]], limit: int = 10) -> None:
     counts: dict[str, int] = {}
     for item in rejected:
         counts[str(item.get("code"))] = counts.get(str(item.get("code")), 0) + 1
