@@ -148,6 +148,27 @@ def test_a_previous_store_gets_the_columns_filled_and_the_same_report(
                                   .where(central_db.roster.c.amount.is_(None))).scalar() == 0
 
 
+def test_every_roster_row_a_publish_writes_carries_the_report_columns(
+        tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """The plain columns equal the sealed payload on every row a publish writes (a fresh store:
+    every row goes through the publish's staging on its way into the database)."""
+    if db_url is not None:
+        monkeypatch.setenv("BLT_CENTRAL_DB", db_url)
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    with central_db.open_engine(store).connect() as connection:
+        rows = list(connection.execute(sa.select(central_db.roster)))
+    assert len(rows) == len(PEOPLE)
+    for row in rows:
+        payload = unseal_row(store, row).payload
+        point = payload.payout_point
+        assert (row.amount, row.mode, row.point_name) == (
+            payload.amount, payload.schedule.mode, point.name if point else "")
+    central_db.dispose_engines()
+
+
 def test_a_failed_backfill_leaves_the_store_to_the_previous_release(
         previous_store: Path, previous_release: Path) -> None:
     before = json.loads(run_previous(previous_release, PREVIOUS_REPORTS, str(previous_store)))
