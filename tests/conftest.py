@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,26 @@ PEOPLE = [
 NOT_LISTED_NIK = "3201014101010009"  # valid, not in any index
 KNOWN_SECRETS = [p.nik for p in PEOPLE] + [p.kk for p in PEOPLE] + [p.name for p in PEOPLE] \
     + [part for p in PEOPLE for part in p.name.split()]
+
+
+def secrets_found(data: bytes | str, secrets: Sequence[str] = KNOWN_SECRETS) -> list[str]:
+    """Which of ``secrets`` appear in ``data``: digits (NIK, KK) anywhere, names and name parts
+    as whole words in any case (``SITI AMINAH`` in a printout counts).
+
+    Whole words, because a 4-letter name part such as ``Siti`` turns up by chance in a few
+    kilobytes of base64 ciphertext about once in fifty runs, which no leak would explain.
+    """
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    found = []
+    for secret in secrets:
+        if secret.isdigit():
+            hit = secret in text
+        else:
+            hit = re.search(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", text,
+                            re.IGNORECASE) is not None
+        if hit:
+            found.append(secret)
+    return found
 
 
 # Hypothesis: "ci" (the default) keeps Hypothesis's 100 examples for ordinary properties; the

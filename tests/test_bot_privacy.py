@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import logging
 
-from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PEOPLE
+from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PEOPLE, secrets_found
 from support.fake_bot_api import PHOTO, FakeBotApi, message_update
 from test_bot_e2e import WIB, spaced, start_bot
 
@@ -77,9 +77,8 @@ async def test_a_whole_conversation_leaves_no_personal_data_anywhere(
     written = [path for path in tmp_path.rglob("*") if path.is_file() and path != pepper]
     assert written
     for path in written:
-        content = path.read_bytes()
-        for secret in secrets:
-            assert secret.encode() not in content, f"{secret[:2]}… found in {path.name}"
+        found = secrets_found(path.read_bytes(), secrets)
+        assert found == [], f"{[secret[:2] for secret in found]}… found in {path.name}"
     logged = "\n".join(record.getMessage() for record in caplog.records)
     logged += "\n".join(str(record.args) for record in caplog.records)
     assert "bots." in "".join(record.name for record in caplog.records)

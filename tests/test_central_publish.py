@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from central_world import db_dump, db_url  # noqa: F401  (db_url: fixture)
-from conftest import KNOWN_SECRETS, PEOPLE, PROGRAM
+from conftest import KNOWN_SECRETS, PEOPLE, PROGRAM, secrets_found
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
 from blt_status.central import CentralStore, publish_records
@@ -206,9 +206,7 @@ def test_private_files_are_0600_and_nothing_is_plaintext(store: CentralStore) ->
         assert mode == (0o700 if path.is_dir() else 0o600), path
     for path in store.directory.rglob("*"):
         if path.is_file():
-            data = path.read_bytes()
-            for secret in KNOWN_SECRETS:
-                assert secret.encode() not in data, (path, "secret")
+            assert secrets_found(path.read_bytes(), KNOWN_SECRETS) == [], (path, "secret")
 
 
 def test_new_program_starts_a_new_epoch(store: CentralStore) -> None:

@@ -8,16 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PASSPHRASE, PEOPLE
+from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PASSPHRASE, PEOPLE, secrets_found
 
 from blt_status.device import Device
 from blt_status.lookup import LookupService
 
 
 def secrets_in(data: bytes) -> list[str]:
-    """Which known secrets appear in ``data``, as text or as hex/ascii digits."""
-    text = data.decode("utf-8", errors="replace").lower()
-    return [secret for secret in KNOWN_SECRETS if secret.lower() in text]
+    """Which known secrets appear in ``data`` (see :func:`conftest.secrets_found`)."""
+    return secrets_found(data, KNOWN_SECRETS)
 
 
 @pytest.mark.parametrize("backend", ["tinydb", "sqlite"])

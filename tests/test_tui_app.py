@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import AS_OF, KNOWN_SECRETS, NOT_LISTED_NIK, PASSPHRASE, PEOPLE
+from conftest import AS_OF, KNOWN_SECRETS, NOT_LISTED_NIK, PASSPHRASE, PEOPLE, secrets_found
 from textual import events
 
 from blt_status.audit import verify
@@ -387,8 +387,7 @@ async def test_nothing_personal_written_by_a_session(device):
         for person in PEOPLE:
             await look_up(app, pilot, person.nik)
     written = b"".join(p.read_bytes() for p in device.data_dir.rglob("*") if p.is_file())
-    for secret in KNOWN_SECRETS:
-        assert secret.encode() not in written
+    assert secrets_found(written, KNOWN_SECRETS) == []
 
 
 async def test_an_unexpected_error_is_one_line_not_a_traceback(device, monkeypatch):
