@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 from central_world import db_dump, db_url, write_world  # noqa: F401  (db_url: fixture)
 from conftest import PEOPLE
+from support.releases import export_release, run_release
 from test_central_publish import snapshot_tree
 
 from blt_status.central import CentralStore, publish_files
@@ -21,7 +19,6 @@ from blt_status.errors import CentralError
 
 # The last commit of the file-based release (the base the database work started from).
 OLD_RELEASE = "3f825db"
-REPO = Path(__file__).resolve().parents[1]
 
 OLD_SCRIPT = """
 import sys
@@ -49,25 +46,7 @@ print(state.version, len(state.records))
 @pytest.fixture(scope="module")
 def old_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The file-based release's package, exported from git."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs the git history of blt-status (the old release is exported from it)")
-    root = tmp_path_factory.mktemp("old-release")
-    archive = root / "old.tar"
-    done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o",
-                           str(archive), OLD_RELEASE, "blt_status"], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"commit {OLD_RELEASE} of the old release is not in this clone")
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    return root
-
-
-def run_old(old_release: Path, script: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(old_release)}
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=old_release)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return export_release(tmp_path_factory, OLD_RELEASE, "old release")
 
 
 @pytest.fixture()
@@ -75,7 +54,7 @@ def old_store(tmp_path: Path, old_release: Path, db_url: str | None,  # noqa: F8
               monkeypatch: pytest.MonkeyPatch) -> Path:
     world = write_world(tmp_path / "inputs")
     directory = tmp_path / "central"
-    run_old(old_release, OLD_SCRIPT, str(directory), str(world.recipients.parent))
+    run_release(old_release, OLD_SCRIPT, str(directory), str(world.recipients.parent))
     assert (directory / "private" / "state" / "2.json").exists()
     if db_url is not None:
         monkeypatch.setenv("BLT_CENTRAL_DB", db_url)
@@ -138,6 +117,6 @@ def test_a_failed_migration_leaves_the_old_store_usable(old_store: Path, old_rel
     assert caught.value.code == "migrate_failed"
     assert snapshot_tree(old_store / "private" / "state") == state_before
     assert all(rows == [] for name, rows in db_dump(store).items() if name != "alembic_version")
-    assert run_old(old_release, OLD_READ, str(old_store)).split() == ["2", "5"]
+    assert run_release(old_release, OLD_READ, str(old_store)).split() == ["2", "5"]
     monkeypatch.undo()
     assert legacy.migrate_store(store).records == 5

@@ -9,13 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +21,7 @@ from central_world import db_url, write_world  # noqa: F401  (db_url: fixture)
 from conftest import PEOPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.releases import export_release, run_release
 from test_report_engine import worlds
 
 from blt_status.central import CentralStore, publish_files
@@ -39,7 +36,6 @@ from blt_status.records import PayoutPoint
 
 # The last commit at schema 0001: the release whose stores revision 0002 upgrades.
 PREVIOUS_RELEASE = "8c60a52"
-REPO = Path(__file__).resolve().parents[1]
 
 PREVIOUS_STORE = """
 import sys
@@ -70,25 +66,7 @@ print(json.dumps({level: json.loads(render(load_report(store, level=level), "jso
 @pytest.fixture(scope="module")
 def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package of the release at schema 0001, exported from git."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs the git history of blt-status (the release is exported from it)")
-    root = tmp_path_factory.mktemp("previous-release")
-    archive = root / "release.tar"
-    done = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o",
-                           str(archive), PREVIOUS_RELEASE, "blt_status"], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"commit {PREVIOUS_RELEASE} of the previous release is not in this clone")
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
-    return root
-
-
-def run_previous(release: Path, script: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(release)}
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=release)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return export_release(tmp_path_factory, PREVIOUS_RELEASE, "previous release")
 
 
 @pytest.fixture()
@@ -99,7 +77,7 @@ def previous_store(tmp_path: Path, previous_release: Path, db_url: str | None,  
         monkeypatch.setenv("BLT_CENTRAL_DB", db_url)
     world = write_world(tmp_path / "inputs")
     directory = tmp_path / "central"
-    run_previous(previous_release, PREVIOUS_STORE, str(directory), str(world.recipients.parent))
+    run_release(previous_release, PREVIOUS_STORE, str(directory), str(world.recipients.parent))
     yield directory
     central_db.dispose_engines()
 
@@ -117,9 +95,18 @@ def reports(store: CentralStore) -> dict[str, dict[str, object]]:
             for level in LEVELS}
 
 
+def assert_columns_match_sealed(store: CentralStore, rows: list[sa.Row[Any]]) -> None:
+    """Each row's plain report columns equal what its sealed payload says."""
+    for row in rows:
+        payload = unseal_row(store, row).payload
+        point = payload.payout_point
+        assert (row.amount, row.mode, row.point_name) == (
+            payload.amount, payload.schedule.mode, point.name if point else "")
+
+
 def test_a_previous_store_gets_the_columns_filled_and_the_same_report(
         previous_store: Path, previous_release: Path, tmp_path: Path) -> None:
-    before = json.loads(run_previous(previous_release, PREVIOUS_REPORTS, str(previous_store)))
+    before = json.loads(run_release(previous_release, PREVIOUS_REPORTS, str(previous_store)))
     store = CentralStore.open(previous_store)
     assert (store.private_dir / "report_cache.sqlite").exists()  # the previous release's cache
     assert revision_of(store) == "0001"
@@ -130,11 +117,7 @@ def test_a_previous_store_gets_the_columns_filled_and_the_same_report(
                                 central_db.metadata) == []
         rows = list(connection.execute(sa.select(central_db.roster)))
     assert len(rows) == len(PEOPLE)
-    for row in rows:
-        payload = unseal_row(store, row).payload
-        point = payload.payout_point
-        assert (row.amount, row.mode, row.point_name) == (
-            payload.amount, payload.schedule.mode, point.name if point else "")
+    assert_columns_match_sealed(store, rows)
     assert {row.mode for row in rows} > {"kantor_pos"}  # the world has more than one mode
     assert not (store.private_dir / "report_cache.sqlite").exists()
     assert reports(store) == before
@@ -161,17 +144,13 @@ def test_every_roster_row_a_publish_writes_carries_the_report_columns(
     with central_db.open_engine(store).connect() as connection:
         rows = list(connection.execute(sa.select(central_db.roster)))
     assert len(rows) == len(PEOPLE)
-    for row in rows:
-        payload = unseal_row(store, row).payload
-        point = payload.payout_point
-        assert (row.amount, row.mode, row.point_name) == (
-            payload.amount, payload.schedule.mode, point.name if point else "")
+    assert_columns_match_sealed(store, rows)
     central_db.dispose_engines()
 
 
 def test_a_failed_backfill_leaves_the_store_to_the_previous_release(
         previous_store: Path, previous_release: Path) -> None:
-    before = json.loads(run_previous(previous_release, PREVIOUS_REPORTS, str(previous_store)))
+    before = json.loads(run_release(previous_release, PREVIOUS_REPORTS, str(previous_store)))
     store = CentralStore.open(previous_store)
     raw = central_db._create_engine(central_db.database_url(store))
     roster = central_db.roster
@@ -196,7 +175,7 @@ def test_a_failed_backfill_leaves_the_store_to_the_previous_release(
                            .values(sealed=victim.sealed))
     raw.dispose()
     # The previous release still reads the store, and this one then upgrades it.
-    assert json.loads(run_previous(previous_release, PREVIOUS_REPORTS,
+    assert json.loads(run_release(previous_release, PREVIOUS_REPORTS,
                                    str(previous_store))) == before
     central_db.open_engine(store)
     assert revision_of(store) == "0002"
