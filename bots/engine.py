@@ -338,8 +338,8 @@ class BotEngine:
                 return outcome
             if outcome.record is None:
                 return Outcome((dialogue.remind_not_found_reply(lang),), delete_message=True)
-        recent = self._recent.get(chat_id)
-        if recent is None or recent.expires < self.clock():
+        recent = self._live_recent(chat_id)
+        if recent is None:
             return Outcome((dialogue.remind_needs_lookup_reply(lang),),
                            delete_message=bool(argument.strip()))
         if recent.slot_end is not None and recent.slot_end <= self.clock():
@@ -371,13 +371,18 @@ class BotEngine:
                 return Outcome(edit=dialogue.language_set_reply(choice))
         return Outcome()
 
+    def _live_recent(self, chat_id: int) -> _Recent | None:
+        """This chat's last lookup, unless it has expired."""
+        recent = self._recent.get(chat_id)
+        return None if recent is None or recent.expires < self.clock() else recent
+
     def recent_kecamatan(self, chat_id: int) -> str | None:
         """The kecamatan code of the record this chat looked up, while it is still remembered.
 
         Only the region of the record, never the record: ``/statistik`` answers for it.
         """
-        recent = self._recent.get(chat_id)
-        if recent is None or recent.expires < self.clock():
+        recent = self._live_recent(chat_id)
+        if recent is None:
             return None
         record = self._reopen(recent.tag_hex, recent.key.enc_key)
         return ".".join(record.kode_wilayah.split(".")[:3]) if record is not None else None

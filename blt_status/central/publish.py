@@ -527,10 +527,11 @@ class _RosterSource(_Source):
         raise AssertionError("a carried-over roster removes nobody")
 
 
-# The roster columns a publish writes (``roster.roster_row``), as staged: everything but the
-# validity range, which the commit sets. Includes the plain report columns (revision 0002).
-_STAGED_ROSTER = ("subject", "nik_last4", "kecamatan", "desa", "point_id", "payload_hash",
-                  "sealed", "amount", "mode", "point_name")
+# The roster columns a publish stages (from ``roster.roster_row``): every column of the table
+# but the row id and the validity range, which the commit sets. Read from the table, so a
+# column a later revision adds is staged too instead of silently dropped.
+_STAGED_ROSTER = tuple(column.name for column in roster.columns
+                       if column.name not in ("id", "valid_from", "valid_to"))
 
 
 class _Staging:
