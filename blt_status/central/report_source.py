@@ -1,8 +1,9 @@
 """Where the progress report's inputs come from: the central database's roster and ledger.
 
 The report is counted by the database: ``GROUP BY`` over the roster rows of the published
-version joined with each person's status from the ledger of that version's key epoch. The
-status rule (:func:`outcome_query`) is the ledger's ``fold_status`` written once in SQL. The
+version joined with each person's status from the ledger of that version's key epoch, read
+from ``payout_outcomes`` (the deciding event per person, which every ledger append keeps:
+:func:`blt_status.central.ledger.merge_outcomes`), so the ledger is not folded again. The
 roster row's entitlement, payout mode and point name are plain columns (schema revision 0002):
 nothing is unsealed, and no NIK, KK or name is read. :func:`load_report` asks for the rows of
 one level; :func:`load_snapshot` for the (desa, payout point) leaves with their days, which
@@ -26,6 +27,7 @@ from blt_status.central.db import (
     flags,
     open_engine,
     payout_events,
+    payout_outcomes,
     roster,
     versions,
 )
@@ -46,7 +48,7 @@ from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
 __all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan", "leaf_tally",
-           "load_report", "load_snapshot", "outcome_query"]
+           "load_report", "load_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -97,28 +99,6 @@ def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
     return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
 
 
-def outcome_query(epoch_id: str) -> sa.Subquery:
-    """Each subject's deciding ledger event: ``(subject, status, occurred_at, amount)``.
-
-    The ledger's fold (:func:`blt_status.central.ledger.fold_status`) in SQL: the first final
-    event (``salur`` or ``kembali``, in ``(occurred_at, id)`` order) decides; without one, a
-    ``gagal`` means held. One window over the epoch's events, finals ranked first. A subject
-    without events has no row (pending).
-    """
-    events = payout_events.c
-    finals_first = sa.case((events.status.in_(("salur", "kembali")), 0), else_=1)
-    rank = sa.func.row_number().over(partition_by=events.subject,
-                                     order_by=(finals_first, events.occurred_at, events.id))
-    ranked = (sa.select(events.subject, events.status, events.occurred_at, events.amount,
-                        rank.label("rank"))
-              .where(events.epoch_id == epoch_id,
-                     events.status.in_(("salur", "gagal", "kembali")))
-              .subquery("ranked"))
-    return (sa.select(ranked.c.subject, ranked.c.status, ranked.c.occurred_at,
-                      ranked.c.amount)
-            .where(ranked.c.rank == 1).subquery("outcome"))
-
-
 def _wib_day(connection: sa.Connection, utc_naive: sa.ColumnElement[dt.datetime],
              ) -> sa.ColumnElement[Any]:
     """The date in WIB (UTC+7) of a stored UTC time, as the database computes it."""
@@ -164,10 +144,12 @@ def _people(connection: sa.Connection, epoch_id: str, version: int,
             region: str | None) -> Iterator[sa.Table]:
     """:data:`people` filled for the roster of ``version`` within ``region``.
 
-    Driven by the people with events (:func:`outcome_query`), each found by the roster's
-    subject index; the ones without events are the pending (recipients minus the rest).
+    Driven by the people with events (``payout_outcomes`` of the epoch), each found by the
+    roster's subject index; the ones without events are the pending (recipients minus the
+    rest).
     """
-    outcome = outcome_query(epoch_id)
+    outcome = sa.select(payout_outcomes).where(payout_outcomes.c.epoch_id == epoch_id)\
+        .subquery("outcome")
     collected = outcome.c.status == "salur"
     query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.c.status,
                        sa.case((collected, sa.func.coalesce(outcome.c.amount,
