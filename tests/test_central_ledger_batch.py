@@ -219,7 +219,7 @@ def test_two_writers_merging_the_same_people_lose_nothing(tmp_path: Path) -> Non
                         T0 + dt.timedelta(minutes=(number * 7 + whose) % 40), "KP-1", "api",
                         f"{name}-{number}", f"r-{whose}", amount=600_000)
                         for whose in range(12)], epoch_id="e1")
-            except BaseException as error:  # noqa: BLE001 - reported by the test below
+            except BaseException as error:  # reported by the test below
                 errors.append(error)
 
         threads = [threading.Thread(target=writer, args=("a", ("gagal", "salur"))),

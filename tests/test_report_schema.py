@@ -29,10 +29,10 @@ from test_report_engine import worlds
 
 from blt_status.central import CentralStore, publish_files
 from blt_status.central import db as central_db
+from blt_status.central.ledger import merge_outcomes, outcome_select
 from blt_status.central.report import LEVELS, WIB, build_report, report_from_tally
 from blt_status.central.report_format import render
 from blt_status.central.report_source import load_report, load_snapshot
-from blt_status.central.ledger import merge_outcomes, outcome_select
 from blt_status.central.roster import roster_row, unseal_row
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.errors import CentralError
