@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -606,7 +607,6 @@ class StreamedPlan:
 
     def __init__(self, program: ProgramConfig, payout_points: dict[str, PayoutPointRow],
                  subject: Callable[[str], str] | None = None) -> None:
-        import sqlite3
         import tempfile
 
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -617,10 +617,8 @@ class StreamedPlan:
         self._folder = Path(tempfile.mkdtemp(prefix="blt-plan-"))  # 0700
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
         self._hash_key = AESGCM.generate_key(bit_length=256)
-        self.db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
-                       "cache_size=-16000"):
-            self.db.execute(f"PRAGMA {pragma}")
+        self._db: sqlite3.Connection | None = None
+        self._pid = self._owner = os.getpid()
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
@@ -638,6 +636,19 @@ class StreamedPlan:
 
     # -- life cycle
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The scratch file's connection, one per process: a process forked from the publisher
+        (the distribution lists are written by one while the shards are built) opens its own
+        instead of using its parent's, which SQLite does not allow across a fork."""
+        if self._db is None or self._pid != os.getpid():
+            self._db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
+            self._pid = os.getpid()
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
+                           "cache_size=-16000"):
+                self._db.execute(f"PRAGMA {pragma}")
+        return self._db
+
     def __enter__(self) -> StreamedPlan:
         return self
 
@@ -647,7 +658,11 @@ class StreamedPlan:
     def close(self) -> None:
         import shutil
 
-        self.db.close()
+        if os.getpid() != self._owner:  # a forked process never removes its parent's plan
+            return
+        if self._db is not None and self._pid == self._owner:
+            self._db.close()
+        self._db = None
         shutil.rmtree(self._folder, ignore_errors=True)
 
     @classmethod
@@ -777,14 +792,17 @@ class StreamedPlan:
                 continue
             unserved = set(result.unserved)
             updates: list[tuple[str | None, str | None, str | None, int]] = []
+            texts: dict[Schedule, str] = {}  # a slot's schedule is shared by its recipients
             for line, _desa, body in rows:
                 if body[0] in unserved:
                     updates.append(("no_payout_point", None, None, line))
                     continue
                 assignment = result.assignments[body[0]]
-                updates.append((None, assignment.point.id,
-                                json.dumps(assignment.schedule.to_dict(), separators=(",", ":")),
-                                line))
+                text = texts.get(assignment.schedule)
+                if text is None:
+                    text = texts[assignment.schedule] = json.dumps(
+                        assignment.schedule.to_dict(), separators=(",", ":"))
+                updates.append((None, assignment.point.id, text, line))
             self.db.executemany("UPDATE rows SET status = ?, point = ?, sched = ?"
                                 " WHERE line = ?", updates)
             served = [(line, desa, body) for line, desa, body in rows
@@ -873,6 +891,7 @@ class StreamedPlan:
     def write_distribution_lists(self, out_dir: Path, *, version: int | None = None,
                                  private_dir: Path | None = None) -> list[Path]:
         """As :func:`write_distribution_lists`, one group of kecamatan in memory at a time."""
+        from blt_status._fs import sync_paths, write_file_unsynced
         from blt_status.central.lists import (
             PUBLIC_KEY_NAME,
             list_key,
@@ -880,13 +899,16 @@ class StreamedPlan:
             public_pem,
             write_signed_list,
         )
-        from blt_status.store import atomic_write_bytes
 
         if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
             private_dir, version = out_dir.parent.parent, int(out_dir.name)
         key = list_key(private_dir or out_dir)
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(out_dir / PUBLIC_KEY_NAME, public_pem(key.public_key()), mode=0o600)
+        # Every file is written whole without fsync, then all are made durable together (one
+        # batch of fsyncs and one of the folder) before returning: a publish commits its
+        # version only after this, as before, without two fsyncs per file in series.
+        written = [out_dir / PUBLIC_KEY_NAME]
+        write_file_unsynced(written[0], public_pem(key.public_key()), 0o600)
         groups: dict[str, list[str]] = defaultdict(list)
         for kec in self.kecamatan:
             groups[self._groups.find(kec)].append(kec)
@@ -895,9 +917,11 @@ class StreamedPlan:
         def write(by_point: Mapping[str, list[Any]], point_ids: Iterable[str]) -> None:
             for point_id in sorted(point_ids):  # an empty list where nobody is assigned
                 path = out_dir / f"{point_id}.csv"
-                write_signed_list(path, by_point.get(point_id, []), point_id=point_id,
-                                  version=version or 0, program=self.program.program, key=key)
+                manifest = write_signed_list(path, by_point.get(point_id, []),
+                                             point_id=point_id, version=version or 0,
+                                             program=self.program.program, key=key, sync=False)
                 paths.append(path)
+                written.extend((path, manifest))
 
         listed: set[str] = set()
         for group in sorted(groups.values()):
@@ -907,6 +931,7 @@ class StreamedPlan:
             write(rows, point_ids)
             listed |= point_ids
         write({}, set(self.payout_points) - listed)
+        sync_paths(written)
         return sorted(paths, key=lambda path: path.name[:-len(".csv")])
 
 
