@@ -829,12 +829,19 @@ class StreamedPlan:
 
     def recipients(self, kec: str) -> Iterator[PlannedRecipient]:
         """The recipients of one kecamatan, sorted by NIK (as :class:`PublicationPlan`)."""
+        for _subject, recipient in self.recipients_with_subjects(kec):
+            yield recipient
+
+    def recipients_with_subjects(self, kec: str,
+                                 ) -> Iterator[tuple[str | None, PlannedRecipient]]:
+        """:meth:`recipients` with each one's store subject as computed when the row was
+        checked (None when the plan was built without a ``subject`` function)."""
         program = self.program
-        query = ("SELECT line, desa, desil, point, sched, body FROM rows WHERE kec = ?"
+        query = ("SELECT line, desa, desil, point, sched, body, subject FROM rows WHERE kec = ?"
                  " AND status IS NULL AND point IS NOT NULL")
-        planned: list[PlannedRecipient] = []
+        planned: list[tuple[str | None, PlannedRecipient]] = []
         schedules: dict[str, Schedule] = {}
-        for line, desa, desil, point_id, sched, body in self.db.execute(query, (kec,)):
+        for line, desa, desil, point_id, sched, body, subject in self.db.execute(query, (kec,)):
             nik, kk, name, address, household_size, special = self._unseal(body)
             schedule = schedules.get(sched)
             if schedule is None:
@@ -847,8 +854,8 @@ class StreamedPlan:
                 schedule=schedule, payout_point=self.payout_points[point_id].point, name=name,
                 kode_wilayah=desa, address=address, household_size=household_size,
                 special_needs=special)
-            planned.append(PlannedRecipient(nik, kk, kec, payload, line, desil))
-        planned.sort(key=lambda recipient: recipient.nik_digits)
+            planned.append((subject, PlannedRecipient(nik, kk, kec, payload, line, desil)))
+        planned.sort(key=lambda item: item[1].nik_digits)
         yield from planned
 
     def placed(self, subjects: Iterable[str]) -> dict[str, str]:

@@ -493,9 +493,12 @@ class _PlanSource(_MappingSource):
                                                   Previous | None]]:
         from blt_status.central.roster import content_hash
 
-        for recipient in self.plan.recipients(kec):
-            yield (subject_of(self.store, recipient.nik_digits), recipient.nik_digits,
-                   recipient.payload, content_hash(self.store, kec, recipient.payload), None)
+        for subject, recipient in self.plan.recipients_with_subjects(kec):
+            # publish_files builds the plan with this store's subject_of: the checked row's
+            # subject is reused instead of a second HMAC per recipient
+            yield (subject or subject_of(self.store, recipient.nik_digits),
+                   recipient.nik_digits, recipient.payload,
+                   content_hash(self.store, kec, recipient.payload), None)
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return self.plan.placed(subjects)
