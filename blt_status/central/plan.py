@@ -210,10 +210,11 @@ def _whole_number(text: str, low: int, high: int) -> int | None:
 
 def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
     values = row.values
-    masked = mask_raw_nik(values["nik"])
+    masked: str | None = None  # the masked NIK cell, made only for a rejection
 
     def reject(code: str, reason: str) -> Rejection:
-        return Rejection(row.line, masked, code, reason)
+        return Rejection(row.line, masked if masked is not None else mask_raw_nik(values["nik"]),
+                         code, reason)
 
     if row.extra:
         return reject("row_extra_fields", _("the row has more fields than the header "
@@ -266,9 +267,10 @@ class _NumberCells:
     def add(self, row: CsvRow) -> None:
         for column in ("nik", "no_kk"):
             cell = row.values.get(column, "").strip()
-            if _SCIENTIFIC.fullmatch(cell):
+            if ("e" in cell or "E" in cell) and _SCIENTIFIC.fullmatch(cell):
                 self.scientific[column].append(row.line)
-            digits = re.sub(r"[^0-9]", "", cell)
+            # the usual cell is plain ASCII digits: no regex for it
+            digits = cell if cell.isascii() and cell.isdigit() else re.sub(r"[^0-9]", "", cell)
             if len(digits) == 16:
                 self.numbers[column] += 1
                 if digits.endswith("0"):
