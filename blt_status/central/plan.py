@@ -621,6 +621,7 @@ class StreamedPlan:
         self._hash_key = AESGCM.generate_key(bit_length=256)
         self._db: sqlite3.Connection | None = None
         self._pid = self._owner = os.getpid()
+        self._inherited: sqlite3.Connection | None = None  # a forked child: its parent's
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
@@ -644,6 +645,8 @@ class StreamedPlan:
         (the distribution lists are written by one while the shards are built) opens its own
         instead of using its parent's, which SQLite does not allow across a fork."""
         if self._db is None or self._pid != os.getpid():
+            if self._db is not None:  # the parent's: kept, never closed (nor used) here
+                self._inherited = self._db
             self._db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
             self._pid = os.getpid()
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
