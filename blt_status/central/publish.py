@@ -55,7 +55,7 @@ from blt_status.central.db import (
 from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
-from blt_status.crypto import VIEWS, IndexKey
+from blt_status.crypto import VIEWS, IndexKey, lookup_tag
 from blt_status.errors import CentralError
 from blt_status.i18n import format_number, format_percent
 from blt_status.indexer import IndexParams
@@ -493,9 +493,12 @@ class _PlanSource(_MappingSource):
                                                   Previous | None]]:
         from blt_status.central.roster import content_hash
 
-        for recipient in self.plan.recipients(kec):
-            yield (subject_of(self.store, recipient.nik_digits), recipient.nik_digits,
-                   recipient.payload, content_hash(self.store, kec, recipient.payload), None)
+        for subject, recipient in self.plan.recipients_with_subjects(kec):
+            # publish_files builds the plan with this store's subject_of: the checked row's
+            # subject is reused instead of a second HMAC per recipient
+            yield (subject or subject_of(self.store, recipient.nik_digits),
+                   recipient.nik_digits, recipient.payload,
+                   content_hash(self.store, kec, recipient.payload), None)
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return self.plan.placed(subjects)
@@ -874,6 +877,80 @@ class _Deriver:
         return results
 
 
+class _Background:
+    """``call(argument)`` in a forked process while this one goes on; :meth:`result` waits for
+    it and returns its value or raises its error. The distribution lists of a publish read only
+    the plan's scratch file (its own connection: :attr:`StreamedPlan.db`) and write only their
+    folder, so a second core writes them while the shards are built: a re-publish derives no
+    key, and the lists were a fifth of its time. Without ``os.fork``, or when a Dask cluster
+    (threads) is active, the call runs here, at once."""
+
+    def __init__(self, call: Callable[[Path], list[Path]], argument: Path) -> None:
+        self.pid = 0
+        self.value: list[Path] | None = None
+        self.handle: Any = None
+        if not hasattr(os, "fork") or active_executor() is not None:
+            self.value = call(argument)
+            return
+        import pickle
+
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns, never runs its parent's clean-ups
+            status = 1
+            try:
+                os.close(read)
+                try:
+                    outcome: tuple[str, Any] = ("ok", call(argument))
+                    status = 0
+                except BaseException as error:  # sent to the parent
+                    outcome = ("error", error)
+                try:
+                    data = pickle.dumps(outcome)
+                except Exception:  # an unpicklable error: its type only
+                    data = pickle.dumps(("error", RuntimeError(type(outcome[1]).__name__)))
+                with os.fdopen(write, "wb") as handle:
+                    handle.write(data)
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.pid = pid
+        self.handle = os.fdopen(read, "rb")
+
+    def result(self) -> list[Path]:
+        import pickle
+
+        if self.pid == 0:
+            return self.value or []
+        try:
+            data = self.handle.read()
+        finally:
+            self._reap()
+        if not data:
+            raise RuntimeError("the process writing the distribution lists ended without a "
+                               "result")
+        kind, value = pickle.loads(data)
+        if kind != "ok":
+            raise value
+        return list(value)
+
+    def cancel(self) -> None:
+        """Stop the child (an error elsewhere in the publish): nothing it writes is kept."""
+        if self.pid:
+            import signal
+
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+
+    def _reap(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+            self.handle.close()
+
+
 def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]]:
     cached = plan.previous_canaries
     canary_work: list[WorkItem] = [
@@ -915,8 +992,7 @@ def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None
     for entry in decided.entries:
         for view, sealed in entry.sealed_keys.items():
             if view not in entry.tags:
-                entry.tags[view] = IndexKey.from_root(
-                    store.unseal(sealed, _key_aad(entry.subject, view))).tag
+                entry.tags[view] = lookup_tag(store.unseal(sealed, _key_aad(entry.subject, view)))
 
 
 def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[SealedRecord]:
@@ -1127,7 +1203,12 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
     committed = False
     deriver = _Deriver(store.index_params(plan.epoch), workers=workers, progress=progress,
                        total=2 * plan.published + len(plan.kecamatan) + 1)
+    lists: _Background | None = None
     try:
+        if distribution is not None:  # written by a second process while the shards are built
+            shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
+            make_private_dir(distribution_dir)
+            lists = _Background(distribution, distribution_dir)
         canaries = _derive_canaries(plan, deriver)
         for done, kec in enumerate(plan.kecamatan, 1):
             decided = _decide(store, connection, plan, source, kec, previous_version)
@@ -1166,10 +1247,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                       for view, tags in canaries.items()},
             data_as_of=now))
 
-        if distribution is not None:
-            shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
-            make_private_dir(distribution_dir)
-            distribution_lists = distribution(distribution_dir)
+        if lists is not None:
+            distribution_lists = lists.result()
             for path in distribution_dir.rglob("*"):
                 os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
@@ -1197,6 +1276,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
         committed = True
     finally:
         deriver.close()
+        if lists is not None:
+            lists.cancel()  # a no-op once its result is in
         if not committed:
             transaction.rollback()
             shutil.rmtree(distribution_dir, ignore_errors=True)
