@@ -29,6 +29,9 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -882,73 +885,66 @@ class _Background:
     it and returns its value or raises its error. The distribution lists of a publish read only
     the plan's scratch file (its own connection: :attr:`StreamedPlan.db`) and write only their
     folder, so a second core writes them while the shards are built: a re-publish derives no
-    key, and the lists were a fifth of its time. Without ``os.fork``, or when a Dask cluster
-    (threads) is active, the call runs here, at once."""
+    key, and the lists were a fifth of its time. ``fork``, not ``spawn``: the child needs the
+    plan and the callable as they are (neither is pickled), and it ends with ``os._exit``, so
+    nothing of the parent's (database connections, temporary folders) is closed by it. Without
+    ``fork``, or when a Dask cluster (threads) is active, the call runs here, at once."""
 
     def __init__(self, call: Callable[[Path], list[Path]], argument: Path) -> None:
-        self.pid = 0
         self.value: list[Path] | None = None
-        self.handle: Any = None
-        if not hasattr(os, "fork") or active_executor() is not None:
+        self.process: multiprocessing.process.BaseProcess | None = None
+        if "fork" not in multiprocessing.get_all_start_methods() \
+                or active_executor() is not None:
             self.value = call(argument)
             return
-        import pickle
-
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns, never runs its parent's clean-ups
-            status = 1
-            try:
-                os.close(read)
-                try:
-                    outcome: tuple[str, Any] = ("ok", call(argument))
-                    status = 0
-                except BaseException as error:  # sent to the parent
-                    outcome = ("error", error)
-                try:
-                    data = pickle.dumps(outcome)
-                except Exception:  # an unpicklable error: its type only
-                    data = pickle.dumps(("error", RuntimeError(type(outcome[1]).__name__)))
-                with os.fdopen(write, "wb") as handle:
-                    handle.write(data)
-            finally:
-                os._exit(status)
-        os.close(write)
-        self.pid = pid
-        self.handle = os.fdopen(read, "rb")
+        context = multiprocessing.get_context("fork")
+        self.receive, send = context.Pipe(duplex=False)
+        self.process = context.Process(target=_run_and_send, args=(call, argument, send),
+                                       name="blt-distribution-lists", daemon=True)
+        self.process.start()
+        send.close()
 
     def result(self) -> list[Path]:
-        import pickle
-
-        if self.pid == 0:
+        if self.process is None:
             return self.value or []
         try:
-            data = self.handle.read()
+            kind, value = self.receive.recv()
+        except EOFError:
+            raise RuntimeError("the process writing the distribution lists ended without a "
+                               "result") from None
         finally:
             self._reap()
-        if not data:
-            raise RuntimeError("the process writing the distribution lists ended without a "
-                               "result")
-        kind, value = pickle.loads(data)
         if kind != "ok":
             raise value
         return list(value)
 
     def cancel(self) -> None:
         """Stop the child (an error elsewhere in the publish): nothing it writes is kept."""
-        if self.pid:
-            import signal
-
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.kill()
             self._reap()
 
     def _reap(self) -> None:
-        if self.pid:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = 0
-            self.handle.close()
+        if self.process is not None:
+            self.process.join()
+            self.process.close()
+            self.process = None
+            self.receive.close()
+
+
+def _run_and_send(call: Callable[[Path], list[Path]], argument: Path,
+                  send: multiprocessing.connection.Connection) -> None:
+    """:class:`_Background`'s child: the call's value or error down the pipe."""
+    try:
+        outcome: tuple[str, Any] = ("ok", call(argument))
+    except BaseException as error:  # sent to the parent, which raises it
+        outcome = ("error", error)
+    try:
+        send.send(outcome)
+    except Exception:  # an error that does not pickle: its type only
+        send.send(("error", RuntimeError(type(outcome[1]).__name__)))
+    finally:
+        send.close()
 
 
 def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]]:
