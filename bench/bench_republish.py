@@ -39,11 +39,18 @@ def change_one_percent(source: Path, target: Path) -> int:
     return changed
 
 
+# Every step runs in this folder, not in the checkout: ``python -m`` puts the working directory
+# first on ``sys.path``, so a step started from a checkout would import that checkout's code
+# whichever interpreter (and installed version) runs it.
+NEUTRAL = Path(tempfile.gettempdir())
+
+
 def run_timed(python: str, args: list[str], env: dict[str, str]) -> tuple[float, float, dict]:
     """Wall seconds, CPU seconds (with waited-for workers) and the --json output of a step."""
     command = [python, "-m", "blt_status.cli", "--lang", "en", "central", *args, "--json"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               cwd=NEUTRAL)
     out = process.stdout.read() if process.stdout else b""
     err = process.stderr.read() if process.stderr else b""
     _, status, usage = os.wait4(process.pid, 0)
@@ -57,7 +64,8 @@ def one_round(python: str, inputs: Path, changed: Path, work: Path, workers: int
               env: dict[str, str]) -> dict[str, float]:
     central = work / "central"
     subprocess.run([python, "-m", "blt_status.cli", "--lang", "en", "central", "init",
-                    str(central), "--kdf", "test"], check=True, capture_output=True, env=env)
+                    str(central), "--kdf", "test"], check=True, capture_output=True, env=env,
+                   cwd=NEUTRAL)
     files = ["--payout-points", str(inputs / "payout_points.csv"), "--program",
              str(inputs / "program.toml"), "--workers", str(workers)]
     publish = run_timed(python, ["publish", str(central), "--recipients",
@@ -82,6 +90,10 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "BLT_LANG": "en"}
     versions = {"this": sys.executable, **({"other": args.compare} if args.compare else {})}
+    for name, python in versions.items():
+        found = subprocess.run([python, "-c", "import blt_status; print(blt_status.__file__)"],
+                               check=True, capture_output=True, text=True, cwd=NEUTRAL)
+        print(f"{name}: {found.stdout.strip()}", flush=True)
     print(f"cores {os.cpu_count()}, workers {args.workers}, SQLite, test KDF, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     print(f"{'version':>7} {'size':>8} {'publish':>9} {'cpu':>8} {'1% repub':>9} {'cpu':>8} "
@@ -92,7 +104,7 @@ def main() -> None:
             inputs = base / f"in-{size}"
             subprocess.run([sys.executable, "-m", "blt_status.cli", "--lang", "en", "central",
                             "demo-data", str(inputs), "--recipients", str(size), "--seed", "3"],
-                           check=True, capture_output=True, env=env)
+                           check=True, capture_output=True, env=env, cwd=NEUTRAL)
             changed = base / f"changed-{size}.csv"
             change_one_percent(inputs / "recipients.csv", changed)
             results: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
