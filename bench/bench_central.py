@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 CLI = [sys.executable, "-m", "blt_status.cli", "--lang", "en", "central"]
 
@@ -52,7 +53,7 @@ with open(sys.argv[1], "w") as handle:
 
 
 def run_measured(args: list[str], env: dict[str, str], scratch: Path,
-                 ) -> tuple[float, float, dict]:
+                 ) -> tuple[float, float, dict[str, Any]]:
     """Wall seconds, peak RSS in MiB and the --json output of one CLI process."""
     usage_file, out_file, err_file = (scratch / name for name in ("usage", "out", "err"))
     started = time.perf_counter()
