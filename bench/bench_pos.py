@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -224,6 +225,35 @@ def _drop_databases(url: str) -> None:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _to_schema_of(code: Path, directory: Path, env: dict[str, str]) -> None:
+    """Downgrade a copied store to the schema revision the checkout ``code`` expects (a
+    baseline from before a revision refuses a store at a later one: ``db_schema``)."""
+    from alembic import command
+
+    from blt_status.central import db
+
+    found = re.search(r'^SCHEMA_HEAD = "(\w+)"', (code / "blt_status/central/db.py").read_text(),
+                      re.MULTILINE)
+    if found is None or found.group(1) == db.SCHEMA_HEAD:
+        return
+    saved = os.environ.pop("BLT_CENTRAL_DB", None)
+    if "BLT_CENTRAL_DB" in env:
+        os.environ["BLT_CENTRAL_DB"] = env["BLT_CENTRAL_DB"]
+    try:
+        store = CentralStore.open(directory, migrate=False)
+        engine = db._create_engine(db.database_url(store))
+        config = db._alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            config.attributes["store"] = store
+            command.downgrade(config, found.group(1))
+        engine.dispose()
+    finally:
+        os.environ.pop("BLT_CENTRAL_DB", None)
+        if saved is not None:
+            os.environ["BLT_CENTRAL_DB"] = saved
+
+
 def _ingest_rounds(args: argparse.Namespace, base: Path, payer_key: Ed25519PrivateKey,
                    label: str, db_url: str | None) -> dict[str, list[float]]:
     """Publish once, then each round ingests into a fresh copy of that store."""
@@ -247,6 +277,8 @@ def _ingest_rounds(args: argparse.Namespace, base: Path, payer_key: Ed25519Priva
             if db_url:
                 env["BLT_CENTRAL_DB"] = _pg_database(args.pg_url, f"_{name}_{round_number}",
                                                      template=db_url)
+            if path != ROOT:
+                _to_schema_of(path, copy, env)
             count, rate = _ingest_rate(copy, bodies, env, path)
             rates[name].append(rate)
             print(f"callback ingest ({label}, {name}, round {round_number + 1}): {count} "

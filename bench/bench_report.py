@@ -7,8 +7,9 @@ the ledger are filled directly in its database: ``--recipients`` sealed roster r
 every desa of the region table, ``--events`` payout events (salur/gagal/kembali) and a flag on
 one event in a thousand. Then, side by side in this one run:
 
-- the one-time upgrade of such a roster from schema 0001 (revision 0002 unseals every row to
-  fill its plain amount, mode and point name);
+- the one-time upgrade of such a store from schema 0001 (revision 0002 unseals every row to
+  fill its plain amount, mode and point name; revision 0003 folds the ledger once into each
+  person's deciding event, ``payout_outcomes``);
 - ``central report`` at each level (read the database, fold the ledger, count, print the
   table), median of ``--rounds`` — target <= 10 s at 1M recipients with 1M events;
 - the admin dashboard (``blt-tui --central``) at 120x40 driven by Pilot: time from an Enter or
@@ -40,6 +41,7 @@ from blt_status.central.db import (
     roster,
 )
 from blt_status.central.demodata import write_demo_world
+from blt_status.central.ledger import rebuild_outcomes
 from blt_status.central.publish import publish_files
 from blt_status.central.report_format import render
 from blt_status.central.report_source import load_report
@@ -110,6 +112,7 @@ def fill(store: CentralStore, recipients: int, events: int, seed: int = 5) -> No
                 rows = []
         if rows:
             connection.execute(sa.insert(payout_events), rows)
+        rebuild_outcomes(connection)  # as the appends would have kept it
         first = connection.execute(sa.select(sa.func.min(payout_events.c.id))).scalar_one()
         connection.execute(sa.insert(flags), [
             {"event_id": first + number, "code": "burst", "severity": "medium",
@@ -118,7 +121,8 @@ def fill(store: CentralStore, recipients: int, events: int, seed: int = 5) -> No
 
 def time_backfill(store: CentralStore) -> tuple[float, float, int]:
     """The one-time upgrade of a store of the previous release: the report's columns emptied
-    and the revision set back to 0001, then the store opened (revision 0002 fills them)."""
+    and the revision set back to 0001, then the store opened (revision 0002 fills them, 0003
+    folds the ledger into ``payout_outcomes`` anew)."""
     engine = open_engine(store)
     with engine.begin() as connection:
         connection.execute(roster.update().values(amount=None, mode=None, point_name=None))
@@ -195,8 +199,9 @@ def main() -> None:
         print(f"setup: {args.recipients:,} roster rows + {args.events:,} events written in "
               f"{time.perf_counter() - started:.1f} s (not timed below)")
         wall, cpu, filled = time_backfill(store)
-        print(f"upgrade of this roster from schema 0001 (every row unsealed once for amount, "
-              f"mode, point name; once per store): {wall:6.1f} s wall, {cpu:6.1f} s CPU, "
+        print(f"upgrade of this store from schema 0001 (every row unsealed once for amount, "
+              f"mode, point name; the ledger folded once into each person's deciding event; once "
+              f"per store): {wall:6.1f} s wall, {cpu:6.1f} s CPU, "
               f"{filled:,} rows")
         for level in ("provinsi", "kabupaten", "kecamatan", "desa", "titik"):
             wall, cpu, total = time_report(store, level, args.rounds)

@@ -37,6 +37,7 @@ __all__ = [
     "b64d",
     "b64e",
     "derive_index_key",
+    "lookup_tag",
     "new_secret",
     "open_record",
     "record_aad",
@@ -130,9 +131,12 @@ class IndexKey:
 
     @classmethod
     def from_root(cls, root: bytes) -> IndexKey:
-        tag = hmac.new(root, b"tag", hashlib.sha256).digest()[:16]
-        enc = hmac.new(root, b"enc", hashlib.sha256).digest()
-        return cls(tag, enc)
+        return cls(lookup_tag(root), hmac.digest(root, b"enc", "sha256"))
+
+
+def lookup_tag(root: bytes) -> bytes:
+    """The lookup tag of a root key (``IndexKey.from_root(root).tag``, without the enc key)."""
+    return hmac.digest(root, b"tag", "sha256")[:16]
 
 
 def derive_index_key(nik_digits: str, *, epoch_salt: bytes, pepper: bytes, view: str,

@@ -94,8 +94,10 @@ def write_shard(out: IO[bytes], header: ShardHeader, records: Iterable[SealedRec
     for record in records:
         if record.shard != header.region:
             raise ValueError("record of another shard")
-        line = {"t": record.tag.hex(), "b": base64.b64encode(record.blob).decode("ascii")}
-        out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        # json.dumps({"t": ..., "b": ...}, separators=(",", ":")): hex and base64 need no
+        # escaping, so the line is put together directly (one per recipient and view)
+        out.write(b'{"t":"' + record.tag.hex().encode() + b'","b":"'
+                  + base64.b64encode(record.blob) + b'"}\n')
         count += 1
     if count != header.records:
         raise ValueError("record count does not match the header")

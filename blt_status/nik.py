@@ -92,6 +92,8 @@ def normalize(raw: str, subject: str = "NIK") -> str:
     if not isinstance(raw, str):
         raise NikError("not_digits", subject=subject)
     text = raw.strip()
+    if len(text) == NIK_LENGTH and text.isascii() and text.isdigit():
+        return text  # the usual cell: what the checks below would return
     if not text:
         raise NikError("empty", subject=subject)
     if len(text) > _MAX_INPUT and not text.strip("0123456789 .-"):  # digits, too many

@@ -68,6 +68,13 @@ def _nik_prefixes() -> dict[str, Region]:
     return table
 
 
+# The look-ups below are pure functions of a short code over the shipped tables, called several
+# times per row of a recipients file (NIK and KK prefixes, residence desa, its kecamatan):
+# memoized, each bounded (a file has at most the country's ~84,000 desa codes).
+_MEMO = 1 << 15
+
+
+@functools.lru_cache(maxsize=_MEMO)
 def dotted(code: str) -> str:
     """``3201012001`` -> ``32.01.01.2001``; dotted input is returned unchanged (stripped)."""
     code = code.strip()
@@ -77,6 +84,7 @@ def dotted(code: str) -> str:
     return ".".join(part for part in parts if part)
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def nik_region(code: str) -> Region | None:
     """A province/kabupaten/kecamatan code as found in a NIK, current or retired."""
     return _nik_prefixes().get(dotted(code))
@@ -89,18 +97,21 @@ def current_region(code: str) -> Region | None:
     return Region(key, name) if name is not None else None
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def region_name(code: str) -> str | None:
     """The name of a current or retired code, or None."""
     key = dotted(code)
     return _current().get(key) or _historical().get(key)
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def is_current_desa(code: str) -> bool:
     """True for a 10-digit desa/kelurahan code in force (dotted or not)."""
     key = dotted(code)
     return key.count(".") == 3 and key in _current()
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def kecamatan_of(code: str) -> str:
     """The dotted kecamatan code of a desa code (``32.01.01.2001`` -> ``32.01.01``)."""
     return ".".join(dotted(code).split(".")[:3])

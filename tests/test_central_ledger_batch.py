@@ -1,18 +1,37 @@
-"""Batched ledger appends: many rows in few statements, with the one-row-at-a-time semantics."""
+"""Batched ledger appends: many rows in few statements, with the one-row-at-a-time semantics;
+and each person's deciding event, which every append keeps, equal to the ledger's fold."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from central_world import db_url, postgres_database  # noqa: F401  (fixture)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from blt_status.central import CentralStore
-from blt_status.central.db import database_url, subject_of
-from blt_status.central.ledger import Flag, Ledger, PayoutEvent, StoredEvent
+from blt_status.central.db import (
+    database_url,
+    dispose_engines,
+    open_engine,
+    payout_outcomes,
+    subject_of,
+)
+from blt_status.central.ledger import (
+    Flag,
+    Ledger,
+    PayoutEvent,
+    StoredEvent,
+    fold_status,
+    outcome_select,
+)
 from blt_status.crypto import TEST_INDEX_KDF
 
 WIB = dt.timezone(dt.timedelta(hours=7))
@@ -124,3 +143,94 @@ def test_postgresql_unnest_and_sqlite_give_the_same_ledger(
     nulls = next(row for row in rows if row[9] == "ref-50")
     assert nulls[10] is None and nulls[11] is None
     assert dict(row[:2] for row in rows if len(row) == 2)  # notes were read back
+
+
+# -- each person's deciding event (payout_outcomes), kept by every append ----------------------
+
+STATUS_OF_ROW = {"salur": "collected", "kembali": "returned", "gagal": "held"}
+
+
+def kept_outcomes(store: CentralStore, epoch: str) -> dict[str, tuple[str, dt.datetime | None]]:
+    """``payout_outcomes`` of ``epoch`` as ``{subject: (status, collected_at)}`` (UTC, naive),
+    checked equal to the table refolded from the ledger."""
+    with open_engine(store).connect() as connection:
+        rows = connection.execute(sa.select(payout_outcomes)
+                                  .where(payout_outcomes.c.epoch_id == epoch)).all()
+        assert set(rows) == set(connection.execute(outcome_select(epoch)).all())
+    return {row.subject: (STATUS_OF_ROW[row.status],
+                          row.occurred_at if row.status == "salur" else None) for row in rows}
+
+
+def folded(ledger: Ledger, epoch: str) -> dict[str, tuple[str, dt.datetime | None]]:
+    """:func:`fold_status` over each person's events of ``epoch``, in the same shape."""
+    grouped: dict[str, list[StoredEvent]] = {}
+    for stored in ledger.events(epoch_id=epoch):
+        grouped.setdefault(stored.subject, []).append(stored)
+    result = {}
+    for subject, events in grouped.items():
+        outcome = fold_status(events)
+        moment = outcome.collected_at
+        result[subject] = (outcome.status, None if moment is None
+                           else moment.astimezone(dt.UTC).replace(tzinfo=None))
+    return result
+
+
+facts = st.tuples(st.integers(0, 5),  # whose
+                  st.sampled_from(["salur", "gagal", "kembali"]),
+                  st.integers(0, 6))  # when: few values, so times tie and the id decides
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(facts, max_size=8), min_size=1, max_size=5),
+       repeat=st.booleans())
+def test_every_append_keeps_each_persons_deciding_event(
+        store: CentralStore, batches: list[list[tuple[int, str, int]]], repeat: bool) -> None:
+    """Events in any order, times that tie, batches that repeat a fact: the table every append
+    keeps equals the ledger's fold, person by person, after every append."""
+    ledger = Ledger(store)
+    epoch = f"e{uuid.uuid4().hex[:8]}"  # the examples share the store: one epoch each
+    sent: list[PayoutEvent] = []
+    for number, batch in enumerate(batches):
+        events = [PayoutEvent(f"32010145059{whose:05d}", status,
+                              T0 + dt.timedelta(minutes=when), "KP-1", "api",
+                              f"{epoch}-{number}", f"r-{index}", amount=600_000 - whose)
+                  for index, (whose, status, when) in enumerate(batch)]
+        if repeat and sent:
+            events.insert(0, sent[0])  # already in the ledger: changes nothing
+        ledger.append(events, epoch_id=epoch)
+        sent.extend(events)
+        assert kept_outcomes(store, epoch) == folded(ledger, epoch)
+
+
+def test_two_writers_merging_the_same_people_lose_nothing(tmp_path: Path) -> None:
+    """PostgreSQL, two threads appending interleaved batches about the same people at once:
+    the kept table ends equal to the ledger's fold (row locks, not last-writer-wins)."""
+    with postgres_database() as url:
+        store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=url)
+        ledger = Ledger(store)
+        errors: list[BaseException] = []
+
+        def writer(name: str, statuses: tuple[str, ...]) -> None:
+            try:
+                for number in range(30):
+                    ledger.append([PayoutEvent(
+                        f"32010145059{whose:05d}", statuses[(number + whose) % len(statuses)],
+                        T0 + dt.timedelta(minutes=(number * 7 + whose) % 40), "KP-1", "api",
+                        f"{name}-{number}", f"r-{whose}", amount=600_000)
+                        for whose in range(12)], epoch_id="e1")
+            except BaseException as error:  # reported by the test below
+                errors.append(error)
+
+        threads = [threading.Thread(target=writer, args=("a", ("gagal", "salur"))),
+                   threading.Thread(target=writer, args=("b", ("kembali", "gagal", "gagal")))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(list(ledger.events())) == 2 * 30 * 12
+        kept = kept_outcomes(store, "e1")
+        assert kept == folded(ledger, "e1")
+        assert {status for status, _ in kept.values()} >= {"collected", "returned"}
+        dispose_engines(store)

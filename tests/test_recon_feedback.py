@@ -126,7 +126,7 @@ def test_point_mismatch_is_high_in_another_kecamatan_medium_in_the_same():
                          Item(NIK_B, "salur", GOOD, point_id="KP-GUNUNGPUTRI")])
     assert [(f.code, f.severity) for f in same.flags] == [("point_mismatch", "medium")]
     assert [(f.code, f.severity) for f in other.flags] == [("point_mismatch", "high")]
-    assert "another kecamatan" in other.flags[0].detail
+    assert "another kecamatan" in other.flags[0].text("en")
 
 
 def test_before_schedule():
@@ -143,7 +143,7 @@ def test_before_schedule():
 def test_outside_hours(moment, severity, words):
     [verdict] = judge([Item(NIK_A, "salur", at(moment))])
     assert [(f.code, f.severity) for f in verdict.flags] == [("outside_hours", severity)]
-    assert words in verdict.flags[0].detail
+    assert words in verdict.flags[0].text("en")
 
 
 def test_a_utc_time_is_judged_in_wib():
@@ -156,7 +156,7 @@ def test_over_capacity_counts_the_ledger_and_the_batch():
     verdicts = judge([Item(NIKS[i], "salur", at(f"2025-11-24T09:{i:02d}:00")) for i in range(3)],
                      past_payouts=past)
     assert [codes(v) for v in verdicts] == [[], ["over_capacity"], ["over_capacity"]]
-    assert "capacity is 3" in verdicts[1].flags[0].detail
+    assert "capacity is 3" in verdicts[1].flags[0].text("en")
 
 
 def test_burst_uses_n_and_m_from_the_settings(tmp_path: Path):

@@ -74,14 +74,15 @@ def _busiest(folder: Path) -> Path:
     return max(folder.glob("*.csv"), key=lambda path: len(read_rows(path)))
 
 
-@pytest.mark.parametrize(("tamper", "expected"), [
-    ("amount", "list_amount_altered"),
-    ("add", "list_row_added"),
-    ("remove", "list_row_removed"),
-    ("reorder", "list_rows_reordered"),
-    ("name", "list_row_altered"),
+@pytest.mark.parametrize(("tamper", "expected", "words"), [
+    ("amount", "list_amount_altered", "baris 2: jumlah"),
+    ("add", "list_row_added", "tidak ada di daftar yang ditandatangani"),
+    ("remove", "list_row_removed", "baris 3 yang ditandatangani hilang"),
+    ("reorder", "list_rows_reordered", "urutan baris berbeda dari yang ditandatangani"),
+    ("name", "list_row_altered", "baris 2 berbeda dari baris yang ditandatangani"),
 ])
-def test_verify_list_names_each_tampering(published, tmp_path, tamper, expected, capsys):
+def test_verify_list_names_each_tampering(published, tmp_path, tamper, expected, words,
+                                          capsys):
     _, source = published
     folder = copy_lists(source, tmp_path)
     path = _busiest(folder)
@@ -102,6 +103,8 @@ def test_verify_list_names_each_tampering(published, tmp_path, tamper, expected,
     assert main(["--lang", "en", "central", "verify-list", str(path)]) == 1
     out, err = capsys.readouterr()
     assert expected in out + err and "Traceback" not in err
+    assert main(["central", "verify-list", str(path)]) == 1  # Indonesian by default
+    assert words in capsys.readouterr().out
 
 
 def test_a_list_of_another_point_or_version_is_refused(published, tmp_path):

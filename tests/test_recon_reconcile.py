@@ -13,7 +13,7 @@ from conftest import PEOPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blt_status.central.payouts import WIB
+from blt_status.central.payouts import WIB, detail_text, flag_detail
 from blt_status.central.publish import ingest_payouts, publish_files
 from blt_status.central.reconcile import MONEY_KEYS, FlagRow, Money, reconcile, reconcile_store
 from blt_status.central.repo import target_path_on_disk
@@ -147,3 +147,33 @@ def test_reconcile_cli_json_contract_and_since(tmp_path: Path, capsys):
     assert main(["central", "reconcile", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error [") and "Traceback" not in err
+
+
+def test_flag_details_are_read_in_the_admins_language(tmp_path: Path, capsys):
+    """A flag's detail is stored as a template and its values: `central reconcile` shows it in
+    Indonesian by default and in English with --lang en (numbers in each one's format); a
+    detail an earlier release stored as English text is shown as it is."""
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    report = write_csv(tmp_path / "report.csv", REPORT_HEADER, [
+        [PEOPLE[0].nik, "salur", "2025-11-24T16:30:00+07:00", "KP-GUNUNGPUTRI", ""]])
+    ingest_payouts(store, report, workers=1)
+    assert main(["central", "reconcile", str(store.directory)]) == 0
+    out = capsys.readouterr().out
+    assert "disalurkan di KP-GUNUNGPUTRI, seharusnya di KP-CIBINONG (titik kecamatan lain)" \
+        in out
+    assert "disalurkan pukul 16:30, titik buka" in out and "paid" not in out
+    assert main(["--lang", "en", "central", "reconcile", str(store.directory), "--json"]) == 0
+    details = {flag["code"]: flag["detail"]
+               for flag in json.loads(capsys.readouterr().out)["flags"]}
+    assert details["point_mismatch"] == ("paid at KP-GUNUNGPUTRI, assigned KP-CIBINONG "
+                                         "(a point of another kecamatan)")
+    assert details["outside_hours"].startswith("paid at 16:30, the point opens ")
+    stored = flag_detail("amount {amount} differs from the entitlement {entitled}",
+                         amount=1_200_000, entitled=600_000)
+    assert detail_text(stored, "id") == "jumlah 1.200.000 berbeda dari hak 600.000"
+    assert detail_text(stored, "en") == "amount 1,200,000 differs from the entitlement 600,000"
+    assert detail_text("paid on 2025-11-27, a holiday", "id") == \
+        "paid on 2025-11-27, a holiday"  # plain text of an earlier release
+    assert detail_text('{"m": "no {such}", "v": {}}', "en") == '{"m": "no {such}", "v": {}}'

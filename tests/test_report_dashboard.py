@@ -131,9 +131,17 @@ async def test_language_and_bars(published: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(app, pilot)
         assert "Tersalur 0 dari 5" in screen_text(app)
+        assert "Muat ulang" in screen_text(app)  # the key bar
+        await pilot.press("enter")  # a drill step keeps the key words
+        await pilot.pause()
+        assert "Naik" in screen_text(app) and "Muat ulang" in screen_text(app)
         await pilot.press("f6")
         await pilot.pause()
-        assert "Collected 0 of 5" in screen_text(app)
+        text = screen_text(app)
+        assert "Collected 0 of 5" in text and "Reload" in text and "Muat ulang" not in text
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert "Reload" in screen_text(app)
     assert bar(0.5, 10) == "█████░░░░░" and bar(1.5, 4) == "████" and bar(0, 3) == "░░░"
 
 

@@ -1,14 +1,17 @@
-"""Schema revision 0002 (the report's plain roster columns) on stores written by the previous
-release (schema 0001), on SQLite and PostgreSQL: the columns are backfilled from the sealed rows
-with the right values, the report is the same before and after, and a migration that fails
-leaves the store usable by the previous release; and the report the database counts equals the
-pure report engine on generated worlds."""
+"""Schema revisions 0002 (the report's plain roster columns) and 0003 (each person's deciding
+ledger event) on stores written by the previous release (schema 0001), on SQLite and
+PostgreSQL: the columns are backfilled from the sealed rows with the right values, the
+outcomes folded from the ledger, the report is the same before and after, and a migration that
+fails leaves the store usable by the previous release; and the report the database counts
+equals the pure report engine on generated worlds whose events arrive in any order and
+batches."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from test_report_engine import worlds
 
 from blt_status.central import CentralStore, publish_files
 from blt_status.central import db as central_db
+from blt_status.central.ledger import merge_outcomes, outcome_select
 from blt_status.central.report import LEVELS, WIB, build_report, report_from_tally
 from blt_status.central.report_format import render
 from blt_status.central.report_source import load_report, load_snapshot
@@ -111,11 +115,15 @@ def test_a_previous_store_gets_the_columns_filled_and_the_same_report(
     assert (store.private_dir / "report_cache.sqlite").exists()  # the previous release's cache
     assert revision_of(store) == "0001"
     engine = central_db.open_engine(store)  # upgrades
-    assert revision_of(store) == central_db.SCHEMA_HEAD == "0002"
+    assert revision_of(store) == central_db.SCHEMA_HEAD
     with engine.connect() as connection:  # columns and (widened) indexes as this release's
         assert compare_metadata(MigrationContext.configure(connection),
                                 central_db.metadata) == []
         rows = list(connection.execute(sa.select(central_db.roster)))
+        # Revision 0003: each person's deciding event, folded from the ledger of 0001.
+        outcomes = set(connection.execute(sa.select(central_db.payout_outcomes)).all())
+        assert outcomes == set(connection.execute(outcome_select()).all())
+        assert {row.status for row in outcomes} == {"salur", "gagal"}  # the world's report
     assert len(rows) == len(PEOPLE)
     assert_columns_match_sealed(store, rows)
     assert {row.mode for row in rows} > {"kantor_pos"}  # the world has more than one mode
@@ -178,7 +186,7 @@ def test_a_failed_backfill_leaves_the_store_to_the_previous_release(
     assert json.loads(run_release(previous_release, PREVIOUS_REPORTS,
                                    str(previous_store))) == before
     central_db.open_engine(store)
-    assert revision_of(store) == "0002"
+    assert revision_of(store) == central_db.SCHEMA_HEAD
     assert reports(store) == before
 
 
@@ -201,15 +209,19 @@ def empty_store(tmp_path: Path, db_url: str | None,  # noqa: F811
     central_db.dispose_engines()
 
 
-def write_world_rows(store: CentralStore, world: tuple[list, list, list]) -> None:
-    """The generated roster, events and flags as rows of the published version."""
+def write_world_rows(store: CentralStore, world: tuple[list, list, list],
+                    order: random.Random) -> None:
+    """The generated roster, events and flags as rows of the published version; the events
+    arrive in an order and batches drawn from ``order``, each batch merged into
+    ``payout_outcomes`` as a ledger append does."""
     recipients, events, flags = world
     version = store.published_version()
     base = PEOPLE[0].payload
     with central_db.open_engine(store).begin() as connection:
         epoch = connection.execute(sa.select(central_db.versions.c.epoch_id).where(
             central_db.versions.c.version == version)).scalar_one()
-        for table in (central_db.flags, central_db.payout_events, central_db.roster):
+        for table in (central_db.flags, central_db.payout_outcomes, central_db.payout_events,
+                      central_db.roster):
             connection.execute(table.delete())
         rows = []
         for index, recipient in enumerate(recipients):
@@ -224,13 +236,20 @@ def write_world_rows(store: CentralStore, world: tuple[list, list, list]) -> Non
         if rows:
             connection.execute(sa.insert(central_db.roster), rows)
         received = dt.datetime(2025, 12, 1)
-        for event in events:
-            moment = event.occurred_at.astimezone(dt.UTC).replace(tzinfo=None)
-            connection.execute(sa.insert(central_db.payout_events).values(
-                id=event.id, epoch_id=epoch, subject=event.subject, nik_last4="0000",
-                status=event.status, occurred_at=moment, occurred_offset=7 * 3600,
-                point_id="KP-1", source="csv", source_ref="gen", row_ref=str(event.id),
-                reason_code=None, amount=event.amount, note=None, received_at=received))
+        arriving = order.sample(events, len(events))
+        while arriving:
+            size = order.randint(1, 4)
+            batch, arriving = arriving[:size], arriving[size:]
+            batch_rows = [{"id": event.id, "epoch_id": epoch, "subject": event.subject,
+                           "nik_last4": "0000", "status": event.status,
+                           "occurred_at": event.occurred_at.astimezone(dt.UTC)
+                           .replace(tzinfo=None), "occurred_offset": 7 * 3600,
+                           "point_id": "KP-1", "source": "csv", "source_ref": "gen",
+                           "row_ref": str(event.id), "reason_code": None,
+                           "amount": event.amount, "note": None, "received_at": received}
+                          for event in batch]
+            connection.execute(sa.insert(central_db.payout_events), batch_rows)
+            merge_outcomes(connection, [(row["id"], row) for row in batch_rows])
         for flag in flags:
             connection.execute(sa.insert(central_db.flags).values(
                 event_id=flag.event_id, code="burst", severity="medium", detail="gen",
@@ -247,12 +266,17 @@ def comparable(report) -> dict[str, object]:
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(world=worlds(), region=st.sampled_from([None, "32", "32.01"]))
-def test_the_database_counts_as_the_engine(empty_store: CentralStore, world, region) -> None:
+@given(world=worlds(), region=st.sampled_from([None, "32", "32.01"]),
+       order=st.randoms(use_true_random=False))
+def test_the_database_counts_as_the_engine(empty_store: CentralStore, world, region,
+                                           order: random.Random) -> None:
     recipients, events, flags = world
     recipients = [recipient._replace(point_name=POINT_NAMES.get(recipient.point_id or "", ""))
                   for recipient in recipients]
-    write_world_rows(empty_store, (recipients, events, flags))
+    write_world_rows(empty_store, (recipients, events, flags), order)
+    with central_db.open_engine(empty_store).connect() as connection:
+        kept = set(connection.execute(sa.select(central_db.payout_outcomes)).all())
+        assert kept == set(connection.execute(outcome_select()).all())  # merged == refolded
     if any(event.occurred_at.tzinfo is not WIB for event in events):
         raise AssertionError("the generated events are in WIB")
     tally = load_snapshot(empty_store, region=region).tally

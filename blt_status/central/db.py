@@ -15,6 +15,10 @@ pepper, so the database alone never reveals a NIK; what is personal is sealed wi
     key_cache      per epoch, subject and view: the Argon2id root key (sealed), the sealed
                    record last published and the keyed hash of the payload it holds
     payout_events  the payout ledger: append-only, one row per payout fact (csv or api)
+    payout_outcomes  per epoch and subject, the ledger event that decides the status (the
+                   fold of ``ledger.fold_status``), kept by every append in its transaction
+                   so the progress report reads one row per person instead of folding the
+                   ledger (revision 0003)
     flags          findings about accepted events (reconciliation), by event
 
 The schema is created and upgraded by the Alembic revisions in
@@ -56,6 +60,7 @@ __all__ = [
     "metadata",
     "open_engine",
     "payout_events",
+    "payout_outcomes",
     "roster",
     "subject_of",
     "upgrade",
@@ -63,7 +68,7 @@ __all__ = [
 ]
 
 DB_ENV = "BLT_CENTRAL_DB"
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 BUSY_TIMEOUT_MS = 10_000
 _SUBJECT_CONTEXT = b"blt-central-subject-v1"
 
@@ -142,6 +147,23 @@ payout_events = sa.Table(
     sa.Index("ix_payout_events_subject", "epoch_id", "subject", "status", "occurred_at", "id",
              "amount"),
     sa.Index("ix_payout_events_received", "received_at"),
+)
+
+# One row per (epoch, subject) with a salur, gagal or kembali event: the event that decides the
+# status as ``ledger.fold_status`` folds it: the first final event (salur or kembali) in
+# (occurred_at, id) order, with its time, id and reported amount; without one, "gagal" (held;
+# time, id and amount NULL). Derived from the ledger, never the source of truth: every append
+# merges its events in (``ledger.merge_outcomes``), and ``ledger.rebuild_outcomes`` refolds it
+# from the ledger. What it holds is what ``payout_events`` holds (no NIK, no name).
+payout_outcomes = sa.Table(
+    "payout_outcomes", metadata,
+    sa.Column("epoch_id", sa.String(16), primary_key=True),
+    sa.Column("subject", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # salur | kembali | gagal
+    sa.Column("occurred_at", sa.DateTime),  # UTC, of the final event
+    sa.Column("event_id", sa.BigInteger),  # the final event
+    sa.Column("amount", sa.BigInteger),  # what the payer reported for the salur, if anything
+    sqlite_with_rowid=False,
 )
 
 flags = sa.Table(

@@ -7,6 +7,10 @@ recipient removed from the roster keeps their events (and gets them back if re-a
 Rows are keyed by ``subject`` (see :func:`blt_status.central.db.subject_of`) and the last four
 digits of the NIK; the payer's free text (``note``) is sealed and never leaves the ledger.
 Appending the same fact again (same ``source``, ``source_ref``, ``row_ref``) is a no-op.
+
+Each append also merges its events into ``payout_outcomes`` (one row per epoch and subject:
+the event that decides the status), in the same transaction, so the progress report counts
+people without folding the ledger again (:func:`merge_outcomes`, :func:`rebuild_outcomes`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from blt_status.central.db import (
     flags,
     open_engine,
     payout_events,
+    payout_outcomes,
     roster,
     subject_of,
 )
@@ -46,6 +51,9 @@ __all__ = [
     "StoredFlag",
     "fold_status",
     "member_chunks",
+    "merge_outcomes",
+    "outcome_select",
+    "rebuild_outcomes",
     "with_outcome",
 ]
 
@@ -245,6 +253,107 @@ def _column_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in _ARRAY_TYPES}
 
 
+# -- the deciding event per person (payout_outcomes) ------------------------------------------
+
+# The fold of ``fold_status`` as a merge of two rows of ``payout_outcomes`` (the one stored and
+# the one a batch brings): a final event (salur, kembali) beats "gagal", and of two final
+# events the earlier in (occurred_at, id) order wins; "gagal" never replaces anything. The
+# merge is commutative and associative, so batches may arrive in any order, and on PostgreSQL
+# two transactions merging the same person serialise on the row's lock (ON CONFLICT DO UPDATE
+# re-reads the committed row) and neither's event is lost.
+_MERGE_OUTCOME = (
+    "ON CONFLICT (epoch_id, subject) DO UPDATE SET status = excluded.status, "
+    "occurred_at = excluded.occurred_at, event_id = excluded.event_id, "
+    "amount = excluded.amount WHERE excluded.status <> 'gagal' AND "
+    "(payout_outcomes.status = 'gagal' OR (excluded.occurred_at, excluded.event_id) < "
+    "(payout_outcomes.occurred_at, payout_outcomes.event_id))")
+_OUTCOME_TYPES = {"epoch_id": "varchar", "subject": "varchar", "status": "varchar",
+                  "occurred_at": "timestamp", "event_id": "bigint", "amount": "bigint"}
+_OUTCOME_COLUMNS = ", ".join(_OUTCOME_TYPES)
+_OUTCOME_UNNEST = (
+    f"INSERT INTO payout_outcomes ({_OUTCOME_COLUMNS}) SELECT {_OUTCOME_COLUMNS} FROM unnest("
+    + ", ".join(f"%({name})b::{kind}[]" for name, kind in _OUTCOME_TYPES.items())
+    + f") AS batch({_OUTCOME_COLUMNS}) " + _MERGE_OUTCOME)
+_OUTCOME_VALUES = sa.text(
+    f"INSERT INTO payout_outcomes ({_OUTCOME_COLUMNS}) VALUES ("
+    + ", ".join(f":{name}" for name in _OUTCOME_TYPES) + ") " + _MERGE_OUTCOME,
+).bindparams(sa.bindparam("occurred_at", type_=sa.DateTime))
+
+
+def _decider(event_id: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    final = row["status"] != "gagal"
+    return {"epoch_id": row["epoch_id"], "subject": row["subject"], "status": row["status"],
+            "occurred_at": row["occurred_at"] if final else None,
+            "event_id": event_id if final else None,
+            "amount": row["amount"] if final else None}
+
+
+def merge_outcomes(connection: Connection,
+                   events: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """Merge newly inserted ledger rows (``(id, row)``, ``occurred_at`` in UTC) into
+    ``payout_outcomes``, inside the caller's transaction.
+
+    The batch is folded per person first (a statement may touch a row only once), then sent
+    in subject order (two writers lock rows in the same order: no deadlock).
+    """
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for event_id, row in events:
+        candidate = _decider(event_id, row)
+        key = (candidate["epoch_id"], candidate["subject"])
+        current = best.get(key)
+        if current is None or (candidate["status"] != "gagal" and (
+                current["status"] == "gagal"
+                or (candidate["occurred_at"], event_id)
+                < (current["occurred_at"], current["event_id"]))):
+            best[key] = candidate
+    if not best:
+        return
+    merged = [best[key] for key in sorted(best)]
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_OUTCOME_UNNEST, {name: [row[name] for row in merged]
+                                                     for name in _OUTCOME_TYPES})
+    else:
+        connection.execute(_OUTCOME_VALUES, merged)
+
+
+def outcome_select(epoch_id: str | None = None) -> sa.Select[Any]:
+    """The rows of ``payout_outcomes`` folded from the ledger itself (of one epoch, or all).
+
+    The rule of :func:`fold_status` in SQL: one window over the events per person, the final
+    events ranked first, then by ``(occurred_at, id)``; the first row decides.
+    """
+    events = payout_events.c
+    final = events.status.in_(("salur", "kembali"))
+    rank = sa.func.row_number().over(
+        partition_by=(events.epoch_id, events.subject),
+        order_by=(sa.case((final, 0), else_=1), events.occurred_at, events.id))
+    ranked = sa.select(events.epoch_id, events.subject, events.status, events.occurred_at,
+                       events.id, events.amount, rank.label("rank"))
+    if epoch_id is not None:
+        ranked = ranked.where(events.epoch_id == epoch_id)
+    first = ranked.subquery("ranked")
+    final_row = first.c.status != "gagal"
+    return (sa.select(first.c.epoch_id, first.c.subject, first.c.status,
+                      sa.case((final_row, first.c.occurred_at)).label("occurred_at"),
+                      sa.case((final_row, first.c.id)).label("event_id"),
+                      sa.case((final_row, first.c.amount)).label("amount"))
+            .where(first.c.rank == 1))
+
+
+def rebuild_outcomes(connection: Connection, epoch_id: str | None = None) -> int:
+    """Refold ``payout_outcomes`` from the ledger (of one epoch, or all); rows written.
+
+    For ledger rows written without :meth:`Ledger.append` (a bulk load): the table is derived,
+    so it can always be made again."""
+    delete = payout_outcomes.delete()
+    if epoch_id is not None:
+        delete = delete.where(payout_outcomes.c.epoch_id == epoch_id)
+    connection.execute(delete)
+    result = connection.execute(payout_outcomes.insert().from_select(
+        list(_OUTCOME_TYPES), outcome_select(epoch_id)))
+    return int(result.rowcount or 0)
+
+
 class Ledger:
     """The append-only payout ledger of one central store."""
 
@@ -292,10 +401,13 @@ class Ledger:
         # In the order of ``events``, as when they were inserted one by one; of two rows with
         # the same reference in the batch, the first is the one inserted.
         appended: list[StoredEvent] = []
+        new_rows: list[tuple[int, dict[str, Any]]] = []
         for index, row in enumerate(rows):
             key = (row["source"], row["source_ref"], row["row_ref"])
             if key in inserted and by_ref[key] == index:
                 appended.append(_stored_row(inserted[key], row))
+                new_rows.append((inserted[key], row))
+        merge_outcomes(connection, new_rows)
         if flags:
             self._insert_flags(connection, appended, by_ref, flags)
         return AppendResult(appended, len(events) - len(appended))

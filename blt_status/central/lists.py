@@ -33,7 +33,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from blt_status._fs import write_file_unsynced
 from blt_status.errors import CentralError
+from blt_status.i18n import _
 from blt_status.nik import mask_digits
 from blt_status.present import format_date, format_rupiah
 from blt_status.records import PayoutPoint, Program, RecordPayload
@@ -172,8 +174,14 @@ def manifest_path(list_path: Path) -> Path:
 
 def write_signed_list(path: Path, rows: Sequence[ListRow], *, point_id: str, version: int,
                       program: Program, key: Ed25519PrivateKey, excel: bool = False,
-                      now: dt.datetime | None = None) -> Path:
-    """Write ``path`` (0600) and its signed manifest; returns the manifest's path."""
+                      now: dt.datetime | None = None, sync: bool = True) -> Path:
+    """Write ``path`` (0600) and its signed manifest; returns the manifest's path.
+
+    ``sync=False`` writes both files whole (under a temporary name, then renamed) without
+    fsync: for the many lists of one publish, which the caller makes durable together
+    (:func:`blt_status._fs.sync_paths`) before the version that names them is committed.
+    """
+    write = atomic_write_bytes if sync else write_file_unsynced
     table = [row.cells() for row in rows]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if excel else ",", lineterminator="\r\n"
@@ -181,7 +189,7 @@ def write_signed_list(path: Path, rows: Sequence[ListRow], *, point_id: str, ver
     writer.writerow(DISTRIBUTION_COLUMNS)
     writer.writerows(table)
     data = buffer.getvalue().encode("utf-8-sig" if excel else "utf-8")
-    atomic_write_bytes(path, data, mode=0o600)
+    write(path, data, 0o600)
     amounts = [int(row.payload.amount) for row in rows]
     public = key.public_key()
     manifest: dict[str, Any] = {
@@ -200,9 +208,29 @@ def write_signed_list(path: Path, rows: Sequence[ListRow], *, point_id: str, ver
     }
     manifest["signature"] = base64.b64encode(key.sign(_signed_bytes(manifest))).decode()
     target = manifest_path(path)
-    atomic_write_bytes(target, json.dumps(manifest, indent=1, ensure_ascii=False).encode(),
-                       mode=0o600)
+    write(target, manifest_bytes(manifest), 0o600)
     return target
+
+
+_ROW_INDEX_SLOT = "@@row_index@@"
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """``json.dumps(manifest, indent=1, ensure_ascii=False)``, byte for byte, with the per-row
+    index (one small object per recipient) formatted by the C encoder instead of the indenting
+    one, which is pure Python and was most of a large list's writing time."""
+    index = manifest.get("row_index")
+    if not isinstance(index, list) or not index or any(
+            not isinstance(item, dict) or list(item) != ["hash", "amount"] for item in index):
+        return json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    rows = ",\n".join(f'  {{\n   "hash": {dumps(item["hash"])},\n   "amount": '
+                       f'{dumps(item["amount"])}\n  }}' for item in index)
+    text = json.dumps({**manifest, "row_index": _ROW_INDEX_SLOT}, indent=1, ensure_ascii=False)
+    slot = json.dumps(_ROW_INDEX_SLOT)
+    if text.count(slot) != 1:  # the placeholder also appears elsewhere: take the slow way
+        return json.dumps(manifest, indent=1, ensure_ascii=False).encode()
+    return text.replace(slot, "[\n" + rows + "\n ]").encode()
 
 
 def write_point_lists(by_point: dict[str, list[ListRow]], point_ids: Iterable[str],
@@ -237,7 +265,7 @@ class ListProblem:
     code: str  # list_signature | list_amount_altered | list_row_added | list_row_removed |
     #            list_rows_reordered | list_row_altered | list_wrong_point | list_wrong_version
     #            | list_manifest_missing | list_unreadable
-    detail: str  # English, no personal data (line numbers, amounts, codes)
+    detail: str  # in the current language; no personal data (line numbers, amounts, codes)
 
 
 def _read_table(path: Path) -> list[list[str]]:
@@ -261,43 +289,43 @@ def verify_list(path: Path, *, public_key: Path | None = None, point_id: str | N
     try:
         manifest = json.loads(manifest_path(path).read_bytes())
     except FileNotFoundError:
-        return {}, [ListProblem("list_manifest_missing",
-                                f"no manifest {manifest_path(path).name} next to the list")]
+        return {}, [ListProblem("list_manifest_missing", _(
+            "no manifest {name} next to the list").format(name=manifest_path(path).name))]
     except ValueError:
-        return {}, [ListProblem("list_unreadable", "the manifest is not valid JSON")]
+        return {}, [ListProblem("list_unreadable", _("the manifest is not valid JSON"))]
     key_path = public_key or path.parent / PUBLIC_KEY_NAME
     trusted = serialization.load_pem_public_key(key_path.read_bytes())
     if not isinstance(trusted, Ed25519PublicKey):
-        return manifest, [ListProblem("list_signature", "the public key is not Ed25519")]
+        return manifest, [ListProblem("list_signature", _("the public key is not Ed25519"))]
     try:
         trusted.verify(base64.b64decode(str(manifest.get("signature", ""))),
                        _signed_bytes(manifest))
     except (InvalidSignature, ValueError):
-        return manifest, [ListProblem("list_signature",
-                                      "the manifest's signature does not verify with the "
-                                      f"trusted key {fingerprint(trusted)}")]
+        return manifest, [ListProblem("list_signature", _(
+            "the manifest's signature does not verify with the trusted key {key}").format(
+            key=fingerprint(trusted)))]
     expected_point = point_id or path.stem
     if manifest.get("point_id") != expected_point:
-        problems.append(ListProblem("list_wrong_point",
-                                    f"the list is for point {manifest.get('point_id')}, "
-                                    f"not {expected_point}"))
+        problems.append(ListProblem("list_wrong_point", _(
+            "the list is for point {found}, not {expected}").format(
+            found=manifest.get("point_id"), expected=expected_point)))
     expected_version = version
     if expected_version is None and path.parent.name.isdigit():
         expected_version = int(path.parent.name)
     if expected_version is not None and manifest.get("version") != expected_version:
-        problems.append(ListProblem("list_wrong_version",
-                                    f"the list is version {manifest.get('version')}, "
-                                    f"not {expected_version}"))
+        problems.append(ListProblem("list_wrong_version", _(
+            "the list is version {found}, not {expected}").format(
+            found=manifest.get("version"), expected=expected_version)))
     try:
         table = _read_table(path)
     except (OSError, UnicodeDecodeError, csv.Error):
-        return manifest, [*problems, ListProblem("list_unreadable", "the list is unreadable")]
+        return manifest, [*problems, ListProblem("list_unreadable", _("the list is unreadable"))]
     body = table[1:]
     if _hash(body) == manifest.get("rows_sha256") and len(body) == manifest.get("rows"):
         return manifest, problems
     problems.extend(_row_problems(body, manifest.get("row_index", [])))
     if not problems:  # pragma: no cover - a changed hash always shows in the row index
-        problems.append(ListProblem("list_row_altered", "the rows differ from the manifest"))
+        problems.append(ListProblem("list_row_altered", _("the rows differ from the manifest")))
     return manifest, problems
 
 
@@ -314,23 +342,25 @@ def _row_problems(body: list[list[str]], index: list[dict[str, Any]]) -> list[Li
         if hash_ not in signed_hashes:
             if position in missing:
                 missing.discard(position)
-                problems.append(ListProblem("list_row_altered",
-                                            f"line {line} differs from the signed row"))
+                problems.append(ListProblem("list_row_altered", _(
+                    "line {line} differs from the signed row").format(line=line)))
             else:
-                problems.append(ListProblem("list_row_added",
-                                            f"line {line} is not on the signed list"))
+                problems.append(ListProblem("list_row_added", _(
+                    "line {line} is not on the signed list").format(line=line)))
             continue
         expected = signed[signed_hashes.index(hash_)][1]
         if amount != expected:
-            problems.append(ListProblem("list_amount_altered",
-                                        f"line {line}: amount {amount}, signed {expected}"))
-    problems.extend(ListProblem("list_row_removed", f"signed line {position + 2} is missing")
+            problems.append(ListProblem("list_amount_altered", _(
+                "line {line}: amount {amount}, signed {signed}").format(
+                line=line, amount=amount, signed=expected)))
+    problems.extend(ListProblem("list_row_removed", _(
+        "signed line {line} is missing").format(line=position + 2))
                     for position in sorted(missing))
     common_signed = [hash_ for hash_ in signed_hashes if hash_ in found_hashes]
     common_found = [hash_ for hash_ in found_hashes if hash_ in signed_hashes]
     if common_signed != common_found:
-        problems.append(ListProblem("list_rows_reordered",
-                                    "the rows are in another order than signed"))
+        problems.append(ListProblem("list_rows_reordered", _(
+            "the rows are in another order than signed")))
     return problems
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,7 +64,7 @@ from blt_status.central.inputs import (
 )
 from blt_status.central.plan import Rejection, mask_raw_nik, number_reason, safe_code_text
 from blt_status.errors import FileFormatError, NikError
-from blt_status.i18n import _
+from blt_status.i18n import N_, _, format_number, translate
 from blt_status.nik import mask_digits, parse_nik
 from blt_status.reasons import reason_from_note, valid_reason
 from blt_status.records import RecordPayload, Schedule
@@ -85,7 +86,9 @@ __all__ = [
     "apply_payouts",
     "check_and_apply",
     "check_feedback",
+    "detail_text",
     "entitlement_of",
+    "flag_detail",
     "load_check_settings",
     "read_payout_report",
 ]
@@ -126,7 +129,31 @@ class Flag:
 
     code: str  # one of FLAG_CODES
     severity: str  # low | medium | high
-    detail: str  # English
+    detail: str  # flag_detail(): an English template and its values, stored as they are
+
+    def text(self, lang: str | None = None) -> str:
+        """The detail in ``lang`` (default: the current language)."""
+        return detail_text(self.detail, lang)
+
+
+def flag_detail(template: str, **values: str | int) -> str:
+    """A flag's detail as the ledger stores it: the English template (marked ``N_``) and its
+    values as JSON, so each admin reads it in their own language (:func:`detail_text`)."""
+    return json.dumps({"m": template, "v": values}, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def detail_text(detail: str, lang: str | None = None) -> str:
+    """A stored flag detail in ``lang``; numbers in that language's format. A detail stored as
+    plain English text (by an earlier release) is shown as it is."""
+    try:
+        stored = json.loads(detail)
+        template, values = stored["m"], stored["v"]
+        return translate(template, lang).format(**{
+            key: format_number(value, lang) if isinstance(value, int) else value
+            for key, value in values.items()})
+    except (ValueError, TypeError, KeyError, IndexError):
+        return detail
 
 
 @dataclass(frozen=True)
@@ -390,10 +417,9 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
         before = current(item.nik_digits)
         assert before is not None
         if before.last_event_at is not None and item.occurred_at < before.last_event_at:
-            order_flags[index] = Flag(
-                "order_conflict", "medium",
-                f"dated {item.occurred_at.isoformat()}, before an event already recorded for "
-                f"this person ({before.last_event_at.isoformat()})")
+            order_flags[index] = Flag("order_conflict", "medium", flag_detail(
+                N_("dated {at}, before an event already recorded for this person ({before})"),
+                at=item.occurred_at.isoformat(), before=before.last_event_at.isoformat()))
         latest = max(filter(None, (before.last_event_at, item.occurred_at)))
         state[item.nik_digits] = replace(before, status=REPORT_STATUSES[item.status],
                                          last_event_at=latest)
@@ -422,9 +448,10 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
         entries.sort()
         for rank, (_key, index) in enumerate(entries, 1):
             if rank > capacity and index >= 0:
-                over[index] = Flag("over_capacity", "medium",
-                                   f"payout {rank} at {_point_text(point_id)} on {day}; its "
-                                   f"capacity is {capacity} a day")
+                over[index] = Flag("over_capacity", "medium", flag_detail(
+                    N_("payout {rank} at {point} on {day}; its capacity is {capacity} a day"),
+                    rank=rank, point=_point_text(point_id), day=day.isoformat(),
+                    capacity=capacity))
 
     window = dt.timedelta(seconds=settings.burst_seconds)
     for index in accepted:
@@ -433,12 +460,12 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
         assert entitlement is not None
         flags: list[Flag] = []
         if not entitlement.current:
-            flags.append(Flag("removed_recipient", "high",
-                              "this person is not in the current roster"))
+            flags.append(Flag("removed_recipient", "high", flag_detail(
+                N_("this person is not in the current roster"))))
         if item.amount is not None and item.amount != entitlement.amount:
-            flags.append(Flag("amount_mismatch", "high",
-                              f"amount {item.amount} differs from the entitlement "
-                              f"{entitlement.amount}"))
+            flags.append(Flag("amount_mismatch", "high", flag_detail(
+                N_("amount {amount} differs from the entitlement {entitled}"),
+                amount=item.amount, entitled=entitlement.amount)))
         if index in order_flags:
             flags.append(order_flags[index])
         if item.status == "salur":
@@ -450,10 +477,10 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
                 count = (bisect.bisect_right(times, item.occurred_at)
                          - bisect.bisect_left(times, item.occurred_at - window))
                 if count > settings.burst_count:
-                    flags.append(Flag(
-                        "burst", "high",
-                        f"{count} payouts at {_point_text(item.point_id)} within "
-                        f"{settings.burst_seconds} s (limit {settings.burst_count})"))
+                    flags.append(Flag("burst", "high", flag_detail(
+                        N_("{count} payouts at {point} within {seconds} s (limit {limit})"),
+                        count=count, point=_point_text(item.point_id),
+                        seconds=settings.burst_seconds, limit=settings.burst_count)))
         verdicts[index] = Verdict(index, None, tuple(flags))
     return [verdict if verdict is not None else Verdict(index)
             for index, verdict in enumerate(verdicts)]
@@ -469,25 +496,27 @@ def _payout_flags(item: FeedbackItem, entitlement: Entitlement, point: PayoutPoi
     local = _local(item.occurred_at)
     if entitlement.point_id is not None and item.point_id != entitlement.point_id:
         other = entitlement.kecamatan not in _point_kecamatan(point)
-        flags.append(Flag(
-            "point_mismatch", "high" if other else "medium",
-            f"paid at {_point_text(item.point_id)}, assigned {_point_text(entitlement.point_id)}"
-            + (" (a point of another kecamatan)" if other else "")))
+        template = (N_("paid at {point}, assigned {assigned} (a point of another kecamatan)")
+                    if other else N_("paid at {point}, assigned {assigned}"))
+        flags.append(Flag("point_mismatch", "high" if other else "medium", flag_detail(
+            template, point=_point_text(item.point_id),
+            assigned=_point_text(entitlement.point_id))))
     if local.date() < entitlement.schedule.date:
-        flags.append(Flag("before_schedule", "medium",
-                          f"paid on {local.date()}, scheduled from "
-                          f"{entitlement.schedule.date}"))
+        flags.append(Flag("before_schedule", "medium", flag_detail(
+            N_("paid on {day}, scheduled from {scheduled}"), day=local.date().isoformat(),
+            scheduled=entitlement.schedule.date.isoformat())))
     if local.date() in program.holidays:
-        flags.append(Flag("outside_hours", "medium", f"paid on {local.date()}, a holiday"))
+        flags.append(Flag("outside_hours", "medium", flag_detail(
+            N_("paid on {day}, a holiday"), day=local.date().isoformat())))
     elif WEEKDAYS[local.weekday()] not in program.days:
-        flags.append(Flag("outside_hours", "medium",
-                          f"paid on {local.date()}, not a payout weekday"))
+        flags.append(Flag("outside_hours", "medium", flag_detail(
+            N_("paid on {day}, not a payout weekday"), day=local.date().isoformat())))
     elif entitlement.schedule.mode != "antar" and not (
             point.jam_buka <= local.time().replace(tzinfo=None) <= point.jam_tutup):
-        flags.append(Flag("outside_hours", "low",
-                          f"paid at {local.strftime('%H:%M')}, the point opens "
-                          f"{point.jam_buka.strftime('%H:%M')}-"
-                          f"{point.jam_tutup.strftime('%H:%M')}"))
+        flags.append(Flag("outside_hours", "low", flag_detail(
+            N_("paid at {time}, the point opens {opens}-{closes}"),
+            time=local.strftime("%H:%M"), opens=point.jam_buka.strftime("%H:%M"),
+            closes=point.jam_tutup.strftime("%H:%M"))))
     return flags
 
 

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -209,10 +210,11 @@ def _whole_number(text: str, low: int, high: int) -> int | None:
 
 def _validate_row(row: CsvRow, today: dt.date | None) -> _ValidRow | Rejection:
     values = row.values
-    masked = mask_raw_nik(values["nik"])
+    masked: str | None = None  # the masked NIK cell, made only for a rejection
 
     def reject(code: str, reason: str) -> Rejection:
-        return Rejection(row.line, masked, code, reason)
+        return Rejection(row.line, masked if masked is not None else mask_raw_nik(values["nik"]),
+                         code, reason)
 
     if row.extra:
         return reject("row_extra_fields", _("the row has more fields than the header "
@@ -265,9 +267,10 @@ class _NumberCells:
     def add(self, row: CsvRow) -> None:
         for column in ("nik", "no_kk"):
             cell = row.values.get(column, "").strip()
-            if _SCIENTIFIC.fullmatch(cell):
+            if ("e" in cell or "E" in cell) and _SCIENTIFIC.fullmatch(cell):
                 self.scientific[column].append(row.line)
-            digits = re.sub(r"[^0-9]", "", cell)
+            # the usual cell is plain ASCII digits: no regex for it
+            digits = cell if cell.isascii() and cell.isdigit() else re.sub(r"[^0-9]", "", cell)
             if len(digits) == 16:
                 self.numbers[column] += 1
                 if digits.endswith("0"):
@@ -606,7 +609,6 @@ class StreamedPlan:
 
     def __init__(self, program: ProgramConfig, payout_points: dict[str, PayoutPointRow],
                  subject: Callable[[str], str] | None = None) -> None:
-        import sqlite3
         import tempfile
 
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -617,10 +619,9 @@ class StreamedPlan:
         self._folder = Path(tempfile.mkdtemp(prefix="blt-plan-"))  # 0700
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
         self._hash_key = AESGCM.generate_key(bit_length=256)
-        self.db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
-                       "cache_size=-16000"):
-            self.db.execute(f"PRAGMA {pragma}")
+        self._db: sqlite3.Connection | None = None
+        self._pid = self._owner = os.getpid()
+        self._inherited: sqlite3.Connection | None = None  # a forked child: its parent's
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
@@ -638,6 +639,21 @@ class StreamedPlan:
 
     # -- life cycle
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The scratch file's connection, one per process: a process forked from the publisher
+        (the distribution lists are written by one while the shards are built) opens its own
+        instead of using its parent's, which SQLite does not allow across a fork."""
+        if self._db is None or self._pid != os.getpid():
+            if self._db is not None:  # the parent's: kept, never closed (nor used) here
+                self._inherited = self._db
+            self._db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
+            self._pid = os.getpid()
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
+                           "cache_size=-16000"):
+                self._db.execute(f"PRAGMA {pragma}")
+        return self._db
+
     def __enter__(self) -> StreamedPlan:
         return self
 
@@ -647,7 +663,11 @@ class StreamedPlan:
     def close(self) -> None:
         import shutil
 
-        self.db.close()
+        if os.getpid() != self._owner:  # a forked process never removes its parent's plan
+            return
+        if self._db is not None and self._pid == self._owner:
+            self._db.close()
+        self._db = None
         shutil.rmtree(self._folder, ignore_errors=True)
 
     @classmethod
@@ -777,14 +797,17 @@ class StreamedPlan:
                 continue
             unserved = set(result.unserved)
             updates: list[tuple[str | None, str | None, str | None, int]] = []
+            texts: dict[Schedule, str] = {}  # a slot's schedule is shared by its recipients
             for line, _desa, body in rows:
                 if body[0] in unserved:
                     updates.append(("no_payout_point", None, None, line))
                     continue
                 assignment = result.assignments[body[0]]
-                updates.append((None, assignment.point.id,
-                                json.dumps(assignment.schedule.to_dict(), separators=(",", ":")),
-                                line))
+                text = texts.get(assignment.schedule)
+                if text is None:
+                    text = texts[assignment.schedule] = json.dumps(
+                        assignment.schedule.to_dict(), separators=(",", ":"))
+                updates.append((None, assignment.point.id, text, line))
             self.db.executemany("UPDATE rows SET status = ?, point = ?, sched = ?"
                                 " WHERE line = ?", updates)
             served = [(line, desa, body) for line, desa, body in rows
@@ -811,12 +834,19 @@ class StreamedPlan:
 
     def recipients(self, kec: str) -> Iterator[PlannedRecipient]:
         """The recipients of one kecamatan, sorted by NIK (as :class:`PublicationPlan`)."""
+        for _subject, recipient in self.recipients_with_subjects(kec):
+            yield recipient
+
+    def recipients_with_subjects(self, kec: str,
+                                 ) -> Iterator[tuple[str | None, PlannedRecipient]]:
+        """:meth:`recipients` with each one's store subject as computed when the row was
+        checked (None when the plan was built without a ``subject`` function)."""
         program = self.program
-        query = ("SELECT line, desa, desil, point, sched, body FROM rows WHERE kec = ?"
+        query = ("SELECT line, desa, desil, point, sched, body, subject FROM rows WHERE kec = ?"
                  " AND status IS NULL AND point IS NOT NULL")
-        planned: list[PlannedRecipient] = []
+        planned: list[tuple[str | None, PlannedRecipient]] = []
         schedules: dict[str, Schedule] = {}
-        for line, desa, desil, point_id, sched, body in self.db.execute(query, (kec,)):
+        for line, desa, desil, point_id, sched, body, subject in self.db.execute(query, (kec,)):
             nik, kk, name, address, household_size, special = self._unseal(body)
             schedule = schedules.get(sched)
             if schedule is None:
@@ -829,8 +859,8 @@ class StreamedPlan:
                 schedule=schedule, payout_point=self.payout_points[point_id].point, name=name,
                 kode_wilayah=desa, address=address, household_size=household_size,
                 special_needs=special)
-            planned.append(PlannedRecipient(nik, kk, kec, payload, line, desil))
-        planned.sort(key=lambda recipient: recipient.nik_digits)
+            planned.append((subject, PlannedRecipient(nik, kk, kec, payload, line, desil)))
+        planned.sort(key=lambda item: item[1].nik_digits)
         yield from planned
 
     def placed(self, subjects: Iterable[str]) -> dict[str, str]:
@@ -873,6 +903,7 @@ class StreamedPlan:
     def write_distribution_lists(self, out_dir: Path, *, version: int | None = None,
                                  private_dir: Path | None = None) -> list[Path]:
         """As :func:`write_distribution_lists`, one group of kecamatan in memory at a time."""
+        from blt_status._fs import sync_paths, write_file_unsynced
         from blt_status.central.lists import (
             PUBLIC_KEY_NAME,
             list_key,
@@ -880,13 +911,16 @@ class StreamedPlan:
             public_pem,
             write_signed_list,
         )
-        from blt_status.store import atomic_write_bytes
 
         if out_dir.parent.name == "distribution" and out_dir.name.isdigit():
             private_dir, version = out_dir.parent.parent, int(out_dir.name)
         key = list_key(private_dir or out_dir)
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(out_dir / PUBLIC_KEY_NAME, public_pem(key.public_key()), mode=0o600)
+        # Every file is written whole without fsync, then all are made durable together (one
+        # batch of fsyncs and one of the folder) before returning: a publish commits its
+        # version only after this, as before, without two fsyncs per file in series.
+        written = [out_dir / PUBLIC_KEY_NAME]
+        write_file_unsynced(written[0], public_pem(key.public_key()), 0o600)
         groups: dict[str, list[str]] = defaultdict(list)
         for kec in self.kecamatan:
             groups[self._groups.find(kec)].append(kec)
@@ -895,9 +929,11 @@ class StreamedPlan:
         def write(by_point: Mapping[str, list[Any]], point_ids: Iterable[str]) -> None:
             for point_id in sorted(point_ids):  # an empty list where nobody is assigned
                 path = out_dir / f"{point_id}.csv"
-                write_signed_list(path, by_point.get(point_id, []), point_id=point_id,
-                                  version=version or 0, program=self.program.program, key=key)
+                manifest = write_signed_list(path, by_point.get(point_id, []),
+                                             point_id=point_id, version=version or 0,
+                                             program=self.program.program, key=key, sync=False)
                 paths.append(path)
+                written.extend((path, manifest))
 
         listed: set[str] = set()
         for group in sorted(groups.values()):
@@ -907,6 +943,7 @@ class StreamedPlan:
             write(rows, point_ids)
             listed |= point_ids
         write({}, set(self.payout_points) - listed)
+        sync_paths(written)
         return sorted(paths, key=lambda path: path.name[:-len(".csv")])
 
 

@@ -73,7 +73,7 @@ class FlagRow:
     nik_last4: str
     point_id: str
     time: dt.datetime
-    detail: str
+    detail: str  # in the language of the one who asked (payouts.detail_text)
 
     def to_dict(self) -> dict[str, str]:
         data = asdict(self)
@@ -136,6 +136,7 @@ def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) ->
     """
     from blt_status.central.db import database_url, db_errors, open_engine
     from blt_status.central.ledger import Ledger
+    from blt_status.central.payouts import detail_text
     from blt_status.central.publish import published_info
 
     info = published_info(store)
@@ -146,7 +147,7 @@ def reconcile_store(store: CentralStore, *, since: dt.datetime | None = None) ->
     with db_errors(database_url(store)), engine.connect() as rows, engine.connect() as events:
         entries = _join(_roster_amounts(store, rows, version), _statuses(events, epoch_id))
         flags = [FlagRow(flag.code, flag.severity, flag.nik_last4, flag.point_id,
-                         flag.occurred_at, flag.detail)
+                         flag.occurred_at, detail_text(flag.detail))
                  for flag in Ledger(store).flags(epoch_id=epoch_id)]
         return reconcile(entries, flags, since=since)
 

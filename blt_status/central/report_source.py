@@ -1,8 +1,9 @@
 """Where the progress report's inputs come from: the central database's roster and ledger.
 
 The report is counted by the database: ``GROUP BY`` over the roster rows of the published
-version joined with each person's status from the ledger of that version's key epoch. The
-status rule (:func:`outcome_query`) is the ledger's ``fold_status`` written once in SQL. The
+version joined with each person's status from the ledger of that version's key epoch, read
+from ``payout_outcomes`` (the deciding event per person, which every ledger append keeps:
+:func:`blt_status.central.ledger.merge_outcomes`), so the ledger is not folded again. The
 roster row's entitlement, payout mode and point name are plain columns (schema revision 0002):
 nothing is unsealed, and no NIK, KK or name is read. :func:`load_report` asks for the rows of
 one level; :func:`load_snapshot` for the (desa, payout point) leaves with their days, which
@@ -26,6 +27,7 @@ from blt_status.central.db import (
     flags,
     open_engine,
     payout_events,
+    payout_outcomes,
     roster,
     versions,
 )
@@ -46,7 +48,7 @@ from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
 __all__ = ["FlaggedPayout", "Snapshot", "change_marker", "flagged_per_kecamatan", "leaf_tally",
-           "load_report", "load_snapshot", "outcome_query"]
+           "load_report", "load_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -97,28 +99,6 @@ def _aware(utc_naive: dt.datetime, offset_seconds: int) -> dt.datetime:
     return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone)
 
 
-def outcome_query(epoch_id: str) -> sa.Subquery:
-    """Each subject's deciding ledger event: ``(subject, status, occurred_at, amount)``.
-
-    The ledger's fold (:func:`blt_status.central.ledger.fold_status`) in SQL: the first final
-    event (``salur`` or ``kembali``, in ``(occurred_at, id)`` order) decides; without one, a
-    ``gagal`` means held. One window over the epoch's events, finals ranked first. A subject
-    without events has no row (pending).
-    """
-    events = payout_events.c
-    finals_first = sa.case((events.status.in_(("salur", "kembali")), 0), else_=1)
-    rank = sa.func.row_number().over(partition_by=events.subject,
-                                     order_by=(finals_first, events.occurred_at, events.id))
-    ranked = (sa.select(events.subject, events.status, events.occurred_at, events.amount,
-                        rank.label("rank"))
-              .where(events.epoch_id == epoch_id,
-                     events.status.in_(("salur", "gagal", "kembali")))
-              .subquery("ranked"))
-    return (sa.select(ranked.c.subject, ranked.c.status, ranked.c.occurred_at,
-                      ranked.c.amount)
-            .where(ranked.c.rank == 1).subquery("outcome"))
-
-
 def _wib_day(connection: sa.Connection, utc_naive: sa.ColumnElement[dt.datetime],
              ) -> sa.ColumnElement[Any]:
     """The date in WIB (UTC+7) of a stored UTC time, as the database computes it."""
@@ -140,6 +120,42 @@ def _recipients(connection: sa.Connection, version: int, region: str | None,
              .where(visible_at(version), _region_filter(region))
              .group_by(*_positions(len(keys))))
     return [tuple(row) for row in connection.execute(query)]
+
+
+def _recipients_and_modes(connection: sa.Connection, version: int, region: str | None,
+                          keys: Sequence[sa.ColumnElement[Any]], with_name: bool,
+                          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The roster of ``version`` within ``region`` counted per ``keys`` and per payout mode,
+    in one pass over the roster: ``([(*keys, [point name,] recipients, entitled)],
+    [(mode, recipients, entitled)])``.
+
+    The roster is grouped per (keys, mode) once; a ``UNION ALL`` then sums those groups per
+    ``keys`` and per mode, so what is fetched is a row per region of the level and one per
+    mode, not one per (region, mode) pair (a quarter of a million at desa level)."""
+    name = [sa.func.max(roster.c.point_name).label("name")] if with_name else []
+    grouped = (sa.select(*(key.label(f"k{index}") for index, key in enumerate(keys)),
+                         roster.c.mode.label("mode"), *name,
+                         sa.func.count().label("n"), sa.func.sum(roster.c.amount).label("e"))
+               .where(visible_at(version), _region_filter(region))
+               .group_by(*_positions(len(keys) + 1)).cte("grouped"))
+    key_columns = [grouped.c[f"k{index}"] for index in range(len(keys))]
+    sums = [sa.func.sum(grouped.c.n), sa.func.sum(grouped.c.e)]
+    per_key: list[sa.ColumnElement[Any]] = [
+        sa.literal_column("0"), *key_columns, sa.null(),
+        *([sa.func.max(grouped.c.name)] if with_name else []), *sums]
+    per_mode: list[sa.ColumnElement[Any]] = [
+        sa.literal_column("1"), *(sa.null() for _ in keys), grouped.c.mode,
+        *([sa.null()] if with_name else []), *sums]
+    query = sa.union_all(sa.select(*per_key).group_by(*key_columns),
+                         sa.select(*per_mode).group_by(grouped.c.mode))
+    rows: list[tuple[Any, ...]] = []
+    modes: list[tuple[Any, ...]] = []
+    for found in connection.execute(query):
+        if found[0] == 0:
+            rows.append((*found[1:len(keys) + 1], *found[len(keys) + 2:]))
+        else:
+            modes.append((found[len(keys) + 1], *found[-2:]))
+    return rows, modes
 
 
 _people_metadata = sa.MetaData()
@@ -164,10 +180,12 @@ def _people(connection: sa.Connection, epoch_id: str, version: int,
             region: str | None) -> Iterator[sa.Table]:
     """:data:`people` filled for the roster of ``version`` within ``region``.
 
-    Driven by the people with events (:func:`outcome_query`), each found by the roster's
-    subject index; the ones without events are the pending (recipients minus the rest).
+    Driven by the people with events (``payout_outcomes`` of the epoch), each found by the
+    roster's subject index; the ones without events are the pending (recipients minus the
+    rest).
     """
-    outcome = outcome_query(epoch_id)
+    outcome = sa.select(payout_outcomes).where(payout_outcomes.c.epoch_id == epoch_id)\
+        .subquery("outcome")
     collected = outcome.c.status == "salur"
     query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.c.status,
                        sa.case((collected, sa.func.coalesce(outcome.c.amount,
@@ -342,18 +360,16 @@ def load_report(store: CentralStore, *, level: str, region: str | None = None) -
     day_counts: dict[dt.date, int] = {}
     with db_errors(database_url(store)), open_engine(store).connect() as connection:
         epoch, published = _published(connection, version)
-        extra = (sa.func.max(roster.c.point_name),) if depth is None else ()
-        # One pass over the roster: per row of the level and payout mode.
-        for found in _recipients(connection, version, region, (*keys, roster.c.mode), extra):
-            key, mode, recipients = found[:len(keys)], found[len(keys)], int(found[-2])
-            if depth is None and found[-3] and key[0] not in point_names:
-                point_names[key[0]] = found[-3]
-            part = parts.get(key)
-            if part is None:
-                parts[key] = _row_of(key[0], recipients, found[-1])
-            else:
-                part.add(_row_of(key[0], recipients, found[-1]))
-            mode_counts.setdefault(mode, [0, 0, 0])[0] += recipients
+        # One pass over the roster: per row of the level, and per payout mode.
+        found_rows, found_modes = _recipients_and_modes(connection, version, region, keys,
+                                                        with_name=depth is None)
+        for found in found_rows:
+            key = tuple(found[:len(keys)])
+            if depth is None and found[-3]:
+                point_names.setdefault(key[0], found[-3])
+            parts[key] = _row_of(key[0], found[-2], found[-1])
+        for mode, recipients, _entitled in found_modes:
+            mode_counts.setdefault(mode, [0, 0, 0])[0] += int(recipients)
         with _people(connection, epoch, version, region) as counted:
             person_code = counted.c.point if depth is None else sa.func.substr(
                 counted.c.desa, 1, _CODE_LENGTH[depth])

@@ -323,7 +323,7 @@ class StoreSecrets:
 
     def keyed_hash(self, data: bytes) -> str:
         """A hash of private data that reveals nothing without the state key."""
-        return hmac.new(self._state_key(), data, hashlib.sha256).hexdigest()
+        return hmac.digest(self._state_key(), data, "sha256").hex()
 
 
 class CentralStore(StoreSecrets):

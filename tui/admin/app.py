@@ -78,6 +78,7 @@ class AdminScreen(Screen[None]):
         super().__init__()
         self.code = ROOT
         self.frame_seconds: list[float] = []  # key handled -> frame composed, per drill step
+        self._labelled_in: str | None = None  # the language the key words are in
 
     @property
     def admin(self) -> AdminApp:
@@ -110,9 +111,13 @@ class AdminScreen(Screen[None]):
     def refresh_view(self) -> None:
         """Redraw everything for the node ``self.code`` from the app's tree."""
         set_lang(self.admin.lang)  # the app's language, whatever else ran in this process
-        relabel(self)
-        relabel(self.app)
-        self.refresh_bindings()
+        if self._labelled_in != self.admin.lang:
+            # The key bar is rebuilt (its keys mounted anew) when the bindings change: only
+            # when the language did, not at every drill step.
+            relabel(self)
+            relabel(self.app)
+            self.refresh_bindings()
+            self._labelled_in = self.admin.lang
         tree = self.admin.progress
         path = tree.path(self.code) if tree else [ROOT]
         names = [tree.row(code).name if tree else "Indonesia" for code in path]

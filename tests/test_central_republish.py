@@ -1,0 +1,119 @@
+"""The re-publish's fast paths give exactly what the plain ones gave.
+
+The distribution lists are written by a forked process while the shards are built (its errors
+still stop the publish, nothing written); a record's canonical bytes and a list manifest's
+indented JSON are composed faster, byte for byte the same as ``json.dumps`` gives them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from central_world import db_dump, db_url, write_world  # noqa: F401  (db_url: fixture)
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_central_publish import snapshot_tree
+
+from blt_status.central import CentralStore, publish_files
+from blt_status.central.lists import manifest_bytes, verify_list
+from blt_status.central.plan import StreamedPlan
+from blt_status.crypto import TEST_INDEX_KDF, canonical_json
+from blt_status.errors import CentralError
+from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule
+
+text = st.text(max_size=12)
+maybe_text = st.none() | text
+dates = st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31))
+times = st.none() | st.times().map(lambda value: value.replace(microsecond=0))
+
+programs = st.builds(Program, text, text, text, st.none() | dates)
+schedules = st.builds(Schedule, dates, times, times, st.sampled_from(["kantor_pos", "antar"]),
+                      st.none() | dates)
+points = st.none() | st.builds(PayoutPoint, text, text, text, text)
+payloads = st.builds(
+    RecordPayload, st.sampled_from(["officer", "recipient"]), text,
+    st.integers(-10, 10**12), programs, schedules, points, text, text, maybe_text,
+    st.none() | st.integers(0, 99), maybe_text,
+    st.none() | st.datetimes(timezones=st.just(dt.UTC)), maybe_text, maybe_text, maybe_text)
+
+
+@given(payloads)
+@settings(max_examples=300, deadline=None)
+def test_record_bytes_are_the_canonical_json_of_its_dict(payload: RecordPayload) -> None:
+    assert payload.to_bytes() == canonical_json(payload.to_dict())
+
+
+row_index = st.lists(st.fixed_dictionaries({"hash": text, "amount": st.integers(0, 10**12)}),
+                     max_size=6)
+
+
+@given(st.dictionaries(st.sampled_from(["format", "point_id", "note"]), text), row_index,
+       st.integers(0, 50))
+@settings(max_examples=200, deadline=None)
+def test_manifest_bytes_are_the_indented_json(head: dict, rows: list, version: int) -> None:
+    manifest = {**head, "version": version, "program": {"id": "p", "rules": [1, {"a": None}]},
+                "row_index": rows, "key_fingerprint": "AB12 CD34"}
+    assert manifest_bytes(manifest) == json.dumps(manifest, indent=1,
+                                                  ensure_ascii=False).encode()
+    tricky = {**manifest, "note": json.dumps("@@row_index@@")}  # the placeholder as a value
+    assert manifest_bytes(tricky) == json.dumps(tricky, indent=1, ensure_ascii=False).encode()
+
+
+def files(store: CentralStore) -> dict[str, bytes]:
+    """Every file of the store but SQLite's shared-memory index (a read touches it)."""
+    return {name: data for name, data in snapshot_tree(store.directory).items()
+            if not name.endswith((".db-shm", ".db-wal"))}
+
+
+@pytest.fixture()
+def world(tmp_path: Path):
+    return write_world(tmp_path / "inputs")
+
+
+def test_lists_from_the_forked_writer_are_the_plans_lists(tmp_path: Path, world,
+                                                          db_url: str | None) -> None:  # noqa: F811
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    report = publish_files(store, world.recipients, world.payout_points, world.program,
+                           workers=1)
+    folder = store.private_dir / "distribution" / str(report.version)
+    assert [Path(path).parent for path in report.distribution_lists] == \
+        [folder] * len(report.distribution_lists)
+    with StreamedPlan.build(world.recipients, world.payout_points, world.program) as plan:
+        direct = plan.write_distribution_lists(tmp_path / "direct", version=report.version,
+                                               private_dir=store.private_dir)
+    assert [path.name for path in direct] == [Path(path).name for path in
+                                              report.distribution_lists]
+    for path in direct:
+        published = folder / path.name
+        assert published.read_bytes() == path.read_bytes()
+        assert verify_list(published)[1] == []
+        mine = json.loads(published.with_name(path.stem + ".manifest.json").read_bytes())
+        theirs = json.loads(path.with_name(path.stem + ".manifest.json").read_bytes())
+        for manifest in (mine, theirs):
+            del manifest["created_at"], manifest["signature"]
+        assert mine == theirs
+        assert published.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_error_in_the_forked_list_writer_publishes_nothing(tmp_path: Path, world,
+                                                              db_url: str | None) -> None:  # noqa: F811
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    not_ed25519 = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    (store.private_dir / "lists" / "signing.pem").write_bytes(not_ed25519)
+    before, rows = files(store), db_dump(store)
+    with pytest.raises(CentralError) as caught:
+        publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    assert caught.value.code == "list_key_invalid"
+    assert files(store) == before
+    assert db_dump(store) == rows
+    assert store.published_version() == 1
+    assert not (store.private_dir / "distribution" / "2").exists()
