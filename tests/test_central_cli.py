@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -190,6 +191,12 @@ def test_demo_data_then_publish(tmp_path: Path, capsys) -> None:
     code, _, err = run(capsys, "central", "demo-data", tmp_path / "demo2", "--recipients", "0")
     assert code == 1
     one_error_line(err, "demo_recipients")
+    code, out, err = run(capsys, "central", "demo-data", tmp_path / "demo3", "--recipients",
+                         "200", "--per-kecamatan", "40", "--json")
+    assert code == 0, err
+    with open(json.loads(out)["recipients"], encoding="utf-8", newline="") as handle:
+        desa = {row["kode_wilayah"] for row in csv.DictReader(handle)}
+    assert {code.rsplit(".", 1)[0] for code in desa} == {f"32.01.0{n}" for n in range(1, 6)}
 
 
 def test_rotate_keys(central: Path, world, capsys) -> None:

@@ -136,3 +136,32 @@ def test_unknown_kabupaten_is_refused(tmp_path, code):
     with pytest.raises(CentralError) as caught:
         write_demo_world(tmp_path, kabupaten=code, recipients=100)
     assert caught.value.code == "demo_kabupaten"
+
+
+def test_a_spread_world_keeps_kecamatan_near_the_asked_size(tmp_path):
+    """``per_kecamatan``: a larger file spreads over more kecamatan (past the kabupaten, into
+    the next of its province) instead of growing each kecamatan; the world still plans."""
+    files = write_demo_world(tmp_path, recipients=2100, per_kecamatan=50, seed=5)
+    rows = read_rows(files.recipients_csv)
+    per_kecamatan = Counter(kecamatan_of(row["kode_wilayah"]) for row in rows)
+    assert len(per_kecamatan) == 42  # ceil(2100 / 50): Bogor's 40, then two of 32.02
+    assert sum(kec.startswith("32.01.") for kec in per_kecamatan) == 40
+    assert sum(kec.startswith("32.02.") for kec in per_kecamatan) == 2
+    assert max(per_kecamatan.values()) < 2 * 50 and min(per_kecamatan.values()) > 50 // 3
+    assert all(is_current_desa(row["kode_wilayah"]) for row in rows)
+    plan = plan_publication(files.recipients_csv, files.payout_points_csv, files.program_toml)
+    assert {r.shard for r in plan.recipients} == set(per_kecamatan)
+    kantor_pos = {p.serves[0] for p in plan.payout_points.values() if p.jenis == "kantor_pos"}
+    assert kantor_pos == set(per_kecamatan)
+    assert files.report_kecamatan == "32.01.01"
+    events, _, _ = read_payout_report(files.payout_report_csv)
+    assert events
+
+
+def test_a_spread_world_of_one_kabupaten_is_its_first_kecamatan(tmp_path):
+    files = write_demo_world(tmp_path, recipients=300, per_kecamatan=100, seed=5)
+    kecamatan = {kecamatan_of(row["kode_wilayah"]) for row in read_rows(files.recipients_csv)}
+    assert kecamatan == {"32.01.01", "32.01.02", "32.01.03"}
+    with pytest.raises(CentralError) as caught:
+        write_demo_world(tmp_path / "small", recipients=300, per_kecamatan=5)
+    assert caught.value.code == "demo_too_small"

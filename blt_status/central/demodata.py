@@ -163,7 +163,10 @@ class _Person:
 
 def _regions(kabupaten: str,
              ) -> tuple[dict[str, str], dict[str, str], dict[str, list[str]], list[str]]:
-    """Names of the province's codes, kecamatan names, desa by kecamatan, province kecamatan."""
+    """Names of the province's codes, kecamatan names, desa by kecamatan, province kecamatan.
+
+    Kecamatan names and desa are the kabupaten's; the names and desa of the whole province
+    are read too (a spread world, see :func:`_spread`, may reach its other kabupaten)."""
     path = resources.files("blt_status") / "data" / "wilayah.csv"
     province = kabupaten.split(".")[0]
     names: dict[str, str] = {}
@@ -181,9 +184,24 @@ def _regions(kabupaten: str,
                 province_kecamatan.append(code)
                 if code.startswith(kabupaten + "."):
                     kecamatan_names[code] = row["nama"]
-            elif depth == 3 and code.startswith(kabupaten + "."):
+            elif depth == 3:
                 desa_names[code.rsplit(".", 1)[0]].append(code)
     return names, kecamatan_names, desa_names, province_kecamatan
+
+
+def _spread(recipients: int, per_kecamatan: int, kabupaten: str, names: dict[str, str],
+            desa_by_kecamatan: dict[str, list[str]], province_kecamatan: list[str],
+            ) -> dict[str, str]:
+    """The kecamatan (code -> name) of a world of ``recipients`` rows at about
+    ``per_kecamatan`` rows each: the kabupaten's kecamatan first, then those of the next
+    kabupaten of its province, in code order, as many as it takes (at most the province's)."""
+    wanted = max(1, math.ceil(recipients / per_kecamatan))
+    own = [code for code in province_kecamatan if code.startswith(kabupaten + ".")]
+    others = [code for code in province_kecamatan if code > kabupaten + "."
+              and not code.startswith(kabupaten + ".")]
+    before = [code for code in province_kecamatan if code < kabupaten + "."]
+    ordered = [code for code in own + others + before if desa_by_kecamatan.get(code)]
+    return {code: names[code] for code in ordered[:wanted]}
 
 
 class _NumberIssuer:
@@ -220,9 +238,12 @@ def _csv_bytes(header: tuple[str, ...], rows: list[list[str]]) -> bytes:
 
 def _people(rng: random.Random, count: int, kecamatan_names: dict[str, str],
             desa_by_kecamatan: dict[str, list[str]], province_kecamatan: list[str],
-            names: dict[str, str]) -> list[_Person]:
+            names: dict[str, str], *, even: bool = False) -> list[_Person]:
+    """``even``: a person's kecamatan is drawn first (each as likely), then a desa in it, so
+    the kecamatan are about the same size; otherwise a desa of the world (kecamatan grow
+    with their number of desa)."""
     issuer = _NumberIssuer(rng)
-    all_desa = [desa for kecamatan in sorted(desa_by_kecamatan)
+    all_desa = [desa for kecamatan in sorted(kecamatan_names)
                 for desa in desa_by_kecamatan[kecamatan]]
     kabupaten_kecamatan = sorted(kecamatan_names)
     first_kecamatan = kabupaten_kecamatan[0]
@@ -233,6 +254,8 @@ def _people(rng: random.Random, count: int, kecamatan_names: dict[str, str],
         if number < 12:
             desa = desa_by_kecamatan[first_kecamatan][number % len(
                 desa_by_kecamatan[first_kecamatan])]
+        elif even:
+            desa = rng.choice(desa_by_kecamatan[rng.choice(kabupaten_kecamatan)])
         else:
             desa = rng.choice(all_desa)
         kecamatan = desa.rsplit(".", 1)[0]
@@ -443,11 +466,15 @@ def _relative_start(plan_days: list[int]) -> int:
 
 
 def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int = 2000,
-                     seed: int = 7, today: dt.date | None = None) -> DemoFiles:
+                     seed: int = 7, today: dt.date | None = None,
+                     per_kecamatan: int | None = None) -> DemoFiles:
     """Write the demo inputs and a sample payout report into ``out_dir``.
 
     ``today``: date the program around that day (see the module doc); None: the fixed 2025
-    program.
+    program. ``per_kecamatan``: about that many rows per kecamatan, each kecamatan as likely,
+    over as many kecamatan as it takes: the kabupaten's first, then the next kabupaten of the
+    province (at most the province's kecamatan). None: the kabupaten's kecamatan, each
+    recipient in a desa drawn from all of them.
     """
     kabupaten = dotted(kabupaten)
     names, kecamatan_names, desa_by_kecamatan, province_kecamatan = (
@@ -456,12 +483,18 @@ def write_demo_world(out_dir: Path, *, kabupaten: str = "32.01", recipients: int
         raise CentralError("demo_kabupaten", kabupaten=kabupaten)
     if recipients < 20:
         raise CentralError("demo_too_small:minimum", minimum=20)
+    if per_kecamatan is not None and per_kecamatan < 20:
+        raise CentralError("demo_too_small:minimum", minimum=20)
     desa_by_kecamatan = {code: desa for code, desa in desa_by_kecamatan.items() if desa}
     kecamatan_names = {code: name for code, name in kecamatan_names.items()
                        if code in desa_by_kecamatan}
+    if per_kecamatan is not None:
+        kecamatan_names = _spread(recipients, per_kecamatan, kabupaten, names,
+                                  desa_by_kecamatan, province_kecamatan)
+    desa_by_kecamatan = {code: desa_by_kecamatan[code] for code in kecamatan_names}
     rng = random.Random(seed)
     people = _people(rng, recipients, kecamatan_names, desa_by_kecamatan, province_kecamatan,
-                     names)
+                     names, even=per_kecamatan is not None)
     out_dir.mkdir(parents=True, exist_ok=True)
     recipients_csv = out_dir / "recipients.csv"
     recipients_csv.write_bytes(_csv_bytes(RECIPIENT_COLUMNS, [p.row() for p in people]))

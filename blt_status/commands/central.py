@@ -205,6 +205,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--kabupaten", default="32.01", metavar="KODE")
     demo.add_argument("--recipients", type=int, default=2000, metavar="N")
     demo.add_argument("--seed", type=int, default=7, metavar="S")
+    demo.add_argument("--per-kecamatan", type=int, default=None, metavar="N",
+                      help="about N rows per kecamatan, spread over the next kabupaten of the "
+                      "province as needed (default: all in the kabupaten's kecamatan)")
     add_json(demo)
     demo.set_defaults(handler=_os_errors_as_one_line(run_demo_data))
 
@@ -476,7 +479,8 @@ def run_demo_data(args: argparse.Namespace) -> int:
     if args.recipients < 1:
         raise InputError("demo_recipients")
     files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
-                             recipients=args.recipients, seed=args.seed)
+                             recipients=args.recipients, seed=args.seed,
+                             per_kecamatan=args.per_kecamatan)
     paths = {"recipients": str(files.recipients_csv),
              "payout_points": str(files.payout_points_csv),
              "program": str(files.program_toml),

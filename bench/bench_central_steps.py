@@ -1,0 +1,131 @@
+"""Where a publish's memory goes: the peak RSS each step adds, in one in-process run.
+
+    python bench/bench_central_steps.py republish STORE RECIPIENTS_CSV INPUT_DIR [--workers N]
+    python bench/bench_central_steps.py ingest STORE REPORT_CSV [--workers N]
+
+Runs on a copy of STORE (e.g. one left by ``bench_central.py --keep DIR``; the copy is deleted
+afterwards). ``INPUT_DIR`` holds the ``payout_points.csv`` and ``program.toml`` of the store's
+demo world. A thread reads VmRSS from ``/proc/self/status`` every 10 ms; each rise of the peak
+is counted to the step running then (steps are the publish's functions, wrapped by name), so
+the figures add up to the process's peak. Diagnostic only; never run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import blt_status.central.plan as plan_module
+import blt_status.central.publish as publish_module
+import blt_status.central.repo as repo_module
+from blt_status.central import CentralStore
+
+_STEPS: list[tuple[Any, str, str]] = [
+    (plan_module.StreamedPlan, "build", "plan (check rows, duplicates, schedule)"),
+    (publish_module, "_flagged", "flagged payouts"),
+    (publish_module, "_new_events", "ingest: events not yet in the ledger"),
+    (publish_module, "_check_events", "ingest: payout rules"),
+    (publish_module, "_start", "removal pre-pass"),
+    (publish_module, "_derive_canaries", "canaries"),
+    (publish_module, "_decide", "kecamatan loop: decisions"),
+    (publish_module, "_derive", "kecamatan loop: derive and seal"),
+    (publish_module, "shard_file", "kecamatan loop: shards"),
+    (publish_module, "_stage_aggregates", "kecamatan loop: aggregates"),
+    (publish_module, "_stage_rows", "kecamatan loop: staged rows"),
+    (plan_module.StreamedPlan, "write_distribution_lists", "distribution lists"),
+    (publish_module, "_write_rows", "commit: database rows"),
+    (repo_module.RepoTransaction, "write_metadata", "commit: signed metadata"),
+    (publish_module, "prune_targets", "pruning"),
+    (plan_module.StreamedPlan, "rejections", "rejection log"),
+]
+
+
+class Sampler:
+    """The peak RSS, and how much of it each step added."""
+
+    def __init__(self) -> None:
+        self.step = ["imports and set-up"]
+        self.added: dict[str, int] = {}
+        self.peak = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_kib() -> int:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            rss = self.rss_kib()
+            step = self.step[-1]
+            self.added.setdefault(step, 0)
+            if rss > self.peak:
+                self.added[step] += rss - self.peak
+                self.peak = rss
+            time.sleep(0.01)
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        function: Callable[..., Any] = getattr(owner, name)
+
+        def step(*args: Any, **kwargs: Any) -> Any:
+            self.step.append(label)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.step.pop()
+
+        setattr(owner, name, step)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["republish", "ingest"])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("file", type=Path, help="recipients CSV (republish) or report CSV")
+    parser.add_argument("input_dir", type=Path, nargs="?",
+                        help="payout_points.csv and program.toml (republish)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if args.mode == "republish" and args.input_dir is None:
+        parser.error("republish needs INPUT_DIR")
+    sampler = Sampler()
+    sampler.peak = sampler.rss_kib()
+    sampler.added[sampler.step[0]] = sampler.peak
+    for owner, name, label in _STEPS:
+        sampler.wrap(owner, name, label)
+    with tempfile.TemporaryDirectory(prefix="bench-steps-") as temp:
+        copy = Path(temp) / "store"
+        shutil.copytree(args.store, copy)
+        sampler.thread.start()
+        store = CentralStore.open(copy)
+        started = time.perf_counter()
+        if args.mode == "republish":
+            publish_module.publish_files(store, args.file, args.input_dir / "payout_points.csv",
+                                         args.input_dir / "program.toml", workers=args.workers)
+        else:
+            publish_module.ingest_payouts(store, args.file, workers=args.workers)
+        seconds = time.perf_counter() - started
+        time.sleep(0.05)
+        sampler.stopped.set()
+        sampler.thread.join()
+    print(f"{args.mode} of {args.store.name}: {seconds:.1f} s")
+    for step, kib in sampler.added.items():
+        print(f"  {step:<44} +{kib / 1024:6.0f} MB")
+    print(f"  {'peak (sampled)':<44} {sampler.peak / 1024:7.0f} MB")
+    print(f"  {'peak (getrusage)':<44} "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
