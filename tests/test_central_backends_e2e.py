@@ -148,4 +148,7 @@ def test_two_processes_ingesting_at_once_apply_every_event_once(tmp_path: Path, 
         assert len({(event.source_ref, event.row_ref) for event in events}) == len(listed)
         records = store.load_state().records
         assert {record.payload.status for record in records.values()} == {"collected"}
-        assert store.published_version() == 1 + 12  # every ingest published a version
+        # Every report that appended published a version (6); one that found all its rows
+        # already there published too only where the ledger had grown since the version
+        # it saw (the other process appended during that publish).
+        assert 1 + 6 <= store.published_version() <= 1 + 12

@@ -13,6 +13,7 @@ from test_central_publish import load_verified, snapshot_tree
 
 from blt_status.central import CentralStore, ingest_payouts, publish_files
 from blt_status.central.repo import target_path_on_disk
+from blt_status.cli import main as cli
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.errors import BltError, CentralError, FileFormatError
 
@@ -85,16 +86,47 @@ def test_a_report_for_one_kecamatan_changes_only_its_shards(store: CentralStore,
     assert aggregates["totals"]["returned"] == "<10"  # published, but as a suppressed cell
 
 
-def test_the_same_report_twice_appends_nothing(store: CentralStore, world) -> None:
-    ingest_payouts(store, world.report)
-    files_before = set(snapshot_tree(store.targets_dir))
+def test_the_same_report_twice_appends_and_publishes_nothing(store: CentralStore, world,
+                                                              capsys) -> None:
+    """Nothing new: no event appended, no version published (devices have nothing to sync),
+    the public repository byte for byte as it was."""
+    first = ingest_payouts(store, world.report)
+    assert (first.version, first.published) == (2, True)
+    public_before = snapshot_tree(store.public_dir)
     events_before = db_dump(store)["payout_events"]
     again = ingest_payouts(store, world.report)
-    assert (again.version, again.applied, again.duplicates, again.changed_records) == (3, 0, 2, 0)
-    assert again.shards_written == 0
+    assert (again.version, again.applied, again.duplicates, again.published) == (2, 0, 2, False)
+    assert again.shards_written == 0 and again.changed_records == 0
     assert db_dump(store)["payout_events"] == events_before
-    new_files = set(snapshot_tree(store.targets_dir)) - files_before
-    assert all(name.endswith(".params.json") for name in new_files)
+    assert snapshot_tree(store.public_dir) == public_before
+    assert store.published_version() == 2
+    assert cli(["central", "ingest-payouts", str(store.directory), str(world.report)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Tidak ada yang baru: tidak ada baris yang diterapkan (")
+    assert "versi 2 tetap seperti yang diterbitkan" in out
+    assert snapshot_tree(store.public_dir) == public_before
+
+
+def test_an_ingest_that_failed_before_its_publish_is_healed_by_running_it_again(
+        store: CentralStore, world) -> None:
+    """Events appended, then the publish never happened (a crash, a full disk): the same
+    report again appends nothing, but the ledger has grown since the published version, so it
+    publishes, and the statuses reach the devices."""
+    from blt_status.central.ledger import PayoutEvent
+    from blt_status.central.payouts import read_payout_report
+    from blt_status.central.publish import _file_sha256, ingest_events
+
+    rows, _rejections, _count = read_payout_report(world.report)
+    events = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "csv",
+                          _file_sha256(world.report), str(row.line), row.reason_code,
+                          row.keterangan) for row in rows]
+    halfway = ingest_events(store, events, publish=False)  # appended, not published
+    assert (halfway.applied, halfway.published, store.published_version()) == (2, False, 1)
+    healed = ingest_payouts(store, world.report)
+    assert (healed.applied, healed.duplicates, healed.published) == (0, 2, True)
+    assert healed.version == store.published_version() == 2
+    assert healed.changed_records == 2
+    assert ingest_payouts(store, world.report).published is False  # and now it rests
 
 
 def test_paying_out_twice_is_refused(store: CentralStore, world, tmp_path: Path) -> None:

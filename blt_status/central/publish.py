@@ -51,6 +51,7 @@ from blt_status.central.db import (
     db_errors,
     key_cache,
     open_engine,
+    payout_events,
     roster,
     subject_of,
     versions,
@@ -998,6 +999,17 @@ def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[Se
 
 AGGREGATE_KEYS = "aggregate_inputs"
 """The key of ``versions.inputs`` that holds each kecamatan's aggregate input hash."""
+# How many ledger events of the epoch there were before the version read any status (kept in
+# ``versions.inputs``): an ingest that appends nothing publishes again only if the ledger has
+# grown since (an earlier ingest appended and then failed before its publish, or an event
+# came in during the publish). Counted before the statuses are read, so every event counted
+# is in the version; one that came in after may or may not be, and then the count has moved.
+LEDGER_EVENTS = "ledger_events"
+
+
+def _ledger_events(connection: Connection, epoch_id: str) -> int:
+    return int(connection.execute(sa.select(sa.func.count()).select_from(payout_events)
+                                  .where(payout_events.c.epoch_id == epoch_id)).scalar_one())
 
 
 def _stage_aggregates(store: CentralStore, plan: _Plan, transaction: RepoTransaction,
@@ -1205,6 +1217,7 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
             shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
             make_private_dir(distribution_dir)
             lists = _Background(distribution, distribution_dir)
+        inputs = {**inputs, LEDGER_EVENTS: str(_ledger_events(connection, plan.epoch.id))}
         canaries = _derive_canaries(plan, deriver)
         for done, kec in enumerate(plan.kecamatan, 1):
             decided = _decide(store, connection, plan, source, kec, previous_version)
@@ -1498,6 +1511,10 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
                           duplicates=duplicates, published=False)
     if not publish:
         return report
+    if not appended.appended and inputs.get(LEDGER_EVENTS) is not None:
+        with db_errors(database_url(store)), open_engine(store).connect() as connection:
+            if str(_ledger_events(connection, epoch_id)) == inputs[LEDGER_EVENTS]:
+                return report  # nothing new since the published version: it stays
     from blt_status.central.plan import Aggregates
 
     result = publish_records(store, None, program=program,
@@ -1515,8 +1532,6 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
 def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
                 ) -> tuple[list[PayoutEvent], int]:
     """The events not yet in the ledger, and how many were."""
-    from blt_status.central.db import payout_events
-
     refs = {(event.source, event.source_ref) for event in events}
     known: set[tuple[str, str, str]] = set()
     with open_engine(store).connect() as connection:

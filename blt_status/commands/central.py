@@ -356,13 +356,19 @@ def run_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
-    print(_("Version {version} published: {applied} rows applied, {rejected} rejected of "
-            "{rows}; {changed} records changed, shards written: {written}.").format(
-                version=report.version, applied=format_number(report.applied),
-                rejected=format_number(len(report.rejected)),
-                rows=format_number(report.input_rows),
-                changed=format_number(report.changed_records),
-                written=format_number(report.shards_written)))
+    if not report.published:
+        print(_("Nothing new: no row applied ({rejected} rejected of {rows}); version {version} "
+                "stays as published.").format(
+                    version=report.version, rejected=format_number(len(report.rejected)),
+                    rows=format_number(report.input_rows)))
+    else:
+        print(_("Version {version} published: {applied} rows applied, {rejected} rejected of "
+                "{rows}; {changed} records changed, shards written: {written}.").format(
+                    version=report.version, applied=format_number(report.applied),
+                    rejected=format_number(len(report.rejected)),
+                    rows=format_number(report.input_rows),
+                    changed=format_number(report.changed_records),
+                    written=format_number(report.shards_written)))
     if report.duplicates:
         print(_("  {count} rows were already in the ledger (not applied again)").format(
             count=format_number(report.duplicates)))
