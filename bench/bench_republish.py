@@ -1,7 +1,7 @@
 """A 1 % re-publish against the first publish, wall and CPU time, two code versions side by side.
 
     python bench/bench_republish.py [--sizes 20000] [--rounds 3] [--workers 2]
-                                    [--compare OTHER_PYTHON]
+                                    [--compare OTHER_PYTHON] [--per-kecamatan N]
 
 The steps of ``bench_central.py`` (synthetic recipients, test KDF, each step its own
 ``blt-status central`` process): first publish, the demo payout report, and the same file
@@ -9,7 +9,10 @@ with every 100th row given a new address. Besides wall time it reports CPU time 
 of the process and every worker it waited for, from ``wait4``), which a shared, loaded machine
 disturbs far less than wall time. ``--compare`` runs the same steps with another interpreter
 (e.g. the virtual environment of an earlier checkout), alternating with this one round by
-round, so both see the same machine. Never run by the test suite.
+round, so both see the same machine. ``--per-kecamatan N`` writes the world of
+``bench_central.py`` (N rows per kecamatan, over as many kecamatan as the size needs; it
+defaults to 3,800 there); the default here, 0, is one kabupaten of 40 kecamatan at every size,
+the world the figures in docs/central.md were measured on. Never run by the test suite.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--compare", default=None,
                         help="another Python (with another checkout of blt-status installed)")
+    parser.add_argument("--per-kecamatan", type=int, default=0,
+                        help="demo rows per kecamatan (0: one kabupaten of 40 kecamatan)")
     args = parser.parse_args()
     env = {**os.environ, "BLT_LANG": "en"}
     versions = {"this": sys.executable, **({"other": args.compare} if args.compare else {})}
@@ -103,7 +108,9 @@ def main() -> None:
         for size in (int(size) for size in args.sizes.split(",")):
             inputs = base / f"in-{size}"
             subprocess.run([sys.executable, "-m", "blt_status.cli", "--lang", "en", "central",
-                            "demo-data", str(inputs), "--recipients", str(size), "--seed", "3"],
+                            "demo-data", str(inputs), "--recipients", str(size), "--seed", "3",
+                            *(["--per-kecamatan", str(args.per_kecamatan)]
+                              if args.per_kecamatan else [])],
                            check=True, capture_output=True, env=env, cwd=NEUTRAL)
             changed = base / f"changed-{size}.csv"
             change_one_percent(inputs / "recipients.csv", changed)
