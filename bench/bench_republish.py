@@ -18,7 +18,6 @@ the world the figures in docs/central.md were measured on. Never run by the test
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -28,19 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def change_one_percent(source: Path, target: Path) -> int:
-    """Every 100th row gets a new address (the change ``bench_central.py`` makes)."""
-    with source.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    changed = 0
-    for index in range(1, len(rows), 100):
-        rows[index][3] = rows[index][3] + " (pindah)"
-        changed += 1
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    return changed
-
+from bench_central import change_one_percent  # the same 1 % change (this folder)
 
 # Every step runs in this folder, not in the checkout: ``python -m`` puts the working directory
 # first on ``sys.path``, so a step started from a checkout would import that checkout's code

@@ -248,9 +248,10 @@ _UNNEST_INSERT = (
         returning=", ".join(column.name for column in _RETURNED)))
 
 
-def _column_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+def _column_arrays(rows: Sequence[Mapping[str, Any]],
+                   columns: Iterable[str] = _ARRAY_TYPES) -> dict[str, list[Any]]:
     """Row dicts -> one list per column (psycopg sends each as an array; None is NULL)."""
-    return {name: [row[name] for row in rows] for name in _ARRAY_TYPES}
+    return {name: [row[name] for row in rows] for name in columns}
 
 
 # -- the deciding event per person (payout_outcomes) ------------------------------------------
@@ -310,8 +311,7 @@ def merge_outcomes(connection: Connection,
         return
     merged = [best[key] for key in sorted(best)]
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(_OUTCOME_UNNEST, {name: [row[name] for row in merged]
-                                                     for name in _OUTCOME_TYPES})
+        connection.exec_driver_sql(_OUTCOME_UNNEST, _column_arrays(merged, _OUTCOME_TYPES))
     else:
         connection.execute(_OUTCOME_VALUES, merged)
 

@@ -160,7 +160,7 @@ def _recipients_and_modes(connection: sa.Connection, version: int, region: str |
 
 _people_metadata = sa.MetaData()
 # One row per person of the roster with a ledger status, for the length of one count: the
-# ledger's fold and its join with the roster run once, and every GROUP BY after that reads
+# join of ``payout_outcomes`` with the roster runs once, and every GROUP BY after that reads
 # these narrow rows (a connection's own temporary table: nothing is written to the store).
 people = sa.Table(
     "report_people", _people_metadata,
@@ -184,15 +184,14 @@ def _people(connection: sa.Connection, epoch_id: str, version: int,
     roster's subject index; the ones without events are the pending (recipients minus the
     rest).
     """
-    outcome = sa.select(payout_outcomes).where(payout_outcomes.c.epoch_id == epoch_id)\
-        .subquery("outcome")
-    collected = outcome.c.status == "salur"
-    query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.c.status,
-                       sa.case((collected, sa.func.coalesce(outcome.c.amount,
-                                                            roster.c.amount))),
-                       sa.case((collected, _wib_day(connection, outcome.c.occurred_at))))
-             .select_from(outcome.join(roster, roster.c.subject == outcome.c.subject))
-             .where(visible_at(version), _region_filter(region)))
+    outcome = payout_outcomes.c
+    collected = outcome.status == "salur"
+    query = (sa.select(roster.c.desa, _point_code(), roster.c.mode, outcome.status,
+                       sa.case((collected, sa.func.coalesce(outcome.amount, roster.c.amount))),
+                       sa.case((collected, _wib_day(connection, outcome.occurred_at))))
+             .select_from(payout_outcomes.join(roster, roster.c.subject == outcome.subject))
+             .where(outcome.epoch_id == epoch_id, visible_at(version),
+                    _region_filter(region)))
     connection.exec_driver_sql(_DROP_PEOPLE)
     people.create(connection)
     try:
