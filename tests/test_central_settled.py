@@ -246,3 +246,28 @@ def set_latest_inputs(store: CentralStore, inputs: dict[str, Any]) -> None:
         connection.execute(versions.update().where(
             versions.c.version == store.published_version()).values(
                 inputs=json.dumps(inputs, sort_keys=True)))
+
+
+def test_a_new_program_period_counts_only_its_own_flags(
+        tmp_path: Path, db_url: str | None) -> None:  # noqa: F811
+    """The public "ditandai" counts are those of the published program period: a payout
+    flagged in the last period is not counted against the new one."""
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1,
+                  now=NOW)
+    paid = write_csv(tmp_path / "paid.csv", REPORT_HEADER, [
+        [PEOPLE[0].nik, "salur", "2025-11-24T16:30:00+07:00", "KP-GUNUNGPUTRI", ""]])
+    ingest_payouts(store, paid, now=NOW)
+    assert latest_inputs(store)[FLAGGED] == {"32.01.01": 1}
+    refresh(store, now=NOW)
+    assert latest_inputs(store)[FLAGGED] == {"32.01.01": 1}
+    next_period = tmp_path / "next.toml"
+    next_period.write_text(world.program.read_text(encoding="utf-8").replace(
+        "BLT-PANGAN-2025", "BLT-PANGAN-2026"), encoding="utf-8")
+    result = publish_files(store, world.recipients, world.payout_points, next_period,
+                           workers=1, now=NOW)
+    assert result.keys_derived == 2 * len(PEOPLE)  # a new epoch: the test is where it means
+    assert latest_inputs(store)[FLAGGED] == {}
+    refresh(store, now=NOW)
+    assert latest_inputs(store)[FLAGGED] == {}

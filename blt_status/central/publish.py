@@ -1159,11 +1159,13 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
     # adds the rows of changed recipients, so the history grows with changes, not with versions.
 
 
-def _flagged(store: CentralStore) -> dict[str, int]:
-    """Flagged payouts per kecamatan, for the public aggregates (officers see "ditandai")."""
+def _flagged(store: CentralStore, program: Program) -> dict[str, int]:
+    """Flagged payouts per kecamatan of ``program``'s period, for the public aggregates
+    (officers see "ditandai"); a new period starts with none."""
     from blt_status.central.report_source import flagged_per_kecamatan
 
-    return flagged_per_kecamatan(store)
+    epoch, new = store.epoch_for_program(program.id)
+    return {} if new else flagged_per_kecamatan(store, epoch.id)
 
 
 def publish_records(store: CentralStore,
@@ -1444,7 +1446,7 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None,
             raise CentralError("nothing_published")
         program = info[1]
         return publish_records(store, None, program=program,
-                               aggregate=Aggregates(program, _flagged(store)), now=now)
+                               aggregate=Aggregates(program, _flagged(store, program)), now=now)
 
 
 def rotate_keys(store: CentralStore, roles: Sequence[str], *,
@@ -1517,7 +1519,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
             inputs = {"program": store.save_input(Path(program_toml), ".toml"),
                       "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
         result = publish_records(
-            store, plan, program=program, aggregate=Aggregates(program, _flagged(store)),
+            store, plan, program=program,
+            aggregate=Aggregates(program, _flagged(store, program)),
             inputs=inputs, distribution=plan.write_distribution_lists,
             workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
         if result.published + plan.rejected_count != plan.input_rows:
@@ -1600,7 +1603,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     from blt_status.central.plan import Aggregates
 
     result = publish_records(store, None, program=program,
-                             aggregate=Aggregates(program, _flagged(store)),
+                             aggregate=Aggregates(program, _flagged(store, program)),
                              workers=workers, progress=progress, now=now, wait=wait)
     report.version = result.version
     report.shards_written = result.shards_written
