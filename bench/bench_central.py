@@ -1,7 +1,8 @@
 """The central store at scale: peak RSS and wall time of publish, ingest and a 1 % re-publish.
 
     python bench/bench_central.py [--sizes 100000,1000000] [--workers N] [--db URL]
-                                  [--per-kecamatan 3800] [--kdf test|production] [--keep DIR]
+                                  [--per-kecamatan 3800] [--kdf test|production]
+                                  [--no-cluster] [--cores 256] [--keep DIR]
 
 For each size: synthetic recipients (``central demo-data``; the test KDF unless ``--kdf
 production``, which shows the ratio an operator will see), spread at about
@@ -18,6 +19,9 @@ never this script's own, see ``_LAUNCHER``) and wall time are its own:
     republish    the same file with 1 % of the rows changed (new address)
 
 and the ratios the issue asks for: republish / publish time, RSS(largest) / RSS(smallest size).
+Then (unless ``--no-cluster``) ``bench_cluster.py``'s table: key derivations per second through
+the in-process pool against a local 2-worker Dask cluster, under the test and the production
+KDF, and the hours of a first national publish (18.8 M KPM) on 2 and on ``--cores`` cores.
 ``--keep DIR`` writes the inputs and stores there (and leaves them) instead of a temporary
 folder. Never run by the test suite.
 """
@@ -133,6 +137,10 @@ def main() -> None:
     parser.add_argument("--kdf", choices=("test", "production"), default="test",
                         help="the index KDF of the stores (production: Argon2id m=19 MiB, t=2;"
                              " use small sizes, a first publish derives two keys a recipient)")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip the Dask throughput and the national projection")
+    parser.add_argument("--cores", type=int, default=256,
+                        help="cluster cores for the national projection")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write inputs and stores here and leave them")
     args = parser.parse_args()
@@ -164,6 +172,15 @@ def main() -> None:
               f"{big['publish_mb'] / small['publish_mb']:.2f}x, ingest "
               f"{big['ingest_mb'] / small['ingest_mb']:.2f}x, 1 % re-publish "
               f"{big['republish_mb'] / small['republish_mb']:.2f}x")
+    if not args.no_cluster:
+        try:
+            import bench_cluster  # needs the cluster extra
+        except ImportError as error:
+            raise SystemExit(f"the Dask throughput needs pip install 'blt-status[cluster]' "
+                             f"({error}); or run with --no-cluster") from None
+        print("key derivation and sealing per second, in-process pool against a local Dask "
+              "cluster:", flush=True)
+        bench_cluster.report(cores=args.cores)
 
 
 if __name__ == "__main__":
