@@ -15,7 +15,8 @@ A real tornado HTTP server on 127.0.0.1 in its own thread. It implements the pay
   (:meth:`PosPayer.revoke_tokens` makes it refuse the issued ones early, as after a restart).
 
 Outcomes are chosen per payee (``outcomes[nik] = ("RJCT", "RTRN_NOT_COLLECTED")``; default
-``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``), ``down``
+``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``,
+``"503_retry_after_garbage"``), ``down``
 (every call 503), ``poll_faults``, ``token_faults`` (``"500"``, ``"garbage"``, ``"no_token"``),
 and the callback modes ``duplicate``, ``out_of_order``, ``bad_signature``,
 ``unknown_reference``, ``oversize``, ``bad_token``.
@@ -432,6 +433,11 @@ class _DisburseHandler(tornado.web.RequestHandler):
             if fault == "429":
                 self.set_status(429)
                 self.set_header("Retry-After", "1")
+                self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
+                return
+            if fault == "503_retry_after_garbage":  # neither seconds nor an HTTP date
+                self.set_status(503)
+                self.set_header("Retry-After", "soon")
                 self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
                 return
             if fault == "timeout":

@@ -6,17 +6,24 @@ nothing), each reference is looked up in the published roster, and the facts go 
 :func:`blt_status.central.pos.bridge.ingest` with ``source="api"``,
 ``source_ref=header.message_id`` and ``row_ref=reference_id`` — so a replayed message is a
 no-op in the ledger, and an out-of-order one is folded by time like any other fact.
+
+The ledger holds one fact per reference and message: when a message reports a reference more
+than once (a failed attempt, then the payout), the one that decides is kept — the earliest
+final answer, else the latest ``gagal``. Only what the ledger then holds is remembered in the
+journal as the reference's answer: a fact the rules rejected (an unknown point, a time in the
+future) leaves the reference open, so the payer's corrected report is still recorded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from blt_status.central.ledger import PayoutEvent
-from blt_status.central.pos.bridge import ingest, published_roster
+from blt_status.central.pos.bridge import ingest, ledger_answers, published_roster
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.mapping import (
     FINAL_STATUSES,
@@ -25,7 +32,7 @@ from blt_status.central.pos.mapping import (
     reference_id,
     reference_key,
 )
-from blt_status.central.pos.models import Callback
+from blt_status.central.pos.models import Callback, DisburseResponse
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
@@ -73,6 +80,22 @@ class _Target:
     point_id: str | None
 
 
+def _deciding(responses: Sequence[DisburseResponse]) -> dict[str, int]:
+    """reference -> position of the response that decides it within one message: the earliest
+    final answer (``salur``/``kembali``), else the latest ``gagal``."""
+    best: dict[str, tuple[bool, dt.datetime, int]] = {}
+    for position, response in enumerate(responses):
+        status = ledger_status(response.status, response.status_reason_code)
+        if status is None:
+            continue
+        final = status in FINAL_STATUSES
+        known = best.get(response.reference_id)
+        if known is None or (final and (not known[0] or response.timestamp < known[1])) \
+                or (not final and not known[0] and response.timestamp >= known[1]):
+            best[response.reference_id] = (final, response.timestamp, position)
+    return {ref: position for ref, (_, _, position) in best.items()}
+
+
 class FeedbackProcessor:
     """Maps and ingests feedback for one store (thread-safe; one ingest at a time)."""
 
@@ -82,6 +105,7 @@ class FeedbackProcessor:
         self._lock = threading.Lock()
         self._index_version = -1
         self._index: dict[str, _Target] = {}
+        self._epoch_id = ""
 
     def _targets(self, references: Sequence[str] = ()) -> dict[str, _Target]:
         """reference -> recipient of the published roster.
@@ -101,6 +125,7 @@ class FeedbackProcessor:
                     item.payload.payout_point.id if item.payload.payout_point else None)
                 for item in items}
             self._index_version = version
+            self._epoch_id = info.epoch_id
         return self._index
 
     def warm(self) -> None:
@@ -129,10 +154,14 @@ class FeedbackProcessor:
             known = journal.outcomes(response.reference_id for response in callback.responses)
         finally:
             journal.close()
-        for response in callback.responses:
+        deciding = _deciding(callback.responses)
+        for position, response in enumerate(callback.responses):
             status = ledger_status(response.status, response.status_reason_code)
             if status is None:
                 result.pending += 1
+                continue
+            if deciding.get(response.reference_id) != position:
+                result.duplicates += 1  # another answer of this message about it decides
                 continue
             target = targets.get(response.reference_id)
             if target is None:
@@ -151,10 +180,14 @@ class FeedbackProcessor:
                 reason_code=reason_code(status, response.status_reason_code),
                 note=response.status_reason_message[:200], amount=response.amount))
             finals.append((response.reference_id, status))
+        outcome = ingest(self.store, events, publish=self.publish)
+        # What the ledger holds now, not what the payer said: a rejected fact is no answer.
+        answers = ledger_answers(
+            self.store, source="api", source_ref=callback.message_id, epoch_id=self._epoch_id,
+            niks={ref: targets[ref].nik_digits for ref, _ in finals})
         journal = Journal.of(self.store)
         try:
-            outcome = ingest(self.store, events, publish=self.publish)
-            journal.record_outcomes(finals)
+            journal.record_outcomes(answers.items())
         finally:
             journal.close()
         result.recorded = outcome.accepted

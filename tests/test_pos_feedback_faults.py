@@ -1,0 +1,160 @@
+"""Payer feedback the happy path does not send: rejected facts, two answers in one message,
+bodies that break the schema with personal data in them, odd bodies and odd retry hints.
+
+Real central store, the payer simulator and our receiver on 127.0.0.1 (see test_pos_exchange).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import PEOPLE
+from support.pos_payer import Instruction, ReceiverThread
+from test_pos_exchange import World
+
+from blt_status.central import CentralStore
+from blt_status.central.ledger import Ledger
+from blt_status.central.pos.journal import Journal
+from blt_status.central.pos.models import canonical_json
+
+
+@pytest.fixture()
+def world(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    world = World(tmp_path, capsys)
+    yield world
+    world.payer.stop()
+
+
+def _post(url: str, body: object, token: str, content_type: str = "application/json"
+          ) -> httpx.Response:
+    return httpx.post(url, content=canonical_json(body) if not isinstance(body, bytes) else body,
+                      headers={"Authorization": f"Bearer {token}",
+                               "Content-Type": content_type}, timeout=30)
+
+
+def _one(world: World) -> Instruction:
+    return next(item for item in world.payer.all_instructions() if item.nik == PEOPLE[0].nik)
+
+
+def _outcome(world: World, reference: str) -> str | None:
+    journal = Journal.of(CentralStore.open(world.dir))
+    try:
+        return journal.delivered_fingerprints()[reference][1]
+    finally:
+        journal.close()
+
+
+def test_a_rejected_fact_leaves_the_reference_open_for_the_corrected_report(
+        world: World) -> None:
+    """The ledger's rules refuse a payout at a point that does not exist; the payer corrects
+    it under a new message id: the corrected payout must reach the ledger (before, the journal
+    had taken the refused report as the final answer and the correction was a "duplicate")."""
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        world.push("--callback-url", url)
+        item = _one(world)
+        wrong = world.payer.response_for(item)
+        wrong["instruction"] = json.dumps({"id_titik": "NO-SUCH-POINT"})
+        answer = _post(url, world.payer.envelope(item.transaction_id, [wrong]),
+                       world.payer.callback_token)
+        assert answer.status_code == 200
+        assert receiver.receiver.totals.recorded == 0
+        assert len(receiver.receiver.totals.rejected) == 1
+        assert world.state()[item.nik][0] == "scheduled"
+        assert _outcome(world, item.reference_id) is None  # still open: pull asks again
+        right = world.payer.response_for(item)
+        answer = _post(url, world.payer.envelope(item.transaction_id, [right]),
+                       world.payer.callback_token)
+        assert answer.status_code == 200
+        assert receiver.receiver.totals.recorded == 1
+        assert world.state()[item.nik][0] == "collected"
+        assert _outcome(world, item.reference_id) == "salur"
+
+
+@pytest.mark.parametrize("order", ["attempt_first", "payout_first"])
+def test_an_attempt_and_the_payout_in_one_message_record_the_payout(world: World,
+                                                                    order: str) -> None:
+    """One message: RJCT (a failed attempt at 08:15) and SUCC (paid at 09:15) for the same
+    reference. The ledger keeps one fact per reference and message; it must be the payout
+    (before, the first row won: the recipient stayed "held" although paid)."""
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        world.push("--callback-url", url)
+        item = _one(world)
+        failed = world.payer.response_for(item, "RJCT", "RJCT_PAYEE_NAME_MISMATCH")
+        paid = world.payer.response_for(item, "SUCC")
+        paid["timestamp"] = (item.scheduled + dt.timedelta(minutes=75)).isoformat()
+        responses = [failed, paid] if order == "attempt_first" else [paid, failed]
+        body = world.payer.envelope(item.transaction_id, responses)
+        assert _post(url, body, world.payer.callback_token).status_code == 200
+        assert world.state()[item.nik][0] == "collected"
+        assert _outcome(world, item.reference_id) == "salur"
+        events = [event for event in Ledger(CentralStore.open(world.dir)).events()
+                  if event.row_ref == item.reference_id]
+        assert [event.status for event in events] == ["salur"]
+        # The same message again changes nothing.
+        assert _post(url, body, world.payer.callback_token).status_code == 200
+        assert len([event for event in Ledger(CentralStore.open(world.dir)).events()
+                    if event.row_ref == item.reference_id]) == 1
+
+
+def test_schema_refusals_never_echo_personal_data(world: World) -> None:
+    """A payer that puts a NIK or a name where it does not belong gets a 400 naming the field
+    and the rule, never the value (the library's message quoted it)."""
+    person = PEOPLE[0]
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        world.push("--callback-url", url)
+        item = _one(world)
+        good = world.payer.response_for(item)
+        cases = [dict(good, reference_id=f"{person.nik}@dukcapil"),
+                 dict(good, status=person.nik),
+                 dict(good, amount=person.nik),
+                 dict(good, payee_fa=f"{person.nik}@dukcapil" + "x" * 300),
+                 dict(good, payee_name=person.name * 20),
+                 dict(good, locale=person.name)]
+        for response in cases:
+            answer = _post(url, world.payer.envelope(item.transaction_id, [response]),
+                           world.payer.callback_token)
+            assert answer.status_code == 400
+            error = answer.json()["error"]
+            assert error["code"] == "ERR_INVALID_MESSAGE"
+            assert error["message"].startswith("message/disburse_response/0/")
+            assert person.nik not in answer.text and person.name not in answer.text
+        body = world.payer.envelope(item.transaction_id, [good])
+        body["header"]["message_id"] = f"{person.nik} {person.name}"
+        answer = _post(url, body, world.payer.callback_token)
+        assert answer.status_code == 400 and person.nik not in answer.text
+        assert world.state()[item.nik][0] == "scheduled"
+
+
+def test_deep_bodies_and_wrong_content_types_get_documented_refusals(world: World) -> None:
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        world.push("--callback-url", url)
+        token = world.payer.callback_token
+        answer = _post(url, b"[" * 100_000, token)
+        assert answer.status_code == 400  # not a 500 and a traceback
+        assert answer.json()["error"]["code"] == "ERR_INVALID_REQUEST"
+        item = _one(world)
+        body = world.payer.envelope(item.transaction_id, [world.payer.response_for(item)])
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            answer = _post(url, body, token, content_type)
+            assert answer.status_code == 415
+            assert answer.json()["error"]["code"] == "ERR_INVALID_REQUEST"
+        assert world.state()[item.nik][0] == "scheduled"
+        answer = _post(url, body, token, "application/json; charset=utf-8")
+        assert answer.status_code == 200
+        assert world.state()[item.nik][0] == "collected"
+
+
+def test_a_retry_after_that_is_not_a_number_or_date_is_retried(world: World) -> None:
+    world.payer.disburse_faults = ["503_retry_after_garbage"]
+    code, report, err = world.push()
+    assert code == 0, err
+    assert report["complete"] and report["sent"] == len(list(world.payer.all_instructions()))
+    assert world.payer.disburse_calls == report["messages_sent"] + 1
