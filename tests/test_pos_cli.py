@@ -159,9 +159,46 @@ def test_listen_serves_tls_and_stops_cleanly(world: World, tmp_path: Path) -> No
         out, err = listener.communicate(timeout=30)
     assert listener.returncode == 0, err
     assert "Stopped:" in out
+    # The receiver's own lines, and no other library's INFO chatter (the schema check's).
+    assert "/on-disburse message=" in err, err
+    assert "alembic" not in err and "Context impl" not in err, err
     bad = subprocess.run(
         [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
          "--port", str(port), "--tls-cert", str(tmp_path / "none.pem"), "--tls-key",
          str(key)], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     one_error_line(bad.stderr, "pos_tls")
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+@pytest.mark.parametrize("argv", [
+    ["push", "--endpoint", "http://127.0.0.1:9", "--timeout", "-1"],
+    ["push", "--endpoint", "http://127.0.0.1:9", "--max-wait", "nan"],
+    ["pull", "--endpoint", "http://127.0.0.1:9", "--max-wait", "0"],
+    ["listen", "--publish-every", "-1"],
+    ["listen", "--rate", "0"],
+    ["push", "--endpoint", "ftp://127.0.0.1:9"],
+])
+def test_bad_numbers_and_urls_are_usage_errors_in_the_chosen_language(
+        tmp_path: Path, lang: str, argv: list[str]) -> None:
+    """Before, ``--timeout -1`` and ``--publish-every -1`` ended in ``error [internal]``
+    (a ValueError once running: the receiver had already said it was listening), and the
+    URL refusal was English only."""
+    result = subprocess.run(
+        [sys.executable, "-m", "blt_status.cli", "--lang", lang, "central", "pos", argv[0],
+         str(tmp_path / "c"), *argv[1:]],
+        env=dict(os.environ, BLT_LANG=lang), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    one_error_line(result.stderr, "usage")
+    words = {"id": ("bukan angka di atas", "harus diawali"),
+             "en": ("is not a number above", "must start with")}[lang]
+    assert any(word in result.stderr for word in words), result.stderr
+
+
+def test_a_second_push_says_everything_was_delivered_before(world: World) -> None:
+    code, report, err = world.push()
+    assert code == 0, err
+    code, out, err = run(world.capsys, "central", "pos", "push", world.dir, "--endpoint",
+                         world.payer.url, *FAST)
+    assert code == 0, err
+    assert f"delivered by an earlier push: {report['messages_sent']} messages" in out, out

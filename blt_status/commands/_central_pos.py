@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,37 @@ __all__ = ["register_central"]
 
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text} must start with http:// or https://")
+        raise argparse.ArgumentTypeError(
+            _("{url} must start with http:// or https://").format(url=text))
     return text
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: a number of seconds (or a rate) above ``low``, up to ``high``.
+
+    ``--timeout -1`` or ``--publish-every 0`` is a usage error, not a crash once running.
+    """
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low < value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(
+                _("{value} is not a number above {low} and at most {high}").format(
+                    value=text, low=format_number(low), high=format_number(high)))
+        return value
+
+    parse.__name__ = "float"
+    return parse
 
 
 def _add_retry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempts", type=int_range(1, 100), default=6, metavar="N",
                         help="attempts per message before giving up (default 6)")
-    parser.add_argument("--max-wait", type=float, default=30.0, metavar="S",
+    parser.add_argument("--max-wait", type=_seconds(0, 3600), default=30.0, metavar="S",
                         help="longest wait between attempts, also caps Retry-After (default 30)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    parser.add_argument("--timeout", type=_seconds(0, 3600), default=30.0, metavar="S",
                         help="seconds to wait for one answer (default 30)")
 
 
@@ -124,9 +147,10 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
     listen.add_argument("--max-body", type=int_range(1024, 1 << 30), default=8 * 1024 * 1024,
                         metavar="BYTES",
                         help="largest accepted body (default 8 MiB)")
-    listen.add_argument("--rate", type=float, default=20.0, metavar="R",
+    listen.add_argument("--rate", type=_seconds(0, 1_000_000), default=20.0, metavar="R",
                         help="requests per second allowed per client (default 20)")
-    listen.add_argument("--publish-every", type=float, default=None, metavar="S",
+    listen.add_argument("--publish-every", type=_seconds(0, 86_400 * 366), default=None,
+                        metavar="S",
                         help="publish a new version every S seconds when facts arrived")
     listen.add_argument("--verbose", action="store_true", help="log every request")
     listen.set_defaults(handler=_os_errors_as_one_line(run_listen))
@@ -206,6 +230,9 @@ def _push_lines(report: dict[str, Any]) -> list[str]:
              _("  skipped: {unchanged} already delivered unchanged, {final} already collected "
                "or returned").format(unchanged=format_number(report["skipped_unchanged"]),
                                      final=format_number(report["skipped_final"]))]
+    if report["messages_already_delivered"]:
+        lines.append(_("  delivered by an earlier push: {messages} messages").format(
+            messages=format_number(report["messages_already_delivered"])))
     if report["refused"]:
         codes = ", ".join(f"{code} {count}" for code, count
                           in sorted(report["refused_by_code"].items()))
@@ -261,8 +288,11 @@ def run_listen(args: argparse.Namespace) -> int:
 
     store = CentralStore.open(args.directory)
     config = load_config(store)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", stream=sys.stderr)
+    # Our receiver's lines (INFO, or every request with --verbose); other libraries' only from
+    # WARNING up (the schema migration's INFO lines are no operator's business).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("blt_status").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CentralError("pos_tls", reason="give both --tls-cert and --tls-key")
