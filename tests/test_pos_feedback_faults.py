@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from central_world import write_world
 from conftest import PEOPLE
 from support.pos_payer import Instruction, ReceiverThread
 from test_pos_exchange import World
@@ -20,6 +21,7 @@ from blt_status.central import CentralStore
 from blt_status.central.ledger import Ledger
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.models import canonical_json
+from blt_status.central.publish import publish_files
 
 
 @pytest.fixture()
@@ -158,3 +160,32 @@ def test_a_retry_after_that_is_not_a_number_or_date_is_retried(world: World) -> 
     assert code == 0, err
     assert report["complete"] and report["sent"] == len(list(world.payer.all_instructions()))
     assert world.payer.disburse_calls == report["messages_sent"] + 1
+
+
+def test_a_payout_to_a_recipient_removed_after_the_push_is_recorded(world: World,
+                                                                   tmp_path: Path) -> None:
+    """The payer got the instruction in version 1 and paid; version 2 no longer lists the
+    recipient (the spec has no cancel). The fact must reach the ledger, flagged like a CSV
+    report's, not be acknowledged and dropped as an unknown reference."""
+    world.push()
+    leaver = PEOPLE[-1]
+    item = next(item for item in world.payer.all_instructions() if item.nik == leaver.nik)
+    files = write_world(tmp_path / "inputs2", people=PEOPLE[:-1])
+    published = publish_files(CentralStore.open(world.dir), files.recipients,
+                              files.payout_points, files.program, workers=1, allow_shrink=True)
+    assert published.version == 2
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        body = world.payer.envelope(item.transaction_id, [world.payer.response_for(item)])
+        assert _post(url, body, world.payer.callback_token).status_code == 200
+        totals = receiver.receiver.totals
+        assert (totals.unknown_references, totals.recorded) == (0, 1)
+        # The same message again: a duplicate, still not "unknown".
+        assert _post(url, body, world.payer.callback_token).status_code == 200
+        assert (totals.unknown_references, totals.recorded) == (0, 1)
+    events = [event for event in Ledger(CentralStore.open(world.dir)).events()
+              if event.row_ref == item.reference_id]
+    assert [event.status for event in events] == ["salur"]
+    flags = {flag.code for flag in Ledger(CentralStore.open(world.dir)).flags()}
+    assert "removed_recipient" in flags
+    assert _outcome(world, item.reference_id) == "salur"

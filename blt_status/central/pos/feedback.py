@@ -106,6 +106,7 @@ class FeedbackProcessor:
         self._index_version = -1
         self._index: dict[str, _Target] = {}
         self._epoch_id = ""
+        self._earlier: set[int] = set()  # earlier versions whose leavers are in the index
 
     def _targets(self, references: Sequence[str] = ()) -> dict[str, _Target]:
         """reference -> recipient of the published roster.
@@ -126,7 +127,34 @@ class FeedbackProcessor:
                 for item in items}
             self._index_version = version
             self._epoch_id = info.epoch_id
+            self._earlier = set()
+        missing = [ref for ref in references if ref not in self._index]
+        if missing:
+            self._add_leavers(missing)
         return self._index
+
+    def _add_leavers(self, missing: Sequence[str]) -> None:
+        """References we delivered in an earlier version whose recipient has left the roster
+        since: the payer may well have paid them (the spec has no cancel). Their facts go to
+        the ledger like a CSV report's (flagged ``removed_recipient``), not dropped as unknown.
+        Each earlier version's roster is read at most once."""
+        journal = Journal.of(self.store)
+        try:
+            delivered = journal.delivered_versions(missing)
+        finally:
+            journal.close()
+        key = reference_key(self.store.master_pepper)
+        for version in sorted(set(delivered.values()) - self._earlier):
+            self._earlier.add(version)
+            info, items = published_roster(self.store, version)
+            if info.epoch_id != self._epoch_id:
+                continue
+            for item in items:
+                ref = reference_id(key, info.epoch_id, item.nik_digits)
+                if ref not in self._index:
+                    self._index[ref] = _Target(
+                        item.nik_digits,
+                        item.payload.payout_point.id if item.payload.payout_point else None)
 
     def warm(self) -> None:
         """Build the reference index now — ``pos listen`` does it at startup, so the first

@@ -144,6 +144,17 @@ class Journal:
                 chunk).fetchall())
         return found
 
+    def delivered_versions(self, refs: Iterable[str]) -> dict[str, int]:
+        """The version each of these references was last delivered in (unknown ones left out)."""
+        found: dict[str, int] = {}
+        wanted = list(dict.fromkeys(refs))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT ref, version FROM sent WHERE ref IN ({marks})", chunk).fetchall())
+        return found
+
     def open_transactions(self) -> dict[str, int]:
         """Transactions with delivered references still without a final answer -> count."""
         return dict(self.db.execute(
