@@ -189,3 +189,22 @@ def test_a_payout_to_a_recipient_removed_after_the_push_is_recorded(world: World
     flags = {flag.code for flag in Ledger(CentralStore.open(world.dir)).flags()}
     assert "removed_recipient" in flags
     assert _outcome(world, item.reference_id) == "salur"
+
+
+def test_the_bearer_scheme_is_case_insensitive(world: World) -> None:
+    """RFC 9110 11.1: ``bearer`` is ``Bearer``; a payer's HTTP library that writes it in lower
+    case was refused with 401 (and its payouts never arrived). A wrong token still is."""
+    with ReceiverThread(world.dir) as receiver:
+        url = f"{receiver.url}/on-disburse"
+        world.push("--callback-url", url)
+        item = _one(world)
+        body = canonical_json(world.payer.envelope(item.transaction_id,
+                                                   [world.payer.response_for(item)]))
+        for authorization, status in ((f"bearer {world.payer.callback_token}x", 401),
+                                      (f"Basic {world.payer.callback_token}", 401),
+                                      (f"bearer {world.payer.callback_token}", 200),
+                                      (f"BEARER  {world.payer.callback_token}", 200)):
+            answer = httpx.post(url, content=body, headers={
+                "Authorization": authorization, "Content-Type": "application/json"})
+            assert answer.status_code == status, authorization
+        assert world.state()[item.nik][0] == "collected"

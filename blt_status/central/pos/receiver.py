@@ -91,9 +91,10 @@ class Receiver:
 
     def token_ok(self, header: str | None) -> bool:
         expected = read_token(Path(self.config.callback_token_file))
-        if not header or not header.startswith("Bearer "):
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110 11.1)
             return False
-        return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
+        return hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
 class _Refused(Exception):
