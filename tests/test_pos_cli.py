@@ -80,6 +80,17 @@ def test_payer_refusal_is_reported_not_retried(world: World, tmp_path: Path) -> 
     assert report["sent"] == 0 and report["refused"] > 0
     assert report["refused_by_code"] == {"ERR_ACCESS_DENIED": report["refused"]}
     assert world.payer.disburse_calls == report["messages_planned"]  # one try each
+    # The admin fixes the token file and runs the same command: the refused messages go now
+    # (before, they stayed refused for good: only a new version could deliver them).
+    (tmp_path / "token").write_text(world.payer.token + "\n")
+    code, again, err = world.push()
+    assert code == 0, err
+    assert again["refused"] == 0 and again["complete"]
+    assert again["messages_sent"] == report["messages_planned"]
+    assert again["sent"] == report["refused"] == len(list(world.payer.all_instructions()))
+    assert all(count == 1 for count in world.payer.messages.values())
+    code, third, _ = world.push()
+    assert code == 0 and third["messages_sent"] == 0 and third["refused"] == 0
 
 
 def test_a_later_version_sends_only_changes_and_counts_removed(world: World, tmp_path: Path,

@@ -4,7 +4,8 @@ One ``transaction_id`` per payout point and version; each message carries at mos
 ``batch_size`` DisburseRequests. The plan (which reference goes into which message) is written
 to the journal before anything is sent, with deterministic message ids, so:
 
-- pushing the same version again sends nothing (every message is already ``delivered``);
+- pushing the same version again sends nothing (every message is already ``delivered``) but the
+  messages the payer refused, which go again with the same ids;
 - a push the payer's outage interrupted resumes with the same message ids and contents;
 - recipients served at home (``antar``, no payout point) go in one transaction per kecamatan,
   ``ANTAR-<kecamatan>``; the payer reports in the feedback ``instruction`` where it paid;
@@ -179,10 +180,10 @@ def push(store: CentralStore, config: PosConfig, *, endpoint: str,
         report.messages_planned = len(batches)
         report.transactions = len({batch.transaction_id for batch in batches})
         report.messages_already_delivered = sum(1 for b in batches if b.state == "delivered")
-        for batch in batches:
-            if batch.state == "refused":
-                _count_refusal(report, batch.error or "refused", batch.count)
-        pending = [batch for batch in batches if batch.state == "pending"]
+        # A message the payer refused (a wrong token or endpoint, a field it did not accept)
+        # goes again, under the same id, once the operator has fixed the cause and runs the
+        # same command: otherwise nothing but a new version could ever deliver it.
+        pending = [batch for batch in batches if batch.state in ("pending", "refused")]
         if pending:
             _, roster = _roster(store, info.version)
             _send(store, config, journal, pending, roster, endpoint=endpoint.rstrip("/"),
