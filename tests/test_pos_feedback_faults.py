@@ -15,7 +15,7 @@ import pytest
 from central_world import write_world
 from conftest import PEOPLE
 from support.pos_payer import Instruction, ReceiverThread
-from test_pos_exchange import World
+from test_pos_exchange import FAST, World, run
 
 from blt_status.central import CentralStore
 from blt_status.central.ledger import Ledger
@@ -208,3 +208,16 @@ def test_the_bearer_scheme_is_case_insensitive(world: World) -> None:
                 "Authorization": authorization, "Content-Type": "application/json"})
             assert answer.status_code == status, authorization
         assert world.state()[item.nik][0] == "collected"
+
+
+def test_pull_refuses_an_answer_nested_too_deeply(world: World) -> None:
+    """A polling answer of 100,000 nested brackets raised RecursionError out of ``pos pull``
+    (``error [internal]``, nothing asked after it); it is refused like any non-JSON answer."""
+    world.push()
+    world.payer.poll_faults = ["deep"]
+    code, out, err = run(world.capsys, "central", "pos", "pull", world.dir, "--endpoint",
+                         world.payer.url, "--json", *FAST)
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data["refused"].values()) == ["ERR_INVALID_REQUEST"]
+    assert data["asked"] == data["transactions"] == 2 and data["recorded"] > 0
