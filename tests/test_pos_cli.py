@@ -213,3 +213,22 @@ def test_a_second_push_says_everything_was_delivered_before(world: World) -> Non
                          world.payer.url, *FAST)
     assert code == 0, err
     assert f"delivered by an earlier push: {report['messages_sent']} messages" in out, out
+
+
+def test_every_pos_option_says_what_it_is() -> None:
+    """``--payer-key``, ``--callback-token-file``, ``--endpoint``, ``--host``, ``--port`` and the
+    TLS files showed in ``--help`` with no text at all (the catalog test checks that every
+    help text has its Indonesian translation)."""
+    import argparse
+
+    from blt_status.cli import build_parser
+
+    def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return dict(action.choices)
+
+    pos = subparsers(subparsers(build_parser())["central"])["pos"]
+    missing = [f"{name} {action.option_strings[0]}"
+               for name, parser in subparsers(pos).items() for action in parser._actions
+               if action.option_strings and not action.help]
+    assert missing == []

@@ -81,8 +81,11 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "copied or printed. Instead of F, the token can come from the payer's OAuth2 token "
         "endpoint (--token-url, --client-id, --client-secret-file).")
     configure.add_argument("directory", type=Path, metavar="DIR")
-    configure.add_argument("--payer-id", required=True, metavar="ID")
-    configure.add_argument("--payer-key", required=True, type=Path, metavar="PEM")
+    configure.add_argument("--payer-id", required=True, metavar="ID",
+                           help="the payer's id (the sender_id of its callbacks)")
+    configure.add_argument("--payer-key", required=True, type=Path, metavar="PEM",
+                           help="the payer's Ed25519 public key (PEM): verifies its callbacks "
+                           "and polling answers")
     source = configure.add_mutually_exclusive_group(required=True)
     source.add_argument("--token-file", type=Path, metavar="F",
                         help="the bearer token we present to the payer, in a file")
@@ -98,12 +101,15 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
                            "Basic (default) or in the form body")
     configure.add_argument("--scope", default=None, metavar="SCOPE",
                            help="OAuth2 scope to ask for (optional)")
-    configure.add_argument("--callback-token-file", required=True, type=Path, metavar="F2")
+    configure.add_argument("--callback-token-file", required=True, type=Path, metavar="F2",
+                           help="the bearer token the payer must present to `pos listen`, in "
+                           "a file")
     configure.add_argument("--sender-id", default=None, metavar="ID",
                            help="our id at the payer (default blt-status-central)")
     configure.add_argument("--payer-fa", default=None, metavar="FA",
                            help="the programme's account, e.g. blt-pangan@kemensos")
-    configure.add_argument("--payer-name", default="", metavar="NAME")
+    configure.add_argument("--payer-name", default="", metavar="NAME",
+                           help="payer_name sent with each instruction (optional)")
     configure.add_argument("--callback-url", type=_url, default=None, metavar="URL",
                            help="full URL the payer POSTs on-disburse to (header.sender_uri)")
     configure.add_argument("--batch-size", type=int, default=None, metavar="N",
@@ -125,10 +131,15 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "transaction per payout point, batches of signed messages, retried with backoff. "
         "Pushing again sends nothing new; an interrupted push resumes.")
     push.add_argument("directory", type=Path, metavar="DIR")
-    push.add_argument("--endpoint", type=_url, required=True, metavar="URL")
-    push.add_argument("--callback-url", type=_url, default=None, metavar="URL")
-    push.add_argument("--version", type=int, default=None, metavar="V")
-    push.add_argument("--batch-size", type=int, default=None, metavar="N")
+    push.add_argument("--endpoint", type=_url, required=True, metavar="URL",
+                      help="the payer's API base URL (POST URL/disburse)")
+    push.add_argument("--callback-url", type=_url, default=None, metavar="URL",
+                      help="full URL the payer POSTs on-disburse to (default: the configured "
+                      "one)")
+    push.add_argument("--version", type=int, default=None, metavar="V",
+                      help="the published version to push (default: the newest)")
+    push.add_argument("--batch-size", type=int, default=None, metavar="N",
+                      help="requests per message (default: the configured size)")
     _add_retry(push)
     add_json(push)
     push.set_defaults(handler=_os_errors_as_one_line(run_push))
@@ -140,10 +151,14 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "loopback unless --host says otherwise; TLS with --tls-cert/--tls-key or behind a "
         "reverse proxy.")
     listen.add_argument("directory", type=Path, metavar="DIR")
-    listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=port_number, default=8443, metavar="P")
-    listen.add_argument("--tls-cert", type=Path, default=None, metavar="PEM")
-    listen.add_argument("--tls-key", type=Path, default=None, metavar="PEM")
+    listen.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    listen.add_argument("--port", type=port_number, default=8443, metavar="P",
+                        help="TCP port (default 8443; 0: any free port)")
+    listen.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
+                        help="TLS certificate chain (PEM), with --tls-key")
+    listen.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
+                        help="TLS private key (PEM), with --tls-cert")
     listen.add_argument("--max-body", type=int_range(1024, 1 << 30), default=8 * 1024 * 1024,
                         metavar="BYTES",
                         help="largest accepted body (default 8 MiB)")
@@ -161,7 +176,8 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "{endpoint}/disburse/search/{transaction_id}/false and record the answers like "
         "callbacks.")
     pull.add_argument("directory", type=Path, metavar="DIR")
-    pull.add_argument("--endpoint", type=_url, required=True, metavar="URL")
+    pull.add_argument("--endpoint", type=_url, required=True, metavar="URL",
+                      help="the payer's API base URL (GET URL/disburse/search/...)")
     pull.add_argument("--publish", action="store_true",
                       help="publish the next version afterwards")
     _add_retry(pull)
