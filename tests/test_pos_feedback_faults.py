@@ -221,3 +221,42 @@ def test_pull_refuses_an_answer_nested_too_deeply(world: World) -> None:
     data = json.loads(out)
     assert list(data["refused"].values()) == ["ERR_INVALID_REQUEST"]
     assert data["asked"] == data["transactions"] == 2 and data["recorded"] > 0
+
+
+def test_a_callback_and_a_poll_at_once_record_each_payout_once(world: World) -> None:
+    """``pos listen`` and ``pos pull`` (two processes: here two processors on two store
+    handles, racing from a barrier) get the same payouts under different message ids. Each
+    read "not answered yet" and appended: the ledger held the payout twice."""
+    import threading
+
+    from blt_status.central.pos.feedback import FeedbackProcessor
+    from blt_status.central.pos.models import parse_callback
+
+    world.push()
+    items = list(world.payer.all_instructions())
+    for round_ in range(3):
+        processors = [FeedbackProcessor(CentralStore.open(world.dir)) for _ in range(2)]
+        for processor in processors:
+            processor.warm()
+        for transaction in sorted(world.payer.instructions):
+            book = list(world.payer.instructions[transaction].values())
+            status = ("RJCT", "RJCT_PAYEE_NAME_MISMATCH") if round_ == 0 else ("SUCC", None)
+            callbacks = [parse_callback(world.payer.envelope(
+                transaction, [world.payer.response_for(item, *status) for item in book]),
+                action="on-disburse", items_key="disburse_response") for _ in processors]
+            barrier = threading.Barrier(len(processors))
+
+            def run(processor: FeedbackProcessor, callback, barrier: threading.Barrier) -> None:
+                barrier.wait()
+                processor.process(callback)
+
+            threads = [threading.Thread(target=run, args=(*pair, barrier))
+                       for pair in zip(processors, callbacks, strict=True)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    events = list(Ledger(CentralStore.open(world.dir)).events())
+    for item in items:
+        mine = sorted(event.status for event in events if event.row_ref == item.reference_id)
+        assert mine == ["gagal", "salur"], mine  # one attempt, one payout: each once

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from blt_status._fs import make_private_dir, try_lock
 from blt_status.central.ledger import PayoutEvent
 from blt_status.central.pos.bridge import ingest, ledger_answers, published_roster
 from blt_status.central.pos.journal import Journal
@@ -36,7 +37,9 @@ from blt_status.central.pos.models import Callback, DisburseResponse
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["FeedbackProcessor", "FeedbackResult"]
+__all__ = ["INGEST_WAIT", "FeedbackProcessor", "FeedbackResult"]
+
+INGEST_WAIT = 30.0  # seconds to wait for another process's ingest (then db_busy: retry later)
 
 
 @dataclass
@@ -169,7 +172,14 @@ class FeedbackProcessor:
                     raise
 
     def process(self, callback: Callback) -> FeedbackResult:
-        with self._lock:
+        # One ingest at a time per store, across processes too: ``pos listen`` and ``pos pull``
+        # (or two receivers) handed the same payout under two message ids would otherwise both
+        # read "not answered yet" and both append it.
+        lock = self.store.private_dir / "pos" / "ingest.lock"
+        make_private_dir(lock.parent)
+        with self._lock, try_lock(lock, wait=INGEST_WAIT) as held:
+            if not held:
+                raise CentralError("db_busy")
             return self._process(callback)
 
     def _process(self, callback: Callback) -> FeedbackResult:
