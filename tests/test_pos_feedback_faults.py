@@ -22,6 +22,7 @@ from blt_status.central.ledger import Ledger
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.models import canonical_json
 from blt_status.central.publish import publish_files
+from blt_status.cli import main
 
 
 @pytest.fixture()
@@ -260,3 +261,22 @@ def test_a_callback_and_a_poll_at_once_record_each_payout_once(world: World) -> 
     for item in items:
         mine = sorted(event.status for event in events if event.row_ref == item.reference_id)
         assert mine == ["gagal", "salur"], mine  # one attempt, one payout: each once
+
+
+@pytest.mark.parametrize(("lang", "line"), [
+    ("en", "  rejected by the payout checks: 1 (unknown_point 1)"),
+    ("id", "  ditolak oleh pemeriksaan penyaluran: 1 (unknown_point 1)"),
+])
+def test_pull_says_what_the_checks_rejected(world: World, lang: str, line: str) -> None:
+    """A poll answer whose payout the ledger's checks refuse (a point that does not exist)
+    was simply missing from ``pos pull``'s lines: the operator saw N recorded and a reference
+    still open, with no reason. Now the rejections are counted by code."""
+    world.push()
+    item = _one(world)
+    item.instruction["id_titik"] = "NO-SUCH-POINT"
+    code = main(["--lang", lang, "central", "pos", "pull", str(world.dir), "--endpoint",
+                 world.payer.url, *FAST])
+    out, err = world.capsys.readouterr()
+    assert code == 0, err
+    assert line in out.splitlines(), out
+    assert _outcome(world, item.reference_id) is None

@@ -354,11 +354,19 @@ def run_pull(args: argparse.Namespace) -> int:
     print(_("Asked about {asked} of {transactions} open transactions: {recorded} payout facts "
             "recorded, {duplicates} already known, {pending} still pending, {unknown} unknown "
             "references.").format(
-                asked=data["asked"], transactions=data["transactions"],
+                asked=format_number(data["asked"]),
+                transactions=format_number(data["transactions"]),
                 recorded=format_number(data["recorded"]),
                 duplicates=format_number(data["duplicates"]),
                 pending=format_number(data["pending"]),
                 unknown=format_number(data["unknown_references"])))
+    if data["rejected"]:
+        # Facts the ledger's checks refused: their references stay open until the payer
+        # corrects them, so say why they are not counted as recorded.
+        codes = ", ".join(f"{code} {format_number(count)}"
+                          for code, count in sorted(data["rejected_by_code"].items()))
+        print(_("  rejected by the payout checks: {count} ({codes})").format(
+            count=format_number(data["rejected"]), codes=codes))
     for transaction, code in sorted(report.refused.items()):
         print(_("  {transaction}: answer refused [{code}]").format(transaction=transaction,
                                                                    code=code))
