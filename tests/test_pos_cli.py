@@ -232,3 +232,30 @@ def test_every_pos_option_says_what_it_is() -> None:
                for name, parser in subparsers(pos).items() for action in parser._actions
                if action.option_strings and not action.help]
     assert missing == []
+
+
+def test_an_older_version_pushed_later_does_not_replace_a_newer_instruction(
+        world: World, tmp_path: Path) -> None:
+    """Version 2 (programme moved three days later) is pushed; then the admin pushes the
+    never-pushed version 1 with --version 1. Before, its stale 21 November slots went out after
+    the 24 November ones and, the payer keeping the last instruction it gets, replaced them."""
+    files = write_world(tmp_path / "inputs2", people=PEOPLE)
+    files.program.write_text(DEMO_PROGRAM_TOML.replace("start = 2025-11-21",
+                                                       "start = 2025-11-24"))
+    published = publish_files(CentralStore.open(world.dir), files.recipients,
+                              files.payout_points, files.program, workers=1, allow_shrink=True)
+    assert published.version == 2
+    code, second, err = world.push()
+    assert code == 0 and second["version"] == 2 and second["sent"] > 0, err
+    calls = world.payer.disburse_calls
+    code, first, err = world.push("--version", "1")
+    assert code == 0, err
+    assert first["sent"] == 0 and first["skipped_newer"] == second["sent"]
+    assert world.payer.disburse_calls == calls
+    assert all(item.scheduled.date() >= dt.date(2025, 11, 24)
+               for item in world.payer.all_instructions())
+    code, out, _ = run(world.capsys, "central", "pos", "push", world.dir, "--endpoint",
+                       world.payer.url, "--version", "1", *FAST)
+    assert code == 0
+    assert (f"  not sent: {second['sent']} already sent with a newer version (the payer keeps "
+            "the last instruction it got)") in out.splitlines()

@@ -246,6 +246,10 @@ def _push_lines(report: dict[str, Any]) -> list[str]:
              _("  skipped: {unchanged} already delivered unchanged, {final} already collected "
                "or returned").format(unchanged=format_number(report["skipped_unchanged"]),
                                      final=format_number(report["skipped_final"]))]
+    if report["skipped_newer"]:
+        lines.append(_("  not sent: {count} already sent with a newer version (the payer keeps "
+                       "the last instruction it got)").format(
+                           count=format_number(report["skipped_newer"])))
     if report["messages_already_delivered"]:
         lines.append(_("  delivered by an earlier push: {messages} messages").format(
             messages=format_number(report["messages_already_delivered"])))

@@ -117,10 +117,10 @@ class Journal:
         self.db.execute("UPDATE batches SET state = 'refused', error = ? WHERE message_id = ?",
                         (error, batch.message_id))
 
-    def delivered_fingerprints(self) -> dict[str, tuple[str, str | None]]:
-        """reference -> (fingerprint last delivered, outcome)."""
-        return {ref: (fp, outcome) for ref, fp, outcome in
-                self.db.execute("SELECT ref, fingerprint, outcome FROM sent")}
+    def delivered_fingerprints(self) -> dict[str, tuple[str, str | None, int]]:
+        """reference -> (fingerprint last delivered, outcome, the version it went with)."""
+        return {ref: (fp, outcome, version) for ref, fp, outcome, version in
+                self.db.execute("SELECT ref, fingerprint, outcome, version FROM sent")}
 
     # -- feedback --------------------------------------------------------------------------
 
