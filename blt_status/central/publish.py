@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
-from blt_status._fs import atomic_write_bytes, make_private_dir
+from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
 from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     database_url,
@@ -1212,6 +1212,44 @@ def _db_lock(store: CentralStore) -> Iterator[None]:
 
 
 _ADVISORY_KEY = 0x626C7463  # "bltc"
+_INGEST_KEY = 0x626C7469  # "blti"
+
+
+@contextlib.contextmanager
+def _ingest_lock(store: CentralStore, *, wait: float) -> Iterator[None]:
+    """One check-and-append at a time per store (a file lock) and per database (on
+    PostgreSQL, an advisory lock): the payout rules read the ledger (paid out already?), so
+    the same payout reported at once by two sources (a CSV report and the API) would otherwise
+    pass both checks and be appended twice. Not the publish lock: an ingest waits only for
+    another ingest, never for a publish (which can take hours). ``store_busy`` after ``wait``
+    seconds."""
+    with try_lock(store.private_dir / "ingest.lock", wait=wait) as held:
+        if not held:
+            raise CentralError("store_busy")
+        engine = open_engine(store)
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        with engine.connect() as connection:
+            if wait > 0:  # lock_timeout 0 would mean no limit; LOCAL: this transaction only
+                connection.exec_driver_sql(
+                    f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
+                try:
+                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"),
+                                       {"key": _INGEST_KEY})
+                except sa.exc.OperationalError as error:
+                    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                        raise CentralError("store_busy") from None
+                    raise
+            elif not connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                        {"key": _INGEST_KEY}).scalar():
+                raise CentralError("store_busy")
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": _INGEST_KEY})
+                connection.commit()
 
 
 def _publish_records(store: CentralStore,
@@ -1579,7 +1617,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     if info is None:
         raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
-    with db_errors(database_url(store)):
+    with db_errors(database_url(store)), _ingest_lock(store, wait=wait):
         fresh, duplicates = _new_events(store, events)
         from blt_status.central.checks import check_events  # issue 10's rules and flags
 
