@@ -211,3 +211,15 @@ def test_closing_during_the_background_check_is_quick_and_no_verdict(
     service.close()
     assert time.monotonic() - started < 2
     assert index.damage is None and not (case.bot.index_dir / "DAMAGED").exists()
+
+
+@pytest.mark.parametrize("pointer", ["", '{"file', "[1]", '{"previous": null}'])
+@pytest.mark.parametrize("view", ["officer", "recipient"])
+def test_a_damaged_current_pointer_is_rebuilt_by_sync(case: Case, view: str, pointer: str):
+    """``index/CURRENT`` empty or garbled (a crash on a disk that lost the last write):
+    lookup says index_corrupt and "run sync", so sync must heal it instead of failing the same
+    way for ever."""
+    device = case.officer if view == "officer" else case.bot
+    (device.index_dir / "CURRENT").write_text(pointer)
+    _assert_refuses(case, device)
+    _assert_sync_heals(case, device)

@@ -368,7 +368,11 @@ class _Sync:
             self.emit("switch", 0, 1)
             self.device.switch_index(new_path)
         except BaseException:
-            if self.device.current_index_path() != new_path:
+            try:
+                live = self.device.current_index_path()
+            except IndexStoreError:  # a garbled pointer names no file, so not this one
+                live = None
+            if live != new_path:
                 new_path.unlink(missing_ok=True)
             raise
         self.emit("switch", 1, 1)
@@ -401,11 +405,11 @@ class _Sync:
         when there is none, when it is damaged (TinyDB is checked in full when opened; a
         SQLite file that a check found damaged is marked so), when it carries no checksum
         (written by an older release), or when ``--repair`` asks for it."""
-        if self.device.current_index_path() is None:
-            return None
         try:
+            if self.device.current_index_path() is None:
+                return None
             current = self.device.open_index()
-        except IndexStoreError:
+        except IndexStoreError:  # the file, or the CURRENT pointer to it, is damaged
             self.repairing = True
             return None
         if self.options.repair or current.checksum is None:
