@@ -118,3 +118,20 @@ def test_every_command_has_help() -> None:
     for name in commands:
         result = run(name, "--help")
         assert result.returncode == 0 and "penggunaan: blt-status" in result.stdout
+
+
+def test_status_says_what_is_wrong_with_the_index_in_the_readers_language(make_device) -> None:
+    """`status` of a device whose index is gone or damaged: the reason in Indonesian by default
+    (it printed the English sentence whatever the language), in English with --lang en."""
+    device = make_device()
+    data_dir = str(device.data_dir)
+    device.current_index_path().write_bytes(b"\x00garbage")
+    damaged = run("status", "--data-dir", data_dir)
+    assert "error [index_corrupt]: Berkas data " in damaged.stdout, damaged.stdout
+    device.current_index_path().unlink()
+    missing = run("status", "--data-dir", data_dir)
+    assert "error [index_missing]: Belum ada data" in missing.stdout, missing.stdout
+    english = run("--lang", "en", "status", "--data-dir", data_dir)
+    assert "error [index_missing]: No index in" in english.stdout, english.stdout
+    as_json = json.loads(run("status", "--data-dir", data_dir, "--json").stdout)
+    assert as_json["index_error"]["code"] == "index_missing"
