@@ -29,7 +29,7 @@ from blt_status.records import RecordPayload, open_payload
 from bots import dialogue
 from bots.dialogue import Reply
 from bots.limits import LimitSettings, LookupLimiter
-from bots.nik_text import find_nik
+from bots.nik_text import find_nik, fold_digits
 from bots.state import BotState, SubscriptionSecret, state_key_from_pepper
 
 __all__ = ["BotEngine", "EngineSettings", "Outcome"]
@@ -256,6 +256,11 @@ class BotEngine:
         The NIK is read out of whatever was written (``NIK saya 3201 0102 ...``); a message
         with several NIKs is answered with a request for one at a time, and none is looked up.
         """
+        raw = fold_digits(raw.strip())
+        if len(raw) > MAX_TEXT:  # /cek or /ingatkan with a whole page after it
+            if not self._chatter_ok(user_id):
+                return Outcome(delete_message=self.has_digits(raw))
+            return Outcome((dialogue.too_long_reply(lang),), delete_message=self.has_digits(raw))
         found = find_nik(raw)
         if found.count > 1:
             if not self._chatter_ok(user_id):

@@ -8,9 +8,10 @@ digits is two or three NIKs written together. Nothing here keeps or logs the dig
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["NikText", "find_nik"]
+__all__ = ["NikText", "find_nik", "fold_digits"]
 
 NIK_DIGITS = 16
 _GROUP = re.compile(r"\d+(?:[ .\-]\d+)*")
@@ -30,13 +31,45 @@ class NikText:
         return len(self.groups)
 
 
+def _fold_char(char: str) -> str:
+    if char.isascii():
+        return char
+    if char.isdecimal():  # Arabic-Indic, Persian, full-width... digits: the digit it is
+        return str(unicodedata.decimal(char))
+    category = unicodedata.category(char)
+    if category == "Zs":  # no-break, thin, full-width spaces from a pasted text
+        return " "
+    if category == "Pd" or char == "\u2212":  # en/em dashes, minus sign
+        return "-"
+    return "." if char == "\uff0e" else char  # full-width full stop
+
+
+def fold_digits(text: str) -> str:
+    """``text`` with digits of any script as ASCII digits, and other spaces and dashes as the
+    plain ones, so ``٣٢٠١...`` or ``３２０１ ０１４５...`` (a phone keyboard, a paste) reads as the
+    NIK it is. Every other character is kept."""
+    return text if text.isascii() else "".join(_fold_char(char) for char in text)
+
+
 def _one_window(written: str) -> str | None:
-    """The one run of whole chunks (split at separators) holding exactly 16 digits, if one."""
+    """The one run of whole chunks (split at separators) holding exactly 16 digits, if one.
+
+    Chunks are never empty, so one sliding window finds every such run in linear time (a
+    message of 2,000 one-digit chunks must not stall the bot).
+    """
     chunks = _SEPARATOR.split(written)
-    found = [" ".join(chunks[start:stop]) for start in range(len(chunks))
-             for stop in range(start + 1, len(chunks) + 1)
-             if sum(len(chunk) for chunk in chunks[start:stop]) == NIK_DIGITS]
-    return found[0] if len(found) == 1 else None
+    found: list[str] = []
+    stop, total = 0, 0
+    for start in range(len(chunks)):
+        while stop < len(chunks) and total < NIK_DIGITS:
+            total += len(chunks[stop])
+            stop += 1
+        if total == NIK_DIGITS:
+            found.append(" ".join(chunks[start:stop]))
+            if len(found) > 1:
+                return None
+        total -= len(chunks[start])
+    return found[0] if found else None
 
 
 def find_nik(text: str) -> NikText:
