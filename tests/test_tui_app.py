@@ -363,8 +363,13 @@ async def test_sync_without_source_says_so_and_app_stays_usable(device):
         assert "Belum ada alamat pusat" in screen_text(app)
         await pilot.press("s")
         await settle(app, pilot)
-        shown = screen_text(app)
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert "Sinkronisasi gagal:" in shown and "Data lama tetap dipakai." in shown
+        assert shown.count("Data lama tetap dipakai.") == 1, shown  # said once, not twice
+        await pilot.press("f6")
+        await pilot.pause()
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines())
+        assert shown.count("The previous data is still in use.") == 1, shown
         await pilot.press("f2")
         shown = await look_up(app, pilot, PEOPLE[0].nik)
         assert "Siti Aminah" in shown
