@@ -8,8 +8,9 @@ digits is two or three NIKs written together. Nothing here keeps or logs the dig
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
+
+from blt_status.nik import fold_digits
 
 __all__ = ["NikText", "find_nik", "fold_digits"]
 
@@ -29,26 +30,6 @@ class NikText:
     @property
     def count(self) -> int:
         return len(self.groups)
-
-
-def _fold_char(char: str) -> str:
-    if char.isascii():
-        return char
-    if char.isdecimal():  # Arabic-Indic, Persian, full-width... digits: the digit it is
-        return str(unicodedata.decimal(char))
-    category = unicodedata.category(char)
-    if category == "Zs":  # no-break, thin, full-width spaces from a pasted text
-        return " "
-    if category == "Pd" or char == "\u2212":  # en/em dashes, minus sign
-        return "-"
-    return "." if char == "\uff0e" else char  # full-width full stop
-
-
-def fold_digits(text: str) -> str:
-    """``text`` with digits of any script as ASCII digits, and other spaces and dashes as the
-    plain ones, so ``٣٢٠١...`` or ``３２０１ ０１４５...`` (a phone keyboard, a paste) reads as the
-    NIK it is. Every other character is kept."""
-    return text if text.isascii() else "".join(_fold_char(char) for char in text)
 
 
 def _one_window(written: str) -> str | None:

@@ -135,3 +135,16 @@ def test_status_says_what_is_wrong_with_the_index_in_the_readers_language(make_d
     assert "error [index_missing]: No index in" in english.stdout, english.stdout
     as_json = json.loads(run("status", "--data-dir", data_dir, "--json").stdout)
     assert as_json["index_error"]["code"] == "index_missing"
+
+
+def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> None:
+    """`lookup`/`nik` with a NIK pasted with no-break spaces or typed in full-width digits said
+    "only 16 digits" although the officer saw exactly the NIK."""
+    device = make_device()
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    for written in ("3201\u00a00145\u00a00590\u00a00001", "３２０１０１４５０５９００００１"):
+        found = run("lookup", written, "--data-dir", str(device.data_dir), "--json", env=env)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["found"] is True
+        checked = run("nik", written, "--json")
+        assert checked.returncode == 0 and json.loads(checked.stdout)["valid"] is True

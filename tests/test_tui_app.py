@@ -153,6 +153,24 @@ async def test_validate_as_you_type(device):
         assert "✔ NIK valid:" in shown and "perempuan" in shown and "5 Mei 1990" in shown
 
 
+@pytest.mark.parametrize("pasted", [
+    "3201\u00a00145\u00a00590\u00a00001",  # from a spreadsheet or a PDF: no-break spaces
+    "３２０１ ０１４５ ０５９０ ０００１",  # full-width digits
+    "٣٢٠١٠١٤٥٠٥٩٠٠٠٠١",  # Arabic-Indic digits
+])
+async def test_a_pasted_nik_that_looks_right_is_read(device, pasted):
+    """A NIK pasted with no-break spaces looks exactly like "3201 0145 0590 0001" on screen,
+    yet the box said it "may hold only 16 digits" and Enter looked nothing up."""
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        await paste(pilot, pasted)
+        assert "✔ NIK valid:" in screen_text(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Siti Aminah" in screen_text(app)
+
+
 async def test_three_residents_scheduled_held_returned(device):
     app = make_app(device)
     async with app.run_test(size=(120, 40)) as pilot:
