@@ -133,6 +133,25 @@ async def test_lock_key_hides_everything_and_idle_lock(device):
         assert "Terkunci otomatis" in screen_text(app)
 
 
+@pytest.mark.parametrize("opened", ["ctrl+p", "f1"])
+async def test_the_lock_key_locks_over_the_palette_and_help(device, opened):
+    """F8 with the command palette open did nothing: an officer stepping away pressed the lock
+    key and left the device unlocked, a resident's card behind the palette."""
+    app = make_app(device)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(app, pilot)
+        await look_up(app, pilot, PEOPLE[0].nik)
+        await pilot.press(opened)
+        await settle(app, pilot)
+        await pilot.press("f8")
+        await settle(app, pilot)
+        assert app.session is None and isinstance(app.screen, UnlockScreen)
+        assert PEOPLE[0].name not in screen_text(app) and "Terkunci" in screen_text(app)
+        await unlock(app, pilot)
+        assert app.session is not None
+        assert PEOPLE[0].name not in screen_text(app)
+
+
 # -- lookup -----------------------------------------------------------------------------------
 
 async def test_validate_as_you_type(device):
