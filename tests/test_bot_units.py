@@ -169,6 +169,33 @@ def test_console_chats_against_the_same_index_without_network(make_device, index
     assert PEOPLE[3].nik not in out and NOT_LISTED_NIK not in out
 
 
+@pytest.mark.parametrize("failure", ["unreachable", "token"])
+def test_no_bot_api_at_start_is_one_coded_line_without_a_traceback(make_device, index_params,
+                                                                    tmp_path, failure):
+    """No route to the Bot API (or a revoked token) printed PTB's 100-line traceback and
+    `error [internal]` (exit 70), as if the bot had a bug."""
+    from support.fake_bot_api import FakeBotApi
+
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    env = {"BLT_BOT_TOKEN": "123456:SECRET-token-never-printed",
+           "BLT_BOT_PEPPER_FILE": str(pepper)}
+    with FakeBotApi() as api:
+        if failure == "token":  # the server answers, and refuses the token
+            api.fail("getMe", status=401, description="Unauthorized")
+            result = _blt_bot("--data-dir", str(device.data_dir),
+                              env={**env, "BLT_BOT_API_URL": api.base_url})
+        closed = api.base_url
+    if failure == "unreachable":  # the fake API has stopped: nothing listens there any more
+        result = _blt_bot("--data-dir", str(device.data_dir),
+                          env={**env, "BLT_BOT_API_URL": closed})
+    code = "bot_token_invalid" if failure == "token" else "bot_unreachable"
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "SECRET" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error [{code}]: "), result.stderr
+
+
 def test_console_without_a_device_is_one_error_line(tmp_path):
     result = _blt_bot("--console", "--data-dir", str(tmp_path / "nothing"))
     assert result.returncode == 1
