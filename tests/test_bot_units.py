@@ -196,6 +196,21 @@ def test_no_bot_api_at_start_is_one_coded_line_without_a_traceback(make_device, 
     assert result.stderr.strip().splitlines()[-1].startswith(f"error [{code}]: "), result.stderr
 
 
+def test_a_pepper_file_that_does_not_open_the_index_stops_the_bot_at_start(make_device,
+                                                                          tmp_path):
+    """A wrong pepper file (another bot's, a re-enrolment's) started the bot anyway, and it
+    told every recipient "the data is being updated" for ever: no sync mends a wrong pepper."""
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(b"another bot's pepper, not ours!!"))
+    result = _blt_bot("--console", "--data-dir", str(device.data_dir),
+                      env={"BLT_BOT_PEPPER_FILE": str(pepper)}, stdin=f"{PEOPLE[0].nik}\n")
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error [index_key_mismatch]: ")
+    assert "Data sedang diperbarui" not in result.stdout
+
+
 def test_console_without_a_device_is_one_error_line(tmp_path):
     result = _blt_bot("--console", "--data-dir", str(tmp_path / "nothing"))
     assert result.returncode == 1
