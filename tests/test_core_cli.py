@@ -148,3 +148,14 @@ def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> N
         assert json.loads(found.stdout)["found"] is True
         checked = run("nik", written, "--json")
         assert checked.returncode == 0 and json.loads(checked.stdout)["valid"] is True
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "nan", "inf"])
+def test_a_sync_timeout_that_is_no_positive_number_is_a_usage_error(make_device,
+                                                                    timeout: str) -> None:
+    """`sync --timeout 0` said "the sync source is not recognised" (sync_source, exit 1)."""
+    device = make_device()
+    result = run("sync", "--data-dir", str(device.data_dir), f"--timeout={timeout}")
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result, "usage")
+    assert "--timeout" in result.stderr and "bukan jumlah detik yang positif" in result.stderr
