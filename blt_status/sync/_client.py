@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import Metadata, TargetFile, Targets
+from tuf.api.exceptions import RepositoryError
+from tuf.api.metadata import Metadata, Root, TargetFile, Targets
+from tuf.api.serialization import DeserializationError
 from tuf.ngclient import Updater, UpdaterConfig
 
 from blt_status.audit import AuditTrail
@@ -394,7 +396,8 @@ class _Sync:
         self.paths.targets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             bootstrap = self.paths.bootstrap_root.read_bytes()
-        except FileNotFoundError:
+            Metadata[Root].from_bytes(bootstrap)  # the device's own file: not the server's fault
+        except (FileNotFoundError, DeserializationError, RepositoryError):
             raise SyncError("sync_not_enrolled") from None
         return Updater(str(self.paths.metadata_dir), self.base_url + "metadata/",
                        str(self.paths.targets_dir), self.base_url + "targets/",
