@@ -119,6 +119,11 @@ def _serve(config: BotConfig, webhook: bool) -> int:
             raise
         raise BltError("bot_unreachable", url=api_origin(config),
                        reason=type(error).__name__) from None
+    except OSError as error:  # the webhook's listen address is taken or not ours
+        if not webhook:
+            raise
+        raise BltError("serve_port", host=config.webhook_listen, port=config.webhook_port,
+                       reason=error.strerror or type(error).__name__) from None
     return 0
 
 

@@ -196,6 +196,32 @@ def test_no_bot_api_at_start_is_one_coded_line_without_a_traceback(make_device, 
     assert result.stderr.strip().splitlines()[-1].startswith(f"error [{code}]: "), result.stderr
 
 
+def test_a_webhook_port_in_use_is_one_coded_line(make_device, index_params, tmp_path):
+    """A webhook port another service holds was `error [internal]: OSError`, exit 70."""
+    import socket
+
+    from support.fake_bot_api import FakeBotApi
+
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    with socket.socket() as taken, FakeBotApi() as api:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "bot.toml"
+        config.write_text(f'[webhook]\nurl = "https://bot.example.invalid/hook"\n'
+                          f'listen = "127.0.0.1"\nport = {port}\n')
+        result = _blt_bot("--data-dir", str(device.data_dir), "--webhook", "--config",
+                          str(config), env={"BLT_BOT_TOKEN": "123456:TEST-token",
+                                            "BLT_BOT_API_URL": api.base_url,
+                                            "BLT_BOT_PEPPER_FILE": str(pepper)})
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error [serve_port]: Tidak bisa membuka 127.0.0.1:{port} ("), result.stderr
+
+
 def test_a_pepper_file_that_does_not_open_the_index_stops_the_bot_at_start(make_device,
                                                                           tmp_path):
     """A wrong pepper file (another bot's, a re-enrolment's) started the bot anyway, and it
