@@ -56,6 +56,7 @@ __all__ = [
     "no_nik_reply",
     "photo_reply",
     "rate_limited_reply",
+    "remind_final_reply",
     "remind_needs_lookup_reply",
     "remind_not_found_reply",
     "remind_past_reply",
@@ -78,6 +79,7 @@ ACTION_LANGUAGE = "lang:"  # followed by id / en
 KEMENSOS = "Kemensos 171"
 CEKBANSOS = "cekbansos.kemensos.go.id"
 MAP_SEARCH = "https://www.google.com/maps/search/?api=1&query="
+FINAL_STATUSES = frozenset({"collected", "returned"})  # no later change to remind about
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def help_reply(lang: str) -> Reply:
         translate('• Send a NIK (16 digits) or /cek NIK — date, place, amount, status.', lang),
         translate('• /ingatkan — a reminder the day before and when the status changes.', lang),
         translate('• /berhenti — turn reminders off.', lang),
+        translate('• /statistik — payout progress in your area (public figures).', lang),
         translate('• /bahasa — Bahasa Indonesia / English.', lang),
         "",
         translate('Official channels:', lang),
@@ -206,6 +209,16 @@ def _nik_problem(error: NikError, lang: str, count: int) -> str:
         return translate('The last four digits of a NIK cannot be 0000.', lang)
     return translate(
         "A NIK may hold only 16 digits (spaces, dots or dashes between them are fine).", lang)
+
+
+def _kk_hint(lang: str) -> str:
+    """A NIK that was not found may be the KK number, sent by mistake.
+
+    Only on "not found": a KK number is built like a NIK (region, a date, a serial), so it
+    passes every NIK check; no digit pattern tells the two apart.
+    """
+    return translate("💡 Check that you sent the NIK on the KTP, not the KK (family card) "
+                     "number.", lang)
 
 
 def invalid_nik_reply(error: NikError, lang: str, digit_count: int = 0) -> Reply:
@@ -260,15 +273,30 @@ def error_reply(lang: str) -> Reply:
         "while.", lang))
 
 
-def rate_limited_reply(retry_at: dt.datetime, tz: dt.tzinfo, lang: str) -> Reply:
+def _tomorrow(retry_at: dt.datetime, tz: dt.tzinfo, now: dt.datetime | None) -> bool:
+    """Whether ``retry_at`` falls on a later local day than ``now`` (a daily cap: midnight)."""
+    return now is not None and retry_at.astimezone(tz).date() > now.astimezone(tz).date()
+
+
+def rate_limited_reply(retry_at: dt.datetime, tz: dt.tzinfo, lang: str,
+                       now: dt.datetime | None = None) -> Reply:
+    """'Try again at HH:MM' — 'tomorrow at' when that time is on the next day (``now``)."""
     when = local_time_text(retry_at, tz)
+    if _tomorrow(retry_at, tz, now):
+        return Reply(translate(
+            "To protect recipients' data, the number of checks is limited. Please try again "
+            "tomorrow at {when}.", lang).format(when=when))
     return Reply(translate(
         "To protect recipients' data, the number of checks is limited. Please try again at "
         "{when}.", lang).format(when=when))
 
 
-def busy_reply(retry_at: dt.datetime, tz: dt.tzinfo, lang: str) -> Reply:
+def busy_reply(retry_at: dt.datetime, tz: dt.tzinfo, lang: str,
+               now: dt.datetime | None = None) -> Reply:
     when = local_time_text(retry_at, tz)
+    if _tomorrow(retry_at, tz, now):
+        return Reply(translate(
+            "The service is busy. Please try again tomorrow at {when}.", lang).format(when=when))
     return Reply(translate(
         "The service is busy. Please try again at {when}.", lang).format(when=when))
 
@@ -344,7 +372,7 @@ def answer_buttons(result: LookupResult, lang: str, now: dt.datetime | None = No
     if record is not None:
         passed = now is not None and record.status == "scheduled" \
             and schedule_timing(record, now).passed
-        if not passed:
+        if not passed and record.status not in FINAL_STATUSES:
             first.append(Button(translate('🔔 Remind me', lang),
                                 action=ACTION_REMIND))
         point = record.payout_point
@@ -401,6 +429,7 @@ def answer_reply(result: LookupResult, tz: dt.tzinfo, lang: str,
         lines = [translate(
             "❌ NIK ****{last4} was not found in the recipients' data.", lang).format(last4=last4)]
         lines += [f"• {reason}" for reason in not_found_reasons(lang)]
+        lines.append(_kk_hint(lang))
     else:
         program = clean_text(result.record.program.name)
         lines = [translate('✅ Listed as a recipient of {program}.', lang).format(program=program)]
@@ -423,8 +452,21 @@ def remind_past_reply(lang: str) -> Reply:
         "do next.", lang))
 
 
+def remind_final_reply(status: str, lang: str) -> Reply:
+    """``/ingatkan`` for aid already collected or returned: nothing will ever be sent."""
+    if status == "collected":
+        return Reply(translate(
+            "This aid has already been collected, so there is nothing to remind you about. No "
+            "reminder was set.", lang))
+    return Reply(translate(
+        "This aid was returned (it was not collected in time), so there is nothing to remind "
+        "you about. No reminder was set. Ask the desa office or {KEMENSOS} about the next "
+        "period.", lang).format(KEMENSOS=KEMENSOS))
+
+
 def remind_not_found_reply(lang: str) -> Reply:
-    return Reply(translate('Reminders can be set only for a NIK that is listed.', lang))
+    return Reply("\n".join([translate('Reminders can be set only for a NIK that is listed.',
+                                      lang), _kk_hint(lang)]))
 
 
 def reminders_on_reply(masked_name: str, last4: str, lang: str) -> Reply:

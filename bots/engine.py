@@ -266,7 +266,10 @@ class BotEngine:
 
         The NIK is read out of whatever was written (``NIK saya 3201 0102 ...``); a message
         with several NIKs is answered with a request for one at a time, and none is looked up.
+        Whatever comes of it, this is now the chat's latest lookup: the record an earlier one
+        found is forgotten, so a later ``/ingatkan`` never subscribes to it silently.
         """
+        self._recent.pop(chat_id, None)
         raw = fold_digits(raw.strip())
         if len(raw) > MAX_TEXT:  # /cek or /ingatkan with a whole page after it
             if not self._chatter_ok(user_id):
@@ -328,7 +331,7 @@ class BotEngine:
         moment = dt.datetime.fromtimestamp(retry_at + 59, dt.UTC).replace(second=0,
                                                                             microsecond=0)
         reply = (dialogue.busy_reply if global_cap else dialogue.rate_limited_reply)(
-            moment, self.settings.timezone, lang)
+            moment, self.settings.timezone, lang, dt.datetime.fromtimestamp(now, dt.UTC))
         return Outcome((reply,), delete_message=True)
 
     def _remember(self, chat_id: int, result: LookupResult) -> None:
@@ -357,6 +360,9 @@ class BotEngine:
         recent = self._live_recent(chat_id)
         if recent is None:
             return Outcome((dialogue.remind_needs_lookup_reply(lang),),
+                           delete_message=bool(argument.strip()))
+        if recent.status in dialogue.FINAL_STATUSES:
+            return Outcome((dialogue.remind_final_reply(recent.status, lang),),
                            delete_message=bool(argument.strip()))
         if recent.slot_end is not None and recent.slot_end <= self.clock():
             return Outcome((dialogue.remind_past_reply(lang),),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,10 @@ from blt_status.i18n import format_number, format_percent, translate
 from blt_status.regions import region_name
 from bots.dialogue import Button, Reply
 
-__all__ = ["ACTION_STATISTICS", "AggregateSource", "Figures", "register", "statistics_reply"]
+__all__ = ["ACTION_STATISTICS", "AggregateSource", "Figures", "SourceUnreachable", "register",
+           "statistics_reply"]
+
+_LOG = logging.getLogger("bots.statistics")
 
 ACTION_STATISTICS = "stat:"  # followed by a kabupaten code
 SOURCE = "statistics_source"
@@ -64,6 +68,10 @@ def _bounds(value: Any, ceiling: float) -> tuple[float, float]:
     return (0, ceiling)
 
 
+class SourceUnreachable(Exception):
+    """The verified metadata names a figures file, but it could not be fetched or checked."""
+
+
 class AggregateSource:
     """The public aggregates of the version the bot's data dir last verified."""
 
@@ -87,6 +95,14 @@ class AggregateSource:
         digest = info.hashes.get("sha256", "")
         if digest in self._cache:
             return self._cache[digest]
+        try:
+            body = self._download(info, digest)
+        except Exception as error:  # unreachable, refused, damaged: not "no verified data"
+            raise SourceUnreachable(type(error).__name__) from None
+        self._cache[digest] = body
+        return body
+
+    def _download(self, info: TargetFile, digest: str) -> dict[str, Any]:
         parent, _, name = info.path.rpartition("/")
         relative = f"targets/{parent}/{digest}.{name}"
         url = self.base_url + relative
@@ -102,7 +118,6 @@ class AggregateSource:
             raise ValueError("aggregates file too large")
         info.verify_length_and_hashes(data)  # only what the verified metadata names
         body: dict[str, Any] = json.loads(data)
-        self._cache[digest] = body
         return body
 
     def figures(self, code: str) -> Figures | None:
@@ -174,6 +189,12 @@ def unavailable_reply(lang: str) -> Reply:
                            "version.", lang))
 
 
+def unreachable_reply(lang: str) -> Reply:
+    """The figures are known to exist but could not be fetched now (network, server, file)."""
+    return Reply(translate("The statistics cannot be fetched right now. Please try again "
+                           "later.", lang))
+
+
 # -- Telegram --------------------------------------------------------------------------------
 
 
@@ -209,7 +230,10 @@ async def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, lang: str,
             choices = await asyncio.to_thread(source.kabupaten)
             return kabupaten_reply(choices, lang) if choices else unavailable_reply(lang)
         figures = await asyncio.to_thread(source.figures, code)
-    except Exception:  # a missing or unverifiable file: say so, never a traceback
+    except SourceUnreachable as error:  # the bot has data; the figures' server did not answer
+        _LOG.warning("statistics not fetched [%s]", error)
+        return unreachable_reply(lang)
+    except Exception:  # no (or no readable) verified metadata: say so, never a traceback
         return unavailable_reply(lang)
     return statistics_reply(figures, lang) if figures else unavailable_reply(lang)
 

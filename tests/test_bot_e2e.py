@@ -76,6 +76,7 @@ NOT_FOUND_ANSWER = """\
 • Kemungkinan: tidak memenuhi syarat periode ini (desil atau status), terdaftar di wilayah \
 lain, atau data di sini lebih lama dari daftar terbaru.
 • Periksa tanggal data di bawah, lalu tanyakan ke kantor desa atau hubungi Kemensos 171.
+💡 Pastikan yang dikirim adalah NIK di KTP, bukan nomor KK (Kartu Keluarga).
 
 Data per 20 November 2025 13:00 WIB (versi 1). [DATA UJI/DEMO]"""
 
@@ -683,3 +684,124 @@ async def test_a_page_after_a_command_is_too_long_and_answered_at_once(bot, kdf_
     assert time.monotonic() - started < 5
     assert bot.api.sent_texts() == [dialogue.too_long_reply("id").text]
     assert len(bot.api.calls("deleteMessage")) == 1 and kdf_calls == []
+
+
+# -- what /ingatkan, /bantuan and the limits promise ---------------------------------------------
+
+
+@pytest.mark.parametrize("second", [NOT_LISTED_NIK, "3201O14505900001", "/cek 320101450590001"])
+async def test_ingatkan_acts_on_the_latest_lookup_only(bot, second):
+    """Siti found, then a NIK that found nobody (or was not a NIK): /ingatkan subscribed the
+    chat to Siti, a person this chat was no longer asking about."""
+    await bot.say(SITI.nik)
+    await bot.say(second)
+    await bot.say("/ingatkan")
+    await bot.press("remind")
+    assert bot.api.sent_texts()[-2:] == [dialogue.remind_needs_lookup_reply("id").text] * 2
+    assert bot.engine.state.subscriptions == []
+    await bot.say(AGUS.nik)  # a new lookup that finds someone: that one, and only that one
+    await bot.say("/ingatkan")
+    assert bot.api.sent_texts()[-1].startswith("🔔 Pengingat aktif untuk A*** W***** "
+                                               "(NIK ****0004)")
+    assert len(bot.engine.state.subscriptions) == 1
+
+
+COLLECTED_NOTHING_TO_REMIND = ("Bantuan ini sudah diambil, jadi tidak ada yang perlu "
+                               "diingatkan. Pengingat tidak dipasang.")
+RETURNED_NOTHING_TO_REMIND = (
+    "Bantuan ini sudah dikembalikan (tidak diambil tepat waktu), jadi tidak ada yang perlu "
+    "diingatkan. Pengingat tidak dipasang. Tanyakan ke kantor desa atau hubungi Kemensos 171 "
+    "untuk periode berikutnya.")
+
+
+async def test_ingatkan_for_collected_or_returned_aid_says_there_is_nothing_to_remind(bot):
+    """Collected and returned are final (the ledger's FINAL_STATUSES): no status change and no
+    day-before reminder will ever come, yet the bot said "Reminders are on"."""
+    await bot.say(BUDI.nik)  # collected
+    keyboard = bot.api.calls("sendMessage")[-1].params["reply_markup"]["inline_keyboard"]
+    assert "🔔 Ingatkan saya" not in [button["text"] for row in keyboard for button in row]
+    await bot.say("/ingatkan")
+    assert bot.api.sent_texts()[-1] == COLLECTED_NOTHING_TO_REMIND
+    await bot.say(f"/ingatkan {DEWI.nik}")  # returned
+    assert bot.api.sent_texts()[-1] == RETURNED_NOTHING_TO_REMIND
+    await bot.say("/bahasa en")
+    await bot.say(f"/ingatkan {BUDI.nik}")
+    await bot.press("remind")  # an old answer's button: the same plain answer
+    await bot.say(f"/ingatkan {DEWI.nik}")
+    assert bot.api.sent_texts()[-3:] == [
+        "This aid has already been collected, so there is nothing to remind you about. No "
+        "reminder was set."] * 2 + [
+        "This aid was returned (it was not collected in time), so there is nothing to remind "
+        "you about. No reminder was set. Ask the desa office or Kemensos 171 about the next "
+        "period."]
+    assert bot.engine.state.subscriptions == []
+
+
+async def test_a_kk_number_sent_instead_of_the_nik_gets_a_hint_without_the_number(bot):
+    """A KK number is built like a NIK and passes its checks: it was answered "NIK ****0001
+    not found" and nothing more."""
+    await bot.say(spaced(SITI.kk))
+    answer = bot.api.sent_texts()[-1]
+    assert answer.startswith("❌ NIK ****0001 tidak ditemukan dalam data penerima.\n")
+    assert ("\n💡 Pastikan yang dikirim adalah NIK di KTP, bukan nomor KK (Kartu Keluarga).\n\n"
+            "Data per ") in answer
+    await bot.say(f"/ingatkan {SITI.kk}")
+    assert bot.api.sent_texts()[-1] == (
+        "Pengingat hanya bisa dipasang untuk NIK yang terdaftar.\n💡 Pastikan yang dikirim "
+        "adalah NIK di KTP, bukan nomor KK (Kartu Keluarga).")
+    await bot.say("/bahasa en")
+    await bot.say(SITI.kk)
+    assert "\n💡 Check that you sent the NIK on the KTP, not the KK (family card) number.\n" \
+        in bot.api.sent_texts()[-1]
+    for text in bot.api.sent_texts():
+        assert SITI.kk not in text and SITI.kk[:12] not in text
+    assert len(bot.api.calls("deleteMessage")) == 3
+
+
+async def test_the_daily_limit_says_tomorrow(api, recipient_device, tmp_path):
+    """The daily cap ends at midnight: "try again at 00:00 WIB" read as a few minutes' wait."""
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path,
+                              limits=LimitSettings(user_lookups=0, user_daily=2,
+                                                   global_per_minute=0))
+    try:
+        for _ in range(3):
+            await running.say(NOT_LISTED_NIK)
+        assert api.sent_texts()[-1] == ("Demi melindungi data penerima, jumlah pengecekan "
+                                        "dibatasi. Silakan coba lagi besok pukul 00:00 WIB.")
+        await running.say("/bahasa en")
+        running.clock.advance(24 * 3600)  # the next day: two more, then the same in English
+        for _ in range(3):
+            await running.say(NOT_LISTED_NIK)
+        assert api.sent_texts()[-1] == ("To protect recipients' data, the number of checks is "
+                                        "limited. Please try again tomorrow at 00:00 WIB.")
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+async def test_the_global_cap_just_before_midnight_says_tomorrow(api, recipient_device,
+                                                                 tmp_path):
+    device, pepper = recipient_device
+    running = await start_bot(api, device, pepper, tmp_path,
+                              limits=LimitSettings(user_lookups=0, user_daily=0,
+                                                   global_per_minute=1))
+    running.clock.now = dt.datetime(2025, 11, 23, 23, 59, 30, tzinfo=WIB).timestamp()
+    try:
+        for chat in (1, 2):
+            running.next_id += 1
+            await running.feed(message_update(running.next_id, chat, NOT_LISTED_NIK))
+        assert api.sent_texts()[-1] == ("Layanan sedang ramai. Silakan coba lagi besok pukul "
+                                        "00:01 WIB.")
+    finally:
+        await running.app.shutdown()
+        running.engine.close()
+
+
+async def test_bantuan_lists_statistik(bot):
+    await bot.say("/bantuan")
+    await bot.say("/bahasa en")
+    await bot.say("/help")
+    texts = bot.api.sent_texts()
+    assert "\n• /statistik — kemajuan penyaluran di wilayah Anda (angka publik).\n" in texts[0]
+    assert "\n• /statistik — payout progress in your area (public figures).\n" in texts[-1]
