@@ -181,6 +181,8 @@ MESSAGES: dict[str, str] = {
         "The money does not balance: entitled {entitled} is not paid {paid} + held {held} + "
         "returned {returned} + pending {pending}."),
     "list_key_invalid": N_("The list-signing key {path} is not an Ed25519 private key."),
+    "list_key_invalid:public": N_("The key {path} is not a public key in PEM format: give "
+                                  "the store's lists-signing.pub.pem with --key."),
     "list_tampered": N_(
         "The list {file} does not match its signed manifest ({count} problem(s) above): do "
         "not pay from it; ask the central office for a new list."),

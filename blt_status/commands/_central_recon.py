@@ -10,7 +10,7 @@ from pathlib import Path
 from blt_status.commands._common import add_json, print_json
 from blt_status.commands.central import _os_errors_as_one_line
 from blt_status.errors import CentralError
-from blt_status.i18n import _, format_number
+from blt_status.i18n import _, current_lang, format_number
 
 __all__ = ["register_central"]
 
@@ -124,12 +124,18 @@ def run_verify_list(args: argparse.Namespace) -> int:
 
     manifest, problems = verify_list(args.file, public_key=args.key, point_id=args.point,
                                      version=args.version)
+    error = CentralError("list_tampered", file=args.file.name, count=len(problems)) \
+        if problems else None
     if args.json:
         print_json({"valid": not problems, "point_id": manifest.get("point_id"),
                     "version": manifest.get("version"), "rows": manifest.get("rows"),
                     "total_amount": manifest.get("total_amount"),
-                    "problems": [{"code": p.code, "detail": p.detail} for p in problems]})
-        return 1 if problems else 0
+                    "problems": [{"code": p.code, "detail": p.detail} for p in problems],
+                    **({"error": error.to_dict(current_lang())} if error else {})})
+        if error is not None:
+            print(error.line(current_lang()), file=sys.stderr)
+            return 1
+        return 0
     if not problems:
         print(_("Genuine: list of point {point}, version {version}: {rows} rows, total "
                 "{total} rupiah; signed by key {key}.").format(
@@ -139,7 +145,8 @@ def run_verify_list(args: argparse.Namespace) -> int:
         return 0
     for problem in problems:
         print(f"  [{problem.code}] {problem.detail}")
-    raise CentralError("list_tampered", file=args.file.name, count=len(problems))
+    assert error is not None  # there are problems
+    raise error
 
 
 def run_lists(args: argparse.Namespace) -> int:

@@ -1,0 +1,106 @@
+"""``blt-status central ...`` fed what a real admin feeds it: wrong paths, damaged files, keys
+and numbers. Each case must end in one coded line in the chosen language, never a traceback,
+never a silently wrong result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from central_world import write_world
+
+from blt_status.central.publish import publish_files
+from blt_status.central.store import CentralStore
+from blt_status.cli import main
+from blt_status.crypto import TEST_INDEX_KDF
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object, lang: str = "en",
+        ) -> tuple[int, str, str]:
+    code = main(["--lang", lang, *[str(arg) for arg in args]])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str, code: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error [{code}]: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[CentralStore, Path]:
+    root = tmp_path_factory.mktemp("bad-input")
+    world = write_world(root / "inputs")
+    store = CentralStore.init(root / "central", kdf=TEST_INDEX_KDF)
+    report = publish_files(store, world.recipients, world.payout_points, world.program,
+                           workers=1)
+    return store, Path(report.distribution_lists[0]).parent
+
+
+@pytest.fixture()
+def lists(published: tuple[CentralStore, Path], tmp_path: Path) -> Path:
+    """A copy of the published version's distribution lists, free to damage."""
+    target = tmp_path / "distribution" / published[1].name
+    shutil.copytree(published[1], target)
+    return target
+
+
+def a_list(folder: Path) -> Path:
+    return sorted(folder.glob("*.csv"))[0]
+
+
+# -- verify-list ---------------------------------------------------------------------------
+
+
+def test_verify_list_of_a_missing_file_says_so(lists: Path, capsys) -> None:
+    """A mistyped path is not a tampered list (which tells the counter not to pay)."""
+    code, out, err = run(capsys, "central", "verify-list", lists / "KP-TIDAKADA.csv")
+    assert code == 1 and out == ""
+    one_error_line(err, "file_missing")
+    code, out, err = run(capsys, "central", "verify-list", lists, lang="id")
+    assert code == 1
+    assert "adalah folder" in one_error_line(err, "file_missing")
+
+
+def test_verify_list_with_a_key_that_is_no_pem_key(lists: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    garbage = tmp_path / "key.pem"
+    garbage.write_text("not a key\n", encoding="utf-8")
+    code, _out, err = run(capsys, "central", "verify-list", a_list(lists), "--key", garbage)
+    assert code == 1
+    assert "key.pem" in one_error_line(err, "list_key_invalid")
+    code, _out, err = run(capsys, "central", "verify-list", a_list(lists), "--key",
+                          tmp_path / "nowhere.pem", lang="id")
+    assert code == 1
+    assert "tidak ditemukan" in one_error_line(err, "file_missing")
+
+
+def test_verify_list_with_a_manifest_that_is_no_object(lists: Path, capsys) -> None:
+    path = a_list(lists)
+    path.with_name(path.stem + ".manifest.json").write_text("[1, 2]\n", encoding="utf-8")
+    code, out, err = run(capsys, "central", "verify-list", path)
+    assert code == 1
+    assert "[list_unreadable]" in out
+    one_error_line(err, "list_tampered")
+
+
+def test_verify_list_json_failure_carries_the_error(lists: Path, capsys) -> None:
+    """``--json`` failures print ``{"error": ...}`` and the one line too, like every command."""
+    path = a_list(lists)
+    text = path.read_text(encoding="utf-8").splitlines()
+    del text[1]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "central", "verify-list", path, "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["valid"] is False and data["problems"]
+    assert data["error"]["code"] == "list_tampered"
+    one_error_line(err, "list_tampered")
+    code, out, err = run(capsys, "central", "verify-list", a_list(lists).with_name(
+        sorted(lists.glob("*.csv"))[-1].name), "--json")
+    assert code == 0 and err == "" and "error" not in json.loads(out)
