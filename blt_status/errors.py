@@ -310,12 +310,15 @@ MESSAGES: dict[str, str] = {
         "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
         "Excel)."),
     "toml_encoding": N_(
-        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
-        "Excel)."),
+        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (in a text editor, "
+        "choose the encoding UTF-8)."),
     "csv_empty": N_("The file {path} is empty: it needs a header row, then the data."),
     "csv_empty:points": N_("The file {path} lists no payout point."),
     "csv_missing_columns": N_(
         "The file {path} lacks the column(s) {missing} (the header row must name: {required})."),
+    "csv_duplicate_columns": N_(
+        "The file {path} names the column(s) {columns} more than once in its header row: keep "
+        "one of each."),
     "csv_malformed": N_("The file {path} is malformed near line {line}: {reason}."),
     "toml_invalid": N_("The file {path} is not valid TOML: {reason}."),
 }

@@ -104,3 +104,56 @@ def test_verify_list_json_failure_carries_the_error(lists: Path, capsys) -> None
     code, out, err = run(capsys, "central", "verify-list", a_list(lists).with_name(
         sorted(lists.glob("*.csv"))[-1].name), "--json")
     assert code == 0 and err == "" and "error" not in json.loads(out)
+
+
+# -- input files ---------------------------------------------------------------------------
+
+
+def _append_column(path: Path, name: str, value: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + "," + name, *(line + "," + value for line in lines[1:])]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_required_column_twice_is_refused_not_guessed(published, tmp_path: Path,
+                                                        capsys) -> None:
+    """A second ``nama`` pasted at the end of the sheet used to win silently: every name
+    replaced by that column's text, published as a dry run showed '5 changed'."""
+    store, _lists = published
+    world = write_world(tmp_path / "inputs")
+    _append_column(world.recipients, " NAMA ", "ZZZ")
+    code, out, err = run(capsys, "central", "publish", store.directory, "--recipients",
+                         world.recipients, "--payout-points", world.payout_points, "--program",
+                         world.program, "--dry-run")
+    assert code == 1 and out == ""
+    assert "nama" in one_error_line(err, "csv_duplicate_columns")
+    code, _out, err = run(capsys, "central", "publish", store.directory, "--recipients",
+                          world.recipients, "--payout-points", world.payout_points,
+                          "--program", world.program, "--dry-run", lang="id")
+    assert "lebih dari sekali" in one_error_line(err, "csv_duplicate_columns")
+
+
+def test_a_report_with_the_status_column_twice_is_refused(published, tmp_path: Path,
+                                                          capsys) -> None:
+    store, _lists = published
+    world = write_world(tmp_path / "inputs")
+    _append_column(world.report, "status", "salur")
+    before = store.summary()["version"]
+    code, out, err = run(capsys, "central", "ingest-payouts", store.directory, world.report,
+                         "--json")
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "csv_duplicate_columns"
+    one_error_line(err, "csv_duplicate_columns")
+    assert store.summary()["version"] == before
+
+
+def test_a_program_toml_not_in_utf8_gets_advice_for_a_text_file(published, tmp_path: Path,
+                                                                 capsys) -> None:
+    store, _lists = published
+    world = write_world(tmp_path / "inputs")
+    world.program.write_bytes(world.program.read_text(encoding="utf-8").encode("utf-16"))
+    code, _out, err = run(capsys, "central", "publish", store.directory, "--recipients",
+                          world.recipients, "--payout-points", world.payout_points,
+                          "--program", world.program, "--dry-run")
+    line = one_error_line(err, "toml_encoding")
+    assert code == 1 and "CSV" not in line and "UTF-8" in line
