@@ -28,15 +28,16 @@ and the template's fields: ``CentralError("publish_empty", rejected=12)``.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from blt_status.i18n import LANGUAGES, N_, current_lang, translate
 
 __all__ = [
-    "LANGUAGES", "MESSAGES", "AuditError", "BltError", "CapacityShortError", "CentralError",
-    "DeviceError", "FileFormatError", "IndexCorrupt", "IndexKeyMismatch", "IndexMissing",
-    "IndexStoreError", "InputError", "KkError", "NikError", "NotInstalled", "PassphraseRequired",
-    "SyncError", "WrongPassphrase",
+    "LANGUAGES", "MESSAGES", "OS_REASONS", "AuditError", "BltError", "CapacityShortError",
+    "CentralError", "DeviceError", "FileFormatError", "IndexCorrupt", "IndexKeyMismatch",
+    "IndexMissing", "IndexStoreError", "InputError", "KkError", "NikError", "NotInstalled",
+    "PassphraseRequired", "SyncError", "WrongPassphrase", "os_reason",
 ]
 
 MESSAGES: dict[str, str] = {
@@ -323,6 +324,31 @@ MESSAGES: dict[str, str] = {
     "toml_invalid": N_("The file {path} is not valid TOML: {reason}."),
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
+
+
+# What the operating system said, in the user's language (``strerror`` is always English).
+OS_REASONS: dict[int, str] = {
+    errno.ENOENT: N_("no such file or folder"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("permission denied"),
+    errno.EROFS: N_("the file system is read-only"),
+    errno.ENOSPC: N_("no space left on the disk"),
+    errno.EDQUOT: N_("no space left on the disk"),
+    errno.EISDIR: N_("it is a folder, not a file"),
+    errno.ENOTDIR: N_("a part of the path is not a folder"),
+    errno.EEXIST: N_("a file is there where a folder is needed"),
+    errno.EADDRINUSE: N_("the port is already in use"),
+    errno.EADDRNOTAVAIL: N_("the address is not on this machine"),
+}
+
+
+def os_reason(error: OSError) -> str:
+    """Why an operating-system call failed, as a phrase in the current language (the errno's
+    text when it is not one a person commonly meets)."""
+    text = OS_REASONS.get(error.errno) if error.errno is not None else None
+    if text is not None:
+        return translate(text, current_lang())
+    return error.strerror or type(error).__name__
 
 
 class BltError(Exception):

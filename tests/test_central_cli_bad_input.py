@@ -157,3 +157,29 @@ def test_a_program_toml_not_in_utf8_gets_advice_for_a_text_file(published, tmp_p
                           "--program", world.program, "--dry-run")
     line = one_error_line(err, "toml_encoding")
     assert code == 1 and "CSV" not in line and "UTF-8" in line
+
+
+# -- the file system -----------------------------------------------------------------------
+
+
+def test_a_failing_write_is_explained_in_the_chosen_language(published, tmp_path: Path,
+                                                             capsys) -> None:
+    """The operating system's reason used to come through in English inside an Indonesian
+    sentence, naming the hidden temporary file rather than the path the admin gave."""
+    store, _lists = published
+    folder = tmp_path / "laporan.html"
+    folder.mkdir()
+    code, _out, err = run(capsys, "central", "report", store.directory, "--format", "html",
+                          "--out", folder, lang="id")
+    line = one_error_line(err, "io_error")
+    assert code == 1 and "itu folder, bukan berkas" in line
+    assert f"({folder})" in line and ".tmp-" not in line and "Is a directory" not in line
+    code, _out, err = run(capsys, "central", "report", store.directory, "--format", "html",
+                          "--out", folder)
+    assert "it is a folder, not a file" in one_error_line(err, "io_error")
+    a_file = tmp_path / "lists.txt"
+    a_file.write_text("", encoding="utf-8")
+    code, _out, err = run(capsys, "central", "lists", store.directory, "--out", a_file,
+                          lang="id")
+    line = one_error_line(err, "io_error")
+    assert code == 1 and "File exists" not in line and "diperlukan folder" in line

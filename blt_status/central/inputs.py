@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from blt_status.central.entitlement import RULE_KEYS, EntitlementRules, parse_entitlement_rules
-from blt_status.errors import FileFormatError
+from blt_status.errors import FileFormatError, os_reason
 from blt_status.records import PayoutPoint, Program
 from blt_status.regions import current_region
 from blt_status.strict import first_unknown_key, whole_number
@@ -94,7 +94,7 @@ def _read_text(path: Path, kind: str) -> str:
         try:
             data = handle.read()
         except OSError as error:
-            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+            raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -148,7 +148,7 @@ def _open_binary(path: Path, kind: str) -> BinaryIO:
     except IsADirectoryError:
         raise FileFormatError("file_missing:folder", path=path, kind=kind) from None
     except OSError as error:
-        raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+        raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
 
 
 def csv_row_estimate(path: Path) -> int:
@@ -177,7 +177,7 @@ def csv_row_estimate(path: Path) -> int:
                 raise _encoding_error(path, "CSV", consumed - len(decoder.getstate()[0])
                                       + error.start) from None
         except OSError as error:
-            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+            raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
     return lines + 1
 
 

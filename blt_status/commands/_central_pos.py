@@ -14,7 +14,7 @@ from blt_status.commands.central import (
     TerminalProgress,
     _os_errors_as_one_line,
 )
-from blt_status.errors import CentralError
+from blt_status.errors import CentralError, os_reason
 from blt_status.i18n import _, format_number
 
 __all__ = ["register_central"]
@@ -283,7 +283,7 @@ def run_listen(args: argparse.Namespace) -> int:
         totals = serve(store, config, settings, publish=publish, ready=ready)
     except OSError as error:
         raise CentralError("pos_listen", host=args.host, port=args.port,
-                           reason=error.strerror or type(error).__name__) from None
+                           reason=os_reason(error)) from None
     print(_("Stopped: {recorded} payout facts recorded, {duplicates} duplicates.").format(
         recorded=format_number(totals.recorded), duplicates=format_number(totals.duplicates)))
     return 0

@@ -7,6 +7,7 @@ import functools
 import http.server
 import importlib
 import pkgutil
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.commands._common import CliParser, add_json, int_range, port_number, print_json
-from blt_status.errors import CentralError, InputError
+from blt_status.errors import CentralError, InputError, os_reason
 from blt_status.i18n import N_, _, format_number
 
 ORDER = 50
@@ -79,11 +80,21 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
         except BrokenPipeError:
             raise  # stdout closed (e.g. `| head`): not a disk problem
         except OSError as error:
-            where = f" ({error.filename})" if error.filename else ""
-            reason = error.strerror or type(error).__name__
-            raise CentralError("io_error", where=where, reason=reason) from None
+            where = f" ({_shown_path(error.filename)})" if error.filename else ""
+            raise CentralError("io_error", where=where, reason=os_reason(error)) from None
 
     return run
+
+
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.tmp-[0-9]+-[0-9a-f]{8}")
+
+
+def _shown_path(filename: object) -> str:
+    """The path an admin gave, not the temporary name a write goes through first
+    (``report.html``, not ``.report.html.tmp-4242-1a2b3c4d``)."""
+    path = Path(str(filename))
+    match = _TEMPORARY_NAME.fullmatch(path.name)
+    return str(path.with_name(match["name"])) if match else str(path)
 
 
 class OneLineErrorParser(CliParser):
@@ -518,7 +529,7 @@ def run_serve(args: argparse.Namespace) -> int:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as error:
         raise CentralError("serve_port", host=args.host, port=args.port,
-                           reason=error.strerror or type(error).__name__) from None
+                           reason=os_reason(error)) from None
     host, port = args.host, server.server_address[1]
     print(_("Serving {folder} at http://{host}:{port}/ (Ctrl-C to stop)").format(
         folder=store.public_dir, host=host, port=port), flush=True)
