@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from central_world import write_world
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from blt_status.central.publish import publish_files
 from blt_status.central.store import CentralStore
@@ -183,3 +190,86 @@ def test_a_failing_write_is_explained_in_the_chosen_language(published, tmp_path
                           lang="id")
     line = one_error_line(err, "io_error")
     assert code == 1 and "File exists" not in line and "diperlukan folder" in line
+
+
+# -- numbers, dates and URLs on the command line ---------------------------------------------
+
+CLI = [sys.executable, "-m", "blt_status.cli"]
+
+
+def cli(*args: object, lang: str = "id", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "--lang", lang, *[str(arg) for arg in args]],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def configured(published, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The published store with the Kantor Pos exchange configured."""
+    store, _lists = published
+    root = tmp_path_factory.mktemp("pos")
+    key = root / "payer.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    for name in ("token", "callback"):
+        (root / name).write_text(f"{name}-secret\n", encoding="utf-8")
+    assert main(["central", "pos", "configure", str(store.directory), "--payer-id", "KP",
+                 "--payer-key", str(key), "--token-file", str(root / "token"),
+                 "--callback-token-file", str(root / "callback")]) == 0
+    return store.directory
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("push", "--endpoint", "http://127.0.0.1:9", "--timeout", "nan"), "--timeout: 'nan'"),
+    (("push", "--endpoint", "http://127.0.0.1:9", "--max-wait", "-5"), "--max-wait: '-5'"),
+    (("pull", "--endpoint", "http://127.0.0.1:9", "--timeout", "inf"), "--timeout: 'inf'"),
+    (("listen", "--port", "0", "--publish-every", "-1"), "--publish-every: '-1'"),
+    (("listen", "--port", "0", "--rate", "0"), "--rate: '0'"),
+    (("push", "--endpoint", "ftp://127.0.0.1/x"), "harus diawali http://"),
+])
+def test_pos_numbers_and_urls_are_checked_before_anything_runs(configured: Path, args,
+                                                               words) -> None:
+    """``--timeout nan`` and ``--publish-every -1`` were internal errors (exit 70), the
+    latter after the listener had already said it was listening."""
+    command, *rest = args
+    done = cli("central", "pos", command, configured, *rest, timeout=30)
+    assert done.returncode == 2 and done.stdout == ""
+    line = one_error_line(done.stderr, "usage")
+    assert words in line, line
+
+
+def test_reconcile_since_in_indonesian(published) -> None:
+    store, _lists = published
+    done = cli("central", "reconcile", store.directory, "--since", "kemarin")
+    assert done.returncode == 2
+    assert "bukan tanggal seperti 2025-11-24" in one_error_line(done.stderr, "usage")
+
+
+def test_pos_listen_tls_half_given_in_indonesian(configured: Path) -> None:
+    done = cli("central", "pos", "listen", configured, "--port", "0", "--tls-cert", "x.pem")
+    assert done.returncode == 1
+    line = one_error_line(done.stderr, "pos_tls")
+    assert "berikan --tls-cert dan --tls-key" in line and "give both" not in line
+
+
+def test_pos_listen_prints_no_schema_chatter(configured: Path) -> None:
+    """The admin saw alembic's 'setup plugin ...' and 'Context impl SQLiteImpl.' lines."""
+    listener = subprocess.Popen([*CLI, "central", "pos", "listen", str(configured), "--port",
+                                 "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    try:
+        assert listener.stdout is not None
+        line = listener.stdout.readline()
+        assert line.startswith("Mendengarkan di http://127.0.0.1:")
+        url = line.split()[2]
+        for _attempt in range(50):  # serving, so its signal handlers are in place
+            try:
+                httpx.get(url, timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        _out, err = listener.communicate(timeout=30)
+    assert listener.returncode == 0, err
+    assert "alembic" not in err and "SQLiteImpl" not in err and "plugin" not in err, err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,41 @@ __all__ = ["register_central"]
 
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text} must start with http:// or https://")
+        raise argparse.ArgumentTypeError(
+            _("{text} must start with http:// or https://").format(text=text))
     return text
+
+
+def _float_range(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a number from ``low`` (or above it) to ``high``; NaN,
+    infinity and anything outside are a one-line usage error instead of a crash later."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if above else value >= low)
+                and value <= high):
+            raise argparse.ArgumentTypeError(
+                (_("{value!r} is not a number above {low} and at most {high}") if above else
+                 _("{value!r} is not a number from {low} to {high}")).format(
+                    value=text, low=format_number(low), high=format_number(high)))
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+HOUR = 3600.0
 
 
 def _add_retry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempts", type=int_range(1, 100), default=6, metavar="N",
                         help="attempts per message before giving up (default 6)")
-    parser.add_argument("--max-wait", type=float, default=30.0, metavar="S",
+    parser.add_argument("--max-wait", type=_float_range(0, HOUR), default=30.0, metavar="S",
                         help="longest wait between attempts, also caps Retry-After (default 30)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    parser.add_argument("--timeout", type=_float_range(0, HOUR, above=True), default=30.0,
+                        metavar="S",
                         help="seconds to wait for one answer (default 30)")
 
 
@@ -124,9 +151,11 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
     listen.add_argument("--max-body", type=int_range(1024, 1 << 30), default=8 * 1024 * 1024,
                         metavar="BYTES",
                         help="largest accepted body (default 8 MiB)")
-    listen.add_argument("--rate", type=float, default=20.0, metavar="R",
+    listen.add_argument("--rate", type=_float_range(0, 1_000_000, above=True), default=20.0,
+                        metavar="R",
                         help="requests per second allowed per client (default 20)")
-    listen.add_argument("--publish-every", type=float, default=None, metavar="S",
+    listen.add_argument("--publish-every", type=_float_range(1, 7 * 24 * HOUR), default=None,
+                        metavar="S",
                         help="publish a new version every S seconds when facts arrived")
     listen.add_argument("--verbose", action="store_true", help="log every request")
     listen.set_defaults(handler=_os_errors_as_one_line(run_listen))
@@ -264,8 +293,9 @@ def run_listen(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks: not for the admin
     if (args.tls_cert is None) != (args.tls_key is None):
-        raise CentralError("pos_tls", reason="give both --tls-cert and --tls-key")
+        raise CentralError("pos_tls", reason=_("give both --tls-cert and --tls-key"))
     settings = ListenSettings(host=args.host, port=args.port, max_body=args.max_body,
                               rate=args.rate, burst=max(1, int(args.rate * 2)),
                               tls_cert=args.tls_cert, tls_key=args.tls_key,

@@ -24,7 +24,8 @@ def _date(text: str) -> dt.datetime:
             return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), tzinfo=WIB)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-11-24") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a date like 2025-11-24").format(text=text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=WIB)
 
 
