@@ -80,7 +80,9 @@ MESSAGES: dict[str, str] = {
     # -- core: commands and frontends -----------------------------------------------------------
     "io_error": N_("Reading or writing a file failed{where}: {reason}."),
     "bundle_out": N_("{path} is a folder: give the bundle a file name."),
-    "demo_recipients": N_("The number of recipients must be at least 1."),
+    "demo_recipients": N_("--recipients must be a whole number from {low} to {high}."),
+    "demo_exists": N_("{folder} already holds {files}: demo-data never overwrites a file (it "
+                      "could be real data); choose a new folder."),
     "serve_port": N_("Cannot listen on {host}:{port} ({reason})."),
     "data_dir_required": N_("Give --data-dir D or --demo."),
     "audit": N_("The audit log cannot be opened."),
@@ -205,6 +207,7 @@ MESSAGES: dict[str, str] = {
         "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
     "demo_too_small": N_("The demo world is too small: raise --recipients."),
     "demo_too_small:minimum": N_("A demo world needs at least {minimum} recipients."),
+    "demo_too_small:per_kecamatan": N_("--per-kecamatan must be at least {minimum}."),
     "demo_kabupaten": N_("Unknown kabupaten/kota code {kabupaten} (example: 32.01)."),
     "enroll_view": N_("Give either --region KODE... or --bot, not both or neither."),
     "region_unknown": N_("Region {region} is not a current kecamatan code."),

@@ -273,3 +273,37 @@ def test_pos_listen_prints_no_schema_chatter(configured: Path) -> None:
         _out, err = listener.communicate(timeout=30)
     assert listener.returncode == 0, err
     assert "alembic" not in err and "SQLiteImpl" not in err and "plugin" not in err, err
+
+
+# -- demo-data -----------------------------------------------------------------------------
+
+
+def test_demo_data_never_overwrites_a_file(tmp_path: Path, capsys) -> None:
+    """Pointed at the folder of the real inputs, it replaced recipients.csv with synthetic
+    people without a word."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    real = folder / "recipients.csv"
+    real.write_text("nik,no_kk,nama\n", encoding="utf-8")
+    code, out, err = run(capsys, "central", "demo-data", folder, "--recipients", "50",
+                         lang="id")
+    assert code == 1 and out == ""
+    assert "recipients.csv" in one_error_line(err, "demo_exists")
+    assert real.read_text(encoding="utf-8") == "nik,no_kk,nama\n"
+    assert sorted(path.name for path in folder.iterdir()) == ["recipients.csv"]
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (("--recipients", "5"), "demo_recipients", "from 20 to 10,000,000"),
+    (("--recipients", "1000000000000"), "demo_recipients", "from 20 to 10,000,000"),
+    (("--recipients", "100", "--per-kecamatan", "5"), "demo_too_small", "--per-kecamatan"),
+])
+def test_demo_data_sizes_are_named_by_their_option(tmp_path: Path, capsys, args, code,
+                                                   words) -> None:
+    """``--recipients 5`` answered 'must be at least 1', ``--per-kecamatan 5`` asked for more
+    recipients, and ``--recipients 1000000000000`` ran until killed."""
+    folder = tmp_path / "demo"
+    exit_code, _out, err = run(capsys, "central", "demo-data", folder, *args)
+    assert exit_code == 1
+    assert words in one_error_line(err, code)
+    assert not folder.exists()

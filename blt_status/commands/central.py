@@ -490,11 +490,22 @@ def install_hint(bundle: str, *, bot: bool, has_url: bool = True) -> str:
              "--bundle {bundle}`, then delete it.").format(bundle=bundle)
 
 
+DEMO_MIN_ROWS = 20  # the smallest world (and kecamatan) write_demo_world builds
+DEMO_MAX_RECIPIENTS = 10_000_000  # about half the country's KPM: more is a typo
+DEMO_FILES = ("recipients.csv", "payout_points.csv", "program.toml", "payout_report.csv")
+
+
 def run_demo_data(args: argparse.Namespace) -> int:
     from blt_status.central.demodata import write_demo_world
 
-    if args.recipients < 1:
-        raise InputError("demo_recipients")
+    if not DEMO_MIN_ROWS <= args.recipients <= DEMO_MAX_RECIPIENTS:
+        raise InputError("demo_recipients", low=format_number(DEMO_MIN_ROWS),
+                         high=format_number(DEMO_MAX_RECIPIENTS))
+    if args.per_kecamatan is not None and args.per_kecamatan < DEMO_MIN_ROWS:
+        raise InputError("demo_too_small:per_kecamatan", minimum=DEMO_MIN_ROWS)
+    there = [name for name in DEMO_FILES if (args.out_dir / name).exists()]
+    if there:  # OUTDIR may be where the real recipients.csv lives: never overwrite it
+        raise InputError("demo_exists", folder=str(args.out_dir), files=", ".join(there))
     files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
                              recipients=args.recipients, seed=args.seed,
                              per_kecamatan=args.per_kecamatan)
