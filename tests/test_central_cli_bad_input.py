@@ -307,3 +307,30 @@ def test_demo_data_sizes_are_named_by_their_option(tmp_path: Path, capsys, args,
     assert exit_code == 1
     assert words in one_error_line(err, code)
     assert not folder.exists()
+
+
+# -- output in one language ----------------------------------------------------------------
+
+
+def test_reconcile_prints_a_flags_severity_in_the_admins_language(tmp_path: Path,
+                                                                   capsys) -> None:
+    """Indonesian output showed ``[point_mismatch] high NIK ****0001 ...``."""
+    from central_world import write_csv
+    from conftest import PEOPLE
+
+    from blt_status.central.publish import ingest_payouts
+
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    report = write_csv(tmp_path / "report.csv", ["nik", "status", "waktu", "id_titik",
+                                                 "keterangan"], [
+        [PEOPLE[0].nik, "salur", "2025-11-24T09:30:00+07:00", "KP-GUNUNGPUTRI", ""]])
+    ingest_payouts(store, report, workers=1)
+    code, out, _err = run(capsys, "central", "reconcile", store.directory, lang="id")
+    flag_line = next(line for line in out.splitlines() if "[point_mismatch]" in line)
+    assert code == 0 and " tinggi " in flag_line and " high " not in flag_line
+    code, out, _err = run(capsys, "central", "reconcile", store.directory)
+    assert " high " in next(line for line in out.splitlines() if "[point_mismatch]" in line)
+    code, out, _err = run(capsys, "central", "reconcile", store.directory, "--json", lang="id")
+    assert {flag["severity"] for flag in json.loads(out)["flags"]} == {"high"}

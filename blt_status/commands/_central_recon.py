@@ -10,7 +10,7 @@ from pathlib import Path
 from blt_status.commands._common import add_json, print_json
 from blt_status.commands.central import _os_errors_as_one_line
 from blt_status.errors import CentralError
-from blt_status.i18n import _, current_lang, format_number
+from blt_status.i18n import N_, _, current_lang, format_number
 
 __all__ = ["register_central"]
 
@@ -89,6 +89,10 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
     invitations.set_defaults(handler=_os_errors_as_one_line(run_invitations))
 
 
+# A flag's severity as printed (``--json`` keeps the stable words low, medium, high).
+SEVERITY_LABELS = {"low": N_("low"), "medium": N_("medium"), "high": N_("high")}
+
+
 def _money_line(name: str, money: dict[str, int]) -> str:
     return (f"  {name:<28} " + "  ".join(f"{format_number(money[key]):>15}"
                                         for key in ("entitled", "paid", "held", "returned",
@@ -113,7 +117,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
     flags = result.flags
     print(_("Flagged payouts: {count}").format(count=format_number(len(flags))))
     for flag in flags[:50]:
-        print(f"  [{flag.code}] {flag.severity:<6} NIK ****{flag.nik_last4} {flag.point_id} "
+        severity = _(SEVERITY_LABELS[flag.severity]) if flag.severity in SEVERITY_LABELS \
+            else flag.severity
+        print(f"  [{flag.code}] {severity:<6} NIK ****{flag.nik_last4} {flag.point_id} "
               f"{flag.time.isoformat()} {flag.detail}")
     if len(flags) > 50:
         print(_("  ... and {count} more (see --json)").format(count=len(flags) - 50))
