@@ -4,12 +4,14 @@ never a silently wrong result."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from blt_status.central.publish import publish_files
 from blt_status.central.store import CentralStore
-from blt_status.cli import main
+from blt_status.cli import build_parser, main
 from blt_status.crypto import TEST_INDEX_KDF
 
 
@@ -334,3 +336,29 @@ def test_reconcile_prints_a_flags_severity_in_the_admins_language(tmp_path: Path
     assert " high " in next(line for line in out.splitlines() if "[point_mismatch]" in line)
     code, out, _err = run(capsys, "central", "reconcile", store.directory, "--json", lang="id")
     assert {flag["severity"] for flag in json.loads(out)["flags"]} == {"high"}
+
+
+# -- help ----------------------------------------------------------------------------------
+
+
+def _arguments_without_help(parser: argparse.ArgumentParser, name: str) -> Iterator[str]:
+    for action in parser._actions:  # argparse has no public API for this
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                if f"{name} {sub_name}" != "central pos":  # its own area's options
+                    yield from _arguments_without_help(sub, f"{name} {sub_name}")
+        elif not action.help and action.dest != "help":
+            yield f"{name} {'/'.join(action.option_strings) or action.metavar}"
+
+
+def test_every_argument_of_central_has_help() -> None:
+    """`central publish --help` listed ``--recipients CSV`` and ``DIR`` with no word on what
+    they are; demo-data's options did not say their defaults."""
+    central = build_parser()._subparsers._group_actions[0].choices["central"]  # type: ignore
+    assert list(_arguments_without_help(central, "central")) == []
+
+
+def test_help_of_publish_in_both_languages() -> None:
+    for lang, words in (("id", "satu baris per penerima"), ("en", "one row per recipient")):
+        done = cli("central", "publish", "--help", lang=lang)
+        assert done.returncode == 0 and words in done.stdout, done.stdout

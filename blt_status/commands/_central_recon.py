@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from blt_status.commands._common import add_json, print_json
-from blt_status.commands.central import _os_errors_as_one_line
+from blt_status.commands.central import STORE_HELP, _os_errors_as_one_line
 from blt_status.errors import CentralError
 from blt_status.i18n import N_, _, current_lang, format_number
 
@@ -37,7 +37,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "entitled, paid, held, returned and pending (whole rupiah; entitled always equals the "
         "sum of the other four), and every flagged payout (code, severity, last four NIK "
         "digits, point, time, detail). See docs/reconcile.md for what each code means.")
-    reconcile.add_argument("directory", type=Path, metavar="DIR")
+    reconcile.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     reconcile.add_argument("--since", type=_date, default=None, metavar="DATE",
                            help="only flags of payouts at or after DATE (YYYY-MM-DD)")
     add_json(reconcile)
@@ -49,7 +49,8 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "(<point>.manifest.json next to it) and the store's list key (lists-signing.pub.pem "
         "next to it, or --key). Reports an altered amount, an added, removed, altered or "
         "reordered row, a list of another point or version; exits 1 when anything is wrong.")
-    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("file", type=Path, metavar="FILE",
+                        help="the list: <point>.csv, with <point>.manifest.json beside it")
     verify.add_argument("--key", type=Path, default=None, metavar="PUB_PEM",
                         help="the trusted public key (default: lists-signing.pub.pem next to "
                         "FILE)")
@@ -66,7 +67,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "again from the private state: one CSV and signed manifest per payout point, "
         "optionally for Excel (UTF-8 with BOM, ';') and as printable PDFs. The lists hold "
         "names: keep them private.")
-    lists.add_argument("directory", type=Path, metavar="DIR")
+    lists.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     lists.add_argument("--out", type=Path, default=None, metavar="FOLDER",
                        help="where to write (default: DIR/private/lists/<version>)")
     lists.add_argument("--excel", action="store_true",
@@ -81,10 +82,11 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "date and slot, place, amount, what to bring, and a QR code with a signed token "
         "(reference, version, point, date, amount; no NIK, no name) that `blt-status "
         "verify-invitation` checks offline.")
-    invitations.add_argument("directory", type=Path, metavar="DIR")
+    invitations.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     invitations.add_argument("--desa", required=True, metavar="KODE",
                              help="desa code, e.g. 32.01.01.2001")
-    invitations.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    invitations.add_argument("--out", type=Path, required=True, metavar="FILE.pdf",
+                             help="the PDF to write (it holds names: keep it private)")
     add_json(invitations)
     invitations.set_defaults(handler=_os_errors_as_one_line(run_invitations))
 
