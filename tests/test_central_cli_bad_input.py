@@ -362,3 +362,27 @@ def test_help_of_publish_in_both_languages() -> None:
     for lang, words in (("id", "satu baris per penerima"), ("en", "one row per recipient")):
         done = cli("central", "publish", "--help", lang=lang)
         assert done.returncode == 0 and words in done.stdout, done.stdout
+
+
+def test_a_dry_run_shows_the_spreadsheet_damage_warning(tmp_path: Path, capsys) -> None:
+    """The check for a NIK column a spreadsheet rounded to 15 digits was printed after a real
+    publish only: the dry run, made to catch exactly this, said nothing."""
+    from blt_status.central.demodata import write_demo_world
+
+    world = write_demo_world(tmp_path / "inputs", recipients=200)
+    lines = world.recipients_csv.read_text(encoding="utf-8").splitlines()
+    world.recipients_csv.write_text("\n".join(
+        [lines[0], *(line[:15] + "0" + line[16:] for line in lines[1:])]) + "\n",
+        encoding="utf-8")  # what a spreadsheet's 15 significant digits do to every NIK
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    args = ["central", "publish", store.directory, "--recipients", world.recipients_csv,
+            "--payout-points", world.payout_points_csv, "--program", world.program_toml,
+            "--dry-run", "--allow-rejections"]
+    code, out, _err = run(capsys, *args, "--json")
+    assert code == 0
+    codes = [warning["code"] for warning in json.loads(out)["warnings"]]
+    assert "excel_damaged_numbers" in codes
+    code, out, _err = run(capsys, *args)
+    assert code == 0 and "WARNING [excel_damaged_numbers]" in out
+    code, out, _err = run(capsys, *args, lang="id")
+    assert code == 0 and "PERINGATAN [excel_damaged_numbers]" in out

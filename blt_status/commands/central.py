@@ -311,6 +311,7 @@ def run_publish(args: argparse.Namespace) -> int:
                     rows=format_number(report.input_rows)))
         _print_changes(report.changes)
         _print_rejections(report.rejected)
+        _print_warnings(report.warnings)
         return 0
     print(_("Version {version} published: {published} recipients, {rejected} rejected of "
             "{rows} rows.").format(
@@ -326,8 +327,7 @@ def run_publish(args: argparse.Namespace) -> int:
                 reused=format_number(report.keys_reused)))
     print(f"  KDF: {report.kdf}")
     _print_rejections(report.rejected)
-    for warning in report.warnings:  # roster warnings: published anyway, worth a look
-        print(_("  WARNING") + f" [{warning['code']}] {warning['reason']}")
+    _print_warnings(report.warnings)
     if report.distribution_lists:
         folder = Path(report.distribution_lists[0]).parent
         print(_("  Kantor Pos distribution lists (SECRET): {folder}").format(folder=folder))
@@ -351,6 +351,13 @@ def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
     if len(moved) > limit:
         print(_("    ... and {count} more kecamatan (see --json)").format(
             count=format_number(len(moved) - limit)))
+
+
+def _print_warnings(warnings: Sequence[dict[str, Any]]) -> None:
+    """Roster warnings (e.g. a NIK column a spreadsheet rounded): published anyway, worth a
+    look — above all in a dry run, which is where they can still be acted on."""
+    for warning in warnings:
+        print(_("  WARNING") + f" [{warning['code']}] {warning['reason']}")
 
 
 def _print_rejections(rejected: Sequence[dict[str, Any]], limit: int = 10) -> None:
