@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -386,3 +387,21 @@ def test_a_dry_run_shows_the_spreadsheet_damage_warning(tmp_path: Path, capsys) 
     assert code == 0 and "WARNING [excel_damaged_numbers]" in out
     code, out, _err = run(capsys, *args, lang="id")
     assert code == 0 and "PERINGATAN [excel_damaged_numbers]" in out
+
+
+def test_lang_may_follow_the_subcommand() -> None:
+    """``blt-status central status DIR --lang en`` (where an admin adds it to a command line
+    already typed) was 'unrecognized arguments: --lang en'."""
+    for args in (("central", "status", "nowhere", "--lang", "en"),
+                 ("central", "publish", "nowhere", "--recipients", "r.csv", "--payout-points",
+                  "p.csv", "--program", "p.toml", "--json", "--lang=en"),
+                 ("central", "pos", "public-key", "nowhere", "--lang", "en")):
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert "No central store in nowhere" in one_error_line(done.stderr, "store_missing")
+    done = subprocess.run([*CLI, "central", "status", "nowhere"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "BLT_LANG": "id"})
+    assert "Tidak ada penyimpanan pusat" in one_error_line(done.stderr, "store_missing")
+    done = subprocess.run([*CLI, "--lang", "en", "central", "status", "nowhere"],
+                          capture_output=True, text=True, timeout=60)
+    assert "No central store" in one_error_line(done.stderr, "store_missing")
