@@ -405,3 +405,18 @@ def test_lang_may_follow_the_subcommand() -> None:
     done = subprocess.run([*CLI, "--lang", "en", "central", "status", "nowhere"],
                           capture_output=True, text=True, timeout=60)
     assert "No central store" in one_error_line(done.stderr, "store_missing")
+
+
+def test_a_usage_mistake_with_json_prints_the_error_object_too() -> None:
+    """``--json`` promises ``{"error": {code, message}}`` on every failure; a usage mistake
+    left a script reading stdout with nothing."""
+    done = subprocess.run([*CLI, "--lang", "id", "central", "publish", "nowhere", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    line = one_error_line(done.stderr, "usage")
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "usage" and line.startswith(f"error [usage]: {error['message']}")
+    assert "--recipients" in error["message"] and "wajib" in error["message"]
+    done = subprocess.run([*CLI, "central", "publish", "nowhere"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
