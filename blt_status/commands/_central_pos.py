@@ -154,8 +154,8 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
     listen.add_argument("--rate", type=_float_range(0, 1_000_000, above=True), default=20.0,
                         metavar="R",
                         help="requests per second allowed per client (default 20)")
-    listen.add_argument("--publish-every", type=_float_range(1, 7 * 24 * HOUR), default=None,
-                        metavar="S",
+    listen.add_argument("--publish-every", type=_float_range(0, 7 * 24 * HOUR, above=True),
+                        default=None, metavar="S",
                         help="publish a new version every S seconds when facts arrived")
     listen.add_argument("--verbose", action="store_true", help="log every request")
     listen.set_defaults(handler=_os_errors_as_one_line(run_listen))
