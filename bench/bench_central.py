@@ -1,9 +1,11 @@
 """The central store at scale: peak RSS and wall time of publish, ingest and a 1 % re-publish.
 
     python bench/bench_central.py [--sizes 100000,1000000] [--workers N] [--db URL]
-                                  [--per-kecamatan 3800] [--keep DIR]
+                                  [--per-kecamatan 3800] [--kdf test|production]
+                                  [--no-cluster] [--cores 256] [--keep DIR]
 
-For each size: synthetic recipients (``central demo-data``, test KDF), spread at about
+For each size: synthetic recipients (``central demo-data``; the test KDF unless ``--kdf
+production``, which shows the ratio an operator will see), spread at about
 ``--per-kecamatan`` rows per kecamatan (3,800 rows, about 2,600 published: the national average
 of KPM per kecamatan) over as many kecamatan as the size needs, so that the largest kecamatan
 stays the same size at every size (``--per-kecamatan 0``: the old world, one kabupaten of 40
@@ -17,6 +19,9 @@ never this script's own, see ``_LAUNCHER``) and wall time are its own:
     republish    the same file with 1 % of the rows changed (new address)
 
 and the ratios the issue asks for: republish / publish time, RSS(largest) / RSS(smallest size).
+Then (unless ``--no-cluster``) ``bench_cluster.py``'s table: key derivations per second through
+the in-process pool against a local 2-worker Dask cluster, under the test and the production
+KDF, and the hours of a first national publish (18.8 M KPM) on 2 and on ``--cores`` cores.
 ``--keep DIR`` writes the inputs and stores there (and leaves them) instead of a temporary
 folder. Never run by the test suite.
 """
@@ -92,7 +97,7 @@ def largest_kecamatan(recipients_csv: Path) -> tuple[int, int]:
 
 
 def bench_size(base: Path, size: int, workers: int, db: str | None,
-               per_kecamatan: int) -> dict[str, float]:
+               per_kecamatan: int, kdf: str = "test") -> dict[str, float]:
     env = {**os.environ, "BLT_LANG": "en"}
     inputs = base / f"in-{size}"
     spread = ["--per-kecamatan", str(per_kecamatan)] if per_kecamatan else []
@@ -100,7 +105,7 @@ def bench_size(base: Path, size: int, workers: int, db: str | None,
                     *spread], check=True, capture_output=True, env=env)
     kecamatan, largest = largest_kecamatan(inputs / "recipients.csv")
     central = base / f"central-{size}"
-    subprocess.run([*CLI, "init", str(central), "--kdf", "test",
+    subprocess.run([*CLI, "init", str(central), "--kdf", kdf,
                     *(["--db", db] if db else [])], check=True, capture_output=True, env=env)
     files = ["--payout-points", str(inputs / "payout_points.csv"), "--program",
              str(inputs / "program.toml"), "--workers", str(workers)]
@@ -129,6 +134,13 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite)")
     parser.add_argument("--per-kecamatan", type=int, default=3800,
                         help="demo rows per kecamatan (0: one kabupaten of 40 kecamatan)")
+    parser.add_argument("--kdf", choices=("test", "production"), default="test",
+                        help="the index KDF of the stores (production: Argon2id m=19 MiB, t=2;"
+                             " use small sizes, a first publish derives two keys a recipient)")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip the Dask throughput and the national projection")
+    parser.add_argument("--cores", type=int, default=256,
+                        help="cluster cores for the national projection")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write inputs and stores here and leave them")
     args = parser.parse_args()
@@ -136,7 +148,7 @@ def main() -> None:
     world = (f"about {args.per_kecamatan} rows per kecamatan" if args.per_kecamatan
              else "one kabupaten of 40 kecamatan")
     print(f"cores {os.cpu_count()}, workers {args.workers}, database "
-          f"{'PostgreSQL' if args.db else 'SQLite'}, test KDF, {world}", flush=True)
+          f"{'PostgreSQL' if args.db else 'SQLite'}, {args.kdf} KDF, {world}", flush=True)
     print(f"{'rows':>9} {'kec':>4} {'largest':>7} {'published':>9} {'publish':>9} {'RSS':>7} "
           f"{'ingest':>8} {'RSS':>7} {'1% repub':>9} {'RSS':>7} {'repub/pub':>9}", flush=True)
     results = []
@@ -147,7 +159,7 @@ def main() -> None:
         else:
             base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-central-")))
         for size in sizes:
-            row = bench_size(base, size, args.workers, args.db, args.per_kecamatan)
+            row = bench_size(base, size, args.workers, args.db, args.per_kecamatan, args.kdf)
             results.append(row)
             print(f"{row['size']:>9} {row['kecamatan']:>4} {row['largest_rows']:>7} "
                   f"{row['published']:>9} {row['publish_s']:>8.1f}s {row['publish_mb']:>5.0f}MB "
@@ -160,6 +172,15 @@ def main() -> None:
               f"{big['publish_mb'] / small['publish_mb']:.2f}x, ingest "
               f"{big['ingest_mb'] / small['ingest_mb']:.2f}x, 1 % re-publish "
               f"{big['republish_mb'] / small['republish_mb']:.2f}x")
+    if not args.no_cluster:
+        try:
+            import bench_cluster  # needs the cluster extra
+        except ImportError as error:
+            raise SystemExit(f"the Dask throughput needs pip install 'blt-status[cluster]' "
+                             f"({error}); or run with --no-cluster") from None
+        print("key derivation and sealing per second, in-process pool against a local Dask "
+              "cluster:", flush=True)
+        bench_cluster.report(cores=args.cores)
 
 
 if __name__ == "__main__":

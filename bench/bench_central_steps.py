@@ -1,4 +1,5 @@
-"""Where a publish's memory goes: the peak RSS each step adds, in one in-process run.
+"""Where a publish's memory and time go: the peak RSS and the wall time of each step, in one
+in-process run.
 
     python bench/bench_central_steps.py republish STORE RECIPIENTS_CSV INPUT_DIR [--workers N]
     python bench/bench_central_steps.py ingest STORE REPORT_CSV [--workers N]
@@ -7,7 +8,9 @@ Runs on a copy of STORE (e.g. one left by ``bench_central.py --keep DIR``; the c
 afterwards). ``INPUT_DIR`` holds the ``payout_points.csv`` and ``program.toml`` of the store's
 demo world. A thread reads VmRSS from ``/proc/self/status`` every 10 ms; each rise of the peak
 is counted to the step running then (steps are the publish's functions, wrapped by name), so
-the figures add up to the process's peak. Diagnostic only; never run by the test suite.
+the figures add up to the process's peak. A step's time is its own (a step inside another is
+not counted twice); the distribution lists are written by a second process at the same time,
+whose time is not in the table. Diagnostic only; never run by the test suite.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ import blt_status.central.repo as repo_module
 from blt_status.central import CentralStore
 
 _STEPS: list[tuple[Any, str, str]] = [
-    (plan_module.StreamedPlan, "build", "plan (check rows, duplicates, schedule)"),
+    (plan_module.StreamedPlan, "build", "plan: reading the program and points"),
+    (plan_module.StreamedPlan, "_check_rows", "plan: check rows into the scratch file"),
+    (plan_module.StreamedPlan, "_apply_duplicate_rules", "plan: duplicate rules"),
+    (plan_module.StreamedPlan, "_schedule", "plan: schedule"),
     (publish_module, "_flagged", "flagged payouts"),
     (publish_module, "_new_events", "ingest: events not yet in the ledger"),
     (publish_module, "_check_events", "ingest: payout rules"),
@@ -48,11 +54,13 @@ _STEPS: list[tuple[Any, str, str]] = [
 
 
 class Sampler:
-    """The peak RSS, and how much of it each step added."""
+    """The peak RSS, how much of it each step added, and each step's own wall time."""
 
     def __init__(self) -> None:
         self.step = ["imports and set-up"]
         self.added: dict[str, int] = {}
+        self.spent: dict[str, float] = {}
+        self.inner: list[float] = [0.0]  # time spent in steps inside the running one
         self.peak = 0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -80,9 +88,14 @@ class Sampler:
 
         def step(*args: Any, **kwargs: Any) -> Any:
             self.step.append(label)
+            self.inner.append(0.0)
+            started = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
+                elapsed = time.perf_counter() - started
+                self.spent[label] = self.spent.get(label, 0.0) + elapsed - self.inner.pop()
+                self.inner[-1] += elapsed
                 self.step.pop()
 
         setattr(owner, name, step)
@@ -120,8 +133,13 @@ def main() -> None:
         sampler.stopped.set()
         sampler.thread.join()
     print(f"{args.mode} of {args.store.name}: {seconds:.1f} s")
-    for step, kib in sampler.added.items():
-        print(f"  {step:<44} +{kib / 1024:6.0f} MB")
+    for step in [*sampler.added, *(step for step in sampler.spent
+                                   if step not in sampler.added)]:
+        spent = sampler.spent.get(step)
+        print(f"  {step:<44} +{sampler.added.get(step, 0) / 1024:6.0f} MB"
+              + (f" {spent:8.2f} s" if spent is not None else ""))
+    print(f"  {'other (not in a step)':<44} {'':>9} "
+          f"{seconds - sum(sampler.spent.values()):8.2f} s")
     print(f"  {'peak (sampled)':<44} {sampler.peak / 1024:7.0f} MB")
     print(f"  {'peak (getrusage)':<44} "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")

@@ -87,6 +87,32 @@ def _local(params: IndexParams, items: list[WorkItem]) -> object:
         cluster_module._ACTIVE.reset(token)
 
 
+def report(*, test_items: int = 8000, production_items: int = 160, rounds: int = 3,
+           cores: int = 256) -> None:
+    """Print the pool-vs-cluster table and the national projection (``bench_central`` too)."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local_cluster:
+        address = local_cluster.scheduler_address
+        print(f"2 cores each side; Dask LocalCluster {address} (2 workers x 1 thread) vs "
+              f"ProcessPoolExecutor(2); median of {rounds} alternating rounds")
+        print(f"{'KDF profile':<28} {'items':>6} {'pool /s':>10} {'dask /s':>10} {'dask/pool':>9}")
+        production_rate = 0.0
+        for kdf, count in ((TEST_INDEX_KDF, test_items),
+                           (PRODUCTION_INDEX_KDF, production_items)):
+            pool, cluster = _measure(kdf, count, rounds, address)
+            print(f"{kdf.name:<28} {count:>6} {pool:>10.1f} {cluster:>10.1f} "
+                  f"{cluster / pool:>9.2f}", flush=True)
+            if kdf is PRODUCTION_INDEX_KDF:
+                production_rate = cluster
+    per_core = production_rate / 2
+    derivations = NATIONAL_KPM * len(VIEWS)
+    print(f"first national publish: {NATIONAL_KPM:,} KPM x {len(VIEWS)} views = "
+          f"{derivations:,} production derivations; {per_core:.2f}/s per core through Dask")
+    for count in (2, cores):
+        hours = derivations / (per_core * count) / 3600
+        print(f"  on {count:>4} cores: {hours:,.1f} hours")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test-items", type=int, default=8000)
@@ -95,27 +121,8 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=256,
                         help="cluster cores for the national projection")
     args = parser.parse_args()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as local_cluster:
-        address = local_cluster.scheduler_address
-        print(f"2 cores each side; Dask LocalCluster {address} (2 workers x 1 thread) vs "
-              f"ProcessPoolExecutor(2); median of {args.rounds} alternating rounds")
-        print(f"{'KDF profile':<28} {'items':>6} {'pool /s':>10} {'dask /s':>10} {'dask/pool':>9}")
-        production_rate = 0.0
-        for kdf, count in ((TEST_INDEX_KDF, args.test_items),
-                           (PRODUCTION_INDEX_KDF, args.production_items)):
-            pool, cluster = _measure(kdf, count, args.rounds, address)
-            print(f"{kdf.name:<28} {count:>6} {pool:>10.1f} {cluster:>10.1f} "
-                  f"{cluster / pool:>9.2f}")
-            if kdf is PRODUCTION_INDEX_KDF:
-                production_rate = cluster
-    per_core = production_rate / 2
-    derivations = NATIONAL_KPM * len(VIEWS)
-    print(f"first national publish: {NATIONAL_KPM:,} KPM x {len(VIEWS)} views = "
-          f"{derivations:,} production derivations; {per_core:.2f}/s per core through Dask")
-    for cores in (2, args.cores):
-        hours = derivations / (per_core * cores) / 3600
-        print(f"  on {cores:>4} cores: {hours:,.1f} hours")
+    report(test_items=args.test_items, production_items=args.production_items,
+           rounds=args.rounds, cores=args.cores)
 
 
 if __name__ == "__main__":

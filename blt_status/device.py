@@ -261,7 +261,10 @@ class Device:
     def switch_index(self, path: Path) -> None:
         """Make ``path`` live in one atomic step; keep one previous version, drop the rest."""
         backend = backend_for(path)  # refuses unknown suffixes
-        current = self.current_index_path()
+        try:
+            current = self.current_index_path()
+        except IndexCorrupt:  # a garbled pointer names nothing to keep: this one replaces it
+            current = None
         pointer = {"file": path.name, "previous": current.name if current else None}
         atomic_write_bytes(self.index_dir / "CURRENT", json.dumps(pointer).encode())
         (self.index_dir / "DAMAGED").unlink(missing_ok=True)  # it named an older file

@@ -108,6 +108,12 @@ MESSAGES: dict[str, str] = {
         "BLT_BOT_TOKEN is not set (nor token_file in the config); to try it without a token run "
         "`blt-bot --console`."),
     "bot_no_data": N_("No data directory given: --data-dir D."),
+    "bot_unreachable": N_(
+        "The Telegram Bot API at {url} cannot be reached ({reason}); check the network or "
+        "BLT_BOT_API_URL. The bot did not start."),
+    "bot_token_invalid": N_(
+        "Telegram refused the bot token (check BLT_BOT_TOKEN or token_file). The bot did not "
+        "start."),
     "bot_webhook": N_("Webhook mode needs [webhook] url in the config."),
     "bot_workers_webhook": N_(
         "Webhook mode runs in one process only: run it without --workers (or workers = 1)."),

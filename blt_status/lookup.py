@@ -21,7 +21,7 @@ from typing import Any
 from blt_status.crypto import IndexKey
 from blt_status.device import ALL_REGIONS, Device, Keyring
 from blt_status.errors import IndexCorrupt, IndexKeyMismatch
-from blt_status.nik import Nik, parse_nik
+from blt_status.nik import Nik, fold_digits, parse_nik
 from blt_status.records import RecordPayload, canary_tag, key_for, open_payload
 from blt_status.store import IndexMeta, IndexStore, utcnow
 
@@ -153,10 +153,10 @@ class LookupService:
 
     def check(self, raw: str) -> Nik:
         """Validate input only (no index work): for validate-as-you-type."""
-        return parse_nik(raw)
+        return parse_nik(fold_digits(raw))
 
     def lookup(self, raw: str, *, now: dt.datetime | None = None) -> LookupResult:
-        nik = parse_nik(raw)
+        nik = parse_nik(fold_digits(raw))
         with self._lock:
             index = self._index
         meta = index.meta

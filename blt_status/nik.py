@@ -5,6 +5,10 @@ A NIK is 16 digits: ``PP KK CC`` (kecamatan where it was first issued), ``DD MM 
 dashes between digits (``3201 0145 0590 0001``). The two-digit year is resolved against today:
 the most recent century in which the date is not in the future.
 
+What a person types on a device is first passed through :func:`fold_digits` (digits of other
+scripts, pasted no-break spaces and long dashes read as the plain ones); ``parse_nik`` itself,
+which also checks the central store's input files, takes ASCII digits only.
+
 A :class:`Nik`'s ``repr`` and ``str`` are masked, so a NIK cannot leak through a log line or a
 traceback by accident; ``.digits`` is the only way to the number itself.
 """
@@ -13,18 +17,39 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
 from blt_status.errors import KkError, NikError
 from blt_status.regions import Region, nik_region
 
-__all__ = ["Kk", "Nik", "mask_digits", "normalize", "parse_kk", "parse_nik"]
+__all__ = ["Kk", "Nik", "fold_digits", "mask_digits", "normalize", "parse_kk", "parse_nik"]
 
 NIK_LENGTH = 16
 _SEPARATED_DIGITS = re.compile(r"[0-9]+(?:[ .\-]+[0-9]+)*")
 _SEPARATORS = re.compile(r"[ .\-]+")
 _MAX_INPUT = 200  # longer input is rejected before any regex work
+
+
+def _fold_char(char: str) -> str:
+    if char.isascii():
+        return char
+    if char.isdecimal():  # Arabic-Indic, Persian, full-width... digits: the digit it is
+        return str(unicodedata.decimal(char))
+    category = unicodedata.category(char)
+    if category == "Zs":  # no-break, thin, full-width spaces from a pasted text
+        return " "
+    if category == "Pd" or char == "\u2212":  # en/em dashes, minus sign
+        return "-"
+    return "." if char == "\uff0e" else char  # full-width full stop
+
+
+def fold_digits(text: str) -> str:
+    """``text`` with digits of any script as ASCII digits, and other spaces and dashes as the
+    plain ones, so ``٣٢٠١...`` or ``３２０１ ０１４５...`` (a phone keyboard, a paste) reads as the
+    NIK it is. Every other character is kept."""
+    return text if text.isascii() else "".join(_fold_char(char) for char in text)
 
 
 def mask_digits(digits: str) -> str:

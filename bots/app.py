@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -100,15 +101,36 @@ def _serve(config: BotConfig, webhook: bool) -> int:
         return _serve_sharded(config, webhook)
     engine = make_engine(config, config.data_dir)
     application = build_application(config, engine)
-    if webhook:
-        if not config.webhook_url:
-            return _error("bot_webhook")
-        _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
-        application.run_webhook(**webhook_arguments(config))
-    else:
-        _LOG.info("starting (long polling)")
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    if webhook and not config.webhook_url:
+        return _error("bot_webhook")
+    from telegram.error import BadRequest, InvalidToken, NetworkError
+
+    try:
+        if webhook:
+            _LOG.info("starting (webhook on %s:%d)", config.webhook_listen, config.webhook_port)
+            application.run_webhook(**webhook_arguments(config))
+        else:
+            _LOG.info("starting (long polling)")
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:  # at start (getMe): a wrong or revoked token, not a bug
+        raise BltError("bot_token_invalid") from None
+    except NetworkError as error:  # at start: no route to the Bot API server, not a bug
+        if isinstance(error, BadRequest):
+            raise
+        raise BltError("bot_unreachable", url=api_origin(config),
+                       reason=type(error).__name__) from None
+    except OSError as error:  # the webhook's listen address is taken or not ours
+        if not webhook:
+            raise
+        raise BltError("serve_port", host=config.webhook_listen, port=config.webhook_port,
+                       reason=error.strerror or type(error).__name__) from None
     return 0
+
+
+def api_origin(config: BotConfig) -> str:
+    """Where the bot talks to, as scheme and host only (never a token or a password)."""
+    parts = urllib.parse.urlsplit(config.api_url or "https://api.telegram.org/bot")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _serve_sharded(config: BotConfig, webhook: bool) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from blt_status.crypto import IndexKey
 from blt_status.device import ALL_REGIONS, Device, Keyring
-from blt_status.errors import BltError, IndexStoreError, NikError
+from blt_status.errors import BltError, IndexKeyMismatch, IndexStoreError, NikError
 from blt_status.lookup import LookupResult, LookupService
 from blt_status.nik import parse_nik
 from blt_status.present import schedule_timing
@@ -29,7 +29,7 @@ from blt_status.records import RecordPayload, open_payload
 from bots import dialogue
 from bots.dialogue import Reply
 from bots.limits import LimitSettings, LookupLimiter
-from bots.nik_text import find_nik
+from bots.nik_text import find_nik, fold_digits
 from bots.state import BotState, SubscriptionSecret, state_key_from_pepper
 
 __all__ = ["BotEngine", "EngineSettings", "Outcome"]
@@ -95,7 +95,11 @@ class BotEngine:
         self._last_scan: tuple[int, dt.date, bool] | None = None
         self._executor = ThreadPoolExecutor(max_workers=max(1, settings.lookup_workers),
                                             thread_name_prefix="blt-lookup")
-        self._open_service()
+        try:
+            self._open_service(at_start=True)
+        except BltError:
+            self._executor.shutdown(wait=False)
+            raise
 
     @classmethod
     def from_device(cls, device: Device, state_path: object, settings: EngineSettings, *,
@@ -112,10 +116,17 @@ class BotEngine:
 
     # -- the index --------------------------------------------------------------------------
 
-    def _open_service(self) -> None:
+    def _open_service(self, *, at_start: bool = False) -> None:
+        """Open the live index; none or a damaged one: answer "being updated" until a sync.
+
+        At start, an index this device's pepper does not open (``index_key_mismatch``: a wrong
+        pepper file) stops the bot: no sync mends it, and every recipient would be told that
+        the data is being updated for ever."""
         try:
             self._service = LookupService.open(self.device, self.keyring)
         except IndexStoreError as error:
+            if at_start and isinstance(error, IndexKeyMismatch):
+                raise
             _LOG.warning("index not usable [%s]; answering 'data is being updated'", error.code)
             self._service = None
             return
@@ -256,6 +267,11 @@ class BotEngine:
         The NIK is read out of whatever was written (``NIK saya 3201 0102 ...``); a message
         with several NIKs is answered with a request for one at a time, and none is looked up.
         """
+        raw = fold_digits(raw.strip())
+        if len(raw) > MAX_TEXT:  # /cek or /ingatkan with a whole page after it
+            if not self._chatter_ok(user_id):
+                return Outcome(delete_message=self.has_digits(raw))
+            return Outcome((dialogue.too_long_reply(lang),), delete_message=self.has_digits(raw))
         found = find_nik(raw)
         if found.count > 1:
             if not self._chatter_ok(user_id):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["NikText", "find_nik"]
+from blt_status.nik import fold_digits
+
+__all__ = ["NikText", "find_nik", "fold_digits"]
 
 NIK_DIGITS = 16
 _GROUP = re.compile(r"\d+(?:[ .\-]\d+)*")
@@ -31,12 +33,24 @@ class NikText:
 
 
 def _one_window(written: str) -> str | None:
-    """The one run of whole chunks (split at separators) holding exactly 16 digits, if one."""
+    """The one run of whole chunks (split at separators) holding exactly 16 digits, if one.
+
+    Chunks are never empty, so one sliding window finds every such run in linear time (a
+    message of 2,000 one-digit chunks must not stall the bot).
+    """
     chunks = _SEPARATOR.split(written)
-    found = [" ".join(chunks[start:stop]) for start in range(len(chunks))
-             for stop in range(start + 1, len(chunks) + 1)
-             if sum(len(chunk) for chunk in chunks[start:stop]) == NIK_DIGITS]
-    return found[0] if len(found) == 1 else None
+    found: list[str] = []
+    stop, total = 0, 0
+    for start in range(len(chunks)):
+        while stop < len(chunks) and total < NIK_DIGITS:
+            total += len(chunks[stop])
+            stop += 1
+        if total == NIK_DIGITS:
+            found.append(" ".join(chunks[start:stop]))
+            if len(found) > 1:
+                return None
+        total -= len(chunks[start])
+    return found[0] if found else None
 
 
 def find_nik(text: str) -> NikText:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +27,25 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Our own events at INFO; library loggers that could print URLs (with the token) or
-    update contents are kept at WARNING."""
+    update contents are kept at WARNING, and a logged exception shows its class name only:
+    never a traceback (whose values could hold a message's text), unless ``BLT_DEBUG``."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("httpx", "httpcore", "telegram", "apscheduler", "tornado"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if not os.environ.get("BLT_DEBUG"):
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_class_name_only)
+
+
+def _class_name_only(record: logging.LogRecord) -> bool:
+    """Replace a record's traceback by the exception's class name (PTB logs network failures
+    with ``exc_info``)."""
+    if record.exc_info and record.exc_info[0] is not None:
+        record.msg = f"{record.getMessage()} [{record.exc_info[0].__name__}]"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def bot_device(config: BotConfig, data_dir: Path) -> Device:

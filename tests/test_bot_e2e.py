@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -649,3 +650,36 @@ async def test_an_invalid_birth_date_reply_repeats_no_digits(bot):
         await bot.say(region_error)
         assert bot.api.sent_texts()[-1].startswith(
             "⚠️ Kode wilayah di awal NIK tidak dikenal.")
+
+
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_FULL_WIDTH = str.maketrans("0123456789 ", "０１２３４５６７８９　")
+
+
+@pytest.mark.parametrize("text", [
+    SITI.nik.translate(_ARABIC_INDIC),
+    f"NIK saya {SITI.nik.translate(_PERSIAN)}",
+    spaced(SITI.nik).translate(_FULL_WIDTH),  # a phone keyboard in full-width mode
+    spaced(SITI.nik).replace(" ", "\u00a0"),  # no-break spaces from a pasted text
+    "\u2013".join(spaced(SITI.nik).split()),  # en dashes (a word processor's "-")
+    f"/cek {SITI.nik.translate(_FULL_WIDTH)}",
+])
+async def test_a_nik_in_other_digits_or_pasted_separators_is_read(bot, text):
+    """16 digits the person did type, in another script or with a pasted space or dash, got
+    "a NIK may hold only 16 digits": they are the NIK, and get its answer."""
+    message_id = await bot.say(text)
+    assert bot.api.sent_texts() == [SITI_ANSWER]
+    assert [call.params["message_id"] for call in bot.api.calls("deleteMessage")] == \
+        [str(message_id)]
+
+
+@pytest.mark.parametrize("command", ["/cek", "/ingatkan"])
+async def test_a_page_after_a_command_is_too_long_and_answered_at_once(bot, kdf_calls, command):
+    """`/cek 1 1 1 …` (Telegram allows 4,096 characters) took the NIK finder about a minute
+    of the event loop, during which the bot answered nobody."""
+    started = time.monotonic()
+    await bot.say(f"{command} " + "1 " * 2040)
+    assert time.monotonic() - started < 5
+    assert bot.api.sent_texts() == [dialogue.too_long_reply("id").text]
+    assert len(bot.api.calls("deleteMessage")) == 1 and kdf_calls == []

@@ -169,6 +169,74 @@ def test_console_chats_against_the_same_index_without_network(make_device, index
     assert PEOPLE[3].nik not in out and NOT_LISTED_NIK not in out
 
 
+@pytest.mark.parametrize("failure", ["unreachable", "token"])
+def test_no_bot_api_at_start_is_one_coded_line_without_a_traceback(make_device, index_params,
+                                                                    tmp_path, failure):
+    """No route to the Bot API (or a revoked token) printed PTB's 100-line traceback and
+    `error [internal]` (exit 70), as if the bot had a bug."""
+    from support.fake_bot_api import FakeBotApi
+
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    env = {"BLT_BOT_TOKEN": "123456:SECRET-token-never-printed",
+           "BLT_BOT_PEPPER_FILE": str(pepper)}
+    with FakeBotApi() as api:
+        if failure == "token":  # the server answers, and refuses the token
+            api.fail("getMe", status=401, description="Unauthorized")
+            result = _blt_bot("--data-dir", str(device.data_dir),
+                              env={**env, "BLT_BOT_API_URL": api.base_url})
+        closed = api.base_url
+    if failure == "unreachable":  # the fake API has stopped: nothing listens there any more
+        result = _blt_bot("--data-dir", str(device.data_dir),
+                          env={**env, "BLT_BOT_API_URL": closed})
+    code = "bot_token_invalid" if failure == "token" else "bot_unreachable"
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "SECRET" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error [{code}]: "), result.stderr
+
+
+def test_a_webhook_port_in_use_is_one_coded_line(make_device, index_params, tmp_path):
+    """A webhook port another service holds was `error [internal]: OSError`, exit 70."""
+    import socket
+
+    from support.fake_bot_api import FakeBotApi
+
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(index_params.pepper("recipient", "")))
+    with socket.socket() as taken, FakeBotApi() as api:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "bot.toml"
+        config.write_text(f'[webhook]\nurl = "https://bot.example.invalid/hook"\n'
+                          f'listen = "127.0.0.1"\nport = {port}\n')
+        result = _blt_bot("--data-dir", str(device.data_dir), "--webhook", "--config",
+                          str(config), env={"BLT_BOT_TOKEN": "123456:TEST-token",
+                                            "BLT_BOT_API_URL": api.base_url,
+                                            "BLT_BOT_PEPPER_FILE": str(pepper)})
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error [serve_port]: Tidak bisa membuka 127.0.0.1:{port} ("), result.stderr
+
+
+def test_a_pepper_file_that_does_not_open_the_index_stops_the_bot_at_start(make_device,
+                                                                          tmp_path):
+    """A wrong pepper file (another bot's, a re-enrolment's) started the bot anyway, and it
+    told every recipient "the data is being updated" for ever: no sync mends a wrong pepper."""
+    device = make_device(view="recipient", backend="sqlite")
+    pepper = tmp_path / "pepper"
+    pepper.write_text(b64e(b"another bot's pepper, not ours!!"))
+    result = _blt_bot("--console", "--data-dir", str(device.data_dir),
+                      env={"BLT_BOT_PEPPER_FILE": str(pepper)}, stdin=f"{PEOPLE[0].nik}\n")
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error [index_key_mismatch]: ")
+    assert "Data sedang diperbarui" not in result.stdout
+
+
 def test_console_without_a_device_is_one_error_line(tmp_path):
     result = _blt_bot("--console", "--data-dir", str(tmp_path / "nothing"))
     assert result.returncode == 1

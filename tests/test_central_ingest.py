@@ -12,6 +12,7 @@ from conftest import PEOPLE
 from test_central_publish import load_verified, snapshot_tree
 
 from blt_status.central import CentralStore, ingest_payouts, publish_files
+from blt_status.central.publish import ingest_events
 from blt_status.central.repo import target_path_on_disk
 from blt_status.cli import main as cli
 from blt_status.crypto import TEST_INDEX_KDF
@@ -181,3 +182,36 @@ def test_ingest_needs_a_published_version(tmp_path: Path, world) -> None:
     with pytest.raises(CentralError) as caught:
         ingest_payouts(store, world.report)
     assert caught.value.code == "nothing_published"
+
+
+def test_the_same_payout_from_two_sources_at_once_is_recorded_once(
+        store: CentralStore) -> None:
+    """A payout reported at the same moment by a CSV report and by the API: the payout rules
+    read the ledger, so both checks and appends must not interleave (one is refused as paid
+    out already). Two store objects, as two processes would have."""
+    import threading
+
+    from blt_status.central.ledger import Ledger, PayoutEvent
+
+    paid_at = dt.datetime(2025, 11, 24, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    applied: list[int] = []
+
+    def report(source: str, person: int, barrier: threading.Barrier) -> None:
+        event = PayoutEvent(PEOPLE[person].nik, "salur", paid_at, "KP-CIBINONG", source,
+                            f"{source}-{person}", "1")
+        twin = CentralStore.open(store.directory)
+        barrier.wait()
+        applied.append(ingest_events(twin, [event], publish=False).applied)
+
+    for person in (0, 2):  # Cibinong, both scheduled at KP-CIBINONG
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=report, args=(source, person, barrier))
+                   for source in ("csv", "api")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    salur = [event for event in Ledger(store).events() if event.status == "salur"]
+    assert sorted(event.nik_last4 for event in salur) == sorted(
+        PEOPLE[person].nik[-4:] for person in (0, 2))
+    assert sorted(applied) == [0, 0, 1, 1]

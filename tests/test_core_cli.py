@@ -118,3 +118,44 @@ def test_every_command_has_help() -> None:
     for name in commands:
         result = run(name, "--help")
         assert result.returncode == 0 and "penggunaan: blt-status" in result.stdout
+
+
+def test_status_says_what_is_wrong_with_the_index_in_the_readers_language(make_device) -> None:
+    """`status` of a device whose index is gone or damaged: the reason in Indonesian by default
+    (it printed the English sentence whatever the language), in English with --lang en."""
+    device = make_device()
+    data_dir = str(device.data_dir)
+    device.current_index_path().write_bytes(b"\x00garbage")
+    damaged = run("status", "--data-dir", data_dir)
+    assert "error [index_corrupt]: Berkas data " in damaged.stdout, damaged.stdout
+    device.current_index_path().unlink()
+    missing = run("status", "--data-dir", data_dir)
+    assert "error [index_missing]: Belum ada data" in missing.stdout, missing.stdout
+    english = run("--lang", "en", "status", "--data-dir", data_dir)
+    assert "error [index_missing]: No index in" in english.stdout, english.stdout
+    as_json = json.loads(run("status", "--data-dir", data_dir, "--json").stdout)
+    assert as_json["index_error"]["code"] == "index_missing"
+
+
+def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> None:
+    """`lookup`/`nik` with a NIK pasted with no-break spaces or typed in full-width digits said
+    "only 16 digits" although the officer saw exactly the NIK."""
+    device = make_device()
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    for written in ("3201\u00a00145\u00a00590\u00a00001", "３２０１０１４５０５９００００１"):
+        found = run("lookup", written, "--data-dir", str(device.data_dir), "--json", env=env)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["found"] is True
+        checked = run("nik", written, "--json")
+        assert checked.returncode == 0 and json.loads(checked.stdout)["valid"] is True
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "nan", "inf"])
+def test_a_sync_timeout_that_is_no_positive_number_is_a_usage_error(make_device,
+                                                                    timeout: str) -> None:
+    """`sync --timeout 0` said "the sync source is not recognised" (sync_source, exit 1)."""
+    device = make_device()
+    result = run("sync", "--data-dir", str(device.data_dir), f"--timeout={timeout}")
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result, "usage")
+    assert "--timeout" in result.stderr and "bukan jumlah detik yang positif" in result.stderr

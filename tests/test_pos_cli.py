@@ -80,6 +80,17 @@ def test_payer_refusal_is_reported_not_retried(world: World, tmp_path: Path) -> 
     assert report["sent"] == 0 and report["refused"] > 0
     assert report["refused_by_code"] == {"ERR_ACCESS_DENIED": report["refused"]}
     assert world.payer.disburse_calls == report["messages_planned"]  # one try each
+    # The admin fixes the token file and runs the same command: the refused messages go now
+    # (before, they stayed refused for good: only a new version could deliver them).
+    (tmp_path / "token").write_text(world.payer.token + "\n")
+    code, again, err = world.push()
+    assert code == 0, err
+    assert again["refused"] == 0 and again["complete"]
+    assert again["messages_sent"] == report["messages_planned"]
+    assert again["sent"] == report["refused"] == len(list(world.payer.all_instructions()))
+    assert all(count == 1 for count in world.payer.messages.values())
+    code, third, _ = world.push()
+    assert code == 0 and third["messages_sent"] == 0 and third["refused"] == 0
 
 
 def test_a_later_version_sends_only_changes_and_counts_removed(world: World, tmp_path: Path,
@@ -159,9 +170,92 @@ def test_listen_serves_tls_and_stops_cleanly(world: World, tmp_path: Path) -> No
         out, err = listener.communicate(timeout=30)
     assert listener.returncode == 0, err
     assert "Stopped:" in out
+    # The receiver's own lines, and no other library's INFO chatter (the schema check's).
+    assert "/on-disburse message=" in err, err
+    assert "alembic" not in err and "Context impl" not in err, err
     bad = subprocess.run(
         [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
          "--port", str(port), "--tls-cert", str(tmp_path / "none.pem"), "--tls-key",
          str(key)], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     one_error_line(bad.stderr, "pos_tls")
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+@pytest.mark.parametrize("argv", [
+    ["push", "--endpoint", "http://127.0.0.1:9", "--timeout", "-1"],
+    ["push", "--endpoint", "http://127.0.0.1:9", "--max-wait", "nan"],
+    ["pull", "--endpoint", "http://127.0.0.1:9", "--max-wait", "0"],
+    ["listen", "--publish-every", "-1"],
+    ["listen", "--rate", "0"],
+    ["push", "--endpoint", "ftp://127.0.0.1:9"],
+])
+def test_bad_numbers_and_urls_are_usage_errors_in_the_chosen_language(
+        tmp_path: Path, lang: str, argv: list[str]) -> None:
+    """Before, ``--timeout -1`` and ``--publish-every -1`` ended in ``error [internal]``
+    (a ValueError once running: the receiver had already said it was listening), and the
+    URL refusal was English only."""
+    result = subprocess.run(
+        [sys.executable, "-m", "blt_status.cli", "--lang", lang, "central", "pos", argv[0],
+         str(tmp_path / "c"), *argv[1:]],
+        env=dict(os.environ, BLT_LANG=lang), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    one_error_line(result.stderr, "usage")
+    words = {"id": ("bukan angka di atas", "harus diawali"),
+             "en": ("is not a number above", "must start with")}[lang]
+    assert any(word in result.stderr for word in words), result.stderr
+
+
+def test_a_second_push_says_everything_was_delivered_before(world: World) -> None:
+    code, report, err = world.push()
+    assert code == 0, err
+    code, out, err = run(world.capsys, "central", "pos", "push", world.dir, "--endpoint",
+                         world.payer.url, *FAST)
+    assert code == 0, err
+    assert f"delivered by an earlier push: {report['messages_sent']} messages" in out, out
+
+
+def test_every_pos_option_says_what_it_is() -> None:
+    """``--payer-key``, ``--callback-token-file``, ``--endpoint``, ``--host``, ``--port`` and the
+    TLS files showed in ``--help`` with no text at all (the catalog test checks that every
+    help text has its Indonesian translation)."""
+    import argparse
+
+    from blt_status.cli import build_parser
+
+    def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return dict(action.choices)
+
+    pos = subparsers(subparsers(build_parser())["central"])["pos"]
+    missing = [f"{name} {action.option_strings[0]}"
+               for name, parser in subparsers(pos).items() for action in parser._actions
+               if action.option_strings and not action.help]
+    assert missing == []
+
+
+def test_an_older_version_pushed_later_does_not_replace_a_newer_instruction(
+        world: World, tmp_path: Path) -> None:
+    """Version 2 (programme moved three days later) is pushed; then the admin pushes the
+    never-pushed version 1 with --version 1. Before, its stale 21 November slots went out after
+    the 24 November ones and, the payer keeping the last instruction it gets, replaced them."""
+    files = write_world(tmp_path / "inputs2", people=PEOPLE)
+    files.program.write_text(DEMO_PROGRAM_TOML.replace("start = 2025-11-21",
+                                                       "start = 2025-11-24"))
+    published = publish_files(CentralStore.open(world.dir), files.recipients,
+                              files.payout_points, files.program, workers=1, allow_shrink=True)
+    assert published.version == 2
+    code, second, err = world.push()
+    assert code == 0 and second["version"] == 2 and second["sent"] > 0, err
+    calls = world.payer.disburse_calls
+    code, first, err = world.push("--version", "1")
+    assert code == 0, err
+    assert first["sent"] == 0 and first["skipped_newer"] == second["sent"]
+    assert world.payer.disburse_calls == calls
+    assert all(item.scheduled.date() >= dt.date(2025, 11, 24)
+               for item in world.payer.all_instructions())
+    code, out, _ = run(world.capsys, "central", "pos", "push", world.dir, "--endpoint",
+                       world.payer.url, "--version", "1", *FAST)
+    assert code == 0
+    assert (f"  not sent: {second['sent']} already sent with a newer version (the payer keeps "
+            "the last instruction it got)") in out.splitlines()

@@ -211,3 +211,27 @@ def test_closing_during_the_background_check_is_quick_and_no_verdict(
     service.close()
     assert time.monotonic() - started < 2
     assert index.damage is None and not (case.bot.index_dir / "DAMAGED").exists()
+
+
+@pytest.mark.parametrize("pointer", ["", '{"file', "[1]", '{"previous": null}'])
+@pytest.mark.parametrize("view", ["officer", "recipient"])
+def test_a_damaged_current_pointer_is_rebuilt_by_sync(case: Case, view: str, pointer: str):
+    """``index/CURRENT`` empty or garbled (a crash on a disk that lost the last write):
+    lookup says index_corrupt and "run sync", so sync must heal it instead of failing the same
+    way for ever."""
+    device = case.officer if view == "officer" else case.bot
+    (device.index_dir / "CURRENT").write_text(pointer)
+    _assert_refuses(case, device)
+    _assert_sync_heals(case, device)
+
+
+def test_a_damaged_local_root_is_not_blamed_on_the_server(case: Case):
+    """The device's own pinned root (tuf/root.bootstrap.json) garbled: sync said "the server's
+    metadata cannot be read" (sync_bad_metadata), sending the officer after the server."""
+    device = case.officer
+    (device.data_dir / "tuf" / "root.bootstrap.json").write_text("garbage")
+    code, _out, err = _run(case, "sync", "--from", case.server.url, "--data-dir",
+                           str(device.data_dir))
+    assert code == 1 and err.startswith("error [sync_not_enrolled]:"), err
+    assert len(err.strip().splitlines()) == 1
+    assert answers(device) == case.before[device.data_dir]  # the index still answers

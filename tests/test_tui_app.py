@@ -133,6 +133,25 @@ async def test_lock_key_hides_everything_and_idle_lock(device):
         assert "Terkunci otomatis" in screen_text(app)
 
 
+@pytest.mark.parametrize("opened", ["ctrl+p", "f1"])
+async def test_the_lock_key_locks_over_the_palette_and_help(device, opened):
+    """F8 with the command palette open did nothing: an officer stepping away pressed the lock
+    key and left the device unlocked, a resident's card behind the palette."""
+    app = make_app(device)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(app, pilot)
+        await look_up(app, pilot, PEOPLE[0].nik)
+        await pilot.press(opened)
+        await settle(app, pilot)
+        await pilot.press("f8")
+        await settle(app, pilot)
+        assert app.session is None and isinstance(app.screen, UnlockScreen)
+        assert PEOPLE[0].name not in screen_text(app) and "Terkunci" in screen_text(app)
+        await unlock(app, pilot)
+        assert app.session is not None
+        assert PEOPLE[0].name not in screen_text(app)
+
+
 # -- lookup -----------------------------------------------------------------------------------
 
 async def test_validate_as_you_type(device):
@@ -151,6 +170,24 @@ async def test_validate_as_you_type(device):
         await pilot.pause()
         shown = screen_text(app)
         assert "✔ NIK valid:" in shown and "perempuan" in shown and "5 Mei 1990" in shown
+
+
+@pytest.mark.parametrize("pasted", [
+    "3201\u00a00145\u00a00590\u00a00001",  # from a spreadsheet or a PDF: no-break spaces
+    "３２０１ ０１４５ ０５９０ ０００１",  # full-width digits
+    "٣٢٠١٠١٤٥٠٥٩٠٠٠٠١",  # Arabic-Indic digits
+])
+async def test_a_pasted_nik_that_looks_right_is_read(device, pasted):
+    """A NIK pasted with no-break spaces looks exactly like "3201 0145 0590 0001" on screen,
+    yet the box said it "may hold only 16 digits" and Enter looked nothing up."""
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        await paste(pilot, pasted)
+        assert "✔ NIK valid:" in screen_text(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Siti Aminah" in screen_text(app)
 
 
 async def test_three_residents_scheduled_held_returned(device):
@@ -363,8 +400,13 @@ async def test_sync_without_source_says_so_and_app_stays_usable(device):
         assert "Belum ada alamat pusat" in screen_text(app)
         await pilot.press("s")
         await settle(app, pilot)
-        shown = screen_text(app)
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert "Sinkronisasi gagal:" in shown and "Data lama tetap dipakai." in shown
+        assert shown.count("Data lama tetap dipakai.") == 1, shown  # said once, not twice
+        await pilot.press("f6")
+        await pilot.pause()
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines())
+        assert shown.count("The previous data is still in use.") == 1, shown
         await pilot.press("f2")
         shown = await look_up(app, pilot, PEOPLE[0].nik)
         assert "Siti Aminah" in shown

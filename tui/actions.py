@@ -43,7 +43,8 @@ ACTIONS: tuple[Action, ...] = (
            palette=True),
     Action("language", "f6", "language", N_("Language"), N_("Switch Bahasa Indonesia/English"),
            palette=True),
-    Action("lock", "f8", "lock", N_("Lock"), N_("Lock the device now"), palette=True),
+    Action("lock", "f8", "lock", N_("Lock"), N_("Lock the device now"), palette=True,
+           priority=True),  # over the palette and help too: a modal must not keep it open
     Action("help", "f1", "help", N_("Help"), N_("Keys and how to use the app"), palette=True),
     Action("help_alt", "question_mark", "help", N_("Help"), N_("Keys and how to use the app"),
            show=False),

@@ -35,6 +35,7 @@ import json
 import os
 import re
 import sqlite3
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -261,7 +262,9 @@ class _NumberCells:
 
     def __init__(self) -> None:
         self.scientific: dict[str, list[int]] = {"nik": [], "no_kk": []}
-        self.zeros: dict[str, list[int]] = {"nik": [], "no_kk": []}
+        # About one 16-digit cell in ten ends in 0 by chance: a national file's line numbers
+        # are kept as machine integers (8 bytes each, not a 36-byte Python int in a list).
+        self.zeros: dict[str, array[int]] = {"nik": array("q"), "no_kk": array("q")}
         self.numbers: dict[str, int] = {"nik": 0, "no_kk": 0}
 
     def add(self, row: CsvRow) -> None:

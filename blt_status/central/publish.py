@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
-from blt_status._fs import atomic_write_bytes, make_private_dir
+from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
 from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     database_url,
@@ -741,10 +741,19 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
         if before is not None:
             previous[subject] = before
     subjects = [entry.subject for entry in entries]
-    if previous_version and not source.carry_over:
+    # Most recipients were in this kecamatan before: their roster and key-cache rows come in
+    # one query each, by kecamatan; only the others (new, moved, back) are looked up by subject.
+    here = visible_at(previous_version) & (roster.c.kecamatan == kec) if previous_version \
+        else None
+    if here is not None and not source.carry_over:
+        for row in connection.execute(sa.select(
+                roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash)
+                .where(here)):
+            previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
+        elsewhere = [subject for subject in subjects if subject not in previous]
         for row in _lookup(connection, lambda chunk: sa.select(
                 roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash)
-                .where(visible_at(previous_version), roster.c.subject.in_(chunk)), subjects):
+                .where(visible_at(previous_version), roster.c.subject.in_(chunk)), elsewhere):
             previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
     outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
     for entry in entries:
@@ -753,9 +762,17 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
             entry.published = with_outcome(entry.base, outcome)
     cache: dict[tuple[str, str], _CacheRow] = {}
     if not plan.new_epoch:
+        cached_subjects = set()
+        if here is not None:
+            for row in connection.execute(sa.select(key_cache).where(
+                    key_cache.c.epoch_id == plan.epoch.id,
+                    key_cache.c.subject.in_(sa.select(roster.c.subject).where(here)))):
+                cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key,
+                                                           row.blob, row.blob_hash)
+                cached_subjects.add(row.subject)
         for row in _lookup(connection, lambda chunk: sa.select(key_cache).where(
                 key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
-                subjects):
+                [subject for subject in subjects if subject not in cached_subjects]):
             cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key, row.blob,
                                                        row.blob_hash)
     decided = _Kecamatan(kec, entries)
@@ -1005,11 +1022,62 @@ AGGREGATE_KEYS = "aggregate_inputs"
 # came in during the publish). Counted before the statuses are read, so every event counted
 # is in the version; one that came in after may or may not be, and then the count has moved.
 LEDGER_EVENTS = "ledger_events"
+# The largest event id counted with it (same statement, so the same snapshot), and the flagged
+# payouts per kecamatan the version's aggregates were made with: a carried-over roster (ingest,
+# refresh) decides again only the kecamatan these say may have moved (:func:`_settled`).
+LEDGER_LAST = "ledger_last_id"
+FLAGGED = "flagged"
 
 
-def _ledger_events(connection: Connection, epoch_id: str) -> int:
-    return int(connection.execute(sa.select(sa.func.count()).select_from(payout_events)
-                                  .where(payout_events.c.epoch_id == epoch_id)).scalar_one())
+def _ledger_events(connection: Connection, epoch_id: str, *,
+                   up_to: int | None = None) -> tuple[int, int]:
+    """How many events the epoch has (with ids up to ``up_to``, if given), and the largest id."""
+    query = sa.select(sa.func.count(), sa.func.max(payout_events.c.id)) \
+        .where(payout_events.c.epoch_id == epoch_id)
+    if up_to is not None:
+        query = query.where(payout_events.c.id <= up_to)
+    count, last = connection.execute(query).one()
+    return int(count), int(last or 0)
+
+
+def _settled(connection: Connection, plan: _Plan, previous_version: int,
+             flagged: Mapping[str, int] | None) -> set[str]:
+    """The published kecamatan a carried-over roster can keep as they are, without reading them.
+
+    Its recipients, keys and sealed records are the published version's, so a kecamatan's
+    shards and aggregates change only when one of its recipients has a ledger event the
+    published version may not have seen, or when its flagged count moved. The published
+    version counted the epoch's events and their largest id in one snapshot: an event is
+    unseen if its id is larger, and if the count up to that id has grown since (a writer
+    whose id was taken before that snapshot committed after it, as PostgreSQL's sequences
+    allow), nothing is kept. Empty (everything decided) when the version holds no markers
+    (published by an earlier release), the epoch or the program changed, or no flagged counts
+    are given.
+    """
+    previous = plan.previous_inputs
+    if plan.new_epoch or flagged is None or LEDGER_LAST not in previous \
+            or FLAGGED not in previous or LEDGER_EVENTS not in previous:
+        return set()
+    info = _version_info(connection, previous_version)
+    if info is None or info.epoch_id != plan.epoch.id \
+            or json.loads(info.program) != plan.program.to_dict():
+        return set()
+    last = int(previous[LEDGER_LAST])
+    if _ledger_events(connection, plan.epoch.id, up_to=last)[0] != int(previous[LEDGER_EVENTS]):
+        return set()
+    from blt_status.central.roster import visible_at
+
+    unseen = sa.select(payout_events.c.subject).where(
+        payout_events.c.epoch_id == plan.epoch.id, payout_events.c.id > last)
+    moved = {row[0] for row in connection.execute(
+        sa.select(roster.c.kecamatan).distinct().where(
+            visible_at(previous_version), roster.c.subject.in_(unseen)))}
+    before: Mapping[str, int] = previous[FLAGGED]  # type: ignore[assignment]
+    moved |= {kec for kec in set(before) | set(flagged)
+              if before.get(kec, 0) != flagged.get(kec, 0)}
+    return {kec for kec in plan.previous_counts
+            if kec not in moved and all(name in plan.previous_targets for name in (
+                *(shard_target(view, kec) for view in VIEWS), aggregates_target(kec)))}
 
 
 def _stage_aggregates(store: CentralStore, plan: _Plan, transaction: RepoTransaction,
@@ -1091,11 +1159,13 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
     # adds the rows of changed recipients, so the history grows with changes, not with versions.
 
 
-def _flagged(store: CentralStore) -> dict[str, int]:
-    """Flagged payouts per kecamatan, for the public aggregates (officers see "ditandai")."""
+def _flagged(store: CentralStore, program: Program) -> dict[str, int]:
+    """Flagged payouts per kecamatan of ``program``'s period, for the public aggregates
+    (officers see "ditandai"); a new period starts with none."""
     from blt_status.central.report_source import flagged_per_kecamatan
 
-    return flagged_per_kecamatan(store)
+    epoch, new = store.epoch_for_program(program.id)
+    return {} if new else flagged_per_kecamatan(store, epoch.id)
 
 
 def publish_records(store: CentralStore,
@@ -1142,6 +1212,44 @@ def _db_lock(store: CentralStore) -> Iterator[None]:
 
 
 _ADVISORY_KEY = 0x626C7463  # "bltc"
+_INGEST_KEY = 0x626C7469  # "blti"
+
+
+@contextlib.contextmanager
+def _ingest_lock(store: CentralStore, *, wait: float) -> Iterator[None]:
+    """One check-and-append at a time per store (a file lock) and per database (on
+    PostgreSQL, an advisory lock): the payout rules read the ledger (paid out already?), so
+    the same payout reported at once by two sources (a CSV report and the API) would otherwise
+    pass both checks and be appended twice. Not the publish lock: an ingest waits only for
+    another ingest, never for a publish (which can take hours). ``store_busy`` after ``wait``
+    seconds."""
+    with try_lock(store.private_dir / "ingest.lock", wait=wait) as held:
+        if not held:
+            raise CentralError("store_busy")
+        engine = open_engine(store)
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        with engine.connect() as connection:
+            if wait > 0:  # lock_timeout 0 would mean no limit; LOCAL: this transaction only
+                connection.exec_driver_sql(
+                    f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
+                try:
+                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"),
+                                       {"key": _INGEST_KEY})
+                except sa.exc.OperationalError as error:
+                    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                        raise CentralError("store_busy") from None
+                    raise
+            elif not connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                        {"key": _INGEST_KEY}).scalar():
+                raise CentralError("store_busy")
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": _INGEST_KEY})
+                connection.commit()
 
 
 def _publish_records(store: CentralStore,
@@ -1217,11 +1325,23 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
             shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
             make_private_dir(distribution_dir)
             lists = _Background(distribution, distribution_dir)
-        inputs = {**inputs, LEDGER_EVENTS: str(_ledger_events(connection, plan.epoch.id))}
+        events, last_event = _ledger_events(connection, plan.epoch.id)  # before any status
+        flagged = getattr(aggregate, "flagged", None)
+        settled = _settled(connection, plan, previous_version, flagged) \
+            if source.carry_over and previous_version else set()
+        inputs = {**inputs, LEDGER_EVENTS: str(events), LEDGER_LAST: str(last_event)}
+        if flagged is not None:
+            inputs[FLAGGED] = dict(sorted(flagged.items()))  # type: ignore[assignment]
         canaries = _derive_canaries(plan, deriver)
         for done, kec in enumerate(plan.kecamatan, 1):
-            decided = _decide(store, connection, plan, source, kec, previous_version)
-            if kec not in plan.dirty:
+            if kec in settled:  # as _decide would find it: every recipient unchanged
+                count = plan.previous_counts[kec]
+                plan.counts[kec] = count
+                plan.change(kec).unchanged += count
+                plan.keys_reused += len(VIEWS) * count
+            else:
+                decided = _decide(store, connection, plan, source, kec, previous_version)
+            if kec in settled or kec not in plan.dirty:
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
                     if name in plan.previous_targets:
@@ -1229,6 +1349,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                 if kec in plan.previous_aggregate_keys:
                     plan.aggregate_keys[kec] = plan.previous_aggregate_keys[kec]
                 shards_unchanged += len(VIEWS)
+                if progress:
+                    progress("shards", done, len(plan.kecamatan))
                 continue
             _derive(store, decided, deriver)
             for view in VIEWS:
@@ -1362,7 +1484,7 @@ def refresh(store: CentralStore, *, now: dt.datetime | None = None,
             raise CentralError("nothing_published")
         program = info[1]
         return publish_records(store, None, program=program,
-                               aggregate=Aggregates(program, _flagged(store)), now=now)
+                               aggregate=Aggregates(program, _flagged(store, program)), now=now)
 
 
 def rotate_keys(store: CentralStore, roles: Sequence[str], *,
@@ -1435,7 +1557,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
             inputs = {"program": store.save_input(Path(program_toml), ".toml"),
                       "payout_points": store.save_input(Path(payout_points_csv), ".csv")}
         result = publish_records(
-            store, plan, program=program, aggregate=Aggregates(program, _flagged(store)),
+            store, plan, program=program,
+            aggregate=Aggregates(program, _flagged(store, program)),
             inputs=inputs, distribution=plan.write_distribution_lists,
             workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
         if result.published + plan.rejected_count != plan.input_rows:
@@ -1494,7 +1617,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     if info is None:
         raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
-    with db_errors(database_url(store)):
+    with db_errors(database_url(store)), _ingest_lock(store, wait=wait):
         fresh, duplicates = _new_events(store, events)
         from blt_status.central.checks import check_events  # issue 10's rules and flags
 
@@ -1513,12 +1636,12 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
         return report
     if not appended.appended and inputs.get(LEDGER_EVENTS) is not None:
         with db_errors(database_url(store)), open_engine(store).connect() as connection:
-            if str(_ledger_events(connection, epoch_id)) == inputs[LEDGER_EVENTS]:
+            if str(_ledger_events(connection, epoch_id)[0]) == inputs[LEDGER_EVENTS]:
                 return report  # nothing new since the published version: it stays
     from blt_status.central.plan import Aggregates
 
     result = publish_records(store, None, program=program,
-                             aggregate=Aggregates(program, _flagged(store)),
+                             aggregate=Aggregates(program, _flagged(store, program)),
                              workers=workers, progress=progress, now=now, wait=wait)
     report.version = result.version
     report.shards_written = result.shards_written

@@ -25,23 +25,23 @@ __all__ = ["register_central"]
 def _url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(
-            _("{text} must start with http:// or https://").format(text=text))
+            _("{url} must start with http:// or https://").format(url=text))
     return text
 
 
-def _float_range(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
-    """An argparse ``type``: a number from ``low`` (or above it) to ``high``; NaN,
-    infinity and anything outside are a one-line usage error instead of a crash later."""
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: a number of seconds (or a rate) above ``low``, up to ``high``.
+
+    ``--timeout -1`` or ``--publish-every 0`` is a usage error, not a crash once running.
+    """
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and (value > low if above else value >= low)
-                and value <= high):
+        if not low < value <= high:  # NaN fails too
             raise argparse.ArgumentTypeError(
-                (_("{value!r} is not a number above {low} and at most {high}") if above else
-                 _("{value!r} is not a number from {low} to {high}")).format(
+                _("{value} is not a number above {low} and at most {high}").format(
                     value=text, low=format_number(low), high=format_number(high)))
         return value
 
@@ -49,16 +49,12 @@ def _float_range(low: float, high: float, *, above: bool = False) -> Callable[[s
     return parse
 
 
-HOUR = 3600.0
-
-
 def _add_retry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempts", type=int_range(1, 100), default=6, metavar="N",
                         help="attempts per message before giving up (default 6)")
-    parser.add_argument("--max-wait", type=_float_range(0, HOUR), default=30.0, metavar="S",
+    parser.add_argument("--max-wait", type=_seconds(0, 3600), default=30.0, metavar="S",
                         help="longest wait between attempts, also caps Retry-After (default 30)")
-    parser.add_argument("--timeout", type=_float_range(0, HOUR, above=True), default=30.0,
-                        metavar="S",
+    parser.add_argument("--timeout", type=_seconds(0, 3600), default=30.0, metavar="S",
                         help="seconds to wait for one answer (default 30)")
 
 
@@ -85,8 +81,11 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "copied or printed. Instead of F, the token can come from the payer's OAuth2 token "
         "endpoint (--token-url, --client-id, --client-secret-file).")
     configure.add_argument("directory", type=Path, metavar="DIR")
-    configure.add_argument("--payer-id", required=True, metavar="ID")
-    configure.add_argument("--payer-key", required=True, type=Path, metavar="PEM")
+    configure.add_argument("--payer-id", required=True, metavar="ID",
+                           help="the payer's id (the sender_id of its callbacks)")
+    configure.add_argument("--payer-key", required=True, type=Path, metavar="PEM",
+                           help="the payer's Ed25519 public key (PEM): verifies its callbacks "
+                           "and polling answers")
     source = configure.add_mutually_exclusive_group(required=True)
     source.add_argument("--token-file", type=Path, metavar="F",
                         help="the bearer token we present to the payer, in a file")
@@ -102,12 +101,15 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
                            "Basic (default) or in the form body")
     configure.add_argument("--scope", default=None, metavar="SCOPE",
                            help="OAuth2 scope to ask for (optional)")
-    configure.add_argument("--callback-token-file", required=True, type=Path, metavar="F2")
+    configure.add_argument("--callback-token-file", required=True, type=Path, metavar="F2",
+                           help="the bearer token the payer must present to `pos listen`, in "
+                           "a file")
     configure.add_argument("--sender-id", default=None, metavar="ID",
                            help="our id at the payer (default blt-status-central)")
     configure.add_argument("--payer-fa", default=None, metavar="FA",
                            help="the programme's account, e.g. blt-pangan@kemensos")
-    configure.add_argument("--payer-name", default="", metavar="NAME")
+    configure.add_argument("--payer-name", default="", metavar="NAME",
+                           help="payer_name sent with each instruction (optional)")
     configure.add_argument("--callback-url", type=_url, default=None, metavar="URL",
                            help="full URL the payer POSTs on-disburse to (header.sender_uri)")
     configure.add_argument("--batch-size", type=int, default=None, metavar="N",
@@ -129,10 +131,15 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "transaction per payout point, batches of signed messages, retried with backoff. "
         "Pushing again sends nothing new; an interrupted push resumes.")
     push.add_argument("directory", type=Path, metavar="DIR")
-    push.add_argument("--endpoint", type=_url, required=True, metavar="URL")
-    push.add_argument("--callback-url", type=_url, default=None, metavar="URL")
-    push.add_argument("--version", type=int, default=None, metavar="V")
-    push.add_argument("--batch-size", type=int, default=None, metavar="N")
+    push.add_argument("--endpoint", type=_url, required=True, metavar="URL",
+                      help="the payer's API base URL (POST URL/disburse)")
+    push.add_argument("--callback-url", type=_url, default=None, metavar="URL",
+                      help="full URL the payer POSTs on-disburse to (default: the configured "
+                      "one)")
+    push.add_argument("--version", type=int, default=None, metavar="V",
+                      help="the published version to push (default: the newest)")
+    push.add_argument("--batch-size", type=int, default=None, metavar="N",
+                      help="requests per message (default: the configured size)")
     _add_retry(push)
     add_json(push)
     push.set_defaults(handler=_os_errors_as_one_line(run_push))
@@ -144,18 +151,21 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "loopback unless --host says otherwise; TLS with --tls-cert/--tls-key or behind a "
         "reverse proxy.")
     listen.add_argument("directory", type=Path, metavar="DIR")
-    listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=port_number, default=8443, metavar="P")
-    listen.add_argument("--tls-cert", type=Path, default=None, metavar="PEM")
-    listen.add_argument("--tls-key", type=Path, default=None, metavar="PEM")
+    listen.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    listen.add_argument("--port", type=port_number, default=8443, metavar="P",
+                        help="TCP port (default 8443; 0: any free port)")
+    listen.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
+                        help="TLS certificate chain (PEM), with --tls-key")
+    listen.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
+                        help="TLS private key (PEM), with --tls-cert")
     listen.add_argument("--max-body", type=int_range(1024, 1 << 30), default=8 * 1024 * 1024,
                         metavar="BYTES",
                         help="largest accepted body (default 8 MiB)")
-    listen.add_argument("--rate", type=_float_range(0, 1_000_000, above=True), default=20.0,
-                        metavar="R",
+    listen.add_argument("--rate", type=_seconds(0, 1_000_000), default=20.0, metavar="R",
                         help="requests per second allowed per client (default 20)")
-    listen.add_argument("--publish-every", type=_float_range(0, 7 * 24 * HOUR, above=True),
-                        default=None, metavar="S",
+    listen.add_argument("--publish-every", type=_seconds(0, 86_400 * 366), default=None,
+                        metavar="S",
                         help="publish a new version every S seconds when facts arrived")
     listen.add_argument("--verbose", action="store_true", help="log every request")
     listen.set_defaults(handler=_os_errors_as_one_line(run_listen))
@@ -166,7 +176,8 @@ def register_central(commands: argparse._SubParsersAction[Any]) -> None:
         "{endpoint}/disburse/search/{transaction_id}/false and record the answers like "
         "callbacks.")
     pull.add_argument("directory", type=Path, metavar="DIR")
-    pull.add_argument("--endpoint", type=_url, required=True, metavar="URL")
+    pull.add_argument("--endpoint", type=_url, required=True, metavar="URL",
+                      help="the payer's API base URL (GET URL/disburse/search/...)")
     pull.add_argument("--publish", action="store_true",
                       help="publish the next version afterwards")
     _add_retry(pull)
@@ -235,6 +246,13 @@ def _push_lines(report: dict[str, Any]) -> list[str]:
              _("  skipped: {unchanged} already delivered unchanged, {final} already collected "
                "or returned").format(unchanged=format_number(report["skipped_unchanged"]),
                                      final=format_number(report["skipped_final"]))]
+    if report["skipped_newer"]:
+        lines.append(_("  not sent: {count} already sent with a newer version (the payer keeps "
+                       "the last instruction it got)").format(
+                           count=format_number(report["skipped_newer"])))
+    if report["messages_already_delivered"]:
+        lines.append(_("  delivered by an earlier push: {messages} messages").format(
+            messages=format_number(report["messages_already_delivered"])))
     if report["refused"]:
         codes = ", ".join(f"{code} {count}" for code, count
                           in sorted(report["refused_by_code"].items()))
@@ -290,10 +308,12 @@ def run_listen(args: argparse.Namespace) -> int:
 
     store = CentralStore.open(args.directory)
     config = load_config(store)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", stream=sys.stderr)
+    # Our receiver's lines (INFO, or every request with --verbose); other libraries' only from
+    # WARNING up (the schema migration's INFO lines are no operator's business).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("blt_status").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks: not for the admin
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CentralError("pos_tls", reason=_("give both --tls-cert and --tls-key"))
     settings = ListenSettings(host=args.host, port=args.port, max_body=args.max_body,
@@ -338,11 +358,19 @@ def run_pull(args: argparse.Namespace) -> int:
     print(_("Asked about {asked} of {transactions} open transactions: {recorded} payout facts "
             "recorded, {duplicates} already known, {pending} still pending, {unknown} unknown "
             "references.").format(
-                asked=data["asked"], transactions=data["transactions"],
+                asked=format_number(data["asked"]),
+                transactions=format_number(data["transactions"]),
                 recorded=format_number(data["recorded"]),
                 duplicates=format_number(data["duplicates"]),
                 pending=format_number(data["pending"]),
                 unknown=format_number(data["unknown_references"])))
+    if data["rejected"]:
+        # Facts the ledger's checks refused: their references stay open until the payer
+        # corrects them, so say why they are not counted as recorded.
+        codes = ", ".join(f"{code} {format_number(count)}"
+                          for code, count in sorted(data["rejected_by_code"].items()))
+        print(_("  rejected by the payout checks: {count} ({codes})").format(
+            count=format_number(data["rejected"]), codes=codes))
     for transaction, code in sorted(report.refused.items()):
         print(_("  {transaction}: answer refused [{code}]").format(transaction=transaction,
                                                                    code=code))

@@ -16,7 +16,7 @@ from blt_status.commands._common import (
 from blt_status.device import Device
 from blt_status.errors import NikError, NotInstalled, PassphraseRequired
 from blt_status.lookup import LookupResult, LookupService
-from blt_status.nik import parse_nik
+from blt_status.nik import fold_digits, parse_nik
 from blt_status.present import lookup_text
 
 ORDER = 30
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     # Invalid input fails before any passphrase prompt or KDF work, unless the device audits
     # its lookups (blt_status.audit): then the attempt is logged, as the TUI logs it.
     invalid: NikError | None = None
+    args.nik = fold_digits(args.nik)  # digits of another script, a pasted no-break space
     try:
         parse_nik(args.nik)
     except NikError as error:

@@ -8,7 +8,7 @@ import sys
 from blt_status.commands._common import add_json, current_lang, print_json
 from blt_status.errors import NikError
 from blt_status.i18n import _
-from blt_status.nik import parse_nik
+from blt_status.nik import fold_digits, parse_nik
 
 ORDER = 10
 
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     lang = current_lang()
     try:
-        nik = parse_nik(args.nik)
+        nik = parse_nik(fold_digits(args.nik))
     except NikError as error:
         if args.json:
             print_json({"valid": False, "error": error.code, "message": error.message(lang)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "the enrollment bundle is used. On any failure the previous index stays in use.")
     parser.add_argument("--from", dest="source", default=None, metavar="URL",
                         help="URL or directory of the published repository (DIR/public)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                         help="give up (sync_timeout) when the whole sync takes longer than S "
                         f"seconds (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--repair", action="store_true",
@@ -35,6 +36,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_data_dir(parser)
     add_json(parser)
     parser.set_defaults(handler=run)
+
+
+def seconds(text: str) -> float:
+    """An argparse ``type``: a positive, finite number of seconds, else a one-line usage error
+    (``--timeout 0`` was reported as an unusable sync source)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            _("%(value)r is not a positive number of seconds") % {"value": text})
+    return value
+
+
+seconds.__name__ = "float"
 
 
 class TerminalProgress:

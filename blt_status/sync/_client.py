@@ -24,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuf.api.metadata import Metadata, TargetFile, Targets
+from tuf.api.exceptions import RepositoryError
+from tuf.api.metadata import Metadata, Root, TargetFile, Targets
+from tuf.api.serialization import DeserializationError
 from tuf.ngclient import Updater, UpdaterConfig
 
 from blt_status.audit import AuditTrail
@@ -368,7 +370,11 @@ class _Sync:
             self.emit("switch", 0, 1)
             self.device.switch_index(new_path)
         except BaseException:
-            if self.device.current_index_path() != new_path:
+            try:
+                live = self.device.current_index_path()
+            except IndexStoreError:  # a garbled pointer names no file, so not this one
+                live = None
+            if live != new_path:
                 new_path.unlink(missing_ok=True)
             raise
         self.emit("switch", 1, 1)
@@ -390,7 +396,8 @@ class _Sync:
         self.paths.targets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             bootstrap = self.paths.bootstrap_root.read_bytes()
-        except FileNotFoundError:
+            Metadata[Root].from_bytes(bootstrap)  # the device's own file: not the server's fault
+        except (FileNotFoundError, DeserializationError, RepositoryError):
             raise SyncError("sync_not_enrolled") from None
         return Updater(str(self.paths.metadata_dir), self.base_url + "metadata/",
                        str(self.paths.targets_dir), self.base_url + "targets/",
@@ -401,11 +408,11 @@ class _Sync:
         when there is none, when it is damaged (TinyDB is checked in full when opened; a
         SQLite file that a check found damaged is marked so), when it carries no checksum
         (written by an older release), or when ``--repair`` asks for it."""
-        if self.device.current_index_path() is None:
-            return None
         try:
+            if self.device.current_index_path() is None:
+                return None
             current = self.device.open_index()
-        except IndexStoreError:
+        except IndexStoreError:  # the file, or the CURRENT pointer to it, is damaged
             self.repairing = True
             return None
         if self.options.repair or current.checksum is None:

@@ -53,7 +53,7 @@ def device_status(device: Device, *, now: dt.datetime | None = None,
     try:
         index = device.open_index()
     except IndexStoreError as error:
-        status["index_error"] = error.to_dict("en")
+        status["index_error"] = error.to_dict()
         return status
     with index:
         if check:
@@ -63,7 +63,7 @@ def device_status(device: Device, *, now: dt.datetime | None = None,
             except IndexCorrupt as damage:
                 device.mark_damaged(index.path, damage)
                 status["checked"] = False
-                status["index_error"] = damage.to_dict("en")
+                status["index_error"] = damage.to_dict()
         meta = index.meta
         status.update(
             index=index.path.name,

@@ -15,8 +15,10 @@ A real tornado HTTP server on 127.0.0.1 in its own thread. It implements the pay
   (:meth:`PosPayer.revoke_tokens` makes it refuse the issued ones early, as after a restart).
 
 Outcomes are chosen per payee (``outcomes[nik] = ("RJCT", "RTRN_NOT_COLLECTED")``; default
-``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``), ``down``
-(every call 503), ``poll_faults``, ``token_faults`` (``"500"``, ``"garbage"``, ``"no_token"``),
+``SUCC``). Faults: ``disburse_faults`` (a queue of ``"500"``, ``"429"``, ``"timeout"``,
+``"503_retry_after_garbage"``), ``down``
+(every call 503), ``poll_faults`` (``"429"``, ``"500"``, ``"bad_signature"``, ``"deep"``),
+``token_faults`` (``"500"``, ``"garbage"``, ``"no_token"``),
 and the callback modes ``duplicate``, ``out_of_order``, ``bad_signature``,
 ``unknown_reference``, ``oversize``, ``bad_token``.
 """
@@ -388,7 +390,7 @@ class PosPayer(_ServerThread):
         return results
 
     def poll_answer(self, transaction_id: str, authorization: str | None
-                    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+                    ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
         self.poll_calls += 1
         if self.poll_faults:
             fault = self.poll_faults.pop(0)
@@ -396,6 +398,8 @@ class PosPayer(_ServerThread):
                 return 429, {"error": {"code": "ERR_SERVICE_UNAVAILABLE"}}, {"Retry-After": "0"}
             if fault == "500":
                 return 500, {"error": {"code": "ERR_SERVICE_UNAVAILABLE"}}, {}
+            if fault == "deep":  # JSON nested far deeper than any envelope
+                return 200, "[" * 100_000 + "]" * 100_000, {}
             if fault == "bad_signature":
                 items = list(self.instructions.get(transaction_id, {}).values())
                 body = self.envelope(transaction_id, [self.response_for(i) for i in items],
@@ -432,6 +436,11 @@ class _DisburseHandler(tornado.web.RequestHandler):
             if fault == "429":
                 self.set_status(429)
                 self.set_header("Retry-After", "1")
+                self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
+                return
+            if fault == "503_retry_after_garbage":  # neither seconds nor an HTTP date
+                self.set_status(503)
+                self.set_header("Retry-After", "soon")
                 self.finish({"error": {"code": "ERR_SERVICE_UNAVAILABLE"}})
                 return
             if fault == "timeout":
@@ -476,7 +485,7 @@ class _PollHandler(tornado.web.RequestHandler):
         for name, value in headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
+        self.finish(body if isinstance(body, str) else json.dumps(body))
 
 
 class ReceiverThread(_ServerThread):

@@ -17,7 +17,7 @@ from textual.widgets import Input, Static
 
 from blt_status.errors import NikError
 from blt_status.i18n import N_, _
-from blt_status.nik import parse_nik
+from blt_status.nik import fold_digits, parse_nik
 from blt_status.present import format_date
 from tui.actions import bindings_for
 from tui.messages import LookupDone
@@ -113,7 +113,7 @@ class LookupScreen(BltScreen):
             hint.update(_("Type a NIK, then press Enter to look it up."))
             return
         try:
-            nik = parse_nik(raw)
+            nik = parse_nik(fold_digits(raw))
         except NikError as error:
             hint.add_class("invalid")
             hint.update(f"✘ {error.message()}")

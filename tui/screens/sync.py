@@ -68,8 +68,12 @@ class SyncScreen(BltScreen):
             status.update(_("Syncing… ({phase})").format(phase=phase))
         elif state.error is not None:
             status.add_class("failed")
-            status.update(_("Sync failed: {error} The previous data is still in use.").format(
-                error=state.error.message()))
+            message = state.error.message()
+            if message.endswith(_("The previous data is still in use.")):  # sync's errors say it
+                status.update(_("Sync failed: {error}").format(error=message))
+            else:
+                status.update(_("Sync failed: {error} The previous data is still in use.")
+                              .format(error=message))
         elif state.report is not None:
             status.add_class("done")
             status.update(state.report_text())

@@ -6,17 +6,25 @@ nothing), each reference is looked up in the published roster, and the facts go 
 :func:`blt_status.central.pos.bridge.ingest` with ``source="api"``,
 ``source_ref=header.message_id`` and ``row_ref=reference_id`` — so a replayed message is a
 no-op in the ledger, and an out-of-order one is folded by time like any other fact.
+
+The ledger holds one fact per reference and message: when a message reports a reference more
+than once (a failed attempt, then the payout), the one that decides is kept — the earliest
+final answer, else the latest ``gagal``. Only what the ledger then holds is remembered in the
+journal as the reference's answer: a fact the rules rejected (an unknown point, a time in the
+future) leaves the reference open, so the payer's corrected report is still recorded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from blt_status._fs import make_private_dir, try_lock
 from blt_status.central.ledger import PayoutEvent
-from blt_status.central.pos.bridge import ingest, published_roster
+from blt_status.central.pos.bridge import ingest, ledger_answers, published_roster
 from blt_status.central.pos.journal import Journal
 from blt_status.central.pos.mapping import (
     FINAL_STATUSES,
@@ -25,11 +33,13 @@ from blt_status.central.pos.mapping import (
     reference_id,
     reference_key,
 )
-from blt_status.central.pos.models import Callback
+from blt_status.central.pos.models import Callback, DisburseResponse
 from blt_status.central.store import CentralStore
 from blt_status.errors import CentralError
 
-__all__ = ["FeedbackProcessor", "FeedbackResult"]
+__all__ = ["INGEST_WAIT", "FeedbackProcessor", "FeedbackResult"]
+
+INGEST_WAIT = 30.0  # seconds to wait for another process's ingest (then db_busy: retry later)
 
 
 @dataclass
@@ -73,6 +83,22 @@ class _Target:
     point_id: str | None
 
 
+def _deciding(responses: Sequence[DisburseResponse]) -> dict[str, int]:
+    """reference -> position of the response that decides it within one message: the earliest
+    final answer (``salur``/``kembali``), else the latest ``gagal``."""
+    best: dict[str, tuple[bool, dt.datetime, int]] = {}
+    for position, response in enumerate(responses):
+        status = ledger_status(response.status, response.status_reason_code)
+        if status is None:
+            continue
+        final = status in FINAL_STATUSES
+        known = best.get(response.reference_id)
+        if known is None or (final and (not known[0] or response.timestamp < known[1])) \
+                or (not final and not known[0] and response.timestamp >= known[1]):
+            best[response.reference_id] = (final, response.timestamp, position)
+    return {ref: position for ref, (_, _, position) in best.items()}
+
+
 class FeedbackProcessor:
     """Maps and ingests feedback for one store (thread-safe; one ingest at a time)."""
 
@@ -82,6 +108,8 @@ class FeedbackProcessor:
         self._lock = threading.Lock()
         self._index_version = -1
         self._index: dict[str, _Target] = {}
+        self._epoch_id = ""
+        self._earlier: set[int] = set()  # earlier versions whose leavers are in the index
 
     def _targets(self, references: Sequence[str] = ()) -> dict[str, _Target]:
         """reference -> recipient of the published roster.
@@ -101,7 +129,35 @@ class FeedbackProcessor:
                     item.payload.payout_point.id if item.payload.payout_point else None)
                 for item in items}
             self._index_version = version
+            self._epoch_id = info.epoch_id
+            self._earlier = set()
+        missing = [ref for ref in references if ref not in self._index]
+        if missing:
+            self._add_leavers(missing)
         return self._index
+
+    def _add_leavers(self, missing: Sequence[str]) -> None:
+        """References we delivered in an earlier version whose recipient has left the roster
+        since: the payer may well have paid them (the spec has no cancel). Their facts go to
+        the ledger like a CSV report's (flagged ``removed_recipient``), not dropped as unknown.
+        Each earlier version's roster is read at most once."""
+        journal = Journal.of(self.store)
+        try:
+            delivered = journal.delivered_versions(missing)
+        finally:
+            journal.close()
+        key = reference_key(self.store.master_pepper)
+        for version in sorted(set(delivered.values()) - self._earlier):
+            self._earlier.add(version)
+            info, items = published_roster(self.store, version)
+            if info.epoch_id != self._epoch_id:
+                continue
+            for item in items:
+                ref = reference_id(key, info.epoch_id, item.nik_digits)
+                if ref not in self._index:
+                    self._index[ref] = _Target(
+                        item.nik_digits,
+                        item.payload.payout_point.id if item.payload.payout_point else None)
 
     def warm(self) -> None:
         """Build the reference index now — ``pos listen`` does it at startup, so the first
@@ -116,7 +172,14 @@ class FeedbackProcessor:
                     raise
 
     def process(self, callback: Callback) -> FeedbackResult:
-        with self._lock:
+        # One ingest at a time per store, across processes too: ``pos listen`` and ``pos pull``
+        # (or two receivers) handed the same payout under two message ids would otherwise both
+        # read "not answered yet" and both append it.
+        lock = self.store.private_dir / "pos" / "ingest.lock"
+        make_private_dir(lock.parent)
+        with self._lock, try_lock(lock, wait=INGEST_WAIT) as held:
+            if not held:
+                raise CentralError("db_busy")
             return self._process(callback)
 
     def _process(self, callback: Callback) -> FeedbackResult:
@@ -129,10 +192,14 @@ class FeedbackProcessor:
             known = journal.outcomes(response.reference_id for response in callback.responses)
         finally:
             journal.close()
-        for response in callback.responses:
+        deciding = _deciding(callback.responses)
+        for position, response in enumerate(callback.responses):
             status = ledger_status(response.status, response.status_reason_code)
             if status is None:
                 result.pending += 1
+                continue
+            if deciding.get(response.reference_id) != position:
+                result.duplicates += 1  # another answer of this message about it decides
                 continue
             target = targets.get(response.reference_id)
             if target is None:
@@ -151,10 +218,14 @@ class FeedbackProcessor:
                 reason_code=reason_code(status, response.status_reason_code),
                 note=response.status_reason_message[:200], amount=response.amount))
             finals.append((response.reference_id, status))
+        outcome = ingest(self.store, events, publish=self.publish)
+        # What the ledger holds now, not what the payer said: a rejected fact is no answer.
+        answers = ledger_answers(
+            self.store, source="api", source_ref=callback.message_id, epoch_id=self._epoch_id,
+            niks={ref: targets[ref].nik_digits for ref, _ in finals})
         journal = Journal.of(self.store)
         try:
-            outcome = ingest(self.store, events, publish=self.publish)
-            journal.record_outcomes(finals)
+            journal.record_outcomes(answers.items())
         finally:
             journal.close()
         result.recorded = outcome.accepted

@@ -45,8 +45,11 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # neither seconds nor an HTTP date: our own backoff
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 class _RetryAfterOrBackoff(wait_base):

@@ -117,10 +117,10 @@ class Journal:
         self.db.execute("UPDATE batches SET state = 'refused', error = ? WHERE message_id = ?",
                         (error, batch.message_id))
 
-    def delivered_fingerprints(self) -> dict[str, tuple[str, str | None]]:
-        """reference -> (fingerprint last delivered, outcome)."""
-        return {ref: (fp, outcome) for ref, fp, outcome in
-                self.db.execute("SELECT ref, fingerprint, outcome FROM sent")}
+    def delivered_fingerprints(self) -> dict[str, tuple[str, str | None, int]]:
+        """reference -> (fingerprint last delivered, outcome, the version it went with)."""
+        return {ref: (fp, outcome, version) for ref, fp, outcome, version in
+                self.db.execute("SELECT ref, fingerprint, outcome, version FROM sent")}
 
     # -- feedback --------------------------------------------------------------------------
 
@@ -142,6 +142,17 @@ class Journal:
             found.update(self.db.execute(
                 f"SELECT ref, outcome FROM sent WHERE outcome IS NOT NULL AND ref IN ({marks})",
                 chunk).fetchall())
+        return found
+
+    def delivered_versions(self, refs: Iterable[str]) -> dict[str, int]:
+        """The version each of these references was last delivered in (unknown ones left out)."""
+        found: dict[str, int] = {}
+        wanted = list(dict.fromkeys(refs))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT ref, version FROM sent WHERE ref IN ({marks})", chunk).fetchall())
         return found
 
     def open_transactions(self) -> dict[str, int]:

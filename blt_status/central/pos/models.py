@@ -224,6 +224,28 @@ def _first_error(body: Any) -> jsonschema_rs.ValidationError | None:
     return min(errors, key=lambda error: len(error.instance_path)) if errors else None
 
 
+def _violation(error: jsonschema_rs.ValidationError) -> str:
+    """What the schema asks for, in words taken from the schema only.
+
+    The library's own message quotes the offending value, which may be a NIK or a name the
+    payer put in the wrong field: it must not travel back in a response or reach a log.
+    """
+    keyword = str(error.schema_path[-1]) if error.schema_path else "schema"
+    if keyword == "required":
+        return error.message[:200]  # names the missing property (from the schema)
+    rule: Any = CALLBACK_SCHEMA
+    try:
+        for part in error.schema_path:
+            rule = rule[part]
+    except (KeyError, IndexError, TypeError):
+        rule = None
+    if isinstance(rule, list) and all(isinstance(value, str) for value in rule):
+        rule = ", ".join(rule)
+    if isinstance(rule, (str, int)) and not isinstance(rule, bool):
+        return f"breaks the schema's {keyword} {str(rule)[:120]}"
+    return f"breaks the schema's {keyword}"
+
+
 def parse_callback(body: Any, *, action: str, items_key: str) -> Callback:
     """Check a callback body against the spec; raise :class:`SpecError` (400) if it breaks it."""
     error = _first_error(body)
@@ -235,7 +257,7 @@ def parse_callback(body: Any, *, action: str, items_key: str) -> Callback:
             code = "ERR_MANDATORY_HEADER_MISSING" if where == ["header"] else "ERR_INVALID_REQUEST"
         else:
             code = "ERR_INVALID_MESSAGE"
-        raise SpecError(400, code, f"{path}: {error.message[:200]}")
+        raise SpecError(400, code, f"{path}: {_violation(error)}")
     header = body["header"]
     message = body["message"]
     if header["action"] != action:

@@ -81,7 +81,7 @@ def pull(store: CentralStore, config: PosConfig, *, endpoint: str,
                     raise SignatureInvalid("unknown sender")
                 verify(callback.signature, callback.header, callback.message, payer_key,
                        sender_id=config.payer_id)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested beyond any envelope
                 report.refused[transaction_id] = "ERR_INVALID_REQUEST"
                 continue
             except SpecError as error:

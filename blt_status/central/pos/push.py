@@ -4,12 +4,14 @@ One ``transaction_id`` per payout point and version; each message carries at mos
 ``batch_size`` DisburseRequests. The plan (which reference goes into which message) is written
 to the journal before anything is sent, with deterministic message ids, so:
 
-- pushing the same version again sends nothing (every message is already ``delivered``);
+- pushing the same version again sends nothing (every message is already ``delivered``) but the
+  messages the payer refused, which go again with the same ids;
 - a push the payer's outage interrupted resumes with the same message ids and contents;
 - recipients served at home (``antar``, no payout point) go in one transaction per kecamatan,
   ``ANTAR-<kecamatan>``; the payer reports in the feedback ``instruction`` where it paid;
 - a later version sends only the references whose instruction changed (new slot, point or
   amount) or that are new; recipients whose payout is final (collected/returned) are skipped;
+  an older version (``--version``) never replaces what a newer one delivered;
   recipients that left the roster are reported as ``removed`` (the spec has no cancel message).
 """
 
@@ -79,6 +81,7 @@ class PushReport:
     sent: int = 0
     skipped_unchanged: int = 0
     skipped_final: int = 0
+    skipped_newer: int = 0  # --version V older than what the payer already has
     refused: int = 0
     refused_by_code: dict[str, int] = field(default_factory=dict)
     removed: int = 0
@@ -91,7 +94,7 @@ class PushReport:
                 "messages_planned": self.messages_planned, "messages_sent": self.messages_sent,
                 "messages_already_delivered": self.messages_already_delivered,
                 "sent": self.sent, "skipped_unchanged": self.skipped_unchanged,
-                "skipped_final": self.skipped_final,
+                "skipped_final": self.skipped_final, "skipped_newer": self.skipped_newer,
                 "refused": self.refused, "refused_by_code": dict(self.refused_by_code),
                 "removed": self.removed, "not_delivered": self.not_delivered,
                 "complete": self.complete, "unreachable_reason": self.unreachable_reason}
@@ -133,13 +136,18 @@ def _plan(journal: Journal, config: PosConfig, info: RosterInfo,
         if _is_final(item):
             report.skipped_final += 1
             continue
-        fingerprint = _fingerprint(_request(config, ref, item))
         previous = delivered.get(ref)
+        if previous is not None and previous[2] > info.version:
+            # A newer version's instruction is at the payer already; this older one would
+            # replace it there (the payer keeps the last it got) with a stale slot or point.
+            report.skipped_newer += 1
+            continue
+        fingerprint = _fingerprint(_request(config, ref, item))
         if previous is not None and previous[0] == fingerprint:
             report.skipped_unchanged += 1
             continue
         by_point.setdefault(_point_key(item), []).append((ref, fingerprint))
-    report.removed = sum(1 for ref, (_, outcome) in delivered.items()
+    report.removed = sum(1 for ref, (_, outcome, _) in delivered.items()
                          if ref not in present and outcome is None)
     planned: list[tuple[Batch, list[tuple[str, str]]]] = []
     for point_id, refs in sorted(by_point.items()):
@@ -179,10 +187,10 @@ def push(store: CentralStore, config: PosConfig, *, endpoint: str,
         report.messages_planned = len(batches)
         report.transactions = len({batch.transaction_id for batch in batches})
         report.messages_already_delivered = sum(1 for b in batches if b.state == "delivered")
-        for batch in batches:
-            if batch.state == "refused":
-                _count_refusal(report, batch.error or "refused", batch.count)
-        pending = [batch for batch in batches if batch.state == "pending"]
+        # A message the payer refused (a wrong token or endpoint, a field it did not accept)
+        # goes again, under the same id, once the operator has fixed the cause and runs the
+        # same command: otherwise nothing but a new version could ever deliver it.
+        pending = [batch for batch in batches if batch.state in ("pending", "refused")]
         if pending:
             _, roster = _roster(store, info.version)
             _send(store, config, journal, pending, roster, endpoint=endpoint.rstrip("/"),

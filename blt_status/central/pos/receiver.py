@@ -1,12 +1,12 @@
 """``central pos listen``: the payer's callbacks (``/on-disburse``, ``/disburse/txn/on-status``).
 
 A tornado application. Every request goes through, in order: the per-client rate limit (429
-with ``Retry-After``), the bearer token (401 ``ERR_ACCESS_DENIED``), the body size (413), JSON
-and the spec's schema (400 with the spec's ``Error`` code), the sender and the message
-signature (403 ``ERR_INVALID_SENDER`` / ``ERR_INVALID_SIGNATURE``); only then are the
-responses mapped and ingested (:class:`FeedbackProcessor`), and the spec's ``Ack`` returned.
-A refused request changes nothing. Log lines carry message ids and counts, never a token, a
-NIK, a name or a payer's note.
+with ``Retry-After``), the bearer token (401 ``ERR_ACCESS_DENIED``), the body size (413), the
+content type (415), JSON and the spec's schema (400 with the spec's ``Error`` code), the sender
+and the message signature (403 ``ERR_INVALID_SENDER`` / ``ERR_INVALID_SIGNATURE``); only then
+are the responses mapped and ingested (:class:`FeedbackProcessor`), and the spec's ``Ack``
+returned. A refused request changes nothing. Log lines carry message ids and counts, never a
+token, a NIK, a name or a payer's note.
 """
 
 from __future__ import annotations
@@ -91,9 +91,10 @@ class Receiver:
 
     def token_ok(self, header: str | None) -> bool:
         expected = read_token(Path(self.config.callback_token_file))
-        if not header or not header.startswith("Bearer "):
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110 11.1)
             return False
-        return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
+        return hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
 class _Refused(Exception):
@@ -150,6 +151,9 @@ class CallbackHandler(tornado.web.RequestHandler):
             connection = self.request.connection
             if isinstance(connection, tornado.http1connection.HTTP1Connection):
                 connection.set_max_body_size(receiver.settings.max_body + 1)
+            if not _json_media_type(self.request.headers.get("Content-Type")):
+                raise _Refused(415, "ERR_INVALID_REQUEST",
+                               "Content-Type must be application/json")
         except _Refused as refused:
             # Answered once the (small) body is read, so the connection stays usable; an
             # oversize body is refused at once and the connection closed.
@@ -183,6 +187,9 @@ class CallbackHandler(tornado.web.RequestHandler):
                 body = json.loads(b"".join(self.chunks))
             except (ValueError, UnicodeDecodeError):
                 raise _Refused(400, "ERR_INVALID_REQUEST", "the body is not JSON") from None
+            except RecursionError:  # thousands of nested brackets: no envelope is that deep
+                raise _Refused(400, "ERR_INVALID_REQUEST", "the body is nested too deeply"
+                               ) from None
             try:
                 callback = parse_callback(body, action=self.action, items_key=self.items_key)
             except SpecError as error:
@@ -219,8 +226,24 @@ class CallbackHandler(tornado.web.RequestHandler):
             self._refuse(refused)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        code = "ERR_INVALID_REQUEST" if status_code < 500 else "ERR_SERVICE_UNAVAILABLE"
-        self.finish(json.dumps(error_body(code, self._reason)))
+        if status_code >= 500:
+            # Something unexpected (the traceback went to the log): the documented, retryable
+            # answer, so the payer sends the message again instead of dropping it.
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            self.finish(json.dumps(error_body("ERR_SERVICE_UNAVAILABLE",
+                                              "not ingested; retry later")))
+            return
+        self.finish(json.dumps(error_body("ERR_INVALID_REQUEST", self._reason)))
+
+
+def _json_media_type(value: str | None) -> bool:
+    """No ``Content-Type`` (taken as JSON), ``application/json`` or a ``+json`` type."""
+    if value is None:
+        return True
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                            and media.endswith("+json"))
 
 
 class _NotFound(tornado.web.RequestHandler):
