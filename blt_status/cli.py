@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from blt_status import commands
 from blt_status.commands._common import CliParser, add_lang, print_error
 from blt_status.errors import BltError
-from blt_status.i18n import N_, _, set_lang
+from blt_status.i18n import LANGUAGES, N_, _, set_lang
 
 __all__ = ["CliParser", "PipeSafeStdout", "add_lang", "build_parser", "internal_error_line",
            "main", "pipe_safe_stdout"]
@@ -37,7 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
                for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_")]
     for module in sorted(modules, key=lambda module: module.ORDER):
         module.register(subparsers)
+    _lang_everywhere(subparsers)
     return parser
+
+
+def _lang_everywhere(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """``--lang`` after the subcommand too (``blt-status central publish … --lang en``, the
+    place an admin adds it to a command line they already have): given there, it wins;
+    absent, the top-level value (or $BLT_LANG) stands."""
+    for parser in set(subparsers.choices.values()):
+        if not any("--lang" in action.option_strings for action in parser._actions):
+            parser.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                                help=N_("language of messages (default: $BLT_LANG, else id)"))
+        for action in parser._actions:  # argparse has no public API for this
+            if isinstance(action, argparse._SubParsersAction):
+                _lang_everywhere(action)
 
 
 def internal_error_line(error: BaseException) -> str:

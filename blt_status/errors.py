@@ -28,15 +28,16 @@ and the template's fields: ``CentralError("publish_empty", rejected=12)``.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from blt_status.i18n import LANGUAGES, N_, current_lang, translate
 
 __all__ = [
-    "LANGUAGES", "MESSAGES", "AuditError", "BltError", "CapacityShortError", "CentralError",
-    "DeviceError", "FileFormatError", "IndexCorrupt", "IndexKeyMismatch", "IndexMissing",
-    "IndexStoreError", "InputError", "KkError", "NikError", "NotInstalled", "PassphraseRequired",
-    "SyncError", "WrongPassphrase",
+    "LANGUAGES", "MESSAGES", "OS_REASONS", "AuditError", "BltError", "CapacityShortError",
+    "CentralError", "DeviceError", "FileFormatError", "IndexCorrupt", "IndexKeyMismatch",
+    "IndexMissing", "IndexStoreError", "InputError", "KkError", "NikError", "NotInstalled",
+    "PassphraseRequired", "SyncError", "WrongPassphrase", "os_reason",
 ]
 
 MESSAGES: dict[str, str] = {
@@ -79,7 +80,9 @@ MESSAGES: dict[str, str] = {
     # -- core: commands and frontends -----------------------------------------------------------
     "io_error": N_("Reading or writing a file failed{where}: {reason}."),
     "bundle_out": N_("{path} is a folder: give the bundle a file name."),
-    "demo_recipients": N_("The number of recipients must be at least 1."),
+    "demo_recipients": N_("--recipients must be a whole number from {low} to {high}."),
+    "demo_exists": N_("{folder} already holds {files}: demo-data never overwrites a file (it "
+                      "could be real data); choose a new folder."),
     "serve_port": N_("Cannot listen on {host}:{port} ({reason})."),
     "data_dir_required": N_("Give --data-dir D or --demo."),
     "audit": N_("The audit log cannot be opened."),
@@ -187,6 +190,8 @@ MESSAGES: dict[str, str] = {
         "The money does not balance: entitled {entitled} is not paid {paid} + held {held} + "
         "returned {returned} + pending {pending}."),
     "list_key_invalid": N_("The list-signing key {path} is not an Ed25519 private key."),
+    "list_key_invalid:public": N_("The key {path} is not a public key in PEM format: give "
+                                  "the store's lists-signing.pub.pem with --key."),
     "list_tampered": N_(
         "The list {file} does not match its signed manifest ({count} problem(s) above): do "
         "not pay from it; ask the central office for a new list."),
@@ -208,6 +213,7 @@ MESSAGES: dict[str, str] = {
         "A PDF is not printed to a terminal: give --out FILE or redirect the output."),
     "demo_too_small": N_("The demo world is too small: raise --recipients."),
     "demo_too_small:minimum": N_("A demo world needs at least {minimum} recipients."),
+    "demo_too_small:per_kecamatan": N_("--per-kecamatan must be at least {minimum}."),
     "demo_kabupaten": N_("Unknown kabupaten/kota code {kabupaten} (example: 32.01)."),
     "enroll_view": N_("Give either --region KODE... or --bot, not both or neither."),
     "region_unknown": N_("Region {region} is not a current kecamatan code."),
@@ -314,16 +320,44 @@ MESSAGES: dict[str, str] = {
         "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
         "Excel)."),
     "toml_encoding": N_(
-        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (e.g. 'CSV UTF-8' in "
-        "Excel)."),
+        "The file {path} is not UTF-8 (byte {byte}): save it again as UTF-8 (in a text editor, "
+        "choose the encoding UTF-8)."),
     "csv_empty": N_("The file {path} is empty: it needs a header row, then the data."),
     "csv_empty:points": N_("The file {path} lists no payout point."),
     "csv_missing_columns": N_(
         "The file {path} lacks the column(s) {missing} (the header row must name: {required})."),
+    "csv_duplicate_columns": N_(
+        "The file {path} names the column(s) {columns} more than once in its header row: keep "
+        "one of each."),
     "csv_malformed": N_("The file {path} is malformed near line {line}: {reason}."),
     "toml_invalid": N_("The file {path} is not valid TOML: {reason}."),
 }
 """Every registered error code -> its English template (translated through the catalogs)."""
+
+
+# What the operating system said, in the user's language (``strerror`` is always English).
+OS_REASONS: dict[int, str] = {
+    errno.ENOENT: N_("no such file or folder"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("permission denied"),
+    errno.EROFS: N_("the file system is read-only"),
+    errno.ENOSPC: N_("no space left on the disk"),
+    errno.EDQUOT: N_("no space left on the disk"),
+    errno.EISDIR: N_("it is a folder, not a file"),
+    errno.ENOTDIR: N_("a part of the path is not a folder"),
+    errno.EEXIST: N_("a file is there where a folder is needed"),
+    errno.EADDRINUSE: N_("the port is already in use"),
+    errno.EADDRNOTAVAIL: N_("the address is not on this machine"),
+}
+
+
+def os_reason(error: OSError) -> str:
+    """Why an operating-system call failed, as a phrase in the current language (the errno's
+    text when it is not one a person commonly meets)."""
+    text = OS_REASONS.get(error.errno) if error.errno is not None else None
+    if text is not None:
+        return translate(text, current_lang())
+    return error.strerror or type(error).__name__
 
 
 class BltError(Exception):

@@ -7,11 +7,12 @@ payout-report rows are not handled here: :func:`read_csv_rows` hands every data 
 caller with its line number so that each ends published or rejected.
 
 Codes: ``file_missing``, ``csv_encoding``, ``csv_empty``, ``csv_missing_columns``,
-``csv_malformed``, ``toml_encoding``, ``toml_invalid``, ``program_invalid``,
+``csv_duplicate_columns`` (a required column named twice: which copy holds the data is not
+guessed), ``csv_malformed``, ``toml_encoding``, ``toml_invalid``, ``program_invalid``,
 ``payout_points_invalid``, ``config_unknown_key`` (a key of program.toml that is not in
 :data:`PROGRAM_KEYS`, with the nearest valid key suggested), ``program_window_length`` (more
-than :data:`MAX_WINDOW_DAYS` days from start to end), ``program_window_range`` (a date more than
-five years from today).
+than :data:`MAX_WINDOW_DAYS` days from start to end), ``program_window_range`` (a date more
+than five years from today).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from blt_status.central.entitlement import RULE_KEYS, EntitlementRules, parse_entitlement_rules
-from blt_status.errors import FileFormatError
+from blt_status.errors import FileFormatError, os_reason
 from blt_status.records import PayoutPoint, Program
 from blt_status.regions import current_region
 from blt_status.strict import first_unknown_key, whole_number
@@ -93,7 +94,7 @@ def _read_text(path: Path, kind: str) -> str:
         try:
             data = handle.read()
         except OSError as error:
-            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+            raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -147,7 +148,7 @@ def _open_binary(path: Path, kind: str) -> BinaryIO:
     except IsADirectoryError:
         raise FileFormatError("file_missing:folder", path=path, kind=kind) from None
     except OSError as error:
-        raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+        raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
 
 
 def csv_row_estimate(path: Path) -> int:
@@ -176,7 +177,7 @@ def csv_row_estimate(path: Path) -> int:
                 raise _encoding_error(path, "CSV", consumed - len(decoder.getstate()[0])
                                       + error.start) from None
         except OSError as error:
-            raise FileFormatError("file_unreadable", path=path, reason=error.strerror) from None
+            raise FileFormatError("file_unreadable", path=path, reason=os_reason(error)) from None
     return lines + 1
 
 
@@ -218,6 +219,10 @@ def iter_csv_rows(path: Path, required: Sequence[str], *,
                     if missing:
                         raise FileFormatError("csv_missing_columns", path=path,
                             missing=", ".join(missing), required=", ".join(required))
+                    twice = [name for name in required if header.count(name) > 1]
+                    if twice:  # which one holds the data? Refuse rather than guess.
+                        raise FileFormatError("csv_duplicate_columns", path=path,
+                                              columns=", ".join(twice))
                     continue
                 values = {name: (fields[i].strip() if i < len(fields) else "")
                           for i, name in enumerate(header) if name}

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from blt_status._fs import write_file_unsynced
-from blt_status.errors import CentralError
+from blt_status.errors import CentralError, FileFormatError
 from blt_status.i18n import _
 from blt_status.nik import mask_digits
 from blt_status.present import format_date, format_rupiah
@@ -76,7 +76,10 @@ def list_key(private_dir: Path) -> Ed25519PrivateKey:
     folder = private_dir / "lists"
     path = folder / "signing.pem"
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError):
+            raise CentralError("list_key_invalid", path=str(path)) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise CentralError("list_key_invalid", path=str(path))
         return key
@@ -277,6 +280,21 @@ def _read_table(path: Path) -> list[list[str]]:
     return rows
 
 
+def _trusted_key(path: Path) -> object:
+    """The public key in ``path`` (PEM); a missing file or one that is no PEM public key is
+    the admin's input error, not a tampered list."""
+    if path.is_dir():
+        raise FileFormatError("file_missing:folder", path=path, kind="PEM")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileFormatError("file_missing", path=path) from None
+    try:
+        return serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise CentralError("list_key_invalid:public", path=str(path)) from None
+
+
 def verify_list(path: Path, *, public_key: Path | None = None, point_id: str | None = None,
                 version: int | None = None) -> tuple[dict[str, Any], list[ListProblem]]:
     """Check a list against its signed manifest; ``([], manifest)`` means genuine.
@@ -286,6 +304,10 @@ def verify_list(path: Path, *, public_key: Path | None = None, point_id: str | N
     (``<v>/<point>.csv``).
     """
     problems: list[ListProblem] = []
+    if path.is_dir():
+        raise FileFormatError("file_missing:folder", path=path, kind="CSV")
+    if not path.exists():
+        raise FileFormatError("file_missing", path=path)
     try:
         manifest = json.loads(manifest_path(path).read_bytes())
     except FileNotFoundError:
@@ -293,8 +315,9 @@ def verify_list(path: Path, *, public_key: Path | None = None, point_id: str | N
             "no manifest {name} next to the list").format(name=manifest_path(path).name))]
     except ValueError:
         return {}, [ListProblem("list_unreadable", _("the manifest is not valid JSON"))]
-    key_path = public_key or path.parent / PUBLIC_KEY_NAME
-    trusted = serialization.load_pem_public_key(key_path.read_bytes())
+    if not isinstance(manifest, dict):
+        return {}, [ListProblem("list_unreadable", _("the manifest is not a list manifest"))]
+    trusted = _trusted_key(public_key or path.parent / PUBLIC_KEY_NAME)
     if not isinstance(trusted, Ed25519PublicKey):
         return manifest, [ListProblem("list_signature", _("the public key is not Ed25519"))]
     try:

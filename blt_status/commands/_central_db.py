@@ -9,7 +9,7 @@ from blt_status.i18n import _, format_number
 
 
 def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from blt_status.commands.central import _os_errors_as_one_line
+    from blt_status.commands.central import STORE_HELP, _os_errors_as_one_line
 
     migrate = commands.add_parser(
         "migrate", help="move a store's file-based state into the database",
@@ -18,7 +18,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "payout status as a ledger event. One transaction: if it fails, the old store is "
         "unchanged and still usable. Also happens by itself the first time another central "
         "command opens such a store.")
-    migrate.add_argument("directory", metavar="DIR")
+    migrate.add_argument("directory", metavar="DIR", help=STORE_HELP)
     add_json(migrate)
     migrate.set_defaults(handler=_os_errors_as_one_line(run_migrate))
 

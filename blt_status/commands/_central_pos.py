@@ -16,7 +16,7 @@ from blt_status.commands.central import (
     TerminalProgress,
     _os_errors_as_one_line,
 )
-from blt_status.errors import CentralError
+from blt_status.errors import CentralError, os_reason
 from blt_status.i18n import _, format_number
 
 __all__ = ["register_central"]
@@ -315,7 +315,7 @@ def run_listen(args: argparse.Namespace) -> int:
     logging.getLogger("blt_status").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     if (args.tls_cert is None) != (args.tls_key is None):
-        raise CentralError("pos_tls", reason="give both --tls-cert and --tls-key")
+        raise CentralError("pos_tls", reason=_("give both --tls-cert and --tls-key"))
     settings = ListenSettings(host=args.host, port=args.port, max_body=args.max_body,
                               rate=args.rate, burst=max(1, int(args.rate * 2)),
                               tls_cert=args.tls_cert, tls_key=args.tls_key,
@@ -333,7 +333,7 @@ def run_listen(args: argparse.Namespace) -> int:
         totals = serve(store, config, settings, publish=publish, ready=ready)
     except OSError as error:
         raise CentralError("pos_listen", host=args.host, port=args.port,
-                           reason=error.strerror or type(error).__name__) from None
+                           reason=os_reason(error)) from None
     print(_("Stopped: {recorded} payout facts recorded, {duplicates} duplicates.").format(
         recorded=format_number(totals.recorded), duplicates=format_number(totals.duplicates)))
     return 0

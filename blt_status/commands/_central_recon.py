@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from blt_status.commands._common import add_json, print_json
-from blt_status.commands.central import _os_errors_as_one_line
+from blt_status.commands.central import STORE_HELP, _os_errors_as_one_line
 from blt_status.errors import CentralError
-from blt_status.i18n import _, format_number
+from blt_status.i18n import N_, _, current_lang, format_number
 
 __all__ = ["register_central"]
 
@@ -24,7 +24,8 @@ def _date(text: str) -> dt.datetime:
             return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), tzinfo=WIB)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-11-24") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a date like 2025-11-24").format(text=text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=WIB)
 
 
@@ -36,7 +37,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "entitled, paid, held, returned and pending (whole rupiah; entitled always equals the "
         "sum of the other four), and every flagged payout (code, severity, last four NIK "
         "digits, point, time, detail). See docs/reconcile.md for what each code means.")
-    reconcile.add_argument("directory", type=Path, metavar="DIR")
+    reconcile.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     reconcile.add_argument("--since", type=_date, default=None, metavar="DATE",
                            help="only flags of payouts at or after DATE (YYYY-MM-DD)")
     add_json(reconcile)
@@ -48,7 +49,8 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "(<point>.manifest.json next to it) and the store's list key (lists-signing.pub.pem "
         "next to it, or --key). Reports an altered amount, an added, removed, altered or "
         "reordered row, a list of another point or version; exits 1 when anything is wrong.")
-    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("file", type=Path, metavar="FILE",
+                        help="the list: <point>.csv, with <point>.manifest.json beside it")
     verify.add_argument("--key", type=Path, default=None, metavar="PUB_PEM",
                         help="the trusted public key (default: lists-signing.pub.pem next to "
                         "FILE)")
@@ -65,7 +67,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "again from the private state: one CSV and signed manifest per payout point, "
         "optionally for Excel (UTF-8 with BOM, ';') and as printable PDFs. The lists hold "
         "names: keep them private.")
-    lists.add_argument("directory", type=Path, metavar="DIR")
+    lists.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     lists.add_argument("--out", type=Path, default=None, metavar="FOLDER",
                        help="where to write (default: DIR/private/lists/<version>)")
     lists.add_argument("--excel", action="store_true",
@@ -80,12 +82,17 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "date and slot, place, amount, what to bring, and a QR code with a signed token "
         "(reference, version, point, date, amount; no NIK, no name) that `blt-status "
         "verify-invitation` checks offline.")
-    invitations.add_argument("directory", type=Path, metavar="DIR")
+    invitations.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     invitations.add_argument("--desa", required=True, metavar="KODE",
                              help="desa code, e.g. 32.01.01.2001")
-    invitations.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    invitations.add_argument("--out", type=Path, required=True, metavar="FILE.pdf",
+                             help="the PDF to write (it holds names: keep it private)")
     add_json(invitations)
     invitations.set_defaults(handler=_os_errors_as_one_line(run_invitations))
+
+
+# A flag's severity as printed (``--json`` keeps the stable words low, medium, high).
+SEVERITY_LABELS = {"low": N_("low"), "medium": N_("medium"), "high": N_("high")}
 
 
 def _money_line(name: str, money: dict[str, int]) -> str:
@@ -112,7 +119,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
     flags = result.flags
     print(_("Flagged payouts: {count}").format(count=format_number(len(flags))))
     for flag in flags[:50]:
-        print(f"  [{flag.code}] {flag.severity:<6} NIK ****{flag.nik_last4} {flag.point_id} "
+        severity = _(SEVERITY_LABELS[flag.severity]) if flag.severity in SEVERITY_LABELS \
+            else flag.severity
+        print(f"  [{flag.code}] {severity:<6} NIK ****{flag.nik_last4} {flag.point_id} "
               f"{flag.time.isoformat()} {flag.detail}")
     if len(flags) > 50:
         print(_("  ... and {count} more (see --json)").format(count=len(flags) - 50))
@@ -124,12 +133,18 @@ def run_verify_list(args: argparse.Namespace) -> int:
 
     manifest, problems = verify_list(args.file, public_key=args.key, point_id=args.point,
                                      version=args.version)
+    error = CentralError("list_tampered", file=args.file.name, count=len(problems)) \
+        if problems else None
     if args.json:
         print_json({"valid": not problems, "point_id": manifest.get("point_id"),
                     "version": manifest.get("version"), "rows": manifest.get("rows"),
                     "total_amount": manifest.get("total_amount"),
-                    "problems": [{"code": p.code, "detail": p.detail} for p in problems]})
-        return 1 if problems else 0
+                    "problems": [{"code": p.code, "detail": p.detail} for p in problems],
+                    **({"error": error.to_dict(current_lang())} if error else {})})
+        if error is not None:
+            print(error.line(current_lang()), file=sys.stderr)
+            return 1
+        return 0
     if not problems:
         print(_("Genuine: list of point {point}, version {version}: {rows} rows, total "
                 "{total} rupiah; signed by key {key}.").format(
@@ -139,7 +154,8 @@ def run_verify_list(args: argparse.Namespace) -> int:
         return 0
     for problem in problems:
         print(f"  [{problem.code}] {problem.detail}")
-    raise CentralError("list_tampered", file=args.file.name, count=len(problems))
+    assert error is not None  # there are problems
+    raise error
 
 
 def run_lists(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from blt_status.commands.central import _os_errors_as_one_line
+from blt_status.commands.central import STORE_HELP, _os_errors_as_one_line
 from blt_status.errors import CentralError
 from blt_status.store import atomic_write_bytes
 
@@ -22,7 +22,7 @@ def register_central(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "(count, %, rupiah), held, returned, pending and flagged, with payouts per day and "
         "per payout mode. html is one self-contained file (charts and a province map "
         "embedded, works offline); pdf has the same content.")
-    report.add_argument("directory", type=Path, metavar="DIR")
+    report.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     report.add_argument("--level", choices=LEVELS, default="kabupaten",
                         help="one row per region of this level (default: kabupaten)")
     report.add_argument("--region", metavar="KODE", default=None,

@@ -159,10 +159,14 @@ class CliParser(argparse.ArgumentParser):
         lang = _lang_in(argv)
         if lang is not None:
             set_lang(lang)
+        self._json = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
         return super().parse_known_args(argv, namespace)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, usage_line(self.prog, translate_argparse_error(message)) + "\n")
+        text = translate_argparse_error(message)
+        if getattr(self, "_json", False):  # the contract of --json: the error as JSON too
+            print_json({"error": {"code": "usage", "message": f"{self.prog}: {text}"}})
+        self.exit(2, usage_line(self.prog, text) + "\n")
 
 
 def _lang_in(argv: Sequence[str]) -> str | None:

@@ -7,6 +7,7 @@ import functools
 import http.server
 import importlib
 import pkgutil
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from blt_status.commands._common import CliParser, add_json, int_range, port_number, print_json
-from blt_status.errors import CentralError, InputError
+from blt_status.errors import CentralError, InputError, os_reason
 from blt_status.i18n import N_, _, format_number
 
 ORDER = 50
+STORE_HELP = N_("the central store's folder (made by `central init`)")
 MAX_WORKERS = 256  # --workers: processes for key derivation on one machine
 
 # The stages a long command reports (``progress(stage, done, total)``) -> words for a person.
@@ -79,11 +81,21 @@ def _os_errors_as_one_line(handler: Handler) -> Handler:
         except BrokenPipeError:
             raise  # stdout closed (e.g. `| head`): not a disk problem
         except OSError as error:
-            where = f" ({error.filename})" if error.filename else ""
-            reason = error.strerror or type(error).__name__
-            raise CentralError("io_error", where=where, reason=reason) from None
+            where = f" ({_shown_path(error.filename)})" if error.filename else ""
+            raise CentralError("io_error", where=where, reason=os_reason(error)) from None
 
     return run
+
+
+_TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.tmp-[0-9]+-[0-9a-f]{8}")
+
+
+def _shown_path(filename: object) -> str:
+    """The path an admin gave, not the temporary name a write goes through first
+    (``report.html``, not ``.report.html.tmp-4242-1a2b3c4d``)."""
+    path = Path(str(filename))
+    match = _TEMPORARY_NAME.fullmatch(path.name)
+    return str(path.with_name(match["name"])) if match else str(path)
 
 
 class OneLineErrorParser(CliParser):
@@ -108,7 +120,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Create a new central store in DIR: Ed25519 TUF keys (root 2-of-3, "
         "targets, snapshot, timestamp), the master pepper, an epoch salt and config, and the "
         "first root metadata. Refuses a non-empty DIR.")
-    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("directory", type=Path, metavar="DIR",
+                      help="the new store's folder (absent or empty)")
     init.add_argument("--kdf", choices=("production", "test"), default="production",
                       help="index KDF profile (test is cheap and NOT FOR REAL DATA)")
     init.add_argument("--url", metavar="URL", default=None,
@@ -126,10 +139,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "write Kantor Pos distribution lists (private) and publish the next signed version. "
         "Every input row is published or rejected with a reason; nothing is published "
         "half-way.")
-    publish.add_argument("directory", type=Path, metavar="DIR")
-    publish.add_argument("--recipients", type=Path, required=True, metavar="CSV")
-    publish.add_argument("--payout-points", type=Path, required=True, metavar="CSV")
-    publish.add_argument("--program", type=Path, required=True, metavar="TOML")
+    publish.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
+    publish.add_argument("--recipients", type=Path, required=True, metavar="CSV",
+                         help="recipients.csv: one row per recipient (docs/central-data.md)")
+    publish.add_argument("--payout-points", type=Path, required=True, metavar="CSV",
+                         help="payout_points.csv: the Kantor Pos and community points")
+    publish.add_argument("--program", type=Path, required=True, metavar="TOML",
+                         help="program.toml: amounts, eligibility and the payout window")
     publish.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None, metavar="N",
                          help="processes for key derivation (default: all cores)")
     publish.add_argument("--dry-run", action="store_true",
@@ -148,8 +164,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "ingest-payouts", help="apply a Kantor Pos payout report and publish the next version",
         description="Apply a Kantor Pos payout report (salur, gagal, kembali) to the current "
         "state and publish the next version, in which only the affected shards change.")
-    ingest.add_argument("directory", type=Path, metavar="DIR")
-    ingest.add_argument("report", type=Path, metavar="REPORT_CSV")
+    ingest.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
+    ingest.add_argument("report", type=Path, metavar="REPORT_CSV",
+                        help="the report: nik, status, waktu, id_titik, keterangan")
     ingest.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None, metavar="N",
                         help=argparse.SUPPRESS)
     add_json(ingest)
@@ -159,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "refresh", help="re-sign the current data as the next version (new expiry dates)",
         description="Re-sign the published data as the next version with fresh expiry dates "
         "(the timestamp expires after a few days). No input files needed; no shard changes.")
-    refresh.add_argument("directory", type=Path, metavar="DIR")
+    refresh.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     add_json(refresh)
     refresh.set_defaults(handler=_os_errors_as_one_line(run_refresh))
 
@@ -167,7 +184,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "status", help="what is published: version, expiry dates, counts, KDF",
         description="Show the published version, when its timestamp and targets expire, the "
         "number of records and kecamatan, the key epoch and the KDF profile.")
-    status.add_argument("directory", type=Path, metavar="DIR")
+    status.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     add_json(status)
     status.set_defaults(handler=_os_errors_as_one_line(run_status))
 
@@ -176,7 +193,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Replace the keys of the given roles with new Ed25519 keys: writes root "
         "N+1 signed by the old and new root keys (devices follow it on their next sync), "
         "retires the old private keys to private/keys/retired/, and re-signs the data.")
-    rotate.add_argument("directory", type=Path, metavar="DIR")
+    rotate.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     rotate.add_argument("--role", nargs="+", required=True, metavar="ROLE",
                         choices=("root", "targets", "snapshot", "timestamp"),
                         help="root, targets, snapshot and/or timestamp")
@@ -188,12 +205,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Write a device bundle: the pinned TUF root, the central URL, the view, "
         "regions and the view's pepper(s). The bundle is secret (0600): carry it to the "
         "device, run `blt-status init --bundle`, then delete it.")
-    enroll.add_argument("directory", type=Path, metavar="DIR")
+    enroll.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
     who = enroll.add_mutually_exclusive_group(required=True)
     who.add_argument("--region", nargs="+", metavar="KODE", default=[],
                      help="kecamatan code(s) of an officer device, e.g. 32.01.01")
     who.add_argument("--bot", action="store_true", help="the recipient-view bundle for the bot")
-    enroll.add_argument("--out", type=Path, required=True, metavar="BUNDLE")
+    enroll.add_argument("--out", type=Path, required=True, metavar="BUNDLE",
+                        help="the bundle file to write (secret: 0600)")
     add_json(enroll)
     enroll.set_defaults(handler=_os_errors_as_one_line(run_enroll))
 
@@ -201,10 +219,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo-data", help="write a synthetic demo world (recipients, points, program, report)",
         description="Write a synthetic but realistic world on real region codes: "
         "recipients.csv, payout_points.csv, program.toml and a sample payout report.")
-    demo.add_argument("out_dir", type=Path, metavar="OUTDIR")
-    demo.add_argument("--kabupaten", default="32.01", metavar="KODE")
-    demo.add_argument("--recipients", type=int, default=2000, metavar="N")
-    demo.add_argument("--seed", type=int, default=7, metavar="S")
+    demo.add_argument("out_dir", type=Path, metavar="OUTDIR",
+                      help="folder for the four files (none of them may be there yet)")
+    demo.add_argument("--kabupaten", default="32.01", metavar="KODE",
+                      help="the kabupaten/kota whose kecamatan and desa are used (default "
+                      "32.01)")
+    demo.add_argument("--recipients", type=int, default=2000, metavar="N",
+                      help="rows of recipients.csv, 20 to 10,000,000 (default 2000)")
+    demo.add_argument("--seed", type=int, default=7, metavar="S",
+                      help="the same seed gives the same files (default 7)")
     demo.add_argument("--per-kecamatan", type=int, default=None, metavar="N",
                       help="about N rows per kecamatan, spread over the next kabupaten of the "
                       "province as needed (default: all in the kabupaten's kecamatan)")
@@ -215,9 +238,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "serve", help="serve DIR/public over HTTP (a convenience; any static server works)",
         description="Serve DIR/public (never DIR/private) as static files, like "
         "`python -m http.server -d DIR/public`.")
-    serve.add_argument("directory", type=Path, metavar="DIR")
-    serve.add_argument("--port", type=port_number, default=8000, metavar="P")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("directory", type=Path, metavar="DIR", help=STORE_HELP)
+    serve.add_argument("--port", type=port_number, default=8000, metavar="P",
+                       help="TCP port (default 8000; 0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
     serve.set_defaults(handler=run_serve)
 
     for module in _central_extensions():
@@ -286,6 +311,7 @@ def run_publish(args: argparse.Namespace) -> int:
                     rows=format_number(report.input_rows)))
         _print_changes(report.changes)
         _print_rejections(report.rejected)
+        _print_warnings(report.warnings)
         return 0
     print(_("Version {version} published: {published} recipients, {rejected} rejected of "
             "{rows} rows.").format(
@@ -301,8 +327,7 @@ def run_publish(args: argparse.Namespace) -> int:
                 reused=format_number(report.keys_reused)))
     print(f"  KDF: {report.kdf}")
     _print_rejections(report.rejected)
-    for warning in report.warnings:  # roster warnings: published anyway, worth a look
-        print(_("  WARNING") + f" [{warning['code']}] {warning['reason']}")
+    _print_warnings(report.warnings)
     if report.distribution_lists:
         folder = Path(report.distribution_lists[0]).parent
         print(_("  Kantor Pos distribution lists (SECRET): {folder}").format(folder=folder))
@@ -326,6 +351,13 @@ def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
     if len(moved) > limit:
         print(_("    ... and {count} more kecamatan (see --json)").format(
             count=format_number(len(moved) - limit)))
+
+
+def _print_warnings(warnings: Sequence[dict[str, Any]]) -> None:
+    """Roster warnings (e.g. a NIK column a spreadsheet rounded): published anyway, worth a
+    look — above all in a dry run, which is where they can still be acted on."""
+    for warning in warnings:
+        print(_("  WARNING") + f" [{warning['code']}] {warning['reason']}")
 
 
 def _print_rejections(rejected: Sequence[dict[str, Any]], limit: int = 10) -> None:
@@ -479,11 +511,22 @@ def install_hint(bundle: str, *, bot: bool, has_url: bool = True) -> str:
              "--bundle {bundle}`, then delete it.").format(bundle=bundle)
 
 
+DEMO_MIN_ROWS = 20  # the smallest world (and kecamatan) write_demo_world builds
+DEMO_MAX_RECIPIENTS = 10_000_000  # about half the country's KPM: more is a typo
+DEMO_FILES = ("recipients.csv", "payout_points.csv", "program.toml", "payout_report.csv")
+
+
 def run_demo_data(args: argparse.Namespace) -> int:
     from blt_status.central.demodata import write_demo_world
 
-    if args.recipients < 1:
-        raise InputError("demo_recipients")
+    if not DEMO_MIN_ROWS <= args.recipients <= DEMO_MAX_RECIPIENTS:
+        raise InputError("demo_recipients", low=format_number(DEMO_MIN_ROWS),
+                         high=format_number(DEMO_MAX_RECIPIENTS))
+    if args.per_kecamatan is not None and args.per_kecamatan < DEMO_MIN_ROWS:
+        raise InputError("demo_too_small:per_kecamatan", minimum=DEMO_MIN_ROWS)
+    there = [name for name in DEMO_FILES if (args.out_dir / name).exists()]
+    if there:  # OUTDIR may be where the real recipients.csv lives: never overwrite it
+        raise InputError("demo_exists", folder=str(args.out_dir), files=", ".join(there))
     files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
                              recipients=args.recipients, seed=args.seed,
                              per_kecamatan=args.per_kecamatan)
@@ -518,7 +561,7 @@ def run_serve(args: argparse.Namespace) -> int:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as error:
         raise CentralError("serve_port", host=args.host, port=args.port,
-                           reason=error.strerror or type(error).__name__) from None
+                           reason=os_reason(error)) from None
     host, port = args.host, server.server_address[1]
     print(_("Serving {folder} at http://{host}:{port}/ (Ctrl-C to stop)").format(
         folder=store.public_dir, host=host, port=port), flush=True)
