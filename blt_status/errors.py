@@ -125,19 +125,21 @@ MESSAGES: dict[str, str] = {
     "bot_config:language": N_("The language must be one of: {languages}."),
     # -- central: the database and publish guards -------------------------------------------
     "publish_empty": N_(
-        "Nothing to publish: 0 recipients would be published ({rejected} rows rejected). "
-        "Use --allow-empty to publish an empty roster on purpose."),
+        "Nothing to publish: 0 recipients would be published ({rejected} rows rejected"
+        "{reasons}). Use --allow-empty to publish an empty roster on purpose."),
     "publish_shrink": N_(
         "Refused: this publish would remove {removed} of {published} published recipients "
         "({share}){emptied}. Check the recipients file; use --allow-shrink if this is intended."),
     "publish_mostly_rejected": N_(
-        "Refused: {rejected} of {rows} input rows were rejected (more than {limit}). Check the "
-        "file (e.g. a spreadsheet export that changed the NIK column); use --allow-rejections "
-        "if this is intended."),
+        "Refused: {rejected} of {rows} input rows were rejected (more than {limit}{reasons}). "
+        "Check the file (e.g. a spreadsheet export that changed the NIK column); use "
+        "--allow-rejections if this is intended."),
     "db_url": N_("The database URL {url} is not usable: give sqlite:///FILE or "
                  "postgresql+psycopg://USER@HOST/DB."),
     "db_unreachable": N_("The central database {url} cannot be reached ({reason})."),
     "db_busy": N_("The central database is busy (locked by another process); try again."),
+    "db_damaged": N_("The central database {url} is damaged (it is not a database file any "
+                     "more): restore it from a backup; public/ and the keys are untouched."),
     "db_schema": N_("The central database is at schema revision {found}, this release "
                     "expects {expected}: run `blt-status central migrate` or use the matching "
                     "release."),

@@ -420,3 +420,26 @@ def test_a_usage_mistake_with_json_prints_the_error_object_too() -> None:
     done = subprocess.run([*CLI, "central", "publish", "nowhere"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and done.stdout == ""
+
+
+def test_a_database_file_overwritten_with_garbage_is_one_coded_line(tmp_path: Path) -> None:
+    """central.db replaced by something that is no database (a bad restore, a truncated copy):
+    every command says so in one line with a code, instead of an internal DatabaseError."""
+    from central_world import write_world
+
+    from blt_status.central import CentralStore, publish_files
+    from blt_status.central.db import dispose_engines
+    from blt_status.crypto import TEST_INDEX_KDF
+
+    world = write_world(tmp_path / "inputs")
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    dispose_engines()
+    (store.private_dir / "central.db").write_bytes(b"this is not a database\n" * 100)
+    for lang, word in (("id", "rusak"), ("en", "damaged")):
+        done = subprocess.run([sys.executable, "-m", "blt_status.cli", "--lang", lang,
+                               "central", "reconcile", str(store.directory)],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith("error [db_damaged]: ") and word in done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -139,3 +139,32 @@ def test_cli_dry_run_json_and_one_line_refusal(store: CentralStore, world,
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.startswith("error [publish_empty]: ") and done.stderr.count("\n") == 1
     assert whole_store(store) == before
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_a_refusal_says_why_the_rows_were_rejected(store: CentralStore, world, tmp_path: Path,
+                                                   lang: str) -> None:
+    """An admin whose spreadsheet put an apostrophe before every NIK learns from the one line
+    what went wrong (the commonest rejection codes), not only how many rows were rejected."""
+    rows = rows_of(PEOPLE)
+    broken = write_csv(tmp_path / "broken.csv", HEADER,
+                       rows + [["'" + row[0], *row[1:]] for row in rows] * 2)
+    header_only = write_csv(tmp_path / "header.csv", HEADER, [])
+    apostrophes = write_csv(tmp_path / "excel.csv", HEADER,
+                            [["'" + row[0], *row[1:]] for row in rows])
+    expected = {"id": "; terbanyak: nik_not_digits 10)", "en": "; most often: nik_not_digits 10)"}
+    for recipients, code, shown in ((broken, "publish_mostly_rejected", expected[lang]),
+                                    (apostrophes, "publish_empty",
+                                     expected[lang].replace("10)", "5)")),
+                                    (header_only, "publish_empty", None)):
+        result = subprocess.run(
+            [sys.executable, "-m", "blt_status.cli", "--lang", lang, "central", "publish",
+             str(store.directory), "--recipients", str(recipients), "--payout-points",
+             str(world.payout_points), "--program", str(world.program), "--workers", "1"],
+            capture_output=True, text=True, check=False)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(f"error [{code}]: ") and result.stderr.count("\n") == 1
+        if shown is None:
+            assert "nik_" not in result.stderr  # nothing was rejected: no reasons to give
+        else:
+            assert shown in result.stderr, result.stderr

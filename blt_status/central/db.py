@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from blt_status.errors import CentralError
 
@@ -245,7 +245,8 @@ def _create_engine(url: str) -> Engine:
 
 @contextlib.contextmanager
 def db_errors(url: str = "") -> Iterator[None]:
-    """Database failures as one-line errors: ``db_busy``, ``db_unreachable``."""
+    """Database failures as one-line errors: ``db_busy``, ``db_unreachable``,
+    ``db_damaged``."""
     try:
         yield
     except OperationalError as error:
@@ -255,6 +256,13 @@ def db_errors(url: str = "") -> Iterator[None]:
             raise CentralError("db_busy") from None
         raise CentralError("db_unreachable", url=describe_url(url),
                            reason=_first_line(str(error.orig or error))) from None
+    except DatabaseError as error:
+        if "file is not a database" in str(error.orig or error).lower():  # SQLite's words
+            raise CentralError("db_damaged", url=describe_url(url)) from None
+        if error.connection_invalidated:
+            raise CentralError("db_unreachable", url=describe_url(url),
+                               reason=_first_line(str(error.orig or error))) from None
+        raise
     except DBAPIError as error:
         if error.connection_invalidated:
             raise CentralError("db_unreachable", url=describe_url(url),

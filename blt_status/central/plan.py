@@ -880,6 +880,15 @@ class StreamedPlan:
             found.update(self.db.execute(query, part))
         return found
 
+    def rejected_by_code(self) -> dict[str, int]:
+        """How many rows were rejected per code (counted in the scratch file)."""
+        query = ("SELECT code, count(*) FROM rejected GROUP BY code UNION ALL"
+                 " SELECT status, count(*) FROM rows WHERE status IS NOT NULL GROUP BY status")
+        counts: dict[str, int] = defaultdict(int)
+        for code, count in self.db.execute(query):
+            counts[code] += int(count)
+        return dict(sorted(counts.items()))
+
     def rejections(self) -> Iterator[Rejection]:
         """Every rejected row, by line."""
         query = ("SELECT line, masked, code, reason, NULL, NULL, NULL FROM rejected UNION ALL"

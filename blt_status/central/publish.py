@@ -61,7 +61,7 @@ from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey, lookup_tag
 from blt_status.errors import CentralError
-from blt_status.i18n import format_number, format_percent
+from blt_status.i18n import _, format_number, format_percent
 from blt_status.indexer import IndexParams
 from blt_status.layout import (
     PARAMS_TARGET,
@@ -622,26 +622,40 @@ class Guards:
     max_rejected_fraction: float = 0.50
     input_rows: int = 0
     rejected: int = 0
+    rejected_by_code: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def for_store(cls, store: CentralStore, *, input_rows: int, rejected: int,
                   allow_empty: bool = False, allow_shrink: bool = False,
-                  allow_rejections: bool = False) -> Guards:
+                  allow_rejections: bool = False,
+                  rejected_by_code: Mapping[str, int] | None = None) -> Guards:
         return cls(allow_empty, allow_shrink, allow_rejections,
                    store.config.guard("max_removed_fraction"),
-                   store.config.guard("max_rejected_fraction"), input_rows, rejected)
+                   store.config.guard("max_rejected_fraction"), input_rows, rejected,
+                   dict(rejected_by_code or {}))
+
+    def reasons(self) -> str:
+        """The commonest rejection codes, for a refusal that says why rows were rejected
+        (``; most often: nik_scientific 299``); empty when none are known."""
+        top = sorted(self.rejected_by_code.items(), key=lambda item: (-item[1], item[0]))[:3]
+        if not top:
+            return ""
+        return _("; most often: {codes}").format(
+            codes=", ".join(f"{code} {format_number(count)}" for code, count in top))
 
 
 def check_guards(plan: _Plan, guards: Guards) -> None:
     """Refuse a publish that would empty devices or that looks like a broken input file."""
     published = plan.published
     if published == 0 and not guards.allow_empty:
-        raise CentralError("publish_empty", rejected=guards.rejected)
+        raise CentralError("publish_empty", rejected=format_number(guards.rejected),
+                           reasons=guards.reasons())
     if guards.input_rows and not guards.allow_rejections \
             and guards.rejected > guards.max_rejected_fraction * guards.input_rows:
         raise CentralError("publish_mostly_rejected", rejected=format_number(guards.rejected),
                            rows=format_number(guards.input_rows),
-                           limit=format_percent(guards.max_rejected_fraction))
+                           limit=format_percent(guards.max_rejected_fraction),
+                           reasons=guards.reasons())
     previous_total = sum(plan.previous_counts.values())
     present = set(plan.kecamatan)
     emptied = sorted(kec for kec, count in plan.previous_counts.items()
@@ -977,7 +991,8 @@ def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]
     canaries = {"officer": {kec: tag for kec, tag in cached.get("officer", {}).items()
                             if kec in present},
                 "recipient": dict(cached.get("recipient", {}))}
-    for (_, view, shard, _), (root, _) in zip(canary_work, results, strict=True):
+    for (_input, view, shard, _payload), (root, _blob) in zip(canary_work, results,
+                                                               strict=True):
         canaries[view][shard if view == "officer" else "*"] = IndexKey.from_root(root).tag.hex()
     canaries["officer"] = dict(sorted(canaries["officer"].items()))
     return canaries
@@ -1458,7 +1473,7 @@ def prune_distribution_lists(store: CentralStore, *, keep: int) -> None:
     folder = store.private_dir / "distribution"
     versions = sorted((int(path.name), path) for path in folder.iterdir()
                       if path.is_dir() and path.name.isdigit())
-    for _, path in versions[:-keep]:
+    for _number, path in versions[:-keep]:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -1549,6 +1564,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                             subject=lambda nik: subject_of(store, nik)) as plan:
         program = plan.program.program
         guards = Guards.for_store(store, input_rows=plan.input_rows,
+                                  rejected_by_code=plan.rejected_by_code(),
                                   rejected=plan.rejected_count, allow_empty=allow_empty,
                                   allow_shrink=allow_shrink, allow_rejections=allow_rejections)
         if dry_run:
