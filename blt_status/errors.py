@@ -183,6 +183,10 @@ MESSAGES: dict[str, str] = {
     "pos_unreachable": N_(
         "The payer at {endpoint} cannot be reached ({reason}): {delivered} delivered, "
         "{pending} not yet. Run the same command again later to finish."),
+    "pos_refused": N_(
+        "The payer at {endpoint} refused {refused} instructions ({codes}): fix the cause (the "
+        "token file, the endpoint, the payer's configuration) and run the same command again; "
+        "it sends only what has not gone yet."),
     "pos_listen": N_("Cannot listen on {host}:{port} ({reason})."),
     "pos_tls": N_("The TLS certificate or key cannot be loaded ({reason})."),
     # -- central: reconciliation, signed lists and invitations --------------------------------

@@ -76,7 +76,11 @@ def test_configuration_errors_are_one_line(tmp_path: Path, capsys) -> None:
 def test_payer_refusal_is_reported_not_retried(world: World, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("a-wrong-token\n")
     code, report, err = world.push()
-    assert code == 0, err
+    # Reached but refused: the report is printed, and the exit status says it failed (a cron
+    # job that ran it would otherwise never learn that nothing went).
+    assert code == 1, err
+    one_error_line(err, "pos_refused")
+    assert "ERR_ACCESS_DENIED" in err and report["error"]["code"] == "pos_refused"
     assert report["sent"] == 0 and report["refused"] > 0
     assert report["refused_by_code"] == {"ERR_ACCESS_DENIED": report["refused"]}
     assert world.payer.disburse_calls == report["messages_planned"]  # one try each

@@ -290,6 +290,10 @@ def run_push(args: argparse.Namespace) -> int:
                              reason=report.unreachable_reason or "?",
                              delivered=report.messages_sent + report.messages_already_delivered,
                              pending=report.not_delivered)
+    elif report.refused:  # reached, but nothing of those went: a cron job must see it fail
+        error = CentralError("pos_refused", endpoint=args.endpoint,
+                             refused=format_number(report.refused),
+                             codes=", ".join(sorted(report.refused_by_code)))
     if args.json:
         print_json({**data, **({"error": error.to_dict()} if error else {})})
     else:
