@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -165,3 +166,26 @@ def test_a_spread_world_of_one_kabupaten_is_its_first_kecamatan(tmp_path):
     with pytest.raises(CentralError) as caught:
         write_demo_world(tmp_path / "small", recipients=300, per_kecamatan=5)
     assert caught.value.code == "demo_too_small"
+
+
+def test_around_today_dates_the_program_so_a_lookup_shows_days_to_come(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's walk-through uses --around-today: with the fixed 2025 program every sample
+    answered "the schedule has passed" a year later."""
+    import datetime as dt
+    import tomllib
+
+    from blt_status.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["central", "demo-data", str(out), "--recipients", "2000", "--around-today",
+                 "--json"]) == 0
+    samples = json.loads(capsys.readouterr().out)["sample_niks"]
+    today = dt.date.today()
+    window = tomllib.loads((out / "program.toml").read_text(encoding="utf-8"))["schedule"]
+    assert window["start"] <= today <= window["end"]
+    plan = plan_publication(out / "recipients.csv", out / "payout_points.csv",
+                            out / "program.toml", today=today)
+    dates = {r.nik_digits: r.payload.schedule.date for r in plan.recipients}
+    assert dates[samples["tomorrow"]] == today + dt.timedelta(days=1)
+    assert dates[samples["today"]] == today

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import functools
 import http.server
 import importlib
@@ -231,6 +232,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument("--per-kecamatan", type=int, default=None, metavar="N",
                       help="about N rows per kecamatan, spread over the next kabupaten of the "
                       "province as needed (default: all in the kabupaten's kecamatan)")
+    demo.add_argument("--around-today", action="store_true",
+                      help="date the program around today (a 21-day window, today amid its "
+                      "payout days) so lookups show days to come; default: the fixed "
+                      "October-December 2025 program of the documentation's examples")
     add_json(demo)
     demo.set_defaults(handler=_os_errors_as_one_line(run_demo_data))
 
@@ -529,7 +534,8 @@ def run_demo_data(args: argparse.Namespace) -> int:
         raise InputError("demo_exists", folder=str(args.out_dir), files=", ".join(there))
     files = write_demo_world(args.out_dir, kabupaten=args.kabupaten,
                              recipients=args.recipients, seed=args.seed,
-                             per_kecamatan=args.per_kecamatan)
+                             per_kecamatan=args.per_kecamatan,
+                             today=dt.date.today() if args.around_today else None)
     paths = {"recipients": str(files.recipients_csv),
              "payout_points": str(files.payout_points_csv),
              "program": str(files.program_toml),
