@@ -303,3 +303,33 @@ def test_a_publish_killed_before_its_commit_is_never_visible(store: CentralStore
         named |= {target_path_on_disk(store.targets_dir, target)
                   for target in targets.signed.targets.values()}
     assert {path for path in store.targets_dir.rglob("*") if path.is_file()} == named
+
+
+def test_the_list_writer_is_forked_with_ctrl_c_held_back(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during the fork of the distribution-list writer used to be swallowed by logging's
+    at-fork hooks (and the publish went on): SIGINT is held back across the fork only, and the
+    child runs with the parent's usual mask."""
+    import multiprocessing.context
+    import signal
+
+    from blt_status.central.publish import _Background
+
+    during: list[set[signal.Signals]] = []
+    start = multiprocessing.context.ForkProcess.start
+
+    def recording(process: multiprocessing.context.ForkProcess) -> None:
+        during.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        start(process)
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", recording)
+
+    def child_mask(folder: Path) -> list[Path]:
+        return [folder / str(int(sig)) for sig in signal.pthread_sigmask(signal.SIG_BLOCK, [])]
+
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    in_child = {int(path.name) for path in _Background(child_mask, tmp_path).result()}
+    assert signal.SIGINT in during[0] and signal.SIGTERM in during[0]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    assert in_child == {int(sig) for sig in before}
+    assert signal.SIGINT not in before

@@ -34,6 +34,7 @@ import multiprocessing.connection
 import multiprocessing.process
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -931,9 +932,17 @@ class _Background:
             return
         context = multiprocessing.get_context("fork")
         self.receive, send = context.Pipe(duplex=False)
-        self.process = context.Process(target=_run_and_send, args=(call, argument, send),
-                                       name="blt-distribution-lists", daemon=True)
-        self.process.start()
+        # Ctrl-C while the fork runs would land in logging's at-fork hooks, which swallow it
+        # ("Exception ignored in _releaseLock") and the publish went on: the signal is held
+        # back across the fork and delivered here just after, where it stops the publish.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.process = context.Process(target=_run_and_send,
+                                           args=(call, argument, send, held),
+                                           name="blt-distribution-lists", daemon=True)
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         send.close()
 
     def result(self) -> list[Path]:
@@ -965,8 +974,11 @@ class _Background:
 
 
 def _run_and_send(call: Callable[[Path], list[Path]], argument: Path,
-                  send: multiprocessing.connection.Connection) -> None:
-    """:class:`_Background`'s child: the call's value or error down the pipe."""
+                  send: multiprocessing.connection.Connection,
+                  mask: Iterable[signal.Signals] = ()) -> None:
+    """:class:`_Background`'s child: the call's value or error down the pipe (its signal mask
+    first set back to the parent's before the fork)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         outcome: tuple[str, Any] = ("ok", call(argument))
     except BaseException as error:  # sent to the parent, which raises it
