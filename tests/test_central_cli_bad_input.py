@@ -20,26 +20,13 @@ import pytest
 from central_world import write_world
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from test_inputs_strict import one_line as one_error_line
+from test_inputs_strict import run
 
 from blt_status.central.publish import publish_files
 from blt_status.central.store import CentralStore
 from blt_status.cli import build_parser, main
 from blt_status.crypto import TEST_INDEX_KDF
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object, lang: str = "en",
-        ) -> tuple[int, str, str]:
-    code = main(["--lang", lang, *[str(arg) for arg in args]])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(err: str, code: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"error [{code}]: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

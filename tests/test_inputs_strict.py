@@ -28,8 +28,9 @@ POINTS_HEADER = "id,jenis,nama,alamat,kode_wilayah,kapasitas_per_hari,jam_buka,j
 TODAY = dt.date(2025, 11, 1)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main(["--lang", "en", *[str(arg) for arg in args]])
+def run(capsys: pytest.CaptureFixture[str], *args: object, lang: str = "en",
+        ) -> tuple[int, str, str]:
+    code = main(["--lang", lang, *[str(arg) for arg in args]])
     out, err = capsys.readouterr()
     return code, out, err
 

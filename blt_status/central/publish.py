@@ -1221,25 +1221,40 @@ def publish_records(store: CentralStore,
 @contextlib.contextmanager
 def _db_lock(store: CentralStore) -> Iterator[None]:
     """On PostgreSQL, one publisher per database across machines (an advisory lock)."""
+    with _advisory_lock(store, _ADVISORY_KEY, wait=0):
+        yield
+
+
+_ADVISORY_KEY = 0x626C7463  # "bltc"
+_INGEST_KEY = 0x626C7469  # "blti"
+
+
+@contextlib.contextmanager
+def _advisory_lock(store: CentralStore, key: int, *, wait: float) -> Iterator[None]:
+    """PostgreSQL's advisory lock ``key`` held for the block (nothing on SQLite, where the
+    store's lock files are the only writers' locks); ``store_busy`` if another session holds
+    it after ``wait`` seconds (0: one try)."""
     engine = open_engine(store)
     if engine.dialect.name != "postgresql":
         yield
         return
     with engine.connect() as connection:
-        taken = connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                   {"key": _ADVISORY_KEY}).scalar()
-        if not taken:
+        if wait > 0:  # lock_timeout 0 would mean no limit; LOCAL: this transaction only
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
+            try:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except sa.exc.OperationalError as error:
+                if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                    raise CentralError("store_busy") from None
+                raise
+        elif not connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
+                                    {"key": key}).scalar():
             raise CentralError("store_busy")
         try:
             yield
         finally:
-            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
-                               {"key": _ADVISORY_KEY})
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             connection.commit()
-
-
-_ADVISORY_KEY = 0x626C7463  # "bltc"
-_INGEST_KEY = 0x626C7469  # "blti"
 
 
 @contextlib.contextmanager
@@ -1253,30 +1268,8 @@ def _ingest_lock(store: CentralStore, *, wait: float) -> Iterator[None]:
     with try_lock(store.private_dir / "ingest.lock", wait=wait) as held:
         if not held:
             raise CentralError("store_busy")
-        engine = open_engine(store)
-        if engine.dialect.name != "postgresql":
+        with _advisory_lock(store, _INGEST_KEY, wait=wait):
             yield
-            return
-        with engine.connect() as connection:
-            if wait > 0:  # lock_timeout 0 would mean no limit; LOCAL: this transaction only
-                connection.exec_driver_sql(
-                    f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
-                try:
-                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"),
-                                       {"key": _INGEST_KEY})
-                except sa.exc.OperationalError as error:
-                    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
-                        raise CentralError("store_busy") from None
-                    raise
-            elif not connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                        {"key": _INGEST_KEY}).scalar():
-                raise CentralError("store_busy")
-            try:
-                yield
-            finally:
-                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
-                                   {"key": _INGEST_KEY})
-                connection.commit()
 
 
 def _publish_records(store: CentralStore,

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from blt_status._fs import make_private_dir
 from blt_status.central.store import CentralStore
@@ -134,25 +135,22 @@ class Journal:
 
     def outcomes(self, refs: Iterable[str]) -> dict[str, str]:
         """The recorded answers of these references (those without one are left out)."""
-        found: dict[str, str] = {}
-        wanted = list(dict.fromkeys(refs))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(
-                f"SELECT ref, outcome FROM sent WHERE outcome IS NOT NULL AND ref IN ({marks})",
-                chunk).fetchall())
-        return found
+        return self._by_ref("outcome", "outcome IS NOT NULL AND", refs)
 
     def delivered_versions(self, refs: Iterable[str]) -> dict[str, int]:
         """The version each of these references was last delivered in (unknown ones left out)."""
-        found: dict[str, int] = {}
+        return self._by_ref("version", "", refs)
+
+    def _by_ref(self, column: str, condition: str, refs: Iterable[str]) -> dict[str, Any]:
+        """``ref -> column`` of the ``sent`` rows of ``refs``, 500 references a query."""
+        found: dict[str, Any] = {}
         wanted = list(dict.fromkeys(refs))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
             found.update(self.db.execute(
-                f"SELECT ref, version FROM sent WHERE ref IN ({marks})", chunk).fetchall())
+                f"SELECT ref, {column} FROM sent WHERE {condition} ref IN ({marks})",
+                chunk).fetchall())
         return found
 
     def open_transactions(self) -> dict[str, int]:
