@@ -10,6 +10,8 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -263,3 +265,95 @@ def test_an_older_version_pushed_later_does_not_replace_a_newer_instruction(
     assert code == 0
     assert (f"  not sent: {second['sent']} already sent with a newer version (the payer keeps "
             "the last instruction it got)") in out.splitlines()
+
+
+def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
+        world: World, tmp_path: Path) -> None:
+    """A supervisor may stop the receiver the moment it prints its ready line. Before, the line
+    came before the SIGINT/SIGTERM handlers were installed: a signal sent right then killed
+    the process (-15, nothing flushed, no "Stopped:" line) or ended it as "cancelled" (130).
+    Now the line comes only once the socket accepts and the handlers are in place. The race
+    is run several times, with SIGTERM and SIGINT; in one round a callback acknowledged just
+    before the signal must be in the ledger and in the totals."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, err = world.push(*FAST, "--callback-url", f"http://127.0.0.1:{port}/on-disburse")
+    assert code == 0, err
+    transaction = sorted(world.payer.instructions)[0]
+    paid = {item.nik for item in world.payer.instructions[transaction].values()}
+    assert paid
+    env = dict(os.environ, BLT_LANG="en")
+    for round_, signum in enumerate([signal.SIGTERM, signal.SIGINT] * 3):
+        listener = subprocess.Popen(
+            [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen",
+             str(world.dir), "--port", str(port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert listener.stdout is not None
+            line = listener.stdout.readline()  # unbuffered: the signal follows at once
+            if round_ == 1:
+                answers = world.payer.send_callbacks(transaction)
+                assert [answer.status_code for answer in answers] == [200]
+            listener.send_signal(signum)
+            out_bytes, err_bytes = listener.communicate(timeout=30)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+        out, err = out_bytes.decode(), err_bytes.decode()
+        assert line.decode().startswith(f"Listening on http://127.0.0.1:{port}"), (line, err)
+        assert listener.returncode == 0, (round_, signum, listener.returncode, err)
+        recorded = len(paid) if round_ == 1 else 0
+        assert f"Stopped: {recorded} payout facts recorded" in out, (round_, out, err)
+        assert "Traceback" not in err and "cancelled" not in err, err
+    state = world.state()
+    assert {nik for nik, (status, _, _) in state.items() if status == "collected"} == paid
+
+
+def test_listen_answers_a_callback_in_flight_before_it_stops(world: World, tmp_path: Path
+                                                              ) -> None:
+    """SIGTERM while a callback waits for the ingest lock (another process's ingest): the
+    receiver stops accepting, lets that callback finish -- recorded, acknowledged, counted,
+    published -- and only then exits. Before, its connection was closed under it: the payer
+    got no ACK, and the fact was missing from the totals and the final publish."""
+    from blt_status._fs import try_lock
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, err = world.push(*FAST, "--callback-url", f"http://127.0.0.1:{port}/on-disburse")
+    assert code == 0, err
+    transaction = sorted(world.payer.instructions)[0]
+    paid = {item.nik for item in world.payer.instructions[transaction].values()}
+    version = world.version()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
+         "--port", str(port), "--publish-every", "3600"],
+        env=dict(os.environ, BLT_LANG="en"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    answers: list[httpx.Response] = []
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith("Listening on")
+        with try_lock(world.dir / "private" / "pos" / "ingest.lock") as held:
+            assert held
+            sender = threading.Thread(
+                target=lambda: answers.extend(world.payer.send_callbacks(transaction)))
+            sender.start()
+            time.sleep(1.0)  # the callback is checked and waits for the lock
+            listener.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the receiver has begun to stop
+            assert listener.poll() is None
+        sender.join(timeout=30)
+        out, err = listener.communicate(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    assert [answer.status_code for answer in answers] == [200], err
+    assert listener.returncode == 0, err
+    assert f"Stopped: {len(paid)} payout facts recorded" in out, (out, err)
+    state = world.state()
+    assert {nik for nik, (status, _, _) in state.items() if status == "collected"} == paid
+    assert world.version() == version + 1  # the final publish took the fact along

@@ -32,7 +32,7 @@ import tornado.web
 from aiolimiter import AsyncLimiter
 
 from blt_status.central.pos.config import PosConfig, read_token
-from blt_status.central.pos.feedback import FeedbackProcessor, FeedbackResult
+from blt_status.central.pos.feedback import INGEST_WAIT, FeedbackProcessor, FeedbackResult
 from blt_status.central.pos.models import (
     CALLBACK_ACTIONS,
     SpecError,
@@ -47,6 +47,11 @@ from blt_status.errors import BltError, CentralError
 __all__ = ["ListenSettings", "Receiver", "make_app", "serve"]
 
 log = logging.getLogger("blt_status.pos")
+
+# How long a stopping receiver lets the callbacks it has begun finish (one may wait up to
+# INGEST_WAIT for another process's ingest, then be ingested) before it closes their
+# connections anyway (the payer then sends them again).
+DRAIN_WAIT = 2 * INGEST_WAIT
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,30 @@ class Receiver:
         self.unpublished = 0
         self.publish_now = publish_now
         self.totals = FeedbackResult()
+        self.stopping = False  # SIGINT/SIGTERM came: new callbacks get 503, begun ones finish
+        self.in_flight = 0
+        self._idle: asyncio.Event | None = None
+
+    def begin(self) -> None:
+        self.in_flight += 1
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until no callback is being handled."""
+        if not self.in_flight:
+            return
+        log.info("stopping: %d callback(s) in progress", self.in_flight)
+        self._idle = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("stopping: %d callback(s) still in progress after %.0f s; their "
+                        "connections are closed (the payer sends them again)",
+                        self.in_flight, timeout)
 
     def limiter(self, client: str) -> AsyncLimiter:
         limiter = self.limiters.get(client)
@@ -118,6 +147,19 @@ class CallbackHandler(tornado.web.RequestHandler):
         self.chunks: list[bytes] = []
         self.size = 0
         self.refused: _Refused | None = None
+        self.counted = False  # in the receiver's in-flight count
+
+    def on_finish(self) -> None:
+        self._uncount()
+
+    def on_connection_close(self) -> None:
+        self._uncount()
+        super().on_connection_close()
+
+    def _uncount(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.receiver.end()
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -135,6 +177,11 @@ class CallbackHandler(tornado.web.RequestHandler):
         try:
             if self.request.method != "POST":
                 return
+            if receiver.stopping:
+                raise _Refused(503, "ERR_SERVICE_UNAVAILABLE",
+                               "the receiver is stopping; retry later", {"Retry-After": "5"})
+            receiver.begin()  # a stop lets this callback finish before closing connections
+            self.counted = True
             limiter = receiver.limiter(self.request.remote_ip or "?")
             if not limiter.has_capacity():
                 raise _Refused(429, "ERR_SERVICE_UNAVAILABLE", "too many requests",
@@ -292,6 +339,13 @@ def serve(store: CentralStore, config: PosConfig, settings: ListenSettings, *,
     receiver.processor.warm()  # the reference index, before the first callback can arrive
 
     async def main() -> None:
+        # The stop handlers first: from the ready line on, a supervisor may send SIGTERM at
+        # once, and it must find them (before, the line came first and such a signal killed
+        # the process without its shutdown and final lines).
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         server = tornado.httpserver.HTTPServer(make_app(receiver), ssl_options=tls,
                                                max_body_size=settings.max_body + 1,
                                                xheaders=False)
@@ -299,12 +353,6 @@ def serve(store: CentralStore, config: PosConfig, settings: ListenSettings, *,
         server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
         scheme = "https" if tls else "http"
-        if ready is not None:
-            ready(f"{scheme}://{settings.host}:{port}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         periodic = None
         if settings.publish_every and publish is not None:
             async def maybe_publish() -> None:
@@ -315,10 +363,16 @@ def serve(store: CentralStore, config: PosConfig, settings: ListenSettings, *,
             periodic = tornado.ioloop.PeriodicCallback(maybe_publish,
                                                        settings.publish_every * 1000)
             periodic.start()
+        # Only now, with the socket listening (connections queue until the loop accepts
+        # them) and the stop handlers in place, is the receiver ready.
+        if ready is not None:
+            ready(f"{scheme}://{settings.host}:{port}")
         await stop.wait()
+        receiver.stopping = True
         if periodic is not None:
             periodic.stop()
-        server.stop()
+        server.stop()  # no new connections
+        await receiver.drain(DRAIN_WAIT)  # the callbacks begun are answered (and counted)
         await server.close_all_connections()
         if publish is not None and receiver.unpublished and settings.publish_every:
             await loop.run_in_executor(receiver.executor, publish)
