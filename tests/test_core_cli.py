@@ -122,19 +122,43 @@ def test_every_command_has_help() -> None:
 
 def test_status_says_what_is_wrong_with_the_index_in_the_readers_language(make_device) -> None:
     """`status` of a device whose index is gone or damaged: the reason in Indonesian by default
-    (it printed the English sentence whatever the language), in English with --lang en."""
+    (it printed the English sentence whatever the language), in English with --lang en; one
+    coded line on stderr and exit 1 (it exited 0, so a script saw a healthy device)."""
     device = make_device()
     data_dir = str(device.data_dir)
+    healthy = run("status", "--data-dir", data_dir)
+    assert healthy.returncode == 0 and healthy.stderr == "", healthy.stderr
     device.current_index_path().write_bytes(b"\x00garbage")
     damaged = run("status", "--data-dir", data_dir)
-    assert "error [index_corrupt]: Berkas data " in damaged.stdout, damaged.stdout
+    assert_one_line_error(damaged, "index_corrupt")
+    assert damaged.returncode == 1 and "error [index_corrupt]: Berkas data " in damaged.stderr
+    assert "Perangkat:" in damaged.stdout and "error" not in damaged.stdout, damaged.stdout
+    damaged_json = run("status", "--data-dir", data_dir, "--json")
+    assert_one_line_error(damaged_json, "index_corrupt")
+    assert json.loads(damaged_json.stdout)["index_error"]["code"] == "index_corrupt"
     device.current_index_path().unlink()
     missing = run("status", "--data-dir", data_dir)
-    assert "error [index_missing]: Belum ada data" in missing.stdout, missing.stdout
+    assert_one_line_error(missing, "index_missing")
+    assert "error [index_missing]: Belum ada data" in missing.stderr, missing.stderr
     english = run("--lang", "en", "status", "--data-dir", data_dir)
-    assert "error [index_missing]: No index in" in english.stdout, english.stdout
-    as_json = json.loads(run("status", "--data-dir", data_dir, "--json").stdout)
-    assert as_json["index_error"]["code"] == "index_missing"
+    assert "error [index_missing]: No index in" in english.stderr, english.stderr
+    as_json = run("status", "--data-dir", data_dir, "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["index_error"]["code"] == "index_missing"
+
+
+def test_status_of_a_flipped_byte_in_the_index_exits_1(make_device) -> None:
+    """One byte changed inside a record (found by the build-time checksum on open): `status`
+    exited 0 with the error buried in its report."""
+    device = make_device()
+    path = device.current_index_path()
+    raw = bytearray(path.read_bytes())
+    middle = raw.index(b'"b": "') + 10 if b'"b": "' in raw else raw.index(b'"b":"') + 10
+    raw[middle] = ord("A") if raw[middle] != ord("A") else ord("B")
+    path.write_bytes(bytes(raw))
+    result = run("status", "--data-dir", str(device.data_dir))
+    assert_one_line_error(result, "index_corrupt")
+    assert result.returncode == 1
 
 
 def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> None:
