@@ -290,6 +290,20 @@ MESSAGES: dict[str, str] = {
         "use."),
     "sync_source": N_(
         "The sync source is not usable{detail}. The previous data is still in use."),
+    "sync_source:none": N_(
+        "There is no sync source: this device's bundle named no central URL. Give the address "
+        "of DIR/public (or a folder holding it) with {option}. The previous data is still in "
+        "use."),
+    "sync_source:url": N_(
+        "{source} is not a usable sync address: it needs http:// or https://, a host and at "
+        "most a port from 1 to 65535 (e.g. http://192.168.1.10:8000/). The previous data is "
+        "still in use."),
+    "sync_source:scheme": N_(
+        "{source} cannot be synced from: only http://, https:// and file:// addresses or a "
+        "folder holding public/metadata can. The previous data is still in use."),
+    "sync_source:folder": N_(
+        "{source} is neither an http:// or https:// address nor a folder holding "
+        "public/metadata. The previous data is still in use."),
     "sync_not_enrolled": N_(
         "This device has no trusted root: install it again with `blt-status init`."),
     # -- inputs ---------------------------------------------------------------------------------

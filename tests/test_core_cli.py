@@ -183,3 +183,28 @@ def test_a_sync_timeout_that_is_no_positive_number_is_a_usage_error(make_device,
     assert result.returncode == 2, result.stderr
     assert_one_line_error(result, "usage")
     assert "--timeout" in result.stderr and "bukan jumlah detik yang positif" in result.stderr
+
+
+@pytest.mark.parametrize("source", ["notaurl", "ftp://x", "http://", "https://", "http://[::1",
+                                    "http://a b/", "http://127.0.0.1:99999/", "http://:80/",
+                                    "http://x\n/"])
+def test_a_malformed_sync_source_is_one_translated_sync_source_line(make_device,
+                                                                    source: str) -> None:
+    """`sync --from` with no usable address: `http://`, a bad port or bracket reached httpx and
+    came back as sync_network with an English exception name; `notaurl` said "is not a URL"
+    in English inside the Indonesian sentence."""
+    device = make_device()
+    result = run("sync", "--from", source, "--data-dir", str(device.data_dir), "--timeout", "5")
+    assert_one_line_error(result, "sync_source")
+    assert result.returncode == 1 and "Data lama tetap dipakai." in result.stderr
+    assert "is not a URL" not in result.stderr and "Error" not in result.stderr, result.stderr
+    english = run("--lang", "en", "sync", "--from", source, "--data-dir", str(device.data_dir))
+    assert_one_line_error(english, "sync_source")
+    assert "The previous data is still in use." in english.stderr
+
+
+def test_sync_without_any_source_names_the_option(make_device) -> None:
+    device = make_device()
+    result = run("sync", "--data-dir", str(device.data_dir))
+    assert_one_line_error(result, "sync_source")
+    assert "Tidak ada sumber sinkronisasi" in result.stderr and "--from" in result.stderr

@@ -397,16 +397,22 @@ async def test_sync_without_source_says_so_and_app_stays_usable(device):
         await unlock(app, pilot)
         await pilot.press("f4")
         await pilot.pause()
-        assert "Belum ada alamat pusat" in screen_text(app)
+        hint = " ".join(line.strip() for line in screen_text(app).splitlines())
+        assert "Belum ada alamat pusat" in hint and "--sync-from" in hint, hint
         await pilot.press("s")
         await settle(app, pilot)
         shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert "Sinkronisasi gagal:" in shown and "Data lama tetap dipakai." in shown
         assert shown.count("Data lama tetap dipakai.") == 1, shown  # said once, not twice
+        # the app's own option, in the reader's language (it said "no --from given ...",
+        # the command line's option, in English)
+        assert "--sync-from" in shown and "--from " not in shown, shown
+        assert "Tidak ada sumber sinkronisasi" in shown, shown
         await pilot.press("f6")
         await pilot.pause()
         shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert shown.count("The previous data is still in use.") == 1, shown
+        assert "There is no sync source" in shown and "--sync-from" in shown, shown
         await pilot.press("f2")
         shown = await look_up(app, pilot, PEOPLE[0].nik)
         assert "Siti Aminah" in shown
