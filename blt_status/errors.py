@@ -256,6 +256,29 @@ MESSAGES: dict[str, str] = {
     "sync_network": N_(
         "The central server could not be reached or the download broke off{detail}. The previous "
         "data is still in use."),
+    "sync_network:refused": N_(
+        "The central server {host} refused the connection: nothing answers at that address "
+        "and port (is the server running, is the address right?). The previous data is still "
+        "in use."),
+    "sync_network:dns": N_(
+        "The server name {host} cannot be found (no internet connection, or a wrong address). "
+        "The previous data is still in use."),
+    "sync_network:tls": N_(
+        "The secure (HTTPS/TLS) connection to {host} failed: its certificate is not trusted "
+        "or not valid, the device's clock is wrong, or the address should start with http://. "
+        "The previous data is still in use."),
+    "sync_network:timeout": N_(
+        "The central server {host} did not answer in time (a slow or broken connection). The "
+        "previous data is still in use."),
+    "sync_network:lost": N_(
+        "The connection to {host} broke off during the download. The previous data is still "
+        "in use."),
+    "sync_network:unreachable": N_(
+        "The central server {host} cannot be reached (no network, or a wrong address). The "
+        "previous data is still in use."),
+    "sync_network:http": N_(
+        "The central server answered with an error (HTTP {status}). The previous data is still "
+        "in use."),
     "sync_not_found": N_(
         "There is no data repository at that address{detail}. The previous data is still in use."),
     "sync_too_large": N_(
