@@ -208,3 +208,18 @@ def test_sync_without_any_source_names_the_option(make_device) -> None:
     result = run("sync", "--data-dir", str(device.data_dir))
     assert_one_line_error(result, "sync_source")
     assert "Tidak ada sumber sinkronisasi" in result.stderr and "--from" in result.stderr
+
+
+@pytest.mark.parametrize("damage", [b"", b"xx{", b"\x00\xff\xfe", b'{"format": "blt-wr'])
+def test_a_damaged_keyring_file_is_keyring_corrupt(make_device, damage: bytes) -> None:
+    """keyring.json that is no JSON at all said device_config ("the device file keyring.json
+    is corrupt"), the code for device.json; only a well-formed but wrong one said
+    keyring_corrupt."""
+    device = make_device()
+    (device.data_dir / "keyring.json").write_bytes(damage)
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    for argv in (["lookup", PEOPLE[0].nik], ["audit", "verify"]):
+        result = run(*argv, "--data-dir", str(device.data_dir), env=env)
+        assert_one_line_error(result, "keyring_corrupt")
+        assert result.returncode == 1
+

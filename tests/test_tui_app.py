@@ -112,6 +112,18 @@ async def test_unlock_shows_nothing_before_and_rejects_wrong_passphrase(device):
         assert app.unlock_failures == 0
 
 
+async def test_a_damaged_keyring_file_is_named_on_the_unlock_screen(device):
+    """A keyring.json that is no JSON: one coded line (it said device_config), the box stays
+    usable, and nothing else opens."""
+    (device.data_dir / "keyring.json").write_bytes(b"\x00 not json")
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        shown = screen_text(app)
+        assert "error [keyring_corrupt]: Berkas kunci perangkat rusak." in shown, shown
+        assert isinstance(app.screen, UnlockScreen) and app.session is None
+
+
 async def test_lock_key_hides_everything_and_idle_lock(device):
     app = make_app(device, config=TuiConfig(idle_lock_seconds=5))
     async with app.run_test(size=(80, 24)) as pilot:
