@@ -223,3 +223,55 @@ def test_a_damaged_keyring_file_is_keyring_corrupt(make_device, damage: bytes) -
         assert_one_line_error(result, "keyring_corrupt")
         assert result.returncode == 1
 
+
+def test_a_lookup_the_audit_log_cannot_take_is_refused(make_device) -> None:
+    """Every lookup on an officer device is audited: when the log cannot be written the
+    result is not shown, in one coded line with the reason in the reader's language."""
+    device = make_device()
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    assert run("lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir), env=env) \
+        .returncode == 0  # the log exists now
+    log = device.data_dir / "audit" / "log.jsonl"
+    log.unlink()
+    log.mkdir()  # what a broken disk or a stray copy can leave
+    result = run("lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir), env=env)
+    assert_one_line_error(result, "audit_write")
+    assert result.stdout == "" and "Siti" not in result.stderr
+    assert "itu folder, bukan berkas" in result.stderr, result.stderr  # not "Is a directory"
+
+
+def test_a_lookup_is_refused_before_it_runs_when_the_audit_disk_is_full(
+        make_device, monkeypatch, capsys) -> None:
+    """A full disk: the lookup was made and only its audit entry failed afterwards; now
+    `check_loggable` refuses it first (the real command; only the free-space figure of the
+    file system is faked)."""
+    import os as os_module
+
+    from blt_status.cli import main
+
+    device = make_device()
+    monkeypatch.setenv("BLT_PASSPHRASE", PASSPHRASE)
+    assert main(["lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir)]) == 0
+    log = device.data_dir / "audit" / "log.jsonl"
+
+    def lookups() -> int:
+        return sum(b'"action":"lookup"' in line for line in log.read_bytes().splitlines())
+
+    before = lookups()
+    capsys.readouterr()
+    real = os_module.statvfs
+
+    class Full:
+        def __init__(self, path: object) -> None:
+            self._real = real(path)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return 0 if name == "f_bavail" else getattr(self._real, name)
+
+    monkeypatch.setattr(os_module, "statvfs", Full)
+    code = main(["--lang", "en", "lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == "", captured.out
+    assert captured.err == "error [audit_write]: The audit log cannot be written (no space " \
+        "left on the disk).\n", captured.err
+    assert lookups() == before  # refused, so nothing was looked up

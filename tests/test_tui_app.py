@@ -124,6 +124,25 @@ async def test_a_damaged_keyring_file_is_named_on_the_unlock_screen(device):
         assert isinstance(app.screen, UnlockScreen) and app.session is None
 
 
+async def test_no_card_when_the_audit_log_cannot_be_written(device):
+    """The card was shown and only then a notice said the log could not be written: a lookup
+    nobody can audit. Now it is refused before the lookup, on the card, in words."""
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        log = device.data_dir / "audit" / "log.jsonl"
+        log.unlink()
+        log.mkdir()
+        shown = await look_up(app, pilot, PEOPLE[0].nik)
+        assert "Log audit tidak dapat ditulis" in shown, shown
+        assert "Siti Aminah" not in shown and app.last_outcome is None
+        log.rmdir()
+        log.touch()
+        await pilot.press("escape")  # the refused NIK is still in the box
+        shown = await look_up(app, pilot, PEOPLE[0].nik)
+        assert "Siti Aminah" in shown
+
+
 async def test_lock_key_hides_everything_and_idle_lock(device):
     app = make_app(device, config=TuiConfig(idle_lock_seconds=5))
     async with app.run_test(size=(80, 24)) as pilot:
