@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import hmac
 import json
@@ -60,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 from blt_status._fs import atomic_write_bytes, locked
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
-from blt_status.errors import AuditError, BltError, WrongPassphrase
+from blt_status.errors import AuditError, BltError, WrongPassphrase, os_reason
 from blt_status.i18n import N_, translate
 from blt_status.store import utcnow
 
@@ -96,6 +97,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "sync": ("ok", "unchanged", "failed"),
 }
 RESULTS = ACTIONS["lookup"]
+MIN_FREE_BYTES = 64 * 1024
+"""Free space the audit log's disk must have for a lookup (an entry, its state and the mark
+are a few KiB; less than this and the next fsynced write is likely to fail)."""
 _GENESIS = "0" * 64
 
 
@@ -594,6 +598,31 @@ class AuditTrail:
             return _write_error(error)
         return None
 
+    def check_loggable(self) -> BltError | None:
+        """Why the next entry could not be written, or None (also when this device keeps no
+        log). Every lookup on an officer device must be audited, so a frontend asks this
+        *before* it looks anything up or shows a result, and refuses the lookup on an error:
+        the log could not be opened, its files are unreadable or not writable, or the disk
+        holding it is (nearly) full."""
+        if self.log is None:
+            return self.error
+        log = self.log
+        try:
+            log._read_state()
+            log._log_id()
+            if not os.access(log.directory, os.W_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
+            with open(log.log_path, "ab"):  # opens for appending; writes nothing
+                pass
+            space = os.statvfs(log.directory)
+            if space.f_bavail * space.f_frsize < MIN_FREE_BYTES:
+                raise OSError(errno.ENOSPC, "no space left on device")
+        except BltError as error:
+            return error
+        except OSError as error:
+            return _write_error(error)
+        return None
+
     def lookup(self, result: LookupResult | None, *, data_version: int,
                now: dt.datetime | None = None) -> BltError | None:
         """One lookup: ``result`` None for input that is not a NIK (nothing about it is
@@ -611,7 +640,7 @@ class AuditTrail:
 
 
 def _write_error(error: OSError) -> AuditError:
-    return AuditError("audit_write", reason=error.strerror or type(error).__name__)
+    return AuditError("audit_write", reason=os_reason(error))  # in the reader's language
 
 
 # -- the one passphrase rule -------------------------------------------------------------------

@@ -179,9 +179,12 @@ class Device:
             except (OSError, ValueError):
                 raise DeviceError("pepper_file", path=str(pepper_file)) from None
         try:
-            wrapped = _read_json(self.data_dir / "keyring.json")
+            wrapped = json.loads((self.data_dir / "keyring.json").read_bytes())
         except FileNotFoundError:
             raise NotInstalled(str(self.data_dir)) from None
+        except (ValueError, OSError):
+            # the key file itself (it said device_config, the code for device.json)
+            raise FileFormatError("keyring_corrupt") from None
         if passphrase is None:
             raise PassphraseRequired()
         return Keyring.from_bytes(unwrap_secret(wrapped, passphrase))

@@ -256,6 +256,29 @@ MESSAGES: dict[str, str] = {
     "sync_network": N_(
         "The central server could not be reached or the download broke off{detail}. The previous "
         "data is still in use."),
+    "sync_network:refused": N_(
+        "The central server {host} refused the connection: nothing answers at that address "
+        "and port (is the server running, is the address right?). The previous data is still "
+        "in use."),
+    "sync_network:dns": N_(
+        "The server name {host} cannot be found (no internet connection, or a wrong address). "
+        "The previous data is still in use."),
+    "sync_network:tls": N_(
+        "The secure (HTTPS/TLS) connection to {host} failed: its certificate is not trusted "
+        "or not valid, the device's clock is wrong, or the address should start with http://. "
+        "The previous data is still in use."),
+    "sync_network:timeout": N_(
+        "The central server {host} did not answer in time (a slow or broken connection). The "
+        "previous data is still in use."),
+    "sync_network:lost": N_(
+        "The connection to {host} broke off during the download. The previous data is still "
+        "in use."),
+    "sync_network:unreachable": N_(
+        "The central server {host} cannot be reached (no network, or a wrong address). The "
+        "previous data is still in use."),
+    "sync_network:http": N_(
+        "The central server answered with an error (HTTP {status}). The previous data is still "
+        "in use."),
     "sync_not_found": N_(
         "There is no data repository at that address{detail}. The previous data is still in use."),
     "sync_too_large": N_(
@@ -290,6 +313,20 @@ MESSAGES: dict[str, str] = {
         "use."),
     "sync_source": N_(
         "The sync source is not usable{detail}. The previous data is still in use."),
+    "sync_source:none": N_(
+        "There is no sync source: this device's bundle named no central URL. Give the address "
+        "of DIR/public (or a folder holding it) with {option}. The previous data is still in "
+        "use."),
+    "sync_source:url": N_(
+        "{source} is not a usable sync address: it needs http:// or https://, a host and at "
+        "most a port from 1 to 65535 (e.g. http://192.168.1.10:8000/). The previous data is "
+        "still in use."),
+    "sync_source:scheme": N_(
+        "{source} cannot be synced from: only http://, https:// and file:// addresses or a "
+        "folder holding public/metadata can. The previous data is still in use."),
+    "sync_source:folder": N_(
+        "{source} is neither an http:// or https:// address nor a folder holding "
+        "public/metadata. The previous data is still in use."),
     "sync_not_enrolled": N_(
         "This device has no trusted root: install it again with `blt-status init`."),
     # -- inputs ---------------------------------------------------------------------------------

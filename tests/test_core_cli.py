@@ -122,19 +122,43 @@ def test_every_command_has_help() -> None:
 
 def test_status_says_what_is_wrong_with_the_index_in_the_readers_language(make_device) -> None:
     """`status` of a device whose index is gone or damaged: the reason in Indonesian by default
-    (it printed the English sentence whatever the language), in English with --lang en."""
+    (it printed the English sentence whatever the language), in English with --lang en; one
+    coded line on stderr and exit 1 (it exited 0, so a script saw a healthy device)."""
     device = make_device()
     data_dir = str(device.data_dir)
+    healthy = run("status", "--data-dir", data_dir)
+    assert healthy.returncode == 0 and healthy.stderr == "", healthy.stderr
     device.current_index_path().write_bytes(b"\x00garbage")
     damaged = run("status", "--data-dir", data_dir)
-    assert "error [index_corrupt]: Berkas data " in damaged.stdout, damaged.stdout
+    assert_one_line_error(damaged, "index_corrupt")
+    assert damaged.returncode == 1 and "error [index_corrupt]: Berkas data " in damaged.stderr
+    assert "Perangkat:" in damaged.stdout and "error" not in damaged.stdout, damaged.stdout
+    damaged_json = run("status", "--data-dir", data_dir, "--json")
+    assert_one_line_error(damaged_json, "index_corrupt")
+    assert json.loads(damaged_json.stdout)["index_error"]["code"] == "index_corrupt"
     device.current_index_path().unlink()
     missing = run("status", "--data-dir", data_dir)
-    assert "error [index_missing]: Belum ada data" in missing.stdout, missing.stdout
+    assert_one_line_error(missing, "index_missing")
+    assert "error [index_missing]: Belum ada data" in missing.stderr, missing.stderr
     english = run("--lang", "en", "status", "--data-dir", data_dir)
-    assert "error [index_missing]: No index in" in english.stdout, english.stdout
-    as_json = json.loads(run("status", "--data-dir", data_dir, "--json").stdout)
-    assert as_json["index_error"]["code"] == "index_missing"
+    assert "error [index_missing]: No index in" in english.stderr, english.stderr
+    as_json = run("status", "--data-dir", data_dir, "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["index_error"]["code"] == "index_missing"
+
+
+def test_status_of_a_flipped_byte_in_the_index_exits_1(make_device) -> None:
+    """One byte changed inside a record (found by the build-time checksum on open): `status`
+    exited 0 with the error buried in its report."""
+    device = make_device()
+    path = device.current_index_path()
+    raw = bytearray(path.read_bytes())
+    middle = raw.index(b'"b": "') + 10 if b'"b": "' in raw else raw.index(b'"b":"') + 10
+    raw[middle] = ord("A") if raw[middle] != ord("A") else ord("B")
+    path.write_bytes(bytes(raw))
+    result = run("status", "--data-dir", str(device.data_dir))
+    assert_one_line_error(result, "index_corrupt")
+    assert result.returncode == 1
 
 
 def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> None:
@@ -159,3 +183,95 @@ def test_a_sync_timeout_that_is_no_positive_number_is_a_usage_error(make_device,
     assert result.returncode == 2, result.stderr
     assert_one_line_error(result, "usage")
     assert "--timeout" in result.stderr and "bukan jumlah detik yang positif" in result.stderr
+
+
+@pytest.mark.parametrize("source", ["notaurl", "ftp://x", "http://", "https://", "http://[::1",
+                                    "http://a b/", "http://127.0.0.1:99999/", "http://:80/",
+                                    "http://x\n/"])
+def test_a_malformed_sync_source_is_one_translated_sync_source_line(make_device,
+                                                                    source: str) -> None:
+    """`sync --from` with no usable address: `http://`, a bad port or bracket reached httpx and
+    came back as sync_network with an English exception name; `notaurl` said "is not a URL"
+    in English inside the Indonesian sentence."""
+    device = make_device()
+    result = run("sync", "--from", source, "--data-dir", str(device.data_dir), "--timeout", "5")
+    assert_one_line_error(result, "sync_source")
+    assert result.returncode == 1 and "Data lama tetap dipakai." in result.stderr
+    assert "is not a URL" not in result.stderr and "Error" not in result.stderr, result.stderr
+    english = run("--lang", "en", "sync", "--from", source, "--data-dir", str(device.data_dir))
+    assert_one_line_error(english, "sync_source")
+    assert "The previous data is still in use." in english.stderr
+
+
+def test_sync_without_any_source_names_the_option(make_device) -> None:
+    device = make_device()
+    result = run("sync", "--data-dir", str(device.data_dir))
+    assert_one_line_error(result, "sync_source")
+    assert "Tidak ada sumber sinkronisasi" in result.stderr and "--from" in result.stderr
+
+
+@pytest.mark.parametrize("damage", [b"", b"xx{", b"\x00\xff\xfe", b'{"format": "blt-wr'])
+def test_a_damaged_keyring_file_is_keyring_corrupt(make_device, damage: bytes) -> None:
+    """keyring.json that is no JSON at all said device_config ("the device file keyring.json
+    is corrupt"), the code for device.json; only a well-formed but wrong one said
+    keyring_corrupt."""
+    device = make_device()
+    (device.data_dir / "keyring.json").write_bytes(damage)
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    for argv in (["lookup", PEOPLE[0].nik], ["audit", "verify"]):
+        result = run(*argv, "--data-dir", str(device.data_dir), env=env)
+        assert_one_line_error(result, "keyring_corrupt")
+        assert result.returncode == 1
+
+
+def test_a_lookup_the_audit_log_cannot_take_is_refused(make_device) -> None:
+    """Every lookup on an officer device is audited: when the log cannot be written the
+    result is not shown, in one coded line with the reason in the reader's language."""
+    device = make_device()
+    env = {"BLT_PASSPHRASE": PASSPHRASE}
+    assert run("lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir), env=env) \
+        .returncode == 0  # the log exists now
+    log = device.data_dir / "audit" / "log.jsonl"
+    log.unlink()
+    log.mkdir()  # what a broken disk or a stray copy can leave
+    result = run("lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir), env=env)
+    assert_one_line_error(result, "audit_write")
+    assert result.stdout == "" and "Siti" not in result.stderr
+    assert "itu folder, bukan berkas" in result.stderr, result.stderr  # not "Is a directory"
+
+
+def test_a_lookup_is_refused_before_it_runs_when_the_audit_disk_is_full(
+        make_device, monkeypatch, capsys) -> None:
+    """A full disk: the lookup was made and only its audit entry failed afterwards; now
+    `check_loggable` refuses it first (the real command; only the free-space figure of the
+    file system is faked)."""
+    import os as os_module
+
+    from blt_status.cli import main
+
+    device = make_device()
+    monkeypatch.setenv("BLT_PASSPHRASE", PASSPHRASE)
+    assert main(["lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir)]) == 0
+    log = device.data_dir / "audit" / "log.jsonl"
+
+    def lookups() -> int:
+        return sum(b'"action":"lookup"' in line for line in log.read_bytes().splitlines())
+
+    before = lookups()
+    capsys.readouterr()
+    real = os_module.statvfs
+
+    class Full:
+        def __init__(self, path: object) -> None:
+            self._real = real(path)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return 0 if name == "f_bavail" else getattr(self._real, name)
+
+    monkeypatch.setattr(os_module, "statvfs", Full)
+    code = main(["--lang", "en", "lookup", PEOPLE[0].nik, "--data-dir", str(device.data_dir)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == "", captured.out
+    assert captured.err == "error [audit_write]: The audit log cannot be written (no space " \
+        "left on the disk).\n", captured.err
+    assert lookups() == before  # refused, so nothing was looked up

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -218,3 +221,83 @@ def test_terminal_progress_rewrites_one_line(capsys):
     err = capsys.readouterr().err
     assert "\n" not in err and "sync: download shards 3/7" in err
     assert err.endswith("\r")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BLT_")}
+    return subprocess.run([sys.executable, "-m", "blt_status.cli", *args], capture_output=True,
+                          text=True, env=environment, timeout=60)
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: str) -> None:
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error [{code}]: "), result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_connection_is_said_in_the_readers_language(world) -> None:
+    """Nothing listening: it said "(cannot reach http://…: ConnectError)" in English inside the
+    Indonesian sentence."""
+    device = world.install("officer", ("32.01.01",))
+    url = f"http://127.0.0.1:{_free_port()}/"
+    result = _cli("sync", "--from", url, "--data-dir", str(device.data_dir), "--timeout", "20")
+    _one_line(result, "sync_network")
+    assert "menolak sambungan" in result.stderr and "ConnectError" not in result.stderr
+    english = _cli("--lang", "en", "sync", "--from", url, "--data-dir", str(device.data_dir))
+    _one_line(english, "sync_network")
+    assert "refused the connection" in english.stderr, english.stderr
+
+
+def test_https_to_a_plain_http_server_is_a_tls_failure_in_words(world) -> None:
+    import http.server
+    import threading
+
+    device = world.install("officer", ("32.01.01",))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/"
+        result = _cli("sync", "--from", url, "--data-dir", str(device.data_dir), "--timeout",
+                      "20")
+    finally:
+        server.shutdown()
+        server.server_close()
+    _one_line(result, "sync_network")
+    assert "Sambungan aman (HTTPS/TLS)" in result.stderr, result.stderr
+    assert "SSL" not in result.stderr and "Error" not in result.stderr
+
+
+@pytest.mark.parametrize(("failure", "words"), [
+    ("dns", "The server name blt-central.example cannot be found"),
+    ("timeout", "did not answer in time"),
+])
+def test_dns_and_connect_timeout_failures_are_said_in_words(world, monkeypatch, capsys,
+                                                            failure: str, words: str) -> None:
+    """The real command and httpx, with the resolver (or the connect) failing the way it does
+    offline; nothing leaves the machine."""
+    import socket
+
+    from blt_status.cli import main
+
+    def fail(*_args: object, **_kwargs: object) -> object:
+        if failure == "dns":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo" if failure == "dns" else "create_connection",
+                        fail)
+    device = world.install("officer", ("32.01.01",))
+    code = main(["--lang", "en", "sync", "--from", "http://blt-central.example:8000/",
+                 "--data-dir", str(device.data_dir), "--timeout", "60"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error [sync_network]: "), err
+    assert words in err and "Error" not in err, err

@@ -112,6 +112,37 @@ async def test_unlock_shows_nothing_before_and_rejects_wrong_passphrase(device):
         assert app.unlock_failures == 0
 
 
+async def test_a_damaged_keyring_file_is_named_on_the_unlock_screen(device):
+    """A keyring.json that is no JSON: one coded line (it said device_config), the box stays
+    usable, and nothing else opens."""
+    (device.data_dir / "keyring.json").write_bytes(b"\x00 not json")
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        shown = screen_text(app)
+        assert "error [keyring_corrupt]: Berkas kunci perangkat rusak." in shown, shown
+        assert isinstance(app.screen, UnlockScreen) and app.session is None
+
+
+async def test_no_card_when_the_audit_log_cannot_be_written(device):
+    """The card was shown and only then a notice said the log could not be written: a lookup
+    nobody can audit. Now it is refused before the lookup, on the card, in words."""
+    app = make_app(device)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(app, pilot)
+        log = device.data_dir / "audit" / "log.jsonl"
+        log.unlink()
+        log.mkdir()
+        shown = await look_up(app, pilot, PEOPLE[0].nik)
+        assert "Log audit tidak dapat ditulis" in shown, shown
+        assert "Siti Aminah" not in shown and app.last_outcome is None
+        log.rmdir()
+        log.touch()
+        await pilot.press("escape")  # the refused NIK is still in the box
+        shown = await look_up(app, pilot, PEOPLE[0].nik)
+        assert "Siti Aminah" in shown
+
+
 async def test_lock_key_hides_everything_and_idle_lock(device):
     app = make_app(device, config=TuiConfig(idle_lock_seconds=5))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -397,16 +428,22 @@ async def test_sync_without_source_says_so_and_app_stays_usable(device):
         await unlock(app, pilot)
         await pilot.press("f4")
         await pilot.pause()
-        assert "Belum ada alamat pusat" in screen_text(app)
+        hint = " ".join(line.strip() for line in screen_text(app).splitlines())
+        assert "Belum ada alamat pusat" in hint and "--sync-from" in hint, hint
         await pilot.press("s")
         await settle(app, pilot)
         shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert "Sinkronisasi gagal:" in shown and "Data lama tetap dipakai." in shown
         assert shown.count("Data lama tetap dipakai.") == 1, shown  # said once, not twice
+        # the app's own option, in the reader's language (it said "no --from given ...",
+        # the command line's option, in English)
+        assert "--sync-from" in shown and "--from " not in shown, shown
+        assert "Tidak ada sumber sinkronisasi" in shown, shown
         await pilot.press("f6")
         await pilot.pause()
         shown = " ".join(line.strip() for line in screen_text(app).splitlines())
         assert shown.count("The previous data is still in use.") == 1, shown
+        assert "There is no sync source" in shown and "--sync-from" in shown, shown
         await pilot.press("f2")
         shown = await look_up(app, pilot, PEOPLE[0].nik)
         assert "Siti Aminah" in shown

@@ -297,7 +297,7 @@ class BltApp(App[None]):
 
         try:
             report = await asyncio.to_thread(sync_device, self.device, self.sync_source,
-                                             progress=progress)
+                                             progress=progress, source_option="--sync-from")
         except BltError as error:
             self.sync_state = SyncState(error=error)
         except Exception as error:  # never a traceback: say what failed, keep the old data

@@ -82,6 +82,9 @@ class Session:
         """Look ``raw`` up (call :meth:`audit_lookup` with the outcome right after)."""
         if self.service is None:
             return LookupOutcome(None, error=self.open_error)
+        unloggable = self.trail.check_loggable()
+        if unloggable is not None:  # every lookup is audited: none that cannot be
+            return LookupOutcome(None, error=unloggable)
         try:
             return LookupOutcome(self.service.lookup(raw, now=now))
         except NikError as error:

@@ -53,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
             raise invalid from None
         raise
     keyring = unlock(device, passphrase)
-    service = LookupService.open(device, keyring)
     trail = AuditTrail.open(device, keyring)
+    unloggable = trail.check_loggable()
+    if unloggable is not None:  # every lookup is audited: none that cannot be
+        raise unloggable
+    service = LookupService.open(device, keyring)
     try:
         try:
             result = service.lookup(args.nik)

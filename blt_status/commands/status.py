@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from typing import Any
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
@@ -35,9 +36,8 @@ def render_text(status: dict[str, Any], lang: str) -> str:
     where = ", ".join(status["regions"]) or _("the whole country")
     lines = [_("Device: {data_dir} — {view} ({where}), {backend}").format(
         data_dir=status["data_dir"], view=status["view"], where=where, backend=status["backend"])]
-    if status["index_error"]:
-        lines.append(f"error [{status['index_error']['code']}]: "
-                     f"{status['index_error']['message']}")
+    if status["index_error"]:  # said in one coded line on stderr by run()
+        ...
     elif status["version"] is None:
         lines.append(_("No index yet: run `blt-status sync`."))
     else:
@@ -67,4 +67,10 @@ def run(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         print(render_text(status, current_lang()))
+    problem = status["index_error"]
+    if problem:
+        # A device whose index cannot answer is a failure like any other: one coded line on
+        # stderr and exit 1, so scripts and monitoring see it (it exited 0).
+        print(f"error [{problem['code']}]: {problem['message']}", file=sys.stderr)
+        return 1
     return 1 if args.check and status["checked"] is not True else 0

@@ -134,22 +134,39 @@ def parse_params(data: bytes, view: str) -> PublishedParams:
         raise sync_error("sync_params", "params.json is not readable") from None
 
 
-def resolve_source(source: str | None, device: Device) -> str:
+def resolve_source(source: str | None, device: Device, *, option: str = "--from") -> str:
     """The repository base URL (ending in ``/``) for ``--from`` or the enrolled central URL.
 
     Accepts an ``http(s)://`` URL of ``DIR/public``, a ``file://`` URL, or a local directory
-    that is ``DIR/public`` itself or holds it (a copy carried on a USB stick).
+    that is ``DIR/public`` itself or holds it (a copy carried on a USB stick). Anything else
+    is ``sync_source`` in one translated sentence, before any network access (``http://``,
+    ``http://[::1`` or a port past 65535 reached httpx and came back as an English
+    ``sync_network`` text). ``option`` names the frontend's option for a source
+    (``blt-tui --sync-from``).
     """
     chosen = source or device.config.central_url
     if not chosen:
-        raise sync_error("sync_source", "no --from given and the bundle named no central URL")
-    if chosen.startswith(("http://", "https://")):
-        return chosen.rstrip("/") + "/"
+        raise SyncError("sync_source:none", option=option)
+    shown = "".join(ch if ch.isprintable() else "?" for ch in chosen)[:200]
+    if "://" in chosen:
+        try:
+            parts = urllib.parse.urlsplit(chosen)
+            port = parts.port  # a ValueError when it is no number from 0 to 65535
+        except ValueError:
+            raise SyncError("sync_source:url", source=shown) from None
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if not parts.hostname or port == 0 or shown != chosen \
+                    or any(ch.isspace() for ch in chosen):
+                raise SyncError("sync_source:url", source=shown)
+            return scheme + chosen[len(parts.scheme):].rstrip("/") + "/"
+        if scheme != "file":
+            raise SyncError("sync_source:scheme", source=shown)
     path = file_url_to_path(chosen) if chosen.startswith("file:") else Path(chosen)
     for candidate in (path / "public", path):
         if (candidate / "metadata").is_dir():
             return candidate.resolve().as_uri() + "/"
-    raise sync_error("sync_source", f"{chosen} is not a URL and holds no public/metadata")
+    raise SyncError("sync_source:folder", source=shown)
 
 
 @dataclass(frozen=True)
@@ -170,17 +187,20 @@ class SyncOptions:
 def sync_device(device: Device, source: str | None = None, *,
                 progress: Callable[[SyncProgress], None] | None = None,
                 timeout: float = DEFAULT_TIMEOUT, repair: bool = False,
-                checkpoint: Callable[[str], None] | None = None) -> SyncReport:
+                checkpoint: Callable[[str], None] | None = None,
+                source_option: str = "--from") -> SyncReport:
     """Bring the device's index up to the central store's current version (see module doc).
 
     Ends with ``sync_timeout`` once ``timeout`` seconds have passed; ``repair`` rebuilds the
     live version from the repository even when it is current (see :class:`SyncOptions`).
+    ``source_option``: how the frontend calls its source option, for the message when there
+    is none (``--from`` on the command line, ``--sync-from`` in ``blt-tui``).
     """
     if not timeout > 0:
         raise sync_error("sync_source", "--timeout must be a positive number of seconds")
     options = SyncOptions(timeout=timeout, repair=repair, checkpoint=checkpoint)
     paths = SyncPaths(device.data_dir)
-    base_url = resolve_source(source, device)
+    base_url = resolve_source(source, device, option=source_option)
     with sync_lock(paths) as locked:
         if not locked:
             raise sync_error("sync_busy")

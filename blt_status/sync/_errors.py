@@ -25,7 +25,7 @@ from __future__ import annotations
 from tuf.api import exceptions as tuf_errors
 
 from blt_status.errors import BltError, FileFormatError, SyncError
-from blt_status.sync._fetcher import CrossHostRedirect, MissingFile, TooSlow
+from blt_status.sync._fetcher import CrossHostRedirect, MissingFile, NetworkFailure, TooSlow
 
 __all__ = ["sync_error", "translate"]
 
@@ -41,6 +41,23 @@ def _first_line(error: BaseException) -> str:
 
 def _name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _network_error(error: NetworkFailure) -> SyncError:
+    """A sentence per kind of network failure, in the reader's language (the exception's own
+    text, e.g. "ConnectError", is English and says little to an officer)."""
+    host = error.host
+    if error.kind == "refused":
+        return SyncError("sync_network:refused", host=host)
+    if error.kind == "dns":
+        return SyncError("sync_network:dns", host=host)
+    if error.kind == "tls":
+        return SyncError("sync_network:tls", host=host)
+    if error.kind == "timeout":
+        return SyncError("sync_network:timeout", host=host)
+    if error.kind == "lost":
+        return SyncError("sync_network:lost", host=host)
+    return SyncError("sync_network:unreachable", host=host)
 
 
 def translate(error: BaseException) -> BltError:
@@ -71,10 +88,12 @@ def translate(error: BaseException) -> BltError:
         if error.url.endswith("/timestamp.json"):
             return sync_error("sync_not_found", detail)
         return SyncError("target_missing", target=_name(error.url))
+    if isinstance(error, NetworkFailure):
+        return _network_error(error)
     if isinstance(error, tuf_errors.DownloadHTTPError):
         if error.status_code == 404:
             return sync_error("sync_not_found", detail)
-        return sync_error("sync_network", detail)
+        return SyncError("sync_network:http", status=error.status_code)
     if isinstance(error, tuf_errors.DownloadError):
         return sync_error("sync_network", detail)
     if isinstance(error, tuf_errors.UnsignedMetadataError):

@@ -23,7 +23,9 @@ way, with the same checks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -37,7 +39,7 @@ from tuf.ngclient.fetcher import FetcherInterface
 from blt_status import __version__
 
 __all__ = ["CHUNK_SIZE", "CrossHostRedirect", "DeadlineExceeded", "HttpxFetcher",
-           "MissingFile", "TooSlow"]
+           "MissingFile", "NetworkFailure", "TooSlow"]
 
 CHUNK_SIZE = 256 * 1024
 MIN_RATE = 2048  # bytes per second every file must keep up, measured over RATE_WINDOW
@@ -72,6 +74,58 @@ class MissingFile(exceptions.DownloadHTTPError):
     def __init__(self, url: str) -> None:
         super().__init__(f"HTTP 404 for {url}", 404)
         self.url = url
+
+
+class NetworkFailure(exceptions.DownloadError):
+    """The server could not be reached or the connection broke, by kind (a translated
+    sentence per kind: ``sync_network:<kind>``; the exception's own text is English).
+
+    Kinds: ``refused`` (nothing listens there), ``dns`` (the host name is unknown), ``tls``
+    (the secure connection failed), ``timeout`` (no answer to the connect), ``lost`` (the
+    connection broke off during a download), ``unreachable`` (anything else).
+    """
+
+    def __init__(self, url: str, kind: str, error: BaseException) -> None:
+        super().__init__(f"cannot reach {url} ({kind}): {type(error).__name__}")
+        self.url = url
+        self.kind = kind
+        # host[:port] only (the name alone when it is the name that is unknown): never a user
+        # name or password written into the URL
+        parts = urllib.parse.urlsplit(url)
+        self.host = (parts.hostname if kind == "dns" else None) \
+            or parts.netloc.rpartition("@")[2] or "?"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def network_kind(error: BaseException) -> str:
+    """Which kind of :class:`NetworkFailure` an httpx error (and what it wraps) is."""
+    for cause in _causes(error):
+        if isinstance(cause, httpx.ConnectTimeout | TimeoutError):
+            return "timeout"
+        if isinstance(cause, ssl.SSLError):
+            return "tls"
+        if isinstance(cause, socket.gaierror):
+            return "dns"
+        if isinstance(cause, ConnectionRefusedError) or (
+                isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED):
+            return "refused"
+    text = str(error).lower()  # httpcore keeps some causes only as text
+    if "ssl" in text or "certificate" in text:
+        return "tls"
+    if "name or service not known" in text or "nodename nor servname" in text \
+            or "name resolution" in text:
+        return "dns"
+    if "connection refused" in text:
+        return "refused"
+    return "unreachable"
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -156,11 +210,15 @@ class HttpxFetcher(FetcherInterface):
             try:
                 request = self._client.build_request("GET", current, timeout=self._timeout())
                 response = self._client.send(request, stream=True)
+            except httpx.ConnectTimeout as error:
+                timed_out = self._timed_out(current)
+                if isinstance(timed_out, DeadlineExceeded):
+                    raise timed_out from error
+                raise NetworkFailure(current, "timeout", error) from error
             except httpx.TimeoutException as error:
                 raise self._timed_out(current) from error
             except httpx.HTTPError as error:
-                raise exceptions.DownloadError(
-                    f"cannot reach {current}: {type(error).__name__}") from error
+                raise NetworkFailure(current, network_kind(error), error) from error
             if not response.is_redirect:
                 break
             location = urllib.parse.urljoin(current, response.headers.get("location", ""))
@@ -223,8 +281,7 @@ class HttpxFetcher(FetcherInterface):
             if expired.is_set():
                 raise DeadlineExceeded(
                     f"the sync's deadline passed while reading {url}") from error
-            raise exceptions.DownloadError(
-                f"connection lost while reading {url}: {type(error).__name__}") from error
+            raise NetworkFailure(url, "lost", error) from error
         finally:
             if watchdog is not None:
                 watchdog.cancel()

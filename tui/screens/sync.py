@@ -51,7 +51,8 @@ class SyncScreen(BltScreen):
         source = self.blt.sync_source_label()
         self.query_one("#sync-source", Static).update(
             _("Source: {source}").format(source=source) if source
-            else _("This device has no central URL configured."))
+            else _("This device has no central URL configured: start blt-tui with "
+                   "--sync-from URL (or a folder holding DIR/public)."))
         bar = self.query_one("#sync-progress", ProgressBar)
         if state.total:
             bar.update(total=state.total, progress=state.done)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical
@@ -122,7 +123,7 @@ class UnlockScreen(Screen[None]):
             self.set_timer(delay, self._ready_again) if delay else self._ready_again()
             return
         except BltError as error:
-            message.update(error.line())
+            message.update(Text(error.line()))  # plain: "[code]" is no markup tag
             box.value = ""
             box.disabled = False
             box.focus()
