@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 from blt_status._fs import atomic_write_bytes, locked
 from blt_status.crypto import canonical_json
 from blt_status.device import Device, Keyring
-from blt_status.errors import AuditError, BltError, WrongPassphrase, os_reason
+from blt_status.errors import AuditError, BltError, FileFormatError, WrongPassphrase, os_reason
 from blt_status.i18n import N_, translate
 from blt_status.store import utcnow
 
@@ -189,8 +189,11 @@ def _write_mark(data_dir: Path, keyring: Keyring, mark: _Mark) -> None:
         document = json.loads(path.read_bytes())
     except FileNotFoundError:
         return  # no passphrase-protected keyring on this device (a pepper file): no mark
+    except ValueError:
+        # damaged while the session was unlocked: the entry is written, the mark cannot be
+        raise FileFormatError("keyring_corrupt") from None
     if not isinstance(document, dict):
-        return
+        raise FileFormatError("keyring_corrupt")
     document["audit_mark"] = {"format": MARK_FORMAT, "log_id": mark.log_id,
                               "count": mark.count, "head": mark.head, "resets": mark.resets,
                               "mac": mark.mac(keyring)}

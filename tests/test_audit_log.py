@@ -12,6 +12,7 @@ from conftest import KNOWN_SECRETS, NOT_LISTED_NIK, PASSPHRASE, PEOPLE, secrets_
 
 from blt_status.audit import AuditLog, audit_dir, initial_key, verify
 from blt_status.cli import main as cli_main
+from blt_status.errors import FileFormatError
 from blt_status.lookup import LookupService
 
 
@@ -171,3 +172,16 @@ def test_audit_tag_is_the_lookup_tag(device, keyring):
         action="lookup", tag=result.tag_hex, result="found", data_version=result.data_version)
     assert len(entry.tag) == 32 and entry.tag == result.tag_hex
     assert os.path.exists(audit_dir(device.data_dir) / "state.json")
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b"[1, 2]"])
+def test_keyring_damaged_during_a_session_is_keyring_corrupt(device, keyring, damage):
+    # The keyring was read at unlock; damaged afterwards, the next entry's mark cannot be
+    # bound into it: a coded error (the UI shows one line), not a JSON traceback.
+    log = _fill(device, keyring, 1)
+    (device.data_dir / "keyring.json").write_bytes(damage)
+    with pytest.raises(FileFormatError) as raised:
+        log.append(action="lookup", tag="0" * 32, result="found", data_version=1,
+                   keyring=keyring)
+    assert raised.value.code == "keyring_corrupt"
+    assert len(_lines(device)) == 2  # the entry itself was written before the mark
