@@ -275,3 +275,18 @@ def test_a_lookup_is_refused_before_it_runs_when_the_audit_disk_is_full(
     assert captured.err == "error [audit_write]: The audit log cannot be written (no space " \
         "left on the disk).\n", captured.err
     assert lookups() == before  # refused, so nothing was looked up
+
+
+@pytest.mark.parametrize("source", ["", "  "])
+def test_a_blank_sync_source_is_refused_not_replaced_by_the_enrolled_url(make_device,
+                                                                         source: str) -> None:
+    """`sync --from ""` (an empty variable in a script) silently synced from the bundle's
+    central URL instead of the source the officer meant to give."""
+    device = make_device()
+    config = device.data_dir / "device.json"
+    document = json.loads(config.read_text(encoding="utf-8"))
+    document["central_url"] = "http://127.0.0.1:9/public"  # nothing listens: sync_network
+    config.write_text(json.dumps(document), encoding="utf-8")
+    result = run("sync", "--from", source, "--data-dir", str(device.data_dir), "--timeout", "5")
+    assert_one_line_error(result, "sync_source")
+    assert result.returncode == 1 and '""' in result.stderr, result.stderr

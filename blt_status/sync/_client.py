@@ -144,6 +144,10 @@ def resolve_source(source: str | None, device: Device, *, option: str = "--from"
     ``sync_network`` text). ``option`` names the frontend's option for a source
     (``blt-tui --sync-from``).
     """
+    if source is not None and not source.strip():
+        # given but blank (`--from ""`, an empty variable in a script): refused, not
+        # silently replaced by the enrolled URL
+        raise SyncError("sync_source:folder", source='""')
     chosen = source or device.config.central_url
     if not chosen:
         raise SyncError("sync_source:none", option=option)
