@@ -57,7 +57,13 @@ from blt_status.central.db import (
     subject_of,
     versions,
 )
-from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
+from blt_status.central.ledger import (
+    Ledger,
+    PayoutEvent,
+    outcomes_in,
+    recorded_report_facts,
+    with_outcome,
+)
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey, lookup_tag
@@ -1639,7 +1645,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
         raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)), _ingest_lock(store, wait=wait):
-        fresh, duplicates = _new_events(store, events)
+        fresh, duplicates = _new_events(store, events, epoch_id)
         from blt_status.central.checks import check_events  # issue 10's rules and flags
 
         accepted, rejected, found = check_events(store, fresh, version=version,
@@ -1673,9 +1679,11 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     return report
 
 
-def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
+def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: str,
                 ) -> tuple[list[PayoutEvent], int]:
-    """The events not yet in the ledger, and how many were."""
+    """The events not yet in the ledger, and how many were: by reference (the same report
+    file and line, the same API message and reference) and, for report rows, by fact (the
+    same report re-saved as another file: :func:`ledger.recorded_report_facts`)."""
     refs = {(event.source, event.source_ref) for event in events}
     known: set[tuple[str, str, str]] = set()
     with open_engine(store).connect() as connection:
@@ -1683,8 +1691,10 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
             query = sa.select(payout_events.c.row_ref).where(
                 payout_events.c.source == source, payout_events.c.source_ref == source_ref)
             known.update((source, source_ref, row.row_ref) for row in connection.execute(query))
-    fresh = [event for event in events
-             if (event.source, event.source_ref, event.row_ref) not in known]
+        unknown = [event for event in events
+                   if (event.source, event.source_ref, event.row_ref) not in known]
+        recorded = recorded_report_facts(connection, store, epoch_id, unknown)
+    fresh = [event for index, event in enumerate(unknown) if index not in recorded]
     return fresh, len(events) - len(fresh)
 
 
