@@ -1218,7 +1218,8 @@ def publish_records(store: CentralStore,
     guards (nothing derived, nothing written). Memory holds one kecamatan's recipients at a
     time (plus the whole roster when ``records`` is a mapping, as given).
     """
-    with store.lock(wait=wait), db_errors(database_url(store)), _db_lock(store):
+    with store.lock(wait=wait, write=not dry_run), db_errors(database_url(store)), \
+            _db_lock(store):
         return _publish_records(store, records, program=program, aggregate=aggregate,
                                 inputs=inputs, distribution=distribution, workers=workers,
                                 progress=progress, now=now, guards=guards, dry_run=dry_run)
@@ -1271,6 +1272,7 @@ def _ingest_lock(store: CentralStore, *, wait: float) -> Iterator[None]:
     pass both checks and be appended twice. Not the publish lock: an ingest waits only for
     another ingest, never for a publish (which can take hours). ``store_busy`` after ``wait``
     seconds."""
+    store.require_writable()
     with try_lock(store.private_dir / "ingest.lock", wait=wait) as held:
         if not held:
             raise CentralError("store_busy")
@@ -1564,6 +1566,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     rejected (``publish_mostly_rejected``). ``dry_run`` reports what would change and writes
     nothing at all.
     """
+    if not dry_run:
+        store.require_writable()  # before reading a national file, not after
     from blt_status.central.plan import Aggregates, StreamedPlan
 
     def row_progress(done: int, total: int) -> None:

@@ -428,10 +428,28 @@ class CentralStore(StoreSecrets):
             raise _central_error("store_corrupt", file="config.json") from None
         return cls(directory, CentralConfig.from_dict(data))
 
+    def require_writable(self) -> None:
+        """Refuse a command that writes when the store cannot be written here
+        (``store_read_only``, one line naming the folder), before it writes anything: a
+        read-only copy, a read-only mount, another user's store. The SQLite database is
+        checked too; a PostgreSQL one answers for itself (a replica refuses the write)."""
+        from blt_status.central.db import database_url, sqlite_read_only
+
+        for folder in (self.private_dir, self.metadata_dir, self.targets_dir):
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                raise _central_error("store_read_only", path=folder)
+        url = database_url(self)
+        if url.startswith("sqlite:///") and sqlite_read_only(Path(url.removeprefix(
+                "sqlite:///"))):
+            raise _central_error("store_read_only", path=url.removeprefix("sqlite:///"))
+
     @contextlib.contextmanager
-    def lock(self, *, wait: float = 0) -> Iterator[None]:
+    def lock(self, *, wait: float = 0, write: bool = True) -> Iterator[None]:
         """Hold the store's writer lock (one publish at a time); ``store_busy`` if taken
-        (after waiting up to ``wait`` seconds for it)."""
+        (after waiting up to ``wait`` seconds for it). ``write``: the holder will write
+        (``store_read_only`` first if the store cannot be written); a dry run only reads."""
+        if write:
+            self.require_writable()
         if self._lock_depth:
             self._lock_depth += 1
             try:
