@@ -8,6 +8,7 @@ made durable with fsync (the file, then its folder), and one writer at a time ho
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from collections.abc import Iterable, Iterator
@@ -123,8 +124,17 @@ def make_private_dir(directory: Path) -> None:
 @contextlib.contextmanager
 def try_lock(path: Path, *, wait: float = 0) -> Iterator[bool]:
     """Hold an exclusive lock on the file ``path`` (created 0600) if it can be had within
-    ``wait`` seconds; yields whether it is held."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    ``wait`` seconds; yields whether it is held.
+
+    A lock file that exists but cannot be opened for writing (a read-only folder or file
+    system) is locked through a read-only descriptor: ``flock`` needs none, and a reader of a
+    read-only store still waits for a writer that can write it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not path.is_file():
+            raise
+        fd = os.open(path, os.O_RDONLY)
     try:
         try:
             for attempt in tenacity.Retrying(

@@ -236,6 +236,9 @@ MESSAGES: dict[str, str] = {
     "store_missing": N_(
         "No central store in {directory}: run `blt-status central init {directory}` first."),
     "store_busy": N_("Another publish is running on this store; try again when it ends."),
+    "store_read_only": N_(
+        "{path} is read-only: this command writes to the central store. Run it where the store "
+        "can be written (as the user that owns it); status, report and reconcile only read."),
     # -- devices: sync, index, audit -----------------------------------------------------------
     "sync_timeout": N_(
         "The sync did not finish within {seconds} seconds: the server is too slow or has "

@@ -108,6 +108,51 @@ def test_the_same_report_twice_appends_and_publishes_nothing(store: CentralStore
     assert snapshot_tree(store.public_dir) == public_before
 
 
+def test_a_report_saved_again_by_a_spreadsheet_appends_nothing(store: CentralStore, world,
+                                                                tmp_path: Path,
+                                                                capsys) -> None:
+    """The same report opened and saved again (Excel: a UTF-8 BOM and CRLF line ends) is
+    another file with another SHA-256, but the same payouts: ingesting it appends no event
+    (its ``gagal`` row used to come back as a new one), publishes nothing, refuses none of
+    its payouts as paid out twice, and reconcile reports the same money and flags."""
+    def run(*args: object) -> tuple[int, str]:
+        code = cli(["--lang", "en", "central", *[str(arg) for arg in args]])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out
+
+    code, out = run("ingest-payouts", store.directory, world.report, "--json")
+    first = json.loads(out)
+    assert (code, first["applied"], first["published"]) == (0, 2, True)
+    _, before = run("reconcile", store.directory, "--json")
+    events_before = db_dump(store)["payout_events"]
+    public_before = snapshot_tree(store.public_dir)
+    _, out = run("ingest-payouts", store.directory, world.report, "--json")
+    same_file = json.loads(out)  # the very same file again: the behaviour to match
+    assert (same_file["applied"], same_file["duplicates"]) == (0, 2)
+    original = world.report.read_bytes()
+    assert b"gagal" in original and b"\r\n" in original
+    assert not original.startswith(b"\xef\xbb\xbf")
+    resaved = [("bom-crlf.csv", b"\xef\xbb\xbf" + original),
+               ("bom-lf.csv", b"\xef\xbb\xbf" + original.replace(b"\r\n", b"\n")),
+               ("lf.csv", original.replace(b"\r\n", b"\n"))]
+    for name, data in resaved:
+        copy = tmp_path / name
+        copy.write_bytes(data)
+        code, out = run("ingest-payouts", store.directory, copy, "--json")
+        again = json.loads(out)
+        assert code == 0
+        assert (again["applied"], again["duplicates"], again["published"]) == (0, 2, False)
+        assert again["version"] == 2
+        assert again["rejected"] == same_file["rejected"]
+        assert "already_collected" not in {item["code"] for item in again["rejected"]
+                                           if item["line"] == 2}
+        assert db_dump(store)["payout_events"] == events_before
+        assert snapshot_tree(store.public_dir) == public_before
+        _, after = run("reconcile", store.directory, "--json")
+        assert json.loads(after) == json.loads(before)
+
+
 def test_an_ingest_that_failed_before_its_publish_is_healed_by_running_it_again(
         store: CentralStore, world) -> None:
     """Events appended, then the publish never happened (a crash, a full disk): the same

@@ -216,6 +216,47 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # Not query_only: the progress report's TEMP table must still work (``mode=ro``
+        # already keeps the store's file from being written).
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def sqlite_read_only(file: Path) -> bool:
+    """Whether this process cannot write the SQLite database ``file`` (or the folder its WAL
+    files go to): a store copied read-only, a read-only mount, another user's store.
+
+    Root may write whatever the permission bits say (``os.access`` agrees), so for root
+    only a read-only file system counts."""
+    return file.exists() and not (os.access(file, os.W_OK) and os.access(file.parent, os.W_OK))
+
+
+def _read_only_connect(file: Path) -> Any:
+    """A connect function opening ``file`` read-only.
+
+    A database in WAL mode needs its ``-wal`` and ``-shm`` files even to be read; in a folder
+    that cannot be written they cannot be made, so SQLite refused with "attempt to write a
+    readonly database" and every command failed. When they are there (a writer is using the
+    database) they are read; otherwise the file is opened ``immutable``: nobody can write it
+    through this folder either."""
+    import sqlite3
+
+    wal = file.with_name(file.name + "-wal")
+    shm = file.with_name(file.name + "-shm")
+    query = "mode=ro" if wal.exists() and shm.exists() else "mode=ro&immutable=1"
+    uri = f"{file.resolve().as_uri()}?{query}"
+
+    def connect() -> Any:
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+
+    return connect
+
+
 def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
@@ -229,6 +270,11 @@ def _create_engine(url: str) -> Engine:
             if not file.parent.is_dir():
                 raise CentralError("db_unreachable", url=describe_url(url),
                                    reason="the folder does not exist")
+            if sqlite_read_only(file):
+                engine = sa.create_engine(parsed, creator=_read_only_connect(file))
+                engine.info_read_only = True  # type: ignore[attr-defined]
+                sa_event.listen(engine, "connect", _sqlite_read_only_pragmas)
+                return engine
             if not file.exists():  # private data: 0600 from the start (WAL files follow)
                 os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -251,6 +297,8 @@ def db_errors(url: str = "") -> Iterator[None]:
         yield
     except OperationalError as error:
         text = str(error.orig or error).lower()
+        if "readonly database" in text or "read-only" in text:  # SQLite's words, PostgreSQL's
+            raise CentralError("store_read_only", path=_database_place(url)) from None
         if "locked" in text or "lock timeout" in text or "lock_timeout" in text \
                 or "could not obtain lock" in text or "deadlock" in text:
             raise CentralError("db_busy") from None
@@ -259,6 +307,8 @@ def db_errors(url: str = "") -> Iterator[None]:
     except DatabaseError as error:
         if "file is not a database" in str(error.orig or error).lower():  # SQLite's words
             raise CentralError("db_damaged", url=describe_url(url)) from None
+        if "read-only transaction" in str(error.orig or error).lower():  # a PostgreSQL replica
+            raise CentralError("store_read_only", path=_database_place(url)) from None
         if error.connection_invalidated:
             raise CentralError("db_unreachable", url=describe_url(url),
                                reason=_first_line(str(error.orig or error))) from None
@@ -268,6 +318,13 @@ def db_errors(url: str = "") -> Iterator[None]:
             raise CentralError("db_unreachable", url=describe_url(url),
                                reason=_first_line(str(error.orig or error))) from None
         raise
+
+
+def _database_place(url: str) -> str:
+    """The database as a user names it: the SQLite file's path, else the URL (no password)."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    return describe_url(url)
 
 
 def _first_line(text: str) -> str:
@@ -302,6 +359,8 @@ def open_engine(store: CentralStore, *, upgrade_schema: bool = True) -> Engine:
                     if not upgrade_schema:
                         raise CentralError("db_schema", found=revision or "none",
                                            expected=SCHEMA_HEAD)
+                    if getattr(engine, "info_read_only", False):
+                        raise CentralError("store_read_only", path=_database_place(url))
                     upgrade(engine, store)
         except BaseException:
             engine.dispose()

@@ -6,7 +6,11 @@ recipient removed from the roster keeps their events (and gets them back if re-a
 
 Rows are keyed by ``subject`` (see :func:`blt_status.central.db.subject_of`) and the last four
 digits of the NIK; the payer's free text (``note``) is sealed and never leaves the ledger.
-Appending the same fact again (same ``source``, ``source_ref``, ``row_ref``) is a no-op.
+Appending the same fact again (same ``source``, ``source_ref``, ``row_ref``) is a no-op; and a
+report row whose fact the ledger already holds from a report (:func:`recorded_report_facts`:
+the same person, status, moment and point) is one too, so a report re-saved by a spreadsheet
+(a BOM, CRLF line ends: another file hash) or sent again inside a cumulative report adds
+nothing.
 
 Each append also merges its events into ``payout_outcomes`` (one row per epoch and subject:
 the event that decides the status), in the same transaction, so the progress report counts
@@ -54,6 +58,7 @@ __all__ = [
     "merge_outcomes",
     "outcome_select",
     "rebuild_outcomes",
+    "recorded_report_facts",
     "with_outcome",
 ]
 
@@ -506,6 +511,42 @@ def events_in(connection: Connection, *, epoch_id: str | None = None,
         found.extend(_stored(row) for row in connection.execute(query))
     found.sort(key=lambda event: (event.occurred_at, event.id))
     yield from found
+
+
+def recorded_report_facts(connection: Connection, store: CentralStore, epoch_id: str,
+                          events: Sequence[PayoutEvent]) -> set[int]:
+    """The indexes of the report (``csv``) events whose fact a report already put in the
+    ledger of the epoch: the same person, status, moment (to the microsecond, in UTC) and
+    payout point.
+
+    A report is named by its file's SHA-256 (``source_ref``), so the same rows saved again
+    with a byte-order mark or other line ends (a spreadsheet's "save") are another file:
+    without this check a re-saved report re-appended its ``gagal`` rows as new events and
+    refused its ``salur`` rows as paid out twice. Only report rows are compared with report
+    rows: a payout the API reported and a report repeats is still checked by the payout
+    rules (paid out already). One query per chunk of subjects, on the covering index
+    ``ix_payout_events_subject``.
+    """
+    wanted: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
+    for index, event in enumerate(events):
+        if event.source != "csv" or event.status not in EVENT_STATUSES:
+            continue
+        key = (subject_of(store, event.nik_digits), event.status,
+               _utc_naive(event.occurred_at), event.point_id)
+        wanted.setdefault(key, []).append(index)
+    if not wanted:
+        return set()
+    found: set[int] = set()
+    columns = payout_events.c
+    subjects = sorted({key[0] for key in wanted})
+    for among in member_chunks(connection, columns.subject, subjects):
+        query = sa.select(columns.subject, columns.status, columns.occurred_at,
+                          columns.point_id).where(columns.epoch_id == epoch_id,
+                                                  columns.source == "csv", among)
+        for row in connection.execute(query):
+            found.update(wanted.get((row.subject, row.status, row.occurred_at, row.point_id),
+                                    ()))
+    return found
 
 
 def outcomes_in(connection: Connection, epoch_id: str,

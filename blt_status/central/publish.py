@@ -57,7 +57,13 @@ from blt_status.central.db import (
     subject_of,
     versions,
 )
-from blt_status.central.ledger import Ledger, PayoutEvent, outcomes_in, with_outcome
+from blt_status.central.ledger import (
+    Ledger,
+    PayoutEvent,
+    outcomes_in,
+    recorded_report_facts,
+    with_outcome,
+)
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
 from blt_status.central.store import CentralStore, Epoch
 from blt_status.crypto import VIEWS, IndexKey, lookup_tag
@@ -1212,7 +1218,8 @@ def publish_records(store: CentralStore,
     guards (nothing derived, nothing written). Memory holds one kecamatan's recipients at a
     time (plus the whole roster when ``records`` is a mapping, as given).
     """
-    with store.lock(wait=wait), db_errors(database_url(store)), _db_lock(store):
+    with store.lock(wait=wait, write=not dry_run), db_errors(database_url(store)), \
+            _db_lock(store):
         return _publish_records(store, records, program=program, aggregate=aggregate,
                                 inputs=inputs, distribution=distribution, workers=workers,
                                 progress=progress, now=now, guards=guards, dry_run=dry_run)
@@ -1265,6 +1272,7 @@ def _ingest_lock(store: CentralStore, *, wait: float) -> Iterator[None]:
     pass both checks and be appended twice. Not the publish lock: an ingest waits only for
     another ingest, never for a publish (which can take hours). ``store_busy`` after ``wait``
     seconds."""
+    store.require_writable()
     with try_lock(store.private_dir / "ingest.lock", wait=wait) as held:
         if not held:
             raise CentralError("store_busy")
@@ -1558,6 +1566,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     rejected (``publish_mostly_rejected``). ``dry_run`` reports what would change and writes
     nothing at all.
     """
+    if not dry_run:
+        store.require_writable()  # before reading a national file, not after
     from blt_status.central.plan import Aggregates, StreamedPlan
 
     def row_progress(done: int, total: int) -> None:
@@ -1639,7 +1649,7 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
         raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)), _ingest_lock(store, wait=wait):
-        fresh, duplicates = _new_events(store, events)
+        fresh, duplicates = _new_events(store, events, epoch_id)
         from blt_status.central.checks import check_events  # issue 10's rules and flags
 
         accepted, rejected, found = check_events(store, fresh, version=version,
@@ -1673,9 +1683,11 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
     return report
 
 
-def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
+def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: str,
                 ) -> tuple[list[PayoutEvent], int]:
-    """The events not yet in the ledger, and how many were."""
+    """The events not yet in the ledger, and how many were: by reference (the same report
+    file and line, the same API message and reference) and, for report rows, by fact (the
+    same report re-saved as another file: :func:`ledger.recorded_report_facts`)."""
     refs = {(event.source, event.source_ref) for event in events}
     known: set[tuple[str, str, str]] = set()
     with open_engine(store).connect() as connection:
@@ -1683,8 +1695,10 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent],
             query = sa.select(payout_events.c.row_ref).where(
                 payout_events.c.source == source, payout_events.c.source_ref == source_ref)
             known.update((source, source_ref, row.row_ref) for row in connection.execute(query))
-    fresh = [event for event in events
-             if (event.source, event.source_ref, event.row_ref) not in known]
+        unknown = [event for event in events
+                   if (event.source, event.source_ref, event.row_ref) not in known]
+        recorded = recorded_report_facts(connection, store, epoch_id, unknown)
+    fresh = [event for index, event in enumerate(unknown) if index not in recorded]
     return fresh, len(events) - len(fresh)
 
 

@@ -428,10 +428,28 @@ class CentralStore(StoreSecrets):
             raise _central_error("store_corrupt", file="config.json") from None
         return cls(directory, CentralConfig.from_dict(data))
 
+    def require_writable(self) -> None:
+        """Refuse a command that writes when the store cannot be written here
+        (``store_read_only``, one line naming the folder), before it writes anything: a
+        read-only copy, a read-only mount, another user's store. The SQLite database is
+        checked too; a PostgreSQL one answers for itself (a replica refuses the write)."""
+        from blt_status.central.db import database_url, sqlite_read_only
+
+        for folder in (self.private_dir, self.metadata_dir, self.targets_dir):
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                raise _central_error("store_read_only", path=folder)
+        url = database_url(self)
+        if url.startswith("sqlite:///") and sqlite_read_only(Path(url.removeprefix(
+                "sqlite:///"))):
+            raise _central_error("store_read_only", path=url.removeprefix("sqlite:///"))
+
     @contextlib.contextmanager
-    def lock(self, *, wait: float = 0) -> Iterator[None]:
+    def lock(self, *, wait: float = 0, write: bool = True) -> Iterator[None]:
         """Hold the store's writer lock (one publish at a time); ``store_busy`` if taken
-        (after waiting up to ``wait`` seconds for it)."""
+        (after waiting up to ``wait`` seconds for it). ``write``: the holder will write
+        (``store_read_only`` first if the store cannot be written); a dry run only reads."""
+        if write:
+            self.require_writable()
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -484,20 +502,49 @@ class CentralStore(StoreSecrets):
                     if path.name.split(".")[0].isdigit()]
         return max(versions, default=0)
 
+    def _metadata(self, kind: type, name: str) -> Metadata[Any]:
+        """A signed metadata file of ``public/metadata`` (of type ``kind``); a missing or
+        unreadable one is a damaged store (``store_corrupt``), never a traceback."""
+        try:
+            metadata: Metadata[Any] = Metadata.from_file(str(self.metadata_dir / name))
+        except Exception:
+            metadata = None  # type: ignore[assignment]
+        if metadata is None or not isinstance(metadata.signed, kind):
+            raise _central_error("store_corrupt", file=f"public/metadata/{name}")
+        return metadata
+
     def root(self) -> Metadata[Root]:
-        """The newest root metadata."""
-        return Metadata[Root].from_file(
-            str(self.metadata_dir / f"{self.root_version()}.root.json"))
+        """The newest root metadata (``init`` writes ``1.root.json``: none is a damaged
+        store)."""
+        version = self.root_version()
+        return self._metadata(Root, f"{max(version, 1)}.root.json")
 
     def published_version(self) -> int:
-        """The version the published ``timestamp.json`` points at (0: nothing published)."""
+        """The version the published ``timestamp.json`` points at (0: nothing published).
+
+        Without ``timestamp.json`` the store is damaged, not empty, when its root is gone too
+        or its database holds a published version (``store_corrupt``): otherwise ``status``
+        would say "nothing published" and exit 0, and ``publish`` would start again at 1.
+        """
         path = self.metadata_dir / "timestamp.json"
         if not path.exists():
+            if self.root_version() == 0:
+                raise _central_error("store_corrupt", file="public/metadata/1.root.json")
+            if self._database_version() > 0:
+                raise _central_error("store_corrupt", file="public/metadata/timestamp.json")
             return 0
-        try:
-            return Metadata[Timestamp].from_file(str(path)).signed.snapshot_meta.version
-        except Exception:
-            raise _central_error("store_corrupt", file="timestamp.json") from None
+        version = self._metadata(Timestamp, "timestamp.json").signed.snapshot_meta.version
+        return int(version)
+
+    def _database_version(self) -> int:
+        """The newest version the database says was published (0: none)."""
+        import sqlalchemy as sa
+
+        from blt_status.central.db import database_url, db_errors, open_engine, versions
+
+        with db_errors(database_url(self)), open_engine(self).connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(versions.c.version)))
+                       .scalar() or 0)
 
     def summary(self) -> dict[str, Any]:
         """What is published now: versions, expiry dates, counts, KDF (no personal data)."""
@@ -512,9 +559,8 @@ class CentralStore(StoreSecrets):
         }
         if version == 0:
             return summary
-        metadata = self.metadata_dir
-        timestamp = Metadata[Timestamp].from_file(str(metadata / "timestamp.json")).signed
-        targets = Metadata[Targets].from_file(str(metadata / f"{version}.targets.json")).signed
+        timestamp = self._metadata(Timestamp, "timestamp.json").signed
+        targets = self._metadata(Targets, f"{version}.targets.json").signed
         state = self.load_state(records=False)
         summary.update({
             "timestamp_expires": timestamp.expires.isoformat(),
