@@ -267,14 +267,9 @@ def test_an_older_version_pushed_later_does_not_replace_a_newer_instruction(
             "the last instruction it got)") in out.splitlines()
 
 
-def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
-        world: World, tmp_path: Path) -> None:
-    """A supervisor may stop the receiver the moment it prints its ready line. Before, the line
-    came before the SIGINT/SIGTERM handlers were installed: a signal sent right then killed
-    the process (-15, nothing flushed, no "Stopped:" line) or ended it as "cancelled" (130).
-    Now the line comes only once the socket accepts and the handlers are in place. The race
-    is run several times, with SIGTERM and SIGINT; in one round a callback acknowledged just
-    before the signal must be in the ledger and in the totals."""
+def _pushed_for_callbacks(world: World) -> tuple[int, str, set[str]]:
+    """A free loopback port, the instructions pushed with their callback URL on it, and the
+    first transaction with its recipients' NIKs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -283,6 +278,18 @@ def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
     transaction = sorted(world.payer.instructions)[0]
     paid = {item.nik for item in world.payer.instructions[transaction].values()}
     assert paid
+    return port, transaction, paid
+
+
+def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
+        world: World, tmp_path: Path) -> None:
+    """A supervisor may stop the receiver the moment it prints its ready line. Before, the line
+    came before the SIGINT/SIGTERM handlers were installed: a signal sent right then killed
+    the process (-15, nothing flushed, no "Stopped:" line) or ended it as "cancelled" (130).
+    Now the line comes only once the socket accepts and the handlers are in place. The race
+    is run several times, with SIGTERM and SIGINT; in one round a callback acknowledged just
+    before the signal must be in the ledger and in the totals."""
+    port, transaction, paid = _pushed_for_callbacks(world)
     env = dict(os.environ, BLT_LANG="en")
     for round_, signum in enumerate([signal.SIGTERM, signal.SIGINT] * 3):
         listener = subprocess.Popen(
@@ -319,13 +326,7 @@ def test_listen_answers_a_callback_in_flight_before_it_stops(world: World, tmp_p
     got no ACK, and the fact was missing from the totals and the final publish."""
     from blt_status._fs import try_lock
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    code, _, err = world.push(*FAST, "--callback-url", f"http://127.0.0.1:{port}/on-disburse")
-    assert code == 0, err
-    transaction = sorted(world.payer.instructions)[0]
-    paid = {item.nik for item in world.payer.instructions[transaction].values()}
+    port, transaction, paid = _pushed_for_callbacks(world)
     version = world.version()
     listener = subprocess.Popen(
         [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
