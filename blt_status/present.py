@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from babel.dates import format_date as babel_date
 
-from blt_status.i18n import N_, translate
+from blt_status.i18n import N_, format_number, translate
 from blt_status.reasons import reason_from_note, reason_label
 from blt_status.records import RecordPayload
 from blt_status.timezones import local_datetime_text, zone_for_region
@@ -73,10 +73,12 @@ def documents(lang: str = "id") -> tuple[str, ...]:
     return tuple(translate(item, lang) for item in DOCUMENTS)
 
 
-def format_rupiah(amount: int) -> str:
-    """``600000`` -> ``Rp600.000`` (Indonesian thousands separator)."""
+def format_rupiah(amount: int, lang: str | None = None) -> str:
+    """``600000`` -> ``Rp600.000`` (id) or ``Rp600,000`` (en): the thousands separator of the
+    reader's language (default: the current one), as Indonesian and English papers write
+    rupiah. Documents that are Indonesian whatever the admin's language pass ``"id"``."""
     sign = "-" if amount < 0 else ""
-    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
+    return f"{sign}Rp{format_number(abs(amount), lang)}"
 
 
 def format_date(day: dt.date, lang: str = "id", *, weekday: bool = True) -> str:
@@ -347,7 +349,7 @@ def lookup_text(result: LookupResult, lang: str, now: dt.datetime) -> str:
         if record.address:
             lines.append(field(N_("Address"), short_text(record.address, ADDRESS_LIMIT)))
         lines.append(f"  Status: {record_status_label(record, now, lang)}")
-        lines.append(field(N_("Amount"), format_rupiah(record.amount)))
+        lines.append(field(N_("Amount"), format_rupiah(record.amount, lang)))
         lines.append(f"  Program: {clean_text(record.program.name)} "
                      f"({clean_text(record.program.period)})")
         lines.append(field(N_("When"), when_text(record, lang)))

@@ -395,7 +395,7 @@ def record_lines(record: RecordPayload, last4: str, tz: dt.tzinfo, lang: str,
     sections: list[list[str]] = [[
         f"👤 {short_text(record.name)} (NIK ****{last4})",
         f"Status: {record_status_label(record, now, lang)}",
-        translate('💰 Amount: {amount}', lang).format(amount=format_rupiah(record.amount)),
+        translate('💰 Amount: {amount}', lang).format(amount=format_rupiah(record.amount, lang)),
         translate(
             "Must be received in full, without any deduction — report any deduction to the desa "
             "office or {KEMENSOS}.", lang).format(KEMENSOS=KEMENSOS),

@@ -32,6 +32,7 @@ from telegram.ext import (
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status.i18n import format_number, format_percent, translate
+from blt_status.present import format_rupiah
 from blt_status.regions import region_name
 from bots.dialogue import Button, Reply
 
@@ -160,7 +161,7 @@ def _share(figures: Figures, lang: str) -> str:
 
 def _rupiah(bounds: tuple[float, float], lang: str) -> str:
     low, high = bounds
-    text = "Rp" + format_number(int(low), lang)
+    text = format_rupiah(int(low), lang)
     return text if low == high else translate("at least {amount}", lang).format(amount=text)
 
 

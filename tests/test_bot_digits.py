@@ -25,7 +25,7 @@ from bots.state import BotState
 NOW = dt.datetime(2025, 11, 23, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 _RUN = re.compile(r"\d(?:[ .\-/:,]?\d)*")  # digits, however they are spaced or punctuated
 # Texts the bot prints that come from the data, not from the user: amounts and the data date.
-_PUBLIC = re.compile(r"Rp[\d.]+|^Data (per|as of) .*$", re.MULTILINE)
+_PUBLIC = re.compile(r"Rp[\d.,]+|^Data (per|as of) .*$", re.MULTILINE)
 
 
 def _runs(text: str) -> list[str]:

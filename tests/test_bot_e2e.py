@@ -337,6 +337,8 @@ async def test_language_switch_is_kept_per_user(bot, api, recipient_device, tmp_
     await bot.say(NOT_LISTED_NIK)
     assert bot.api.sent_texts()[-1].startswith("❌ NIK ****0009 was not found in the "
                                                "recipients' data.")
+    await bot.say(PEOPLE[0].nik)  # the amount as English readers write rupiah
+    assert "💰 Amount: Rp600,000\n" in bot.api.sent_texts()[-1]
     # kept across a restart
     await bot.app.shutdown()
     bot.engine.close()

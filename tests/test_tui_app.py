@@ -347,13 +347,16 @@ async def test_language_switch_and_keymap_from_config(device):
         assert isinstance(app.screen, DashboardScreen)
         shown = screen_text(app)
         assert "Kec. Cibinong: 211/355 paid out" in shown and "^l Lookup" in shown
+        assert re.search(r"Rp\d{1,3}(,\d{3})+ of Rp\d{1,3}(,\d{3})+", shown)  # English digits
         await pilot.press("ctrl+l")
         shown = await look_up(app, pilot, PEOPLE[0].nik)
         assert "Scheduled — not yet collected" in shown and "Monday, 24 November 2025" in shown
+        assert "Rp600,000" in shown
         await pilot.press("f6")  # back to Bahasa Indonesia, card and footer included
         await pilot.pause()
         shown = screen_text(app)
         assert "Terjadwal — belum diambil" in shown and "^b Dasbor" in shown
+        assert "Rp600.000" in shown
 
 
 def test_bad_config_gives_defaults_and_problems(tmp_path: Path):

@@ -126,7 +126,7 @@ def _half_page(pdf: Any, top: float, nik: str, payload: RecordPayload, invitatio
         ("Jadwal", slot),
         ("Tempat", f"{point.name if point else mode_label(schedule.mode)}"),
         ("Alamat tempat", point.address if point else ""),
-        ("Jumlah", f"{format_rupiah(payload.amount)} - wajib diterima utuh, tanpa potongan"),
+        ("Jumlah", f"{format_rupiah(payload.amount, 'id')} - wajib diterima utuh, tanpa potongan"),
     ]
     pdf.ln(2)
     for label, value in lines:

@@ -442,7 +442,7 @@ def write_list_pdf(path: Path, rows: Sequence[ListRow], *, point: PayoutPoint, v
                 slot += f" {schedule.start:%H:%M}-{schedule.end:%H:%M}"
             cells = (str(number), payload.name[:40], mask_digits("0" * 12 + row.nik_last4),
                      (region_name(payload.kode_wilayah) or payload.kode_wilayah)[:24], slot,
-                     format_rupiah(payload.amount), "")
+                     format_rupiah(payload.amount, "id"), "")
             for width, text in zip(widths, cells, strict=True):
                 pdf.cell(width, 9, pdf_text(text), border=1)
             pdf.ln()
@@ -450,13 +450,13 @@ def write_list_pdf(path: Path, rows: Sequence[ListRow], *, point: PayoutPoint, v
         pdf.set_font("Helvetica", "B", 9)
         pdf.cell(sum(widths[:5]), 7, pdf_text(f"Jumlah halaman ini ({len(page_rows)} penerima)"),
                  border=1)
-        pdf.cell(widths[5], 7, pdf_text(format_rupiah(page_total)), border=1)
+        pdf.cell(widths[5], 7, pdf_text(format_rupiah(page_total, "id")), border=1)
         pdf.ln()
         if page_number == len(pages):
             grand = sum(row.payload.amount for row in rows)
             pdf.cell(sum(widths[:5]), 7, pdf_text(f"Jumlah seluruhnya ({len(rows)} penerima)"),
                      border=1)
-            pdf.cell(widths[5], 7, pdf_text(format_rupiah(grand)), border=1)
+            pdf.cell(widths[5], 7, pdf_text(format_rupiah(grand, "id")), border=1)
             pdf.ln()
         pdf.set_y(-12)
         pdf.set_font("Helvetica", "", 8)

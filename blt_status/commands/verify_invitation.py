@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from blt_status.commands._common import add_data_dir, add_json, print_json
 from blt_status.errors import InputError
-from blt_status.i18n import N_, _
+from blt_status.i18n import N_, _, current_lang
 
 FIELD_NAMES = {"ref": N_("the reference"), "version": N_("the version"),
                "point": N_("the payout point"), "date": N_("the date"),
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print(_("GENUINE (ASLI): reference {ref}, version {version}, payout point {point}, "
                 "{date}, {amount}.").format(
             ref=invitation.ref, version=invitation.version, point=invitation.point,
-            date=format_date(invitation.date), amount=format_rupiah(invitation.amount)))
+            date=format_date(invitation.date, current_lang()),
+            amount=format_rupiah(invitation.amount)))
         return 0
     what = _(check.problem)
     if check.altered:

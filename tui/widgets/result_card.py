@@ -74,7 +74,7 @@ def render_result(result: LookupResult, lang: str, now: dt.datetime | None = Non
         extras.append(f"{translate('Special needs', lang)}: {clean_text(record.special_needs)}")
     if extras:
         out.append(" · ".join(extras) + "\n")
-    _field(out, translate("Amount", lang), format_rupiah(record.amount))
+    _field(out, translate("Amount", lang), format_rupiah(record.amount, lang))
     _field(out, translate("Program", lang),
            f"{clean_text(record.program.name)} ({clean_text(record.program.period)})")
     schedule = record.schedule
