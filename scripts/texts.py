@@ -67,15 +67,25 @@ RECORDS: dict[str, RecordPayload] = {
     "collected": _record("collected", collected_at=dt.datetime(2025, 11, 24, 1, 31,
                                                                tzinfo=dt.UTC),
                          collected_point_id="KP-CIBINONG"),
-    # Handed over at home (antar): no payout point, so the answer says when, not where.
-    "collected at home": _record("collected", payout_point=None, special_needs="lansia",
+    # Collected where the record names no place: the answer says when, not where.
+    "collected, place unknown": _record("collected", payout_point=None,
+                                        collected_at=dt.datetime(2025, 11, 24, 1, 31,
+                                                                 tzinfo=dt.UTC)),
+    # Handed over at home (antar), brought by the serving post office.
+    "collected at home": _record("collected", special_needs="lansia",
                                  schedule=Schedule(dt.date(2025, 11, 25), None, None, "antar",
                                                    dt.date(2025, 11, 29)),
                                  collected_at=dt.datetime(2025, 11, 25, 3, 10, tzinfo=dt.UTC)),
+    # The same with no office named: when only.
+    "collected at home, office unknown": _record(
+        "collected", payout_point=None, special_needs="lansia",
+        schedule=Schedule(dt.date(2025, 11, 25), None, None, "antar", dt.date(2025, 11, 29)),
+        collected_at=dt.datetime(2025, 11, 25, 3, 10, tzinfo=dt.UTC)),
     "held": _record("held", status_note="nama tidak sesuai KTP"),
     "returned": _record("returned"),
 }
-STATES = ("komunitas", "antar", "collected", "collected at home", "held", "returned")
+STATES = ("komunitas", "antar", "collected", "collected, place unknown", "collected at home",
+          "collected at home, office unknown", "held", "returned")
 MOMENTS: dict[str, dt.datetime] = {
     "the day before": dt.datetime(2025, 11, 23, 10, 0, tzinfo=WIB),
     "the morning of the slot": dt.datetime(2025, 11, 24, 7, 0, tzinfo=WIB),

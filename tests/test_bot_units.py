@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -125,6 +126,16 @@ def test_collected_and_home_delivery_wording():
     assert lines[6:8] == ["🏠 Delivered at home: an officer will come between Tuesday, 25 "
                           "November 2025 and Saturday, 29 November 2025.",
                           "Served by: Kantor Pos Cibinong."]
+    # a home delivery once paid: received at home, brought by the serving office
+    delivered = dataclasses.replace(
+        maryam, status="collected", collected_at=dt.datetime(2025, 11, 26, 4, 5, tzinfo=dt.UTC))
+    lines = "\n".join(dialogue.record_lines(delivered, "0003", WIB, "id"))
+    assert "✅ Diterima di rumah pada Rabu, 26 November 2025 11:05 WIB, diantar oleh " \
+           "Kantor Pos Cibinong." in lines
+    assert "Jika Anda tidak merasa menerimanya" in lines and "Diambil" not in lines
+    lines = "\n".join(dialogue.record_lines(delivered, "0003", WIB, "en"))
+    assert "✅ Received at home on Wednesday, 26 November 2025 11:05 WIB, brought by " \
+           "Kantor Pos Cibinong." in lines and "If you did not receive it" in lines
     assert dialogue.map_search_url("Balai Desa", "Jl. A No. 1") == (
         "https://www.google.com/maps/search/?api=1&query=Balai+Desa%2C+Jl.+A+No.+1")
 
