@@ -353,27 +353,21 @@ def _when_where(record: RecordPayload, lang: str) -> list[str]:
 
 
 def _collected(record: RecordPayload, lang: str) -> list[str]:
-    """When and where it was collected; a home delivery was received at home, brought by the
-    serving office, and the warning says so (nobody "collected" it)."""
-    lines: list[str] = []
+    """When and where it was collected, and what to do if it was not; a home delivery was
+    received at home, brought by the serving office (nobody "collected" it)."""
     when, where = collected_parts(record, lang)
     if record.schedule.mode == "antar":
-        if when:
-            lines.append(translate("✅ Received at home on {when}, brought by {where}.",
-                                   lang).format(when=when, where=where) if where else
-                         translate("✅ Received at home on {when}.", lang).format(when=when))
-        lines.append(translate(
-            "If you did not receive it, report it at once to the desa office or {KEMENSOS}.",
-            lang).format(KEMENSOS=KEMENSOS))
-        return lines
-    if when:
-        lines.append(translate("✅ Collected on {when} at {where}.", lang).format(
-            when=when, where=where) if where else
-            translate("✅ Collected on {when}.", lang).format(when=when))
-    lines.append(translate(
-        "If you did not collect it, report it at once to the desa office or {KEMENSOS}.",
-        lang).format(KEMENSOS=KEMENSOS))
-    return lines
+        done = translate("✅ Received at home on {when}, brought by {where}.", lang) if where \
+            else translate("✅ Received at home on {when}.", lang)
+        warning = translate("If you did not receive it, report it at once to the desa office "
+                            "or {KEMENSOS}.", lang)
+    else:
+        done = translate("✅ Collected on {when} at {where}.", lang) if where \
+            else translate("✅ Collected on {when}.", lang)
+        warning = translate("If you did not collect it, report it at once to the desa office "
+                            "or {KEMENSOS}.", lang)
+    lines = [done.format(when=when, where=where)] if when else []
+    return [*lines, warning.format(KEMENSOS=KEMENSOS)]
 
 
 def answer_buttons(result: LookupResult, lang: str, now: dt.datetime | None = None,
