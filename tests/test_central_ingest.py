@@ -260,3 +260,37 @@ def test_the_same_payout_from_two_sources_at_once_is_recorded_once(
     assert sorted(event.nik_last4 for event in salur) == sorted(
         PEOPLE[person].nik[-4:] for person in (0, 2))
     assert sorted(applied) == [0, 0, 1, 1]
+
+
+def test_a_month_end_report_repeating_the_api_feedback_appends_nothing(
+        store: CentralStore, world) -> None:
+    """Kantor Pos answered over the API as it paid, then sends its month-end CSV report with
+    the same payouts: the report's rows are facts the ledger already holds (the same person,
+    status, moment and point), so its ``salur`` row is not refused as paid out twice and its
+    ``gagal`` row is not recorded a second time; a new fact in the same report still is."""
+    from blt_status.central.ledger import PayoutEvent
+    from blt_status.central.payouts import read_payout_report
+
+    rows, _rejections, _count = read_payout_report(world.report)
+    api = [PayoutEvent(row.nik_digits, row.status, row.waktu, row.id_titik, "api", "msg-1",
+                       f"ref-{row.line}", row.reason_code, row.keterangan) for row in rows]
+    answered = ingest_events(store, api)
+    assert answered.applied == 2 and answered.published
+    events_before = db_dump(store)["payout_events"]
+    public_before = snapshot_tree(store.public_dir)
+
+    report = ingest_payouts(store, world.report)
+    assert (report.applied, report.duplicates, report.published) == (0, 2, False)
+    # Only the report's own bad rows (a second payout of one NIK, an unknown NIK and point).
+    assert {item["line"] for item in report.rejected} == {4, 5, 6}
+    assert db_dump(store)["payout_events"] == events_before
+    assert snapshot_tree(store.public_dir) == public_before
+
+    # The same report one second later for the payout: another fact, judged by the rules.
+    moved = world.report.parent / "later.csv"
+    moved.write_text(world.report.read_text(encoding="utf-8").replace(
+        "2025-11-24T08:30:00+07:00", "2025-11-24T08:30:01+07:00"), encoding="utf-8")
+    again = ingest_payouts(store, moved)
+    assert (again.applied, again.duplicates) == (0, 1)  # the gagal row is still the same
+    assert {item["code"] for item in again.rejected if item["line"] == 2} == {
+        "already_collected"}

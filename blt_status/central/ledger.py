@@ -7,10 +7,10 @@ recipient removed from the roster keeps their events (and gets them back if re-a
 Rows are keyed by ``subject`` (see :func:`blt_status.central.db.subject_of`) and the last four
 digits of the NIK; the payer's free text (``note``) is sealed and never leaves the ledger.
 Appending the same fact again (same ``source``, ``source_ref``, ``row_ref``) is a no-op; and a
-report row whose fact the ledger already holds from a report (:func:`recorded_report_facts`:
-the same person, status, moment and point) is one too, so a report re-saved by a spreadsheet
-(a BOM, CRLF line ends: another file hash) or sent again inside a cumulative report adds
-nothing.
+report row whose fact the ledger already holds (:func:`recorded_facts`: the same person,
+status, moment and point, from a report or the API) is one too, so a report re-saved by a
+spreadsheet (a BOM, CRLF line ends: another file hash), sent again inside a cumulative report,
+or repeating the payer's API answers at the month's end adds nothing.
 
 Each append also merges its events into ``payout_outcomes`` (one row per epoch and subject:
 the event that decides the status), in the same transaction, so the progress report counts
@@ -58,7 +58,7 @@ __all__ = [
     "merge_outcomes",
     "outcome_select",
     "rebuild_outcomes",
-    "recorded_report_facts",
+    "recorded_facts",
     "with_outcome",
 ]
 
@@ -513,19 +513,19 @@ def events_in(connection: Connection, *, epoch_id: str | None = None,
     yield from found
 
 
-def recorded_report_facts(connection: Connection, store: CentralStore, epoch_id: str,
-                          events: Sequence[PayoutEvent]) -> set[int]:
-    """The indexes of the report (``csv``) events whose fact a report already put in the
-    ledger of the epoch: the same person, status, moment (to the microsecond, in UTC) and
+def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
+                   events: Sequence[PayoutEvent]) -> set[int]:
+    """The indexes of the report (``csv``) events whose fact the ledger of the epoch already
+    holds, from any source: the same person, status, moment (to the microsecond, in UTC) and
     payout point.
 
     A report is named by its file's SHA-256 (``source_ref``), so the same rows saved again
-    with a byte-order mark or other line ends (a spreadsheet's "save") are another file:
-    without this check a re-saved report re-appended its ``gagal`` rows as new events and
-    refused its ``salur`` rows as paid out twice. Only report rows are compared with report
-    rows: a payout the API reported and a report repeats is still checked by the payout
-    rules (paid out already). One query per chunk of subjects, on the covering index
-    ``ix_payout_events_subject``.
+    with a byte-order mark or other line ends (a spreadsheet's "save") are another file, and
+    a month-end report repeats what the payer already answered over the API: without this
+    check such a report re-appended its ``gagal`` rows as new events and refused its
+    ``salur`` rows as paid out twice. Only report rows are looked up: an API fact carries its
+    own reference, and one already answered is known by it. One query per chunk of subjects,
+    on the covering index ``ix_payout_events_subject``.
     """
     wanted: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
     for index, event in enumerate(events):
@@ -541,8 +541,7 @@ def recorded_report_facts(connection: Connection, store: CentralStore, epoch_id:
     subjects = sorted({key[0] for key in wanted})
     for among in member_chunks(connection, columns.subject, subjects):
         query = sa.select(columns.subject, columns.status, columns.occurred_at,
-                          columns.point_id).where(columns.epoch_id == epoch_id,
-                                                  columns.source == "csv", among)
+                          columns.point_id).where(columns.epoch_id == epoch_id, among)
         for row in connection.execute(query):
             found.update(wanted.get((row.subject, row.status, row.occurred_at, row.point_id),
                                     ()))

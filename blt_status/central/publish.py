@@ -61,7 +61,7 @@ from blt_status.central.ledger import (
     Ledger,
     PayoutEvent,
     outcomes_in,
-    recorded_report_facts,
+    recorded_facts,
     with_outcome,
 )
 from blt_status.central.repo import RepoTransaction, target_path_on_disk
@@ -1687,7 +1687,8 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: st
                 ) -> tuple[list[PayoutEvent], int]:
     """The events not yet in the ledger, and how many were: by reference (the same report
     file and line, the same API message and reference) and, for report rows, by fact (the
-    same report re-saved as another file: :func:`ledger.recorded_report_facts`)."""
+    same report re-saved as another file, or repeating the API's answers:
+    :func:`ledger.recorded_facts`)."""
     refs = {(event.source, event.source_ref) for event in events}
     known: set[tuple[str, str, str]] = set()
     with open_engine(store).connect() as connection:
@@ -1697,7 +1698,7 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: st
             known.update((source, source_ref, row.row_ref) for row in connection.execute(query))
         unknown = [event for event in events
                    if (event.source, event.source_ref, event.row_ref) not in known]
-        recorded = recorded_report_facts(connection, store, epoch_id, unknown)
+        recorded = recorded_facts(connection, store, epoch_id, unknown)
     fresh = [event for index, event in enumerate(unknown) if index not in recorded]
     return fresh, len(events) - len(fresh)
 
