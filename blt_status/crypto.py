@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from blt_status.errors import FileFormatError, IndexCorrupt, WrongPassphrase
+from blt_status.i18n import N_
 
 __all__ = [
     "PRODUCTION_INDEX_KDF",
@@ -176,7 +177,7 @@ def open_record(key: IndexKey, blob: bytes, *, shard: str, view: str) -> bytes:
         return AESGCM(key.enc_key).decrypt(blob[:_NONCE], blob[_NONCE:],
                                            record_aad(key.tag, shard, view))
     except (InvalidTag, ValueError):
-        raise IndexCorrupt("index", "record fails authentication") from None
+        raise IndexCorrupt(None, N_("it fails authentication")) from None
 
 
 _WRAP_FORMAT = "blt-wrap-v1"

@@ -39,6 +39,7 @@ from blt_status.errors import (
     NotInstalled,
     PassphraseRequired,
 )
+from blt_status.i18n import N_
 from blt_status.store import (
     BACKENDS,
     IndexMeta,
@@ -230,7 +231,7 @@ class Device:
             raise IndexMissing(str(self.data_dir))
         damaged = self.damage_note()
         if damaged is not None and damaged.get("file") == path.name:
-            raise IndexCorrupt(str(path), "a check found it damaged")
+            raise IndexCorrupt(str(path), N_("a check found it damaged"))
         return open_index(path)
 
     def damage_note(self) -> dict[str, Any] | None:

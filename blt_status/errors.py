@@ -29,6 +29,7 @@ and the template's fields: ``CentralError("publish_empty", rejected=12)``.
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from typing import Any
 
 from blt_status.i18n import LANGUAGES, N_, current_lang, translate
@@ -66,6 +67,8 @@ MESSAGES: dict[str, str] = {
     "index_missing": N_("No index in {where} yet: run `blt-status sync` while online."),
     "index_corrupt": N_("The index file {where} is corrupt{detail}: run `blt-status sync` "
                         "again."),
+    "index_corrupt:record": N_("A record of the index is corrupt{detail}: run `blt-status "
+                               "sync` again."),
     "index_key_mismatch": N_("The index for region {region} was written with other key "
                              "parameters (KDF, salt or pepper) than this device holds: re-enrol "
                              "the device or sync."),
@@ -435,14 +438,19 @@ class BltError(Exception):
         if self.template is None:
             return (self.en_text if lang == "en" else self.id_text) if hasattr(
                 self, "en_text") else self.code
+        fields = self.fields_in(lang)
         try:
             text = translate(self.template, lang)
             try:
-                return text.format(**self.fields)
+                return text.format(**fields)
             except (KeyError, IndexError, ValueError):  # a field missing: never a traceback
                 return text
         except (KeyError, IndexError, ValueError):  # a translation with a wrong placeholder
-            return self.template.format(**self.fields)
+            return self.template.format(**fields)
+
+    def fields_in(self, lang: str) -> Mapping[str, object]:
+        """The sentence's fields for ``lang``: as given, unless an error translates one."""
+        return self.fields
 
     def line(self, lang: str | None = None) -> str:
         """One line with the stable code, as the CLI prints it."""
@@ -511,10 +519,25 @@ class IndexMissing(IndexStoreError):
 
 
 class IndexCorrupt(IndexStoreError):
+    """The index (``where``: its file) is damaged. ``detail`` says how, in English: a phrase
+    marked ``N_`` (translated with the sentence) or a technical name (an exception's class).
+    Without ``where`` (a record found damaged while being read) the sentence names a record.
+    """
+
     code = "index_corrupt"
 
-    def __init__(self, where: str, detail: str = "") -> None:
-        super().__init__(None, where=where, detail=f" ({detail})" if detail else "")
+    def __init__(self, where: str | None, detail: str = "") -> None:
+        self.detail = detail
+        wrapped = f" ({detail})" if detail else ""
+        if where is None:
+            super().__init__("index_corrupt:record", detail=wrapped)
+        else:
+            super().__init__(None, where=where, detail=wrapped)
+
+    def fields_in(self, lang: str) -> Mapping[str, object]:
+        if not self.detail:
+            return self.fields
+        return {**self.fields, "detail": f" ({translate(self.detail, lang)})"}
 
 
 class IndexKeyMismatch(IndexStoreError):

@@ -22,6 +22,7 @@ from blt_status.crypto import (
     seal_record,
 )
 from blt_status.errors import IndexCorrupt
+from blt_status.i18n import N_
 
 __all__ = [
     "MODES",
@@ -206,7 +207,7 @@ class RecordPayload:
         try:
             return cls.from_dict(json.loads(data))
         except (ValueError, KeyError, TypeError):
-            raise IndexCorrupt("index", "record content unreadable") from None
+            raise IndexCorrupt(None, N_("its content cannot be read")) from None
 
     def for_recipient(self) -> RecordPayload:
         """The recipient-view copy of an officer record: masked name, no address/household."""
@@ -255,7 +256,7 @@ def seal_payload(payload: RecordPayload, *, key: IndexKey, shard: str) -> Sealed
 def open_payload(record: SealedRecord, *, key: IndexKey, view: str) -> RecordPayload:
     payload = RecordPayload.from_bytes(open_record(key, record.blob, shard=record.shard, view=view))
     if payload.view != view:
-        raise IndexCorrupt("index", "record of another view")
+        raise IndexCorrupt(None, N_("it is of another view"))
     return payload
 
 

@@ -159,6 +159,10 @@ def test_status_of_a_flipped_byte_in_the_index_exits_1(make_device) -> None:
     result = run("status", "--data-dir", str(device.data_dir))
     assert_one_line_error(result, "index_corrupt")
     assert result.returncode == 1
+    # How it is damaged is said in the reader's language too (it was English in either).
+    assert "(catatannya tidak cocok dengan checksum" in result.stderr, result.stderr
+    english = run("--lang", "en", "status", "--data-dir", str(device.data_dir))
+    assert "(its records do not match the checksum" in english.stderr, english.stderr
 
 
 def test_digits_of_another_script_or_pasted_spaces_are_the_nik(make_device) -> None:

@@ -162,6 +162,28 @@ def test_a_variant_sentence_keeps_the_code() -> None:
     assert error.to_dict("en")["code"] == "store_corrupt"
 
 
+def test_how_an_index_is_damaged_is_said_in_the_readers_language() -> None:
+    """The detail of ``index_corrupt`` was English inside an Indonesian sentence; a technical
+    name (an exception's class) stays as it is."""
+    from blt_status.crypto import IndexKey, open_record, seal_record
+    from blt_status.errors import IndexCorrupt
+
+    key = IndexKey.from_root(bytes(32))
+    blob = bytearray(seal_record(key, b"{}", shard="32.01.01", view="officer"))
+    blob[-1] ^= 1  # one flipped bit
+    with pytest.raises(IndexCorrupt) as raised:
+        open_record(key, bytes(blob), shard="32.01.01", view="officer")
+    record = raised.value
+    assert record.code == "index_corrupt"
+    assert record.message("id") == ("Sebuah catatan di data rusak (catatan itu gagal "
+                                    "diautentikasi): jalankan `blt-status sync` lagi.")
+    assert record.message("en") == ("A record of the index is corrupt (it fails "
+                                    "authentication): run `blt-status sync` again.")
+    technical = IndexCorrupt("/d/index.db", "DatabaseError")
+    assert technical.message("id") == ("Berkas data /d/index.db rusak (DatabaseError): "
+                                       "jalankan `blt-status sync` lagi.")
+
+
 def test_the_walk_finds_raises_of_every_form() -> None:
     by_code = {(item.path, item.code) for item in RAISES}
     assert ("blt_status/nik.py", "serial") in by_code  # NikError("serial", subject=...)

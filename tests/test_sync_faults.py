@@ -193,6 +193,11 @@ def test_missing_shard_is_reported_as_missing(case: Case):
 def test_missing_repository_is_still_not_found(case: Case):
     case.server.faults.append(Fault("/metadata/timestamp.json", "status", status=404))
     case.assert_refused("sync_not_found")
+    case.capsys.readouterr()
+    main(["--lang", "id", "sync", "--from", case.server.url, "--data-dir",
+          str(case.officer.data_dir)])
+    err = case.capsys.readouterr().err  # the detail has no English words in it ("404 for")
+    assert "Tidak ada repositori data" in err and "(HTTP 404: http://127.0.0.1:" in err, err
     case.server.faults.clear()
     case.assert_recovers()
 

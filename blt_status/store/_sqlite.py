@@ -28,6 +28,7 @@ from itertools import chain, islice
 from pathlib import Path
 
 from blt_status.errors import FileFormatError, IndexCorrupt, IndexMissing
+from blt_status.i18n import N_
 from blt_status.records import SealedRecord
 from blt_status.store._base import (
     IndexBackend,
@@ -102,7 +103,7 @@ class SqliteStore(IndexStore):
                                        uri=True, check_same_thread=False)
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             if "meta" not in rows:
-                raise IndexCorrupt(str(path), "no metadata")
+                raise IndexCorrupt(str(path), N_("it has no metadata"))
             self._meta_document = json.loads(rows["meta"])
             self.meta = IndexMeta.from_dict(self._meta_document)
             self.checksum = rows.get("checksum")
@@ -122,9 +123,9 @@ class SqliteStore(IndexStore):
                 self.base = SqliteStore(base_path)
             except IndexMissing:
                 self._db.close()
-                raise IndexCorrupt(str(path), "its base file is missing") from None
+                raise IndexCorrupt(str(path), N_("its base file is missing")) from None
             if self.base.base is not None:
-                raise IndexCorrupt(str(path), "an overlay of an overlay")
+                raise IndexCorrupt(str(path), N_("it is an overlay of an overlay"))
 
     def _own(self, tag: bytes) -> SealedRecord | None:
         try:
@@ -209,7 +210,7 @@ class SqliteStore(IndexStore):
             if not stop.is_set():
                 verdict = connection.execute("PRAGMA quick_check").fetchall()
                 if verdict != [("ok",)]:
-                    raise self._damaged("SQLite finds the file damaged")
+                    raise self._damaged(N_("SQLite finds the file damaged"))
         except (sqlite3.DatabaseError, TypeError, ValueError) as error:
             if stop.is_set():
                 return  # interrupted by close(): not a verdict
@@ -220,8 +221,8 @@ class SqliteStore(IndexStore):
         if stop.is_set():
             return
         if checksum.hexdigest(self._meta_document) != self.checksum:
-            raise self._damaged("its records do not match the checksum written when it was "
-                                "built")
+            raise self._damaged(N_("its records do not match the checksum written when it "
+                                   "was built"))
         if self.base is not None:
             try:
                 self.base._check_pages(pause, stop)

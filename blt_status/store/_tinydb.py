@@ -21,6 +21,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 
 from blt_status.errors import FileFormatError, IndexCorrupt, IndexMissing
+from blt_status.i18n import N_
 from blt_status.records import SealedRecord
 from blt_status.store._base import (
     IndexBackend,
@@ -109,10 +110,10 @@ class TinyDbStore(IndexStore):
             for tag, (shard, blob) in self._by_tag.items():
                 checksum.add(bytes.fromhex(tag), shard, base64.b64decode(blob, validate=True))
         except (ValueError, binascii.Error):
-            raise self._damaged("a record cannot be decoded") from None
+            raise self._damaged(N_("a record cannot be decoded")) from None
         if checksum.hexdigest(meta_document) != self.checksum:
-            raise self._damaged("its records do not match the checksum written when it was "
-                                "built")
+            raise self._damaged(N_("its records do not match the checksum written when it "
+                                   "was built"))
 
     def verify(self) -> None:
         if self.damage is not None:

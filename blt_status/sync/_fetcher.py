@@ -72,7 +72,8 @@ class MissingFile(exceptions.DownloadHTTPError):
     """HTTP 404 (or a missing local file): carries the URL so the caller can name it."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(f"HTTP 404 for {url}", 404)
+        # No English words: this text is the detail of a translated sentence (sync_not_found).
+        super().__init__(f"HTTP 404: {url}", 404)
         self.url = url
 
 
