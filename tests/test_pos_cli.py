@@ -318,6 +318,75 @@ def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
     assert {nik for nik, (status, _, _) in state.items() if status == "collected"} == paid
 
 
+def test_listen_told_twice_to_stop_stops_now_and_loses_nothing(world: World, tmp_path: Path
+                                                                ) -> None:
+    """Ctrl-C, then Ctrl-C again while a callback waits for another process's ingest (up to
+    30 s): the receiver stops at once instead of waiting out that callback -- which is not
+    recorded and not acknowledged, so the payer sends it again -- and skips its final
+    publish. Nothing is lost: the message sent again is recorded by the next receiver."""
+    from blt_status._fs import try_lock
+
+    port, transaction, paid = _pushed_for_callbacks(world)
+    version = world.version()
+    command = [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen",
+               str(world.dir), "--port", str(port), "--publish-every", "3600"]
+    listener = subprocess.Popen(command, env=dict(os.environ, BLT_LANG="en"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers: list[object] = []
+
+    def send() -> None:
+        try:
+            answers.extend(world.payer.send_callbacks(transaction))
+        except httpx.HTTPError as error:  # the connection closed under it: no ACK either
+            answers.append(error)
+
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith("Listening on")
+        with try_lock(world.dir / "private" / "pos" / "ingest.lock") as held:
+            assert held
+            sender = threading.Thread(target=send)
+            sender.start()
+            time.sleep(1.0)  # the callback is checked and waits for the lock
+            listener.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            assert listener.poll() is None  # the first stop waits for it
+            asked = time.monotonic()
+            listener.send_signal(signal.SIGINT)
+            out, err = listener.communicate(timeout=20)
+            stopped_in = time.monotonic() - asked
+            assert listener.returncode == 0, err
+            sender.join(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+    assert stopped_in < 10, (stopped_in, err)  # not the 30 s the lock wait allows
+    assert "Stopped: 0 payout facts recorded" in out, (out, err)
+    assert "stopping now" in err and "Traceback" not in err, err
+    assert [getattr(answer, "status_code", None) for answer in answers] in ([503], [None])
+    assert world.version() == version  # no final publish
+    assert not any(status == "collected" for status, _, _ in world.state().values())
+
+    # The payer sends it again to the next receiver: recorded.
+    again = subprocess.Popen(command, env=dict(os.environ, BLT_LANG="en"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert again.stdout is not None
+        assert again.stdout.readline().startswith("Listening on")
+        assert [answer.status_code for answer in world.payer.send_callbacks(transaction)] \
+            == [200]
+        again.send_signal(signal.SIGTERM)
+        out, err = again.communicate(timeout=60)
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.wait()
+    assert f"Stopped: {len(paid)} payout facts recorded" in out, (out, err)
+    state = world.state()
+    assert {nik for nik, (status, _, _) in state.items() if status == "collected"} == paid
+
+
 def test_listen_answers_a_callback_in_flight_before_it_stops(world: World, tmp_path: Path
                                                               ) -> None:
     """SIGTERM while a callback waits for the ingest lock (another process's ingest): the

@@ -106,6 +106,9 @@ class FeedbackProcessor:
         self.store = store
         self.publish = publish
         self._lock = threading.Lock()
+        # Set by a receiver told twice to stop: a message not yet ingested is answered
+        # db_busy (503, the payer sends it again) instead of waiting for the ingest lock.
+        self.cancelled = threading.Event()
         self._index_version = -1
         self._index: dict[str, _Target] = {}
         self._epoch_id = ""
@@ -177,7 +180,10 @@ class FeedbackProcessor:
         # read "not answered yet" and both append it.
         lock = self.store.private_dir / "pos" / "ingest.lock"
         make_private_dir(lock.parent)
-        with self._lock, try_lock(lock, wait=INGEST_WAIT) as held:
+        if self.cancelled.is_set():
+            raise CentralError("db_busy")
+        with self._lock, try_lock(lock, wait=INGEST_WAIT,
+                                  cancelled=self.cancelled.is_set) as held:
             if not held:
                 raise CentralError("db_busy")
             return self._process(callback)

@@ -84,6 +84,17 @@ class Receiver:
         self.stopping = False  # SIGINT/SIGTERM came: new callbacks get 503, begun ones finish
         self.in_flight = 0
         self._idle: asyncio.Event | None = None
+        self.hurried = asyncio.Event()  # a second SIGINT/SIGTERM: stop now
+
+    def hurry(self) -> None:
+        """Stop now: messages not yet ingested are answered 503 (the payer sends them again)
+        and the final publish is left to the next one (the facts are in the ledger)."""
+        if self.hurried.is_set():
+            return
+        log.warning("stopping now: callbacks not yet ingested are refused (the payer sends "
+                    "them again); the next publish takes the recorded facts along")
+        self.hurried.set()
+        self.processor.cancelled.set()
 
     def begin(self) -> None:
         self.in_flight += 1
@@ -94,14 +105,22 @@ class Receiver:
             self._idle.set()
 
     async def drain(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` seconds) until no callback is being handled."""
+        """Wait (at most ``timeout`` seconds) until no callback is being handled; a second
+        stop signal (:meth:`hurry`) ends the wait at once."""
         if not self.in_flight:
             return
-        log.info("stopping: %d callback(s) in progress", self.in_flight)
+        log.info("stopping: %d callback(s) in progress (stop again to stop now)",
+                 self.in_flight)
         self._idle = asyncio.Event()
+        idle = asyncio.ensure_future(self._idle.wait())
+        hurried = asyncio.ensure_future(self.hurried.wait())
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
+            done, _ = await asyncio.wait({idle, hurried}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+            hurried.cancel()
+        if not done:
             log.warning("stopping: %d callback(s) still in progress after %.0f s; their "
                         "connections are closed (the payer sends them again)",
                         self.in_flight, timeout)
@@ -369,12 +388,15 @@ def serve(store: CentralStore, config: PosConfig, settings: ListenSettings, *,
             ready(f"{scheme}://{settings.host}:{port}")
         await stop.wait()
         receiver.stopping = True
+        for signum in (signal.SIGINT, signal.SIGTERM):  # told again: stop now
+            loop.add_signal_handler(signum, receiver.hurry)
         if periodic is not None:
             periodic.stop()
         server.stop()  # no new connections
         await receiver.drain(DRAIN_WAIT)  # the callbacks begun are answered (and counted)
         await server.close_all_connections()
-        if publish is not None and receiver.unpublished and settings.publish_every:
+        if publish is not None and receiver.unpublished and settings.publish_every \
+                and not receiver.hurried.is_set():
             await loop.run_in_executor(receiver.executor, publish)
 
     try:
