@@ -11,7 +11,8 @@ import contextlib
 import errno
 import fcntl
 import os
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -123,9 +124,9 @@ def make_private_dir(directory: Path) -> None:
 
 @contextlib.contextmanager
 def try_lock(path: Path, *, wait: float = 0,
-             cancelled: Callable[[], bool] | None = None) -> Iterator[bool]:
+             cancelled: threading.Event | None = None) -> Iterator[bool]:
     """Hold an exclusive lock on the file ``path`` (created 0600) if it can be had within
-    ``wait`` seconds (and before ``cancelled()`` turns true); yields whether it is held.
+    ``wait`` seconds (and before ``cancelled`` is set); yields whether it is held.
 
     A lock file that exists but cannot be opened for writing (a read-only folder or file
     system) is locked through a read-only descriptor: ``flock`` needs none, and a reader of a
@@ -138,8 +139,9 @@ def try_lock(path: Path, *, wait: float = 0,
         fd = os.open(path, os.O_RDONLY)
     try:
         try:
-            stop = tenacity.stop_after_delay(wait) if cancelled is None else tenacity.stop_any(
-                tenacity.stop_after_delay(wait), lambda _state: cancelled())
+            stop: tenacity.stop.stop_base = tenacity.stop_after_delay(wait)
+            if cancelled is not None:
+                stop = stop | tenacity.stop_when_event_set(cancelled)
             for attempt in tenacity.Retrying(
                     stop=stop, wait=tenacity.wait_fixed(0.05),
                     retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):

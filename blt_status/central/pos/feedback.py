@@ -183,7 +183,7 @@ class FeedbackProcessor:
         if self.cancelled.is_set():
             raise CentralError("db_busy")
         with self._lock, try_lock(lock, wait=INGEST_WAIT,
-                                  cancelled=self.cancelled.is_set) as held:
+                                  cancelled=self.cancelled) as held:
             if not held:
                 raise CentralError("db_busy")
             return self._process(callback)
