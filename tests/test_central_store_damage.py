@@ -168,4 +168,19 @@ def test_a_read_only_store_answers_reads_and_refuses_writes_in_one_line(
     done = cli("--lang", "id", "central", "ingest-payouts", central, world.report, user=user,
                env=env)
     assert "hanya bisa dibaca" in one_line(done, "store_read_only")
+    # The lists written into the store, and the first invitations (they make the store's
+    # reference key), write to it: the same line (it was io_error, "permission denied").
+    out = folder / "auditor"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    done = cli("central", "lists", central, user=user, env=env)
+    assert "read-only" in one_line(done, "store_read_only")
+    done = cli("central", "invitations", central, "--desa", "32.01.01.1001", "--out",
+               out / "undangan.pdf", user=user, env=env)
+    assert "read-only" in one_line(done, "store_read_only")
+    # Written elsewhere, the signed lists of a read-only store are an auditor's copy.
+    done = cli("central", "lists", central, "--out", out / "lists", "--json", user=user,
+               env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["lists"]
     assert tree_digest(central) == before

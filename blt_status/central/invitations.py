@@ -37,10 +37,13 @@ __all__ = ["reference_of", "write_invitations"]
 WAITING = ("scheduled", "held")
 
 
-def _reference_key(private_dir: Path) -> bytes:
-    path = private_dir / "lists" / "reference.key"
+def _reference_key(store: CentralStore) -> bytes:
+    """The key of the printed references, made by the store's first invitations (which
+    therefore need a store that can be written: ``store_read_only`` otherwise)."""
+    path = store.private_dir / "lists" / "reference.key"
     if path.exists():
         return path.read_bytes()
+    store.require_writable()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = os.urandom(32)
     atomic_write_bytes(path, key, mode=0o600)
@@ -71,7 +74,7 @@ def write_invitations(store: CentralStore, desa: str, out: Path) -> dict[str, An
                      if entry.desa == code and entry.payload.status in WAITING),
                     key=lambda item: (item[1].schedule.date, item[1].name.casefold(), item[0]))
     signer = store.signer("targets")
-    ref_key = _reference_key(store.private_dir)
+    ref_key = _reference_key(store)
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_title("Surat undangan")

@@ -166,6 +166,8 @@ def run_lists(args: argparse.Namespace) -> int:
     from blt_status.central.store import CentralStore
 
     store = CentralStore.open(args.directory)
+    if args.out is None:  # into the store: a read-only copy says so (`--out` elsewhere works)
+        store.require_writable()
     info = published_info(store)
     if info is None:
         raise CentralError("nothing_published")
