@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -281,6 +283,25 @@ def _pushed_for_callbacks(world: World) -> tuple[int, str, set[str]]:
     return port, transaction, paid
 
 
+@contextlib.contextmanager
+def _listening(world: World, port: int) -> Iterator[subprocess.Popen[str]]:
+    """``central pos listen`` on ``port`` (publishing only when it stops), past its ready
+    line; killed on the way out if a test left it running."""
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
+         "--port", str(port), "--publish-every", "3600"],
+        env=dict(os.environ, BLT_LANG="en"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith("Listening on")
+        yield listener
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait()
+
+
 def test_listen_stops_cleanly_when_signalled_as_soon_as_it_says_listening(
         world: World, tmp_path: Path) -> None:
     """A supervisor may stop the receiver the moment it prints its ready line. Before, the line
@@ -328,10 +349,6 @@ def test_listen_told_twice_to_stop_stops_now_and_loses_nothing(world: World, tmp
 
     port, transaction, paid = _pushed_for_callbacks(world)
     version = world.version()
-    command = [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen",
-               str(world.dir), "--port", str(port), "--publish-every", "3600"]
-    listener = subprocess.Popen(command, env=dict(os.environ, BLT_LANG="en"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answers: list[object] = []
 
     def send() -> None:
@@ -340,27 +357,21 @@ def test_listen_told_twice_to_stop_stops_now_and_loses_nothing(world: World, tmp
         except httpx.HTTPError as error:  # the connection closed under it: no ACK either
             answers.append(error)
 
-    try:
-        assert listener.stdout is not None
-        assert listener.stdout.readline().startswith("Listening on")
-        with try_lock(world.dir / "private" / "pos" / "ingest.lock") as held:
-            assert held
-            sender = threading.Thread(target=send)
-            sender.start()
-            time.sleep(1.0)  # the callback is checked and waits for the lock
-            listener.send_signal(signal.SIGINT)
-            time.sleep(0.5)
-            assert listener.poll() is None  # the first stop waits for it
-            asked = time.monotonic()
-            listener.send_signal(signal.SIGINT)
-            out, err = listener.communicate(timeout=20)
-            stopped_in = time.monotonic() - asked
-            assert listener.returncode == 0, err
-            sender.join(timeout=30)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
+    with _listening(world, port) as listener, \
+            try_lock(world.dir / "private" / "pos" / "ingest.lock") as held:
+        assert held
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(1.0)  # the callback is checked and waits for the lock
+        listener.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert listener.poll() is None  # the first stop waits for it
+        asked = time.monotonic()
+        listener.send_signal(signal.SIGINT)
+        out, err = listener.communicate(timeout=20)
+        stopped_in = time.monotonic() - asked
+        assert listener.returncode == 0, err
+        sender.join(timeout=30)
     assert stopped_in < 10, (stopped_in, err)  # not the 30 s the lock wait allows
     assert "Stopped: 0 payout facts recorded" in out, (out, err)
     assert "stopping now" in err and "Traceback" not in err, err
@@ -369,19 +380,11 @@ def test_listen_told_twice_to_stop_stops_now_and_loses_nothing(world: World, tmp
     assert not any(status == "collected" for status, _, _ in world.state().values())
 
     # The payer sends it again to the next receiver: recorded.
-    again = subprocess.Popen(command, env=dict(os.environ, BLT_LANG="en"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert again.stdout is not None
-        assert again.stdout.readline().startswith("Listening on")
+    with _listening(world, port) as again:
         assert [answer.status_code for answer in world.payer.send_callbacks(transaction)] \
             == [200]
         again.send_signal(signal.SIGTERM)
         out, err = again.communicate(timeout=60)
-    finally:
-        if again.poll() is None:
-            again.kill()
-            again.wait()
     assert f"Stopped: {len(paid)} payout facts recorded" in out, (out, err)
     state = world.state()
     assert {nik for nik, (status, _, _) in state.items() if status == "collected"} == paid
@@ -397,15 +400,8 @@ def test_listen_answers_a_callback_in_flight_before_it_stops(world: World, tmp_p
 
     port, transaction, paid = _pushed_for_callbacks(world)
     version = world.version()
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "blt_status.cli", "central", "pos", "listen", str(world.dir),
-         "--port", str(port), "--publish-every", "3600"],
-        env=dict(os.environ, BLT_LANG="en"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
     answers: list[httpx.Response] = []
-    try:
-        assert listener.stdout is not None
-        assert listener.stdout.readline().startswith("Listening on")
+    with _listening(world, port) as listener:
         with try_lock(world.dir / "private" / "pos" / "ingest.lock") as held:
             assert held
             sender = threading.Thread(
@@ -417,10 +413,6 @@ def test_listen_answers_a_callback_in_flight_before_it_stops(world: World, tmp_p
             assert listener.poll() is None
         sender.join(timeout=30)
         out, err = listener.communicate(timeout=30)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
     assert [answer.status_code for answer in answers] == [200], err
     assert listener.returncode == 0, err
     assert f"Stopped: {len(paid)} payout facts recorded" in out, (out, err)
