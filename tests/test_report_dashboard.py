@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from central_world import write_world
 from test_tui_app import screen_text
+from textual.widgets import Static
 
 from blt_status.central.report_source import load_snapshot
 from blt_status.central.store import CentralStore
@@ -79,6 +80,15 @@ async def loaded(app: AdminApp, pilot, loads: int = 1, version: int | None = Non
     assert done()
     await app.workers.wait_for_complete()
     await pilot.pause()
+    # The summary grows from one line ("Loading…") to two: on a busy machine the frame with
+    # the new text can come before the layout gives it its second line. Wait for that layout.
+    summary = screen_of(app).query_one("#admin-summary", Static)
+    for _ in range(250):
+        if summary.size.height == str(summary.content).count("\n") + 1:
+            break
+        await pilot.pause(0.02)
+    else:
+        raise AssertionError("the summary's layout never caught up with its text")
     await pilot.pause()  # the redraw after the load is on screen
 
 
