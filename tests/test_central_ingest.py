@@ -294,3 +294,61 @@ def test_a_month_end_report_repeating_the_api_feedback_appends_nothing(
     assert (again.applied, again.duplicates) == (0, 1)  # the gagal row is still the same
     assert {item["code"] for item in again.rejected if item["line"] == 2} == {
         "already_collected"}
+
+
+def test_a_report_ingested_again_gives_every_row_the_same_answer(store: CentralStore,
+                                                                  tmp_path: Path) -> None:
+    """A report naming one person twice uses their first row and refuses the second as a
+    ``duplicate``. Ingested again, as the same file or saved again by a spreadsheet (another
+    file, the same rows), the second row is still that duplicate: it was once judged against
+    the first row, and now the first row is in the ledger; before, it was judged on its own
+    and a failed attempt followed by a payout in one report became a payout on the second
+    ingest."""
+    person = PEOPLE[3].nik
+    rows = [[person, "gagal", "2025-11-26T10:10:00+07:00", "KP-GUNUNGPUTRI", "nama tidak sesuai"],
+            [person, "salur", "2025-11-26T11:00:00+07:00", "KP-GUNUNGPUTRI", ""]]
+    report_csv = write_csv(tmp_path / "twice.csv", REPORT_HEADER, rows)
+    first = ingest_payouts(store, report_csv)
+    assert first.applied == 1
+    assert [(item["line"], item["code"]) for item in first.rejected] == [(3, "duplicate")]
+    assert "(baris 2)" in first.rejected[0]["reason"]
+    events_before = db_dump(store)["payout_events"]
+    public_before = snapshot_tree(store.public_dir)
+    resaved = tmp_path / "twice-saved.csv"
+    resaved.write_bytes(b"\xef\xbb\xbf" + report_csv.read_bytes().replace(b"\r\n", b"\n")
+                        .replace(b"\n", b"\r\n"))
+    assert resaved.read_bytes() != report_csv.read_bytes()
+    for again_csv in (report_csv, resaved):
+        again = ingest_payouts(store, again_csv)
+        assert (again.applied, again.duplicates, again.published) == (0, 1, False)
+        assert [(item["line"], item["code"]) for item in again.rejected] == [(3, "duplicate")]
+        assert "(baris 2)" in again.rejected[0]["reason"]
+        assert db_dump(store)["payout_events"] == events_before
+        assert snapshot_tree(store.public_dir) == public_before
+    assert store.load_state().records[person].payload.status == "held"
+
+
+def test_a_row_first_refused_then_valid_is_a_duplicate_of_the_recorded_row(
+        store: CentralStore) -> None:
+    """The second ingest of a report judges a row that was refused the first time (here: its
+    time was still in the future) again; if the ledger already holds another row of the same
+    person from that report, it is the ``duplicate``, whichever line comes first."""
+    from blt_status.central.ledger import PayoutEvent
+
+    person = PEOPLE[3].nik
+    wib = dt.timezone(dt.timedelta(hours=7))
+    late = dt.datetime(2025, 11, 26, 15, 0, tzinfo=wib)
+    early = dt.datetime(2025, 11, 26, 10, 0, tzinfo=wib)
+    report = [PayoutEvent(person, "salur", late, "KP-GUNUNGPUTRI", "csv", "r" * 64, "2", None,
+                          ""),
+              PayoutEvent(person, "gagal", early, "KP-GUNUNGPUTRI", "csv", "r" * 64, "3", None,
+                          "rumah kosong")]
+    first = ingest_events(store, report, received_at=early + dt.timedelta(hours=1))
+    assert first.applied == 1
+    assert [(item["line"], item["code"]) for item in first.rejected] == [(2, "future_time")]
+    again = ingest_events(store, report, received_at=late + dt.timedelta(hours=1))
+    assert (again.applied, again.duplicates, again.published) == (0, 1, False)
+    assert [(item["line"], item["code"]) for item in again.rejected] == [(2, "duplicate")]
+    assert again.rejected[0]["reason"] == (
+        "NIK yang sama ada di baris lain dalam laporan ini (baris 3), yang sudah tercatat")
+    assert store.load_state().records[person].payload.status == "held"

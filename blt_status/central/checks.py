@@ -56,10 +56,20 @@ def _line(event: PayoutEvent, index: int) -> int:
 def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version: int,
                  epoch_id: str, inputs: Mapping[str, str],
                  received_at: dt.datetime | None = None,
+                 recorded: Sequence[PayoutEvent] = (),
                  ) -> tuple[list[PayoutEvent], list[dict[str, Any]], dict[int, list[Flag]]]:
-    """``(accepted events, rejections as report dicts, flags by index into accepted)``."""
+    """``(accepted events, rejections as report dicts, flags by index into accepted)``.
+
+    ``recorded`` are the rows of the same report that the ledger already holds (the report
+    ingested before): a report row naming the same person as one of them is a ``duplicate``,
+    as it was when both were first judged together.
+    """
     if not events:
         return [], [], {}
+    used: dict[str, int] = {}  # NIK digits -> the first line of it the ledger holds
+    for line, nik in sorted((_line(event, index), event.nik_digits)
+                            for index, event in enumerate(recorded) if event.source == "csv"):
+        used.setdefault(nik, line)
     program_toml = store.input_path(inputs["program"])
     program = load_program(program_toml)
     points = load_payout_points(store.input_path(inputs["payout_points"]))
@@ -113,7 +123,8 @@ def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version:
         past = [(row.point_id, _aware(row.occurred_at, int(row.occurred_offset)))
                 for row in connection.execute(query)]
     verdicts = check_feedback(events, program=program, points=points, roster=entitlements,
-                              past_payouts=past, received_at=received_at, settings=settings)
+                              past_payouts=past, received_at=received_at, settings=settings,
+                              recorded_rows=used)
     accepted: list[PayoutEvent] = []
     rejected: list[dict[str, Any]] = []
     found: dict[int, list[Flag]] = {}

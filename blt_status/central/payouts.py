@@ -16,7 +16,8 @@ Rejection codes (per row). From reading a CSV row: ``row_extra_fields``, ``nik_<
     unknown_point     id_titik is not a payout point
     outside_program   the date (as written) is not within the program's start..end
     duplicate         the same NIK is on an earlier accepted row of the same CSV report
-                      (a rejected row never counts: a later valid row of that NIK is used)
+                      (a rejected row never counts: a later valid row of that NIK is used),
+                      or on a row of it the ledger already holds (the report ingested again)
     already_collected the aid was already paid out (final)
     already_returned  the aid was already returned (final)
 
@@ -340,9 +341,9 @@ def _point_kecamatan(point: PayoutPointRow) -> set[str]:
 
 def _reject(items: Sequence[FeedbackItem], index: int,
             lookup: Callable[[str], Entitlement | None],
-            accepted_in_batch: Mapping[str, int], points: Mapping[str, PayoutPointRow],
-            program: ProgramConfig, received_at: dt.datetime, settings: CheckSettings,
-            ) -> tuple[str, str] | None:
+            accepted_in_batch: Mapping[str, int], recorded_rows: Mapping[str, int],
+            points: Mapping[str, PayoutPointRow], program: ProgramConfig,
+            received_at: dt.datetime, settings: CheckSettings) -> tuple[str, str] | None:
     item = items[index]
     if item.occurred_at > received_at + settings.clock_skew:
         return ("future_time", _("the time %(time)s is later than when the report was "
@@ -364,11 +365,18 @@ def _reject(items: Sequence[FeedbackItem], index: int,
                    "end": program.end})
     # One row per NIK in a report; API items are each their own fact (a failed attempt and a
     # later payout may come in one message), judged in order against the state so far.
-    earlier = accepted_in_batch.get(item.nik_digits) \
-        if getattr(item, "source", "csv") == "csv" else None
-    if earlier is not None:
-        return ("duplicate", _("the same NIK is on an earlier row of this report (%(row)s), "
-                               "which is used") % {"row": _ref(items[earlier], earlier)})
+    if getattr(item, "source", "csv") == "csv":
+        earlier = accepted_in_batch.get(item.nik_digits)
+        if earlier is not None:
+            return _duplicate(_ref(items[earlier], earlier))
+        line = recorded_rows.get(item.nik_digits)
+        if line is not None:  # the report was ingested before: that row is in the ledger
+            own = _line_of(item)
+            if own is None or line < own:
+                return _duplicate(_("line %(line)s") % {"line": line})
+            return ("duplicate", _("the same NIK is on another row of this report (%(row)s), "
+                                   "already recorded") % {"row": _("line %(line)s")
+                                                          % {"line": line}})
     if entitlement.status == "collected":
         return ("already_collected", _("already collected; a payout is final"))
     if entitlement.status == "returned":
@@ -376,11 +384,22 @@ def _reject(items: Sequence[FeedbackItem], index: int,
     return None
 
 
-def _ref(item: FeedbackItem, index: int) -> str:
+def _duplicate(row: str) -> tuple[str, str]:
+    return ("duplicate", _("the same NIK is on an earlier row of this report (%(row)s), "
+                           "which is used") % {"row": row})
+
+
+def _line_of(item: FeedbackItem) -> int | None:
+    """The report line of a CSV row (``line``, or a digits-only ``row_ref``)."""
     line = getattr(item, "line", None)
-    if not isinstance(line, int):
-        row_ref = str(getattr(item, "row_ref", ""))
-        line = int(row_ref) if row_ref.isdigit() else None
+    if isinstance(line, int):
+        return line
+    row_ref = str(getattr(item, "row_ref", ""))
+    return int(row_ref) if row_ref.isdigit() else None
+
+
+def _ref(item: FeedbackItem, index: int) -> str:
+    line = _line_of(item)
     return (_("line %(line)s") % {"line": line} if line is not None
             else _("item %(item)s") % {"item": index + 1})
 
@@ -389,13 +408,17 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
                    points: Mapping[str, PayoutPointRow], roster: Mapping[str, Entitlement],
                    past_payouts: Iterable[tuple[str, dt.datetime]] = (),
                    received_at: dt.datetime | None = None,
-                   settings: CheckSettings | None = None) -> list[Verdict]:
+                   settings: CheckSettings | None = None,
+                   recorded_rows: Mapping[str, int] | None = None) -> list[Verdict]:
     """Judge a batch of payout facts: one :class:`Verdict` per item, in order.
 
     ``roster`` holds every recipient of this epoch by NIK digits (``current`` False for those
     dropped from the current roster) with their status before the batch; ``past_payouts`` the
     ``(point_id, occurred_at)`` of every ``salur`` already in the ledger (for capacity and
     bursts). Items are judged in order; an accepted item changes the state later items see.
+    ``recorded_rows`` gives, by NIK digits, the line of a row of the same report that the
+    ledger already holds (the report was ingested before): another row of that NIK is a
+    ``duplicate``, as it was when both were first judged together.
     """
     settings = settings or CheckSettings()
     received_at = received_at or dt.datetime.now(dt.UTC)
@@ -409,8 +432,8 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
 
     order_flags: dict[int, Flag] = {}
     for index, item in enumerate(items):
-        rejection = _reject(items, index, current, accepted_in_batch, points, program, received_at,
-                            settings)
+        rejection = _reject(items, index, current, accepted_in_batch, recorded_rows or {},
+                            points, program, received_at, settings)
         if rejection is not None:
             verdicts[index] = Verdict(index, rejection)
             continue

@@ -1649,12 +1649,13 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
         raise CentralError("nothing_published")
     version, program, inputs, epoch_id = info
     with db_errors(database_url(store)), _ingest_lock(store, wait=wait):
-        fresh, duplicates = _new_events(store, events, epoch_id)
+        fresh, recorded = _new_events(store, events, epoch_id)
+        duplicates = len(recorded)
         from blt_status.central.checks import check_events  # issue 10's rules and flags
 
         accepted, rejected, found = check_events(store, fresh, version=version,
                                                  epoch_id=epoch_id, inputs=inputs,
-                                                 received_at=received_at)
+                                                 received_at=received_at, recorded=recorded)
         appended = Ledger(store).append(accepted, epoch_id=epoch_id, received_at=received_at,
                                         flags=found)
     duplicates += appended.duplicates
@@ -1684,8 +1685,8 @@ def ingest_events(store: CentralStore, events: Sequence[PayoutEvent], *,
 
 
 def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: str,
-                ) -> tuple[list[PayoutEvent], int]:
-    """The events not yet in the ledger, and how many were: by reference (the same report
+                ) -> tuple[list[PayoutEvent], list[PayoutEvent]]:
+    """The events not yet in the ledger, and those that were: by reference (the same report
     file and line, the same API message and reference) and, for report rows, by fact (the
     same report re-saved as another file, or repeating the API's answers:
     :func:`ledger.recorded_facts`)."""
@@ -1700,46 +1701,8 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: st
                    if (event.source, event.source_ref, event.row_ref) not in known]
         recorded = recorded_facts(connection, store, epoch_id, unknown)
     fresh = [event for index, event in enumerate(unknown) if index not in recorded]
-    return fresh, len(events) - len(fresh)
+    held = [event for event in events
+            if (event.source, event.source_ref, event.row_ref) in known]
+    return fresh, held + [unknown[index] for index in sorted(recorded)]
 
 
-def _event_line(event: PayoutEvent, index: int) -> int:
-    return int(event.row_ref) if event.row_ref.isdigit() else index + 1
-
-
-def _check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version: int,
-                  epoch_id: str, inputs: Mapping[str, str],
-                  ) -> tuple[list[PayoutEvent], list[dict[str, Any]]]:
-    """The payout rules (apply_payouts) against the published roster with ledger statuses."""
-    from blt_status.central.inputs import load_payout_points, load_program
-    from blt_status.central.payouts import PayoutEvent as ReportRow
-    from blt_status.central.payouts import apply_payouts
-    from blt_status.central.roster import unseal_row, visible_at
-
-    if not events:
-        return [], []
-    program_config = load_program(store.input_path(inputs["program"]))
-    payout_points = load_payout_points(store.input_path(inputs["payout_points"]))
-    subjects = {subject_of(store, event.nik_digits): event.nik_digits for event in events}
-    current: dict[str, RecordPayload] = {}
-    with open_engine(store).connect() as connection:
-        chosen = sorted(subjects)
-        for start in range(0, len(chosen), 500):
-            query = sa.select(roster).where(visible_at(version),
-                                            roster.c.subject.in_(chosen[start:start + 500]))
-            for row in connection.execute(query):
-                opened = unseal_row(store, row)
-                current[opened.nik_digits] = opened.payload
-        outcomes = outcomes_in(connection, epoch_id, list(subjects))
-    for subject, outcome in outcomes.items():
-        nik = subjects[subject]
-        if nik in current:
-            current[nik] = with_outcome(current[nik], outcome)
-    rows = [ReportRow(index, event.nik_digits, event.status, event.occurred_at,
-                      event.point_id, event.note) for index, event in enumerate(events)]
-    _, rejections = apply_payouts(current, rows, payout_points, program_config)
-    refused = {rejection.line: rejection for rejection in rejections}
-    rejected = [{**refused[index].to_dict(), "line": _event_line(event, index)}
-                for index, event in enumerate(events) if index in refused]
-    accepted = [event for index, event in enumerate(events) if index not in refused]
-    return accepted, rejected
