@@ -352,3 +352,25 @@ def test_a_row_first_refused_then_valid_is_a_duplicate_of_the_recorded_row(
     assert again.rejected[0]["reason"] == (
         "NIK yang sama ada di baris lain dalam laporan ini (baris 3), yang sudah tercatat")
     assert store.load_state().records[person].payload.status == "held"
+
+
+def test_a_report_to_the_second_matches_the_api_answers_in_milliseconds(
+        store: CentralStore, world) -> None:
+    """The API gives times in milliseconds, the month-end report the same payouts to the
+    second: the report's rows are the facts the ledger holds (before, its ``salur`` row was
+    refused as paid out twice and its ``gagal`` row recorded again)."""
+    from blt_status.central.ledger import PayoutEvent
+    from blt_status.central.payouts import read_payout_report
+
+    rows, _rejections, _count = read_payout_report(world.report)
+    api = [PayoutEvent(row.nik_digits, row.status,
+                       row.waktu + dt.timedelta(milliseconds=437), row.id_titik, "api",
+                       "msg-1", f"ref-{row.line}", row.reason_code, row.keterangan)
+           for row in rows]
+    assert ingest_events(store, api).applied == 2
+    events_before = db_dump(store)["payout_events"]
+    report = ingest_payouts(store, world.report)
+    assert (report.applied, report.duplicates, report.published) == (0, 2, False)
+    assert {(item["line"], item["code"]) for item in report.rejected} == {
+        (4, "duplicate"), (5, "unknown_nik"), (6, "unknown_point")}
+    assert db_dump(store)["payout_events"] == events_before

@@ -516,7 +516,8 @@ def events_in(connection: Connection, *, epoch_id: str | None = None,
 def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
                    events: Sequence[PayoutEvent]) -> set[int]:
     """The indexes of the report (``csv``) events whose fact the ledger of the epoch already
-    holds, from any source: the same person, status, moment (to the microsecond, in UTC) and
+    holds, from any source: the same person, status, moment (in UTC; a row given to the
+    whole second matches any fact within that second, as the API answers in milliseconds) and
     payout point.
 
     A report is named by its file's SHA-256 (``source_ref``), so the same rows saved again
@@ -528,12 +529,17 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
     on the covering index ``ix_payout_events_subject``.
     """
     wanted: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
+    # A report states its times to the second, the API to the millisecond: a report row of a
+    # whole second is the fact the ledger holds anywhere within that second.
+    to_the_second: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
     for index, event in enumerate(events):
         if event.source != "csv" or event.status not in EVENT_STATUSES:
             continue
-        key = (subject_of(store, event.nik_digits), event.status,
-               _utc_naive(event.occurred_at), event.point_id)
+        moment = _utc_naive(event.occurred_at)
+        key = (subject_of(store, event.nik_digits), event.status, moment, event.point_id)
         wanted.setdefault(key, []).append(index)
+        if moment.microsecond == 0:
+            to_the_second.setdefault(key, []).append(index)
     if not wanted:
         return set()
     found: set[int] = set()
@@ -545,6 +551,9 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
         for row in connection.execute(query):
             found.update(wanted.get((row.subject, row.status, row.occurred_at, row.point_id),
                                     ()))
+            found.update(to_the_second.get((row.subject, row.status,
+                                            row.occurred_at.replace(microsecond=0),
+                                            row.point_id), ()))
     return found
 
 
