@@ -374,3 +374,20 @@ def test_a_report_to_the_second_matches_the_api_answers_in_milliseconds(
     assert {(item["line"], item["code"]) for item in report.rejected} == {
         (4, "duplicate"), (5, "unknown_nik"), (6, "unknown_point")}
     assert db_dump(store)["payout_events"] == events_before
+
+
+def test_a_row_repeated_word_for_word_stays_a_duplicate_when_saved_again(
+        store: CentralStore, tmp_path: Path) -> None:
+    """Two identical rows in one report are one payout and one ``duplicate``. The report saved
+    again by a spreadsheet matches the ledger by fact: the one recorded payout stands for one
+    row, not both, so the second row is still refused as that duplicate."""
+    row = [PEOPLE[0].nik, "salur", "2025-11-24T08:30:00+07:00", "KP-CIBINONG", ""]
+    report_csv = write_csv(tmp_path / "same-row.csv", REPORT_HEADER, [row, row])
+    first = ingest_payouts(store, report_csv)
+    assert first.applied == 1
+    assert [(item["line"], item["code"]) for item in first.rejected] == [(3, "duplicate")]
+    resaved = tmp_path / "same-row-saved.csv"
+    resaved.write_bytes(b"\xef\xbb\xbf" + report_csv.read_bytes())
+    again = ingest_payouts(store, resaved)
+    assert (again.applied, again.duplicates, again.published) == (0, 1, False)
+    assert [(item["line"], item["code"]) for item in again.rejected] == [(3, "duplicate")]

@@ -518,7 +518,7 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
     """The indexes of the report (``csv``) events whose fact the ledger of the epoch already
     holds, from any source: the same person, status, moment (in UTC; a row given to the
     whole second matches any fact within that second, as the API answers in milliseconds) and
-    payout point.
+    payout point. One fact stands for one row (the first it matches).
 
     A report is named by its file's SHA-256 (``source_ref``), so the same rows saved again
     with a byte-order mark or other line ends (a spreadsheet's "save") are another file, and
@@ -542,18 +542,26 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
             to_the_second.setdefault(key, []).append(index)
     if not wanted:
         return set()
-    found: set[int] = set()
+    matches: list[list[int]] = []  # per ledger fact, the report rows it is
     columns = payout_events.c
     subjects = sorted({key[0] for key in wanted})
     for among in member_chunks(connection, columns.subject, subjects):
         query = sa.select(columns.subject, columns.status, columns.occurred_at,
                           columns.point_id).where(columns.epoch_id == epoch_id, among)
         for row in connection.execute(query):
-            found.update(wanted.get((row.subject, row.status, row.occurred_at, row.point_id),
-                                    ()))
-            found.update(to_the_second.get((row.subject, row.status,
-                                            row.occurred_at.replace(microsecond=0),
-                                            row.point_id), ()))
+            rows = {*wanted.get((row.subject, row.status, row.occurred_at, row.point_id), ()),
+                    *to_the_second.get((row.subject, row.status,
+                                        row.occurred_at.replace(microsecond=0),
+                                        row.point_id), ())}
+            if rows:
+                matches.append(sorted(rows))
+    # One fact stands for one row: a row repeated word for word in a report was one payout
+    # and one duplicate, and stays so when the report comes again as another file.
+    found: set[int] = set()
+    for rows in sorted(matches):
+        free = next((index for index in rows if index not in found), None)
+        if free is not None:
+            found.add(free)
     return found
 
 
