@@ -558,8 +558,8 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
     # One fact stands for one row: a row repeated word for word in a report was one payout
     # and one duplicate, and stays so when the report comes again as another file.
     found: set[int] = set()
-    for rows in sorted(matches):
-        free = next((index for index in rows if index not in found), None)
+    for indexes in sorted(matches):
+        free = next((index for index in indexes if index not in found), None)
         if free is not None:
             found.add(free)
     return found
