@@ -66,10 +66,6 @@ def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version:
     """
     if not events:
         return [], [], {}
-    used: dict[str, int] = {}  # NIK digits -> the first line of it the ledger holds
-    for line, nik in sorted((_line(event, index), event.nik_digits)
-                            for index, event in enumerate(recorded) if event.source == "csv"):
-        used.setdefault(nik, line)
     program_toml = store.input_path(inputs["program"])
     program = load_program(program_toml)
     points = load_payout_points(store.input_path(inputs["payout_points"]))
@@ -124,7 +120,7 @@ def check_events(store: CentralStore, events: Sequence[PayoutEvent], *, version:
                 for row in connection.execute(query)]
     verdicts = check_feedback(events, program=program, points=points, roster=entitlements,
                               past_payouts=past, received_at=received_at, settings=settings,
-                              recorded_rows=used)
+                              recorded=recorded)
     accepted: list[PayoutEvent] = []
     rejected: list[dict[str, Any]] = []
     found: dict[int, list[Flag]] = {}

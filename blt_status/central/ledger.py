@@ -529,17 +529,12 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
     on the covering index ``ix_payout_events_subject``.
     """
     wanted: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
-    # A report states its times to the second, the API to the millisecond: a report row of a
-    # whole second is the fact the ledger holds anywhere within that second.
-    to_the_second: dict[tuple[str, str, dt.datetime, str], list[int]] = {}
     for index, event in enumerate(events):
         if event.source != "csv" or event.status not in EVENT_STATUSES:
             continue
-        moment = _utc_naive(event.occurred_at)
-        key = (subject_of(store, event.nik_digits), event.status, moment, event.point_id)
+        key = (subject_of(store, event.nik_digits), event.status,
+               _utc_naive(event.occurred_at), event.point_id)
         wanted.setdefault(key, []).append(index)
-        if moment.microsecond == 0:
-            to_the_second.setdefault(key, []).append(index)
     if not wanted:
         return set()
     matches: list[list[int]] = []  # per ledger fact, the report rows it is
@@ -549,10 +544,11 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
         query = sa.select(columns.subject, columns.status, columns.occurred_at,
                           columns.point_id).where(columns.epoch_id == epoch_id, among)
         for row in connection.execute(query):
+            # A report states its times to the second, the API to the millisecond: a fact is
+            # the report row of its exact moment or of its whole second.
+            second = row.occurred_at.replace(microsecond=0)
             rows = {*wanted.get((row.subject, row.status, row.occurred_at, row.point_id), ()),
-                    *to_the_second.get((row.subject, row.status,
-                                        row.occurred_at.replace(microsecond=0),
-                                        row.point_id), ())}
+                    *wanted.get((row.subject, row.status, second, row.point_id), ())}
             if rows:
                 matches.append(sorted(rows))
     # One fact stands for one row: a row repeated word for word in a report was one payout

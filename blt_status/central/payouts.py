@@ -365,23 +365,28 @@ def _reject(items: Sequence[FeedbackItem], index: int,
                    "end": program.end})
     # One row per NIK in a report; API items are each their own fact (a failed attempt and a
     # later payout may come in one message), judged in order against the state so far.
-    if getattr(item, "source", "csv") == "csv":
+    if _from_report(item):
         earlier = accepted_in_batch.get(item.nik_digits)
         if earlier is not None:
             return _duplicate(_ref(items[earlier], earlier))
         line = recorded_rows.get(item.nik_digits)
         if line is not None:  # the report was ingested before: that row is in the ledger
+            row = _("line %(line)s") % {"line": line}
             own = _line_of(item)
             if own is None or line < own:
-                return _duplicate(_("line %(line)s") % {"line": line})
+                return _duplicate(row)
             return ("duplicate", _("the same NIK is on another row of this report (%(row)s), "
-                                   "already recorded") % {"row": _("line %(line)s")
-                                                          % {"line": line}})
+                                   "already recorded") % {"row": row})
     if entitlement.status == "collected":
         return ("already_collected", _("already collected; a payout is final"))
     if entitlement.status == "returned":
         return ("already_returned", _("the aid was already returned; a return is final"))
     return None
+
+
+def _from_report(item: FeedbackItem) -> bool:
+    """A CSV report row (one row per NIK), not an API fact (each its own)."""
+    return getattr(item, "source", "csv") == "csv"
 
 
 def _duplicate(row: str) -> tuple[str, str]:
@@ -409,16 +414,16 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
                    past_payouts: Iterable[tuple[str, dt.datetime]] = (),
                    received_at: dt.datetime | None = None,
                    settings: CheckSettings | None = None,
-                   recorded_rows: Mapping[str, int] | None = None) -> list[Verdict]:
+                   recorded: Iterable[FeedbackItem] = ()) -> list[Verdict]:
     """Judge a batch of payout facts: one :class:`Verdict` per item, in order.
 
     ``roster`` holds every recipient of this epoch by NIK digits (``current`` False for those
     dropped from the current roster) with their status before the batch; ``past_payouts`` the
     ``(point_id, occurred_at)`` of every ``salur`` already in the ledger (for capacity and
     bursts). Items are judged in order; an accepted item changes the state later items see.
-    ``recorded_rows`` gives, by NIK digits, the line of a row of the same report that the
-    ledger already holds (the report was ingested before): another row of that NIK is a
-    ``duplicate``, as it was when both were first judged together.
+    ``recorded`` are rows of the same report that the ledger already holds (the report was
+    ingested before): another row of their NIK is a ``duplicate``, as it was when both were
+    first judged together.
     """
     settings = settings or CheckSettings()
     received_at = received_at or dt.datetime.now(dt.UTC)
@@ -430,9 +435,15 @@ def check_feedback(items: Sequence[FeedbackItem], *, program: ProgramConfig,
     def current(nik: str) -> Entitlement | None:
         return state.get(nik) or roster.get(nik)
 
+    recorded_rows: dict[str, int] = {}  # NIK digits -> its first report line in the ledger
+    for row in recorded:
+        line = _line_of(row)
+        if _from_report(row) and line is not None:
+            recorded_rows[row.nik_digits] = min(line, recorded_rows.get(row.nik_digits, line))
+
     order_flags: dict[int, Flag] = {}
     for index, item in enumerate(items):
-        rejection = _reject(items, index, current, accepted_in_batch, recorded_rows or {},
+        rejection = _reject(items, index, current, accepted_in_batch, recorded_rows,
                             points, program, received_at, settings)
         if rejection is not None:
             verdicts[index] = Verdict(index, rejection)

@@ -1697,12 +1697,14 @@ def _new_events(store: CentralStore, events: Sequence[PayoutEvent], epoch_id: st
             query = sa.select(payout_events.c.row_ref).where(
                 payout_events.c.source == source, payout_events.c.source_ref == source_ref)
             known.update((source, source_ref, row.row_ref) for row in connection.execute(query))
-        unknown = [event for event in events
-                   if (event.source, event.source_ref, event.row_ref) not in known]
-        recorded = recorded_facts(connection, store, epoch_id, unknown)
-    fresh = [event for index, event in enumerate(unknown) if index not in recorded]
-    held = [event for event in events
-            if (event.source, event.source_ref, event.row_ref) in known]
-    return fresh, held + [unknown[index] for index in sorted(recorded)]
+        unknown: list[PayoutEvent] = []
+        recorded: list[PayoutEvent] = []  # known by reference, then by fact
+        for event in events:
+            in_ledger = (event.source, event.source_ref, event.row_ref) in known
+            (recorded if in_ledger else unknown).append(event)
+        same_fact = recorded_facts(connection, store, epoch_id, unknown)
+    recorded += [unknown[index] for index in sorted(same_fact)]
+    fresh = [event for index, event in enumerate(unknown) if index not in same_fact]
+    return fresh, recorded
 
 
