@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import blt_status.central.checks as checks_module
 import blt_status.central.plan as plan_module
 import blt_status.central.publish as publish_module
 import blt_status.central.repo as repo_module
@@ -37,7 +38,7 @@ _STEPS: list[tuple[Any, str, str]] = [
     (plan_module.StreamedPlan, "_schedule", "plan: schedule"),
     (publish_module, "_flagged", "flagged payouts"),
     (publish_module, "_new_events", "ingest: events not yet in the ledger"),
-    (publish_module, "_check_events", "ingest: payout rules"),
+    (checks_module, "check_events", "ingest: payout rules"),
     (publish_module, "_start", "removal pre-pass"),
     (publish_module, "_derive_canaries", "canaries"),
     (publish_module, "_decide", "kecamatan loop: decisions"),
