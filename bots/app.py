@@ -67,6 +67,7 @@ def _console(config: BotConfig) -> int:
 
     data_dir = config.data_dir
     passphrase = None
+    figures_url = None  # /statistik: the device's central URL
     if data_dir is None:
         from blt_status.demo import ensure_demo_world
 
@@ -74,6 +75,7 @@ def _console(config: BotConfig) -> int:
         world = ensure_demo_world()
         data_dir = Path(world.bot_dir)
         passphrase = world.passphrase
+        figures_url = world.public_dir.as_uri()  # the demo's device syncs from this folder
         preferred = ("today", "tomorrow", "missed", "collected", "held", "returned", "antar",
                      "not_listed")
         labels = [label for label in preferred if label in world.sample_niks] or \
@@ -84,7 +86,7 @@ def _console(config: BotConfig) -> int:
             print(f"  {world.sample_niks[label]}  ({label})", file=sys.stderr)
     engine = make_engine(config, data_dir, console=True, passphrase=passphrase)
     try:
-        run_console(engine)
+        run_console(engine, statistics_url=figures_url)
     finally:
         engine.close()
     return 0

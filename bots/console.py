@@ -2,7 +2,9 @@
 
 Each input line is one message (``/start``, ``/cek NIK``, a NIK, ``/bahasa en``...); each reply
 is printed with its buttons as ``[label]``. Buttons are pressed by typing their label in
-brackets, e.g. ``[Bantuan]``. EOF (Ctrl-D) or ``/keluar`` ends the session.
+brackets, e.g. ``[Bantuan]``. EOF (Ctrl-D) or ``/keluar`` ends the session. ``/statistik``
+reads the public figures from the device's central URL, as the bot does (the demo's: its local
+``public/`` folder).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import asyncio
 import sys
 from typing import TextIO
 
+from bots import statistics
 from bots.dialogue import Reply
 from bots.engine import BotEngine, Outcome
+from bots.statistics import AggregateSource
 
 __all__ = ["render_reply", "run_console"]
 
@@ -26,7 +30,14 @@ def render_reply(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-async def _dispatch(engine: BotEngine, line: str, last: Reply | None) -> Outcome:
+async def _statistics(engine: BotEngine, source: AggregateSource | None,
+                      code: str | None) -> Outcome:
+    reply = await statistics.answer(source, engine.language(CONSOLE_USER), code)
+    return Outcome((reply,))
+
+
+async def _dispatch(engine: BotEngine, line: str, last: Reply | None,
+                    source: AggregateSource | None = None) -> Outcome:
     user = chat = CONSOLE_USER
     text = line.strip()
     if text.startswith("[") and text.endswith("]") and last is not None:
@@ -34,6 +45,9 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None) -> Outcome
         for row in last.buttons:
             for button in row:
                 if button.action and label in button.label.lower():
+                    if button.action.startswith(statistics.ACTION_STATISTICS):
+                        return await _statistics(engine, source, button.action.removeprefix(
+                            statistics.ACTION_STATISTICS))
                     return await engine.on_callback(user, chat, button.action)
     if text.startswith("/"):
         command, _, argument = text[1:].partition(" ")
@@ -50,11 +64,14 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None) -> Outcome
             return await engine.on_remind(user, chat, argument)
         if command in ("berhenti", "stop"):
             return engine.on_stop(user, chat)
+        if command in ("statistik", "statistics"):
+            return await _statistics(engine, source, engine.recent_kecamatan(chat))
         return engine.on_unknown_command(user, text)
     return await engine.on_text(user, chat, text)
 
 
-async def _loop(engine: BotEngine, source: TextIO, sink: TextIO, prompt: str) -> None:
+async def _loop(engine: BotEngine, source: TextIO, sink: TextIO, prompt: str,
+                figures: AggregateSource | None) -> None:
     last: Reply | None = None
     while True:
         if prompt:
@@ -69,7 +86,7 @@ async def _loop(engine: BotEngine, source: TextIO, sink: TextIO, prompt: str) ->
             return
         if not line.strip():
             continue
-        outcome = await _dispatch(engine, line, last)
+        outcome = await _dispatch(engine, line, last, figures)
         replies = list(outcome.replies) + ([outcome.edit] if outcome.edit else [])
         for reply in replies:
             sink.write(render_reply(reply) + "\n\n")
@@ -81,14 +98,16 @@ async def _loop(engine: BotEngine, source: TextIO, sink: TextIO, prompt: str) ->
 
 
 def run_console(engine: BotEngine, source: TextIO | None = None, sink: TextIO | None = None,
-                ) -> None:
-    """Read lines until EOF, print the bot's replies."""
+                *, statistics_url: str | None = None) -> None:
+    """Read lines until EOF, print the bot's replies. ``statistics_url``: where ``/statistik``
+    fetches the figures (default: the device's central URL)."""
     source = source or sys.stdin
     sink = sink or sys.stdout
     prompt = "> " if source.isatty() else ""
     sink.write(render_reply(engine.on_start(CONSOLE_USER).replies[0]) + "\n\n")
     sink.flush()
     try:
-        asyncio.run(_loop(engine, source, sink, prompt))
+        asyncio.run(_loop(engine, source, sink, prompt,
+                          statistics.source_for(engine, statistics_url)))
     except KeyboardInterrupt:
         sink.write("\n")

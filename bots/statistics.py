@@ -5,30 +5,22 @@ The figures are the central store's public per-kecamatan aggregates (small cells
 suppressed there), fetched from the bot's sync source and checked against the ``targets.json``
 the bot's last sync verified: length and sha256 must match, so a file nobody signed is never
 shown. The answer is never about one person: it names a region and its totals only.
+
+No Telegram here: :func:`answer` is what the Telegram handlers (``bots.telegram_adapter``) and
+the console (``bots.console``) both send.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from telegram import Update
-from telegram.constants import ChatType
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    filters,
-)
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status.i18n import format_number, format_percent, translate
@@ -36,13 +28,15 @@ from blt_status.present import format_rupiah
 from blt_status.regions import region_name
 from bots.dialogue import Button, Reply
 
-__all__ = ["ACTION_STATISTICS", "AggregateSource", "Figures", "SourceUnreachable", "register",
-           "statistics_reply"]
+if TYPE_CHECKING:
+    from bots.engine import BotEngine
+
+__all__ = ["ACTION_STATISTICS", "AggregateSource", "Figures", "SourceUnreachable", "answer",
+           "source_for", "statistics_reply"]
 
 _LOG = logging.getLogger("bots.statistics")
 
 ACTION_STATISTICS = "stat:"  # followed by a kabupaten code
-SOURCE = "statistics_source"
 SMALL, HIDDEN = "<10", "≥10"
 _MAX_BYTES = 4 * 1024 * 1024
 
@@ -196,34 +190,18 @@ def unreachable_reply(lang: str) -> Reply:
                            "later.", lang))
 
 
-# -- Telegram --------------------------------------------------------------------------------
+def source_for(engine: BotEngine, url: str | None = None) -> AggregateSource | None:
+    """The figures of the version the engine's data dir last verified, fetched from ``url``
+    (the console's demo gives its local ``public/`` folder) or else from the central URL the
+    device syncs from; None when neither is known."""
+    url = url or engine.device.config.central_url
+    return AggregateSource(engine.device.data_dir, url) if url else None
 
 
-def _source(context: ContextTypes.DEFAULT_TYPE) -> AggregateSource | None:
-    data = context.application.bot_data
-    source = data.get(SOURCE)
-    if source is None:
-        engine = data.get("engine")
-        url = getattr(getattr(getattr(engine, "device", None), "config", None),
-                      "central_url", None)
-        if engine is None or not url:
-            return None
-        source = data[SOURCE] = AggregateSource(engine.device.data_dir, url)
-    return source if isinstance(source, AggregateSource) else None
-
-
-def _user_kecamatan(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> str | None:
-    """The kecamatan of the record this chat looked up (while the engine still holds it)."""
-    engine = context.application.bot_data.get("engine")
-    if engine is None:
-        return None
-    kecamatan: str | None = engine.recent_kecamatan(chat_id)
-    return kecamatan
-
-
-async def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, lang: str,
-                  code: str | None) -> Reply:
-    source = _source(context)
+async def answer(source: AggregateSource | None, lang: str, code: str | None) -> Reply:
+    """``/statistik``'s answer for a kecamatan or kabupaten ``code``, or (None) the kabupaten
+    to choose from. Never a traceback: figures that cannot be fetched now say "try later"
+    (the log names the error class), no verified data version says "not available yet"."""
     if source is None:
         return unavailable_reply(lang)
     try:
@@ -237,57 +215,3 @@ async def _answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int, lang: str,
     except Exception:  # no (or no readable) verified metadata: say so, never a traceback
         return unavailable_reply(lang)
     return statistics_reply(figures, lang) if figures else unavailable_reply(lang)
-
-
-def _lang(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> str:
-    engine = context.application.bot_data.get("engine")
-    if engine is not None:
-        with contextlib.suppress(Exception):
-            return str(engine.language(user_id))
-    return "id"
-
-
-async def _on_statistics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/statistik: the user's kecamatan if known, else a kabupaten button list."""
-    chat = update.effective_chat
-    user = update.effective_user
-    if chat is None or user is None:
-        raise ApplicationHandlerStop
-    lang = _lang(context, user.id)
-    reply = await _answer(context, chat.id, lang, _user_kecamatan(context, chat.id))
-    await _send(context, chat.id, reply)
-    raise ApplicationHandlerStop
-
-
-async def _on_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A kabupaten button: answer with its figures."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None or update.effective_user is None:
-        raise ApplicationHandlerStop
-    await query.answer()
-    code = (query.data or "").removeprefix(ACTION_STATISTICS)
-    if chat.type == ChatType.PRIVATE and len(code) == 5:
-        lang = _lang(context, update.effective_user.id)
-        await _send(context, chat.id, await _answer(context, chat.id, lang, code))
-    raise ApplicationHandlerStop
-
-
-async def _send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
-    from bots.telegram_adapter import reply_markup, send_with_retries
-
-    config = context.application.bot_data.get("config")
-    await send_with_retries(
-        lambda: context.bot.send_message(chat_id, reply.text, reply_markup=reply_markup(reply)),
-        retries=getattr(config, "send_retries", 2), backoff=getattr(config, "retry_backoff", 0.5))
-
-
-def register(application: Application[Any, Any, Any, Any, Any, Any],
-             source: AggregateSource | None = None) -> None:
-    """Add ``/statistik`` and its buttons ahead of the bot's other handlers (group -1)."""
-    if source is not None:
-        application.bot_data[SOURCE] = source
-    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    application.add_handler(CommandHandler(["statistik", "statistics"], _on_statistics,
-                                           filters=private), group=-1)
-    application.add_handler(CallbackQueryHandler(_on_choice, pattern=r"^stat:"), group=-1)

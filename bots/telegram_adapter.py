@@ -30,6 +30,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -40,9 +41,11 @@ from telegram.request import BaseRequest
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from blt_status.errors import BltError
+from bots import statistics
 from bots.config import BotConfig
 from bots.dialogue import Reply, error_reply
 from bots.engine import BotEngine, Outcome
+from bots.statistics import AggregateSource
 
 __all__ = ["build_application", "reply_markup", "run_reminders", "send_with_retries"]
 
@@ -265,6 +268,54 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(chat_id, reply.text)
 
 
+# -- /statistik ----------------------------------------------------------------------------------
+
+
+STATISTICS_SOURCE = "statistics_source"  # bot_data: an AggregateSource (tests name their own)
+
+
+def _statistics_source(context: ContextTypes.DEFAULT_TYPE) -> AggregateSource | None:
+    data = context.application.bot_data
+    source = data.get(STATISTICS_SOURCE)
+    if source is None:
+        engine = data.get(ENGINE)
+        source = statistics.source_for(engine) if engine is not None else None
+        if source is None:
+            return None
+        data[STATISTICS_SOURCE] = source
+    return source if isinstance(source, AggregateSource) else None
+
+
+async def _answer_statistics(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
+                             code: str | None) -> None:
+    engine = context.application.bot_data.get(ENGINE)
+    lang = engine.language(user_id) if engine is not None else "id"
+    await _send(context, chat_id, await statistics.answer(_statistics_source(context), lang, code))
+
+
+async def _on_statistics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/statistik: the kecamatan this chat just looked up, else a kabupaten button list."""
+    user_id, chat_id = _ids(update)
+    if update.effective_chat is not None and update.effective_user is not None:
+        await _answer_statistics(context, user_id, chat_id,
+                                 _engine(context).recent_kecamatan(chat_id))
+    raise ApplicationHandlerStop
+
+
+async def _on_statistics_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A kabupaten button under /statistik: its figures."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None or update.effective_user is None:
+        raise ApplicationHandlerStop
+    await query.answer()
+    code = (query.data or "").removeprefix(statistics.ACTION_STATISTICS)
+    if chat.type == ChatType.PRIVATE and len(code) == 5:
+        user_id, chat_id = _ids(update)
+        await _answer_statistics(context, user_id, chat_id, code)
+    raise ApplicationHandlerStop
+
+
 # -- reminders ---------------------------------------------------------------------------------
 
 
@@ -376,8 +427,10 @@ def build_application(config: BotConfig, engine: BotEngine, *,
     application.add_handler(MessageHandler(private & new, _on_media))
     application.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, _on_edited))
     application.add_handler(CallbackQueryHandler(_on_callback))
+    # /statistik ahead of the other handlers (group -1), so it is not an unknown command
+    application.add_handler(CommandHandler(["statistik", "statistics"], _on_statistics,
+                                           filters=private & new), group=-1)
+    application.add_handler(CallbackQueryHandler(_on_statistics_choice, pattern=r"^stat:"),
+                            group=-1)
     application.add_error_handler(_on_error)
-    from bots.statistics import register as register_statistics
-
-    register_statistics(application)  # /statistik (its own module)
     return application

@@ -180,6 +180,38 @@ def test_console_chats_against_the_same_index_without_network(make_device, index
     assert PEOPLE[3].nik not in out and NOT_LISTED_NIK not in out
 
 
+def test_console_answers_statistik_from_the_demo_worlds_figures(tmp_path):
+    """/statistik is in /bantuan's list, yet the console called it an unknown command."""
+    import json
+
+    from blt_status.regions import region_name
+    from bots.statistics import AggregateSource, statistics_reply
+
+    demo = tmp_path / "demo"
+
+    def chat(stdin: str) -> str:
+        result = _blt_bot("--console", stdin=stdin, env={"BLT_DEMO_DIR": str(demo)})
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        return result.stdout
+
+    out = chat("/statistik\n[Kabupaten Bogor]\n")  # builds the demo world on first use
+    figures = AggregateSource(demo / "bot", (demo / "central" / "public").as_uri())
+    bogor = figures.figures("32.01")
+    assert bogor is not None and bogor.recipients[1] > 0
+    assert "Pilih kabupaten/kota Anda:\n[Kabupaten Bogor]" in out
+    assert statistics_reply(bogor, "id").text in out
+    assert "Perintah tidak dikenal" not in out
+
+    missed = json.loads((demo / "world.json").read_text())["sample_niks"]["missed"]
+    kecamatan = f"{missed[:2]}.{missed[2:4]}.{missed[4:6]}"  # the demo lives where it was issued
+    out = chat(f"{missed}\n/statistik\n/bahasa en\n/statistics\n")
+    own = figures.figures(kecamatan)
+    assert own is not None and own.name == region_name(kecamatan)
+    assert statistics_reply(own, "id").text in out and statistics_reply(own, "en").text in out
+    assert missed not in out
+
+
 @pytest.mark.parametrize("failure", ["unreachable", "token"])
 def test_no_bot_api_at_start_is_one_coded_line_without_a_traceback(make_device, index_params,
                                                                     tmp_path, failure):

@@ -86,8 +86,9 @@ def test_every_bot_reply_is_rendered_for_review(monkeypatch):
     for module_name in modules:
         module = importlib.import_module(module_name)
         for name, function in vars(module).items():
+            # a coroutine (statistics.answer) only picks one of these replies: it writes none
             if (inspect.isfunction(function) and function.__module__ == module_name
-                    and not name.startswith("_")
+                    and not name.startswith("_") and not inspect.iscoroutinefunction(function)
                     and inspect.signature(function).return_annotation in ("Reply",)):
                 reply_functions.add(f"{module_name}.{name}")
                 monkeypatch.setattr(module, name, counting(f"{module_name}.{name}", function))
