@@ -155,8 +155,11 @@ def _share(figures: Figures, lang: str) -> str:
 
 def _rupiah(bounds: tuple[float, float], lang: str) -> str:
     low, high = bounds
-    text = format_rupiah(int(low), lang)
-    return text if low == high else translate("at least {amount}", lang).format(amount=text)
+    if low == high:
+        return format_rupiah(int(low), lang)
+    if low == 0:  # every amount hidden: "at least Rp0" read as "nothing paid yet"
+        return translate("hidden (small numbers)", lang)
+    return translate("at least {amount}", lang).format(amount=format_rupiah(int(low), lang))
 
 
 def statistics_reply(figures: Figures, lang: str) -> Reply:

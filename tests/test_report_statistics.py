@@ -61,8 +61,11 @@ async def test_without_a_lookup_the_user_picks_a_kabupaten(world, tmp_path) -> N
     assert answer.startswith("📊 Kemajuan bantuan di Kabupaten Bogor")
     shown = percents(answer)
     assert shown and min(shown) <= report.share <= max(shown)  # the truth is in what we say
-    paid = int(re.search(r"Rp([\d.]+)", answer).group(1).replace(".", ""))
-    assert 0 <= paid <= report.collected_amount  # a lower bound where cells are hidden
+    paid = re.search(r"Tersalur: (?:sedikitnya )?Rp([\d.]+)", answer)
+    if paid is None:  # every kecamatan's amount is a small, hidden number
+        assert "Tersalur: disembunyikan (angka kecil)" in answer
+    else:  # a lower bound where cells are hidden
+        assert 0 <= int(paid.group(1).replace(".", "")) <= report.collected_amount
     assert "tidak ada yang bisa dikenali" in answer
 
 
@@ -93,3 +96,17 @@ async def test_without_verified_data_it_says_so(world, tmp_path) -> None:
 
     texts = await run_bot(world, tmp_path, script)
     assert texts == ["Statistik belum tersedia: bot belum punya versi data yang terverifikasi."]
+
+
+def test_an_amount_hidden_everywhere_is_called_hidden_not_rp0() -> None:
+    """Every kecamatan's amount hidden read "Tersalur: sedikitnya Rp0": "nothing paid yet"."""
+    from bots.statistics import Figures, statistics_reply
+
+    hidden = Figures("32.01.03", "Citeureup", (0, 9), (0, 9), (0, float("inf")), 3)
+    text = statistics_reply(hidden, "id").text
+    assert "Tersalur: disembunyikan (angka kecil)" in text and "Rp0" not in text
+    assert "Disbursed: hidden (small numbers)" in statistics_reply(hidden, "en").text
+    some = Figures("32.01", "Kabupaten Bogor", (300, 309), (12, 21), (7_200_000, float("inf")), 3)
+    assert "Tersalur: sedikitnya Rp7.200.000" in statistics_reply(some, "id").text
+    exact = Figures("32.01.01", "Cibinong", (53, 53), (12, 12), (7_200_000, 7_200_000), 3)
+    assert "Tersalur: Rp7.200.000" in statistics_reply(exact, "id").text
