@@ -30,7 +30,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from blt_status.central import CentralStore
-from blt_status.central.cluster import check_address, use_scheduler
+from blt_status.central.cluster import (
+    MAX_TASK_ITEMS,
+    TASKS_PER_THREAD,
+    check_address,
+    task_slices,
+    use_scheduler,
+)
 from blt_status.central.demodata import write_demo_world
 from blt_status.central.publish import derive_keys, publish_files
 from blt_status.cli import main
@@ -78,6 +84,17 @@ def test_cli_refuses_insecure_scheduler_before_reading_anything(tmp_path, capsys
                  "--scheduler", "tcp://10.1.2.3:8786"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("error [scheduler_insecure]: ") and "\n" not in err
+
+
+@pytest.mark.parametrize(("total", "threads"), [(0, 2), (1, 2), (7, 2), (100, 2), (5200, 256),
+                                               (50_000, 2), (10, 0)])
+def test_a_batch_is_cut_so_that_every_thread_has_work(total, threads):
+    slices = task_slices(total, threads)
+    assert [index for part in slices for index in part] == list(range(total))  # all, in order
+    assert all(0 < len(part) <= MAX_TASK_ITEMS for part in slices)
+    wanted = max(1, threads) * TASKS_PER_THREAD
+    assert len(slices) >= min(total, max(1, threads))  # every thread has work
+    assert total == 0 or len(slices) <= max(wanted, -(-total // MAX_TASK_ITEMS))
 
 
 def test_tls_without_certificates_is_refused(tmp_path):
@@ -246,6 +263,28 @@ def test_cli_publish_on_the_cluster_then_sync_and_lookup(cluster, tmp_path, caps
         assert main(["lookup", person.nik, "--data-dir", str(device), "--json"]) == 0
         answer = json.loads(capsys.readouterr().out)
         assert answer["found"] and answer["status"] == "scheduled" and answer["amount"] > 0
+
+
+def test_a_publish_keeps_both_workers_deriving_at_once(cluster, tmp_path):
+    """The publisher hands over one kecamatan at a time, and each went to the cluster as one
+    task: one worker derived while the other waited, so a cluster of any size ran on one
+    thread (the benchmark, which sent many kecamatan in one call, did not show it)."""
+    from distributed import get_task_stream
+
+    world = write_demo_world(tmp_path / "demo", recipients=1200, seed=5, per_kecamatan=400)
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
+    with use_scheduler(cluster.address) as executor, \
+            get_task_stream(executor.client) as stream:
+        report = publish_files(store, world.recipients_csv, world.payout_points_csv,
+                               world.program_toml)
+    assert report.keys_derived == 2 * report.published
+    computing = sorted((part["start"], part["stop"], task["worker"]) for task in stream.data
+                       for part in task["startstops"] if part["action"] == "compute")
+    assert len({worker for *_, worker in computing}) == 2
+    together = sum(1 for index, (start, _, worker) in enumerate(computing)
+                   if any(other_start <= start < other_stop and other_worker != worker
+                          for other_start, other_stop, other_worker in computing[:index]))
+    assert together >= 2 * len(report.kecamatan) + 2, (together, len(computing))
 
 
 def test_a_worker_killed_mid_publish_is_retried_and_the_publish_completes(cluster, demo,

@@ -1,8 +1,9 @@
 """Key derivation and sealing on a Dask cluster: ``central publish --scheduler ADDRESS``.
 
 A national first publish is about 37.6 M Argon2id derivations (18.8 M KPM, two views), far
-too many for one machine. With ``--scheduler`` the publisher sends them, one task per
-kecamatan, to an existing Dask cluster; without it the local process pool does the work.
+too many for one machine. With ``--scheduler`` the publisher sends them to an existing Dask
+cluster, each batch cut into about :data:`TASKS_PER_THREAD` tasks per worker thread so that
+every worker has work; without it the local process pool does the work.
 Everything else in the publisher is unchanged: :func:`use_scheduler` makes
 :func:`~blt_status.central.publish.derive_keys` hand its items to :class:`ClusterExecutor`.
 
@@ -37,12 +38,14 @@ if TYPE_CHECKING:
     from blt_status.indexer import IndexParams
 
 __all__ = ["STALL_SECONDS", "TASK_RETRIES", "ClusterExecutor", "active_executor",
-           "check_address", "use_scheduler"]
+           "check_address", "task_slices", "use_scheduler"]
 
 TASK_RETRIES = 3
 STALL_SECONDS = 60.0  # no task finished and no worker connected for this long: give up
 CONNECT_SECONDS = 10.0
 POLL_SECONDS = 0.02
+TASKS_PER_THREAD = 4  # tasks per worker thread and batch: even load, few round trips
+MAX_TASK_ITEMS = 2000  # items per task at most: bounds what one task (and its retry) carries
 KeyExecutor = Callable[["IndexParams", "Sequence[WorkItem]", "Progress | None"],
                        list[tuple[bytes, bytes]]]
 """What :func:`~blt_status.central.publish.derive_keys` delegates to: results in item order."""
@@ -84,12 +87,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _derive_and_seal_shard(params: IndexParams, items: Sequence[WorkItem],
-                           ) -> list[tuple[bytes, bytes]]:
-    """One task: the Argon2id root key (and sealed blob) of each item of one kecamatan."""
+def _derive_and_seal_task(params: IndexParams, items: Sequence[WorkItem],
+                          ) -> list[tuple[bytes, bytes]]:
+    """One task: the Argon2id root key (and sealed blob) of each of its items."""
     from blt_status.central.publish import _derive_and_seal
 
     return _derive_and_seal(params, items)
+
+
+def task_slices(total: int, threads: int) -> list[range]:
+    """``total`` items cut into consecutive slices, about :data:`TASKS_PER_THREAD` per thread
+    (each at most :data:`MAX_TASK_ITEMS`), so every worker thread has work."""
+    size = max(1, min(MAX_TASK_ITEMS, -(-total // (max(1, threads) * TASKS_PER_THREAD))))
+    return [range(start, min(start + size, total)) for start in range(0, total, size)]
 
 
 class ClusterExecutor:
@@ -101,28 +111,31 @@ class ClusterExecutor:
         self.address = address
         self.stall_seconds = stall_seconds
 
+    def threads(self) -> int:
+        """Worker threads connected now (at least 1): how many tasks a batch needs."""
+        return max(1, sum(int(count) for count in self.client.nthreads().values()))
+
     def __call__(self, params: IndexParams, items: Sequence[WorkItem],
                  progress: Progress | None) -> list[tuple[bytes, bytes]]:
-        by_shard: dict[str, list[int]] = {}
-        for index, item in enumerate(items):
-            by_shard.setdefault(item[2], []).append(index)
         total = len(items)
         if progress:
             progress("sealing", 0, total)
         try:
-            futures = {self.client.submit(_derive_and_seal_shard, params,
-                                          [items[index] for index in indexes],
-                                          pure=False, retries=TASK_RETRIES): indexes
-                       for indexes in by_shard.values()}
+            # One task per kecamatan kept every other worker idle: the publisher sends one
+            # kecamatan at a time, so a cluster of any size derived on one thread.
+            futures = {self.client.submit(_derive_and_seal_task, params,
+                                          items[part.start:part.stop],
+                                          pure=False, retries=TASK_RETRIES): part
+                       for part in task_slices(total, self.threads())}
             results: list[tuple[bytes, bytes] | None] = [None] * total
             pending, done_items, idle_since = set(futures), 0, time.monotonic()
             while pending:
                 finished = {future for future in pending if future.done()}
                 pending -= finished
                 for future in finished:
-                    for index, result in zip(futures[future], future.result(), strict=True):
-                        results[index] = result
-                    done_items += len(futures[future])
+                    part = futures[future]
+                    results[part.start:part.stop] = future.result()
+                    done_items += len(part)
                 if finished:
                     idle_since = time.monotonic()
                     if progress:

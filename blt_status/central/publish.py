@@ -881,6 +881,9 @@ class _Deriver:
         self.total = total
         self.done = 0
         self.executor = active_executor()
+        threads = getattr(self.executor, "threads", None)
+        if callable(threads):  # a Dask cluster: slices wide enough to keep all of it busy
+            self.workers = max(1, int(threads()))
         self.pool: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
