@@ -500,7 +500,7 @@ def events_in(connection: Connection, *, epoch_id: str | None = None,
         base = base.where(payout_events.c.received_at >= _utc_naive(since))
     order = (payout_events.c.occurred_at, payout_events.c.id)
     if subjects is None:
-        result = connection.execution_options(yield_per=2000).execute(base.order_by(*order))
+        result = connection.execute(base.order_by(*order).execution_options(yield_per=2000))
         for row in result:
             yield _stored(row)
         return

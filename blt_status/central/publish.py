@@ -712,9 +712,12 @@ def _start(store: CentralStore, connection: Connection, source: _Source,
     plan.published = sum(previous_counts.values()) if source.carry_over else source.published
     if source.carry_over or not previous_version:
         return plan
-    rows = connection.execution_options(yield_per=5000).execute(
+    # yield_per on the statement: Connection.execution_options() sets it on the connection
+    # for good, and every later query of the publish then ran as a PostgreSQL server-side
+    # cursor planned for its first rows (a 1 % re-publish of 100,000 rows took minutes).
+    rows = connection.execute(
         sa.select(roster.c.id, roster.c.subject, roster.c.kecamatan)
-        .where(visible_at(previous_version)))
+        .where(visible_at(previous_version)).execution_options(yield_per=5000))
     for batch in rows.partitions(1000):
         placed = source.placed([row.subject for row in batch])
         gone: list[tuple[int]] = []

@@ -178,8 +178,8 @@ def _roster_amounts(store: CentralStore, connection: Connection, version: int,
              .where(visible_at(version))
              .order_by(_by_subject(connection, roster.c.subject)))
     decrypt, search = cipher.decrypt, _AMOUNT.search
-    for subject, kecamatan, sealed in connection.execution_options(yield_per=5000) \
-            .execute(query):
+    for subject, kecamatan, sealed in connection.execute(
+            query.execution_options(yield_per=5000)):
         try:
             body = decrypt(sealed[:_NONCE], sealed[_NONCE:], b"roster|" + subject.encode())
         except (InvalidTag, ValueError):
@@ -201,8 +201,8 @@ def _statuses(connection: Connection, epoch_id: str) -> Iterator[tuple[str, str]
     subject: str | None = None
     status = "scheduled"
     final = ("collected", "returned")
-    for row_subject, row_status in connection.execution_options(yield_per=10000) \
-            .execute(query):
+    for row_subject, row_status in connection.execute(
+            query.execution_options(yield_per=10000)):
         if row_subject != subject:
             if subject is not None:
                 yield subject, status
