@@ -154,3 +154,34 @@ def test_only_the_roster_scan_is_streamed(tmp_path: Path, world,
     assert len(reads) > 10  # the per-kecamatan reads ran, and none of them was streamed
     assert len(streamed) == 1, streamed
     assert streamed[0].startswith("SELECT roster.id, roster.subject, roster.kecamatan FROM ")
+
+
+def test_a_bulk_write_leaves_postgresql_its_statistics(tmp_path: Path, world,
+                                                       db_url: str | None,  # noqa: F811
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autovacuum analyses a table a minute or more after a bulk write; an ingest's publish
+    planned on an empty roster's statistics took 100 times longer. A write of at least
+    ANALYZE_AFTER_ROWS rows analyses the tables it wrote (lowered here: a small world)."""
+    import blt_status.central.ledger as ledger_module
+    import blt_status.central.publish as publish_module
+    from blt_status.central.db import open_engine
+
+    monkeypatch.setattr(publish_module, "ANALYZE_AFTER_ROWS", 1)
+    monkeypatch.setattr(ledger_module, "ANALYZE_AFTER_ROWS", 1)
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
+    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    engine = open_engine(store)
+    if engine.dialect.name != "postgresql":  # SQLite plans without them: nothing to refresh
+        ingest_payouts(store, world.report, workers=1)
+        return
+
+    def analysed() -> dict[str, int]:
+        with engine.connect() as connection:
+            return {row[0]: int(row[1]) for row in connection.execute(sa.text(
+                "SELECT relname, analyze_count FROM pg_stat_user_tables"))}
+
+    after_publish = analysed()
+    assert after_publish["roster"] >= 1 and after_publish["key_cache"] >= 1
+    assert after_publish["payout_events"] == 0
+    ingest_payouts(store, world.report, workers=1)
+    assert analysed()["payout_events"] >= 1

@@ -432,6 +432,26 @@ def upgrade(engine: Engine, store: CentralStore, revision: str = "head") -> None
 # -- subjects ----------------------------------------------------------------------------------
 
 
+ANALYZE_AFTER_ROWS = 1000
+"""A write of at least this many rows refreshes PostgreSQL's planner statistics at once."""
+
+
+def refresh_statistics(engine: Engine, *tables: sa.Table) -> None:
+    """``ANALYZE`` ``tables`` on PostgreSQL after a bulk write (a no-op on SQLite).
+
+    Autovacuum analyses a table a minute or more after it changed; a query planned before
+    that sees the old row counts (an empty roster after the first publish, no ledger events
+    after a large ingest) and can pick a plan a hundred times slower: the ingest's "which
+    kecamatan did the new events touch" took 1.35 s instead of 13 ms on 40,000 recipients,
+    growing with roster x events. Statistics only help, so a failure here is ignored: the
+    write it follows has committed.
+    """
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    with contextlib.suppress(sa.exc.SQLAlchemyError), engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))
+
+
 def subject_key(master_pepper: bytes) -> bytes:
     return hmac.new(master_pepper, _SUBJECT_CONTEXT, hashlib.sha256).digest()
 

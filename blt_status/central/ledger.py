@@ -29,16 +29,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from blt_status.central.db import (
+    ANALYZE_AFTER_ROWS,
     database_url,
     db_errors,
     flags,
     open_engine,
     payout_events,
     payout_outcomes,
+    refresh_statistics,
     roster,
     subject_of,
 )
 from blt_status.records import RecordPayload
+
+_FLAGS_TABLE = flags  # Ledger.append's ``flags`` argument hides the table's name there
 
 if TYPE_CHECKING:
     from blt_status.central.store import CentralStore
@@ -375,8 +379,11 @@ class Ledger:
                flags: Mapping[int, Sequence[Flag]] | None = None) -> AppendResult:
         """Append ``events`` in one transaction; ones already in the ledger are skipped."""
         with db_errors(self.url), self.engine.begin() as connection:
-            return self.append_in(connection, events, epoch_id=epoch_id,
-                                  received_at=received_at, flags=flags)
+            result = self.append_in(connection, events, epoch_id=epoch_id,
+                                    received_at=received_at, flags=flags)
+        if len(result.appended) >= ANALYZE_AFTER_ROWS:  # the ingest's publish reads them next
+            refresh_statistics(self.engine, payout_events, payout_outcomes, _FLAGS_TABLE)
+        return result
 
     def append_in(self, connection: Connection, events: Sequence[PayoutEvent], *,
                   epoch_id: str, received_at: dt.datetime | None = None,

@@ -48,11 +48,13 @@ from tuf.api.metadata import Metadata, TargetFile, Targets
 from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
 from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
+    ANALYZE_AFTER_ROWS,
     database_url,
     db_errors,
     key_cache,
     open_engine,
     payout_events,
+    refresh_statistics,
     roster,
     subject_of,
     versions,
@@ -564,6 +566,7 @@ class _Staging:
         self.db.execute(f"CREATE TABLE roster ({', '.join(_STAGED_ROSTER)})")
         self.db.execute("CREATE TABLE cache (subject TEXT, view TEXT, key_shard TEXT,"
                         " root_key BLOB, blob BLOB, blob_hash TEXT)")
+        self.rows = 0  # staged so far, all tables
 
     def close(self) -> None:
         self.db.close()
@@ -573,6 +576,7 @@ class _Staging:
         if rows:
             marks = ",".join("?" * len(rows[0]))
             self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            self.rows += len(rows)
 
     def read(self, table: str, size: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
         cursor = self.db.execute(f"SELECT * FROM {table}")
@@ -1446,6 +1450,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
         if not committed:
             transaction.rollback()
             shutil.rmtree(distribution_dir, ignore_errors=True)
+    if staging.rows >= ANALYZE_AFTER_ROWS:
+        refresh_statistics(engine, roster, key_cache, versions)
     prune_targets(store, keep_versions=KEEP_TARGET_VERSIONS)
     if distribution is not None:
         prune_distribution_lists(store, keep=KEEP_DISTRIBUTION_LISTS)
