@@ -30,14 +30,14 @@ def render_reply(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-async def _statistics(engine: BotEngine, source: AggregateSource | None,
+async def _statistics(engine: BotEngine, figures: AggregateSource | None,
                       code: str | None) -> Outcome:
-    reply = await statistics.answer(source, engine.language(CONSOLE_USER), code)
+    reply = await statistics.answer(figures, engine.language(CONSOLE_USER), code)
     return Outcome((reply,))
 
 
 async def _dispatch(engine: BotEngine, line: str, last: Reply | None,
-                    source: AggregateSource | None = None) -> Outcome:
+                    figures: AggregateSource | None = None) -> Outcome:
     user = chat = CONSOLE_USER
     text = line.strip()
     if text.startswith("[") and text.endswith("]") and last is not None:
@@ -46,7 +46,7 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None,
             for button in row:
                 if button.action and label in button.label.lower():
                     if button.action.startswith(statistics.ACTION_STATISTICS):
-                        return await _statistics(engine, source, button.action.removeprefix(
+                        return await _statistics(engine, figures, button.action.removeprefix(
                             statistics.ACTION_STATISTICS))
                     return await engine.on_callback(user, chat, button.action)
     if text.startswith("/"):
@@ -65,7 +65,7 @@ async def _dispatch(engine: BotEngine, line: str, last: Reply | None,
         if command in ("berhenti", "stop"):
             return engine.on_stop(user, chat)
         if command in ("statistik", "statistics"):
-            return await _statistics(engine, source, engine.recent_kecamatan(chat))
+            return await _statistics(engine, figures, engine.recent_kecamatan(chat))
         return engine.on_unknown_command(user, text)
     return await engine.on_text(user, chat, text)
 

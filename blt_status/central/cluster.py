@@ -103,7 +103,8 @@ def task_slices(total: int, threads: int) -> list[range]:
 
 
 class ClusterExecutor:
-    """Runs derive-and-seal work on a Dask cluster, one task per kecamatan."""
+    """Runs derive-and-seal work on a Dask cluster: each batch in about
+    :data:`TASKS_PER_THREAD` tasks per connected worker thread (:func:`task_slices`)."""
 
     def __init__(self, client: Any, address: str, *, stall_seconds: float = STALL_SECONDS,
                  ) -> None:
