@@ -28,6 +28,19 @@ from pathlib import Path
 import sqlalchemy as sa
 
 
+def _fresh_database(url: str, suffix: str) -> str:
+    """An empty database named after ``url``'s plus ``suffix`` (dropped first if it exists): a
+    store's database must be empty, so each size gets its own."""
+    base = sa.engine.make_url(url)
+    name = f"{base.database}{suffix}"
+    server = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def build(root: Path, events: int, db_url: str | None) -> Path:
     """A published store whose roster and ledger hold about ``events`` synthetic events."""
     from blt_status.central.db import flags, open_engine, payout_events, roster, subject_of
@@ -38,7 +51,7 @@ def build(root: Path, events: int, db_url: str | None) -> Path:
     from blt_status.crypto import TEST_INDEX_KDF
 
     if db_url:
-        os.environ["BLT_CENTRAL_DB"] = db_url
+        os.environ["BLT_CENTRAL_DB"] = _fresh_database(db_url, f"_{events}")
     files = write_demo_world(root / "input", recipients=200, seed=5)
     store = CentralStore.init(root / "central", kdf=TEST_INDEX_KDF)
     publish_files(store, files.recipients_csv, files.payout_points_csv, files.program_toml,
@@ -134,7 +147,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
-    parser.add_argument("--db", default=None, help="database URL (default: SQLite in the store)")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL URL; each size gets a new database named after it "
+                             "plus _EVENTS (default: SQLite in the store)")
     args = parser.parse_args()
     print(f"bench_reconcile: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as folder:
