@@ -41,6 +41,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pgdb import fresh_database
+
 CLI = [sys.executable, "-m", "blt_status.cli", "--lang", "en", "central"]
 
 
@@ -106,7 +108,8 @@ def bench_size(base: Path, size: int, workers: int, db: str | None,
     kecamatan, largest = largest_kecamatan(inputs / "recipients.csv")
     central = base / f"central-{size}"
     subprocess.run([*CLI, "init", str(central), "--kdf", kdf,
-                    *(["--db", db] if db else [])], check=True, capture_output=True, env=env)
+                    *(["--db", fresh_database(db, f"_{size}")] if db else [])],
+                   check=True, capture_output=True, env=env)
     files = ["--payout-points", str(inputs / "payout_points.csv"), "--program",
              str(inputs / "program.toml"), "--workers", str(workers)]
     publish_s, publish_mb, report = run_measured(
@@ -131,7 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--db", default=None,
+                        help="a PostgreSQL URL; each size gets a new database named after it "
+                             "plus _ROWS (default: SQLite)")
     parser.add_argument("--per-kecamatan", type=int, default=3800,
                         help="demo rows per kecamatan (0: one kabupaten of 40 kecamatan)")
     parser.add_argument("--kdf", choices=("test", "production"), default="test",

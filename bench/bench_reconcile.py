@@ -26,19 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
-
-
-def _fresh_database(url: str, suffix: str) -> str:
-    """An empty database named after ``url``'s plus ``suffix`` (dropped first if it exists): a
-    store's database must be empty, so each size gets its own."""
-    base = sa.engine.make_url(url)
-    name = f"{base.database}{suffix}"
-    server = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    server.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+from pgdb import fresh_database
 
 
 def build(root: Path, events: int, db_url: str | None) -> Path:
@@ -51,7 +39,7 @@ def build(root: Path, events: int, db_url: str | None) -> Path:
     from blt_status.crypto import TEST_INDEX_KDF
 
     if db_url:
-        os.environ["BLT_CENTRAL_DB"] = _fresh_database(db_url, f"_{events}")
+        os.environ["BLT_CENTRAL_DB"] = fresh_database(db_url, f"_{events}")
     files = write_demo_world(root / "input", recipients=200, seed=5)
     store = CentralStore.init(root / "central", kdf=TEST_INDEX_KDF)
     publish_files(store, files.recipients_csv, files.payout_points_csv, files.program_toml,

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
-from blt_status.central.cluster import KeyExecutor, active_executor
+from blt_status.central.cluster import ClusterExecutor, KeyExecutor, active_executor
 from blt_status.central.db import (
     ANALYZE_AFTER_ROWS,
     database_url,
@@ -888,9 +888,8 @@ class _Deriver:
         self.total = total
         self.done = 0
         self.executor = active_executor()
-        threads = getattr(self.executor, "threads", None)
-        if callable(threads):  # a Dask cluster: slices wide enough to keep all of it busy
-            self.workers = max(1, int(threads()))
+        if isinstance(self.executor, ClusterExecutor):  # slices wide enough for all of it
+            self.workers = self.executor.threads()
         self.pool: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
