@@ -276,20 +276,15 @@ STATISTICS_SOURCE = "statistics_source"  # bot_data: an AggregateSource (tests n
 
 def _statistics_source(context: ContextTypes.DEFAULT_TYPE) -> AggregateSource | None:
     data = context.application.bot_data
-    source = data.get(STATISTICS_SOURCE)
-    if source is None:
-        engine = data.get(ENGINE)
-        source = statistics.source_for(engine) if engine is not None else None
-        if source is None:
-            return None
-        data[STATISTICS_SOURCE] = source
+    if data.get(STATISTICS_SOURCE) is None:
+        data[STATISTICS_SOURCE] = statistics.source_for(_engine(context))
+    source = data[STATISTICS_SOURCE]
     return source if isinstance(source, AggregateSource) else None
 
 
 async def _answer_statistics(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
                              code: str | None) -> None:
-    engine = context.application.bot_data.get(ENGINE)
-    lang = engine.language(user_id) if engine is not None else "id"
+    lang = _engine(context).language(user_id)
     await _send(context, chat_id, await statistics.answer(_statistics_source(context), lang, code))
 
 
