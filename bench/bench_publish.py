@@ -1,13 +1,16 @@
 """Publish throughput (records/s), one worker against all cores, measured side by side.
 
     python bench/bench_publish.py [--records N] [--production-records M] [--rounds R]
+                                  [--check-rows C]
 
 On demo data (``central demo-data``): the inputs are planned once, then each round publishes
 the same plan into fresh central stores (so every Argon2id key is derived) with 1 worker and
 with all cores, alternating, and reports the median. Line 1 uses the test KDF profile (cheap:
 sealing, shard writing and signing weigh as much as the KDF); line 2 a sample under the
 production profile (m=19 MiB, t=2), where the work is KDF-bound and scales with cores. A third
-line times a re-publish of unchanged input (cached keys: no KDF at all).
+line times a re-publish of unchanged input (cached keys: no KDF at all). The last line plans
+a file of ``--check-rows`` rows (checks, duplicate rules, schedule: what every publish does
+before any key) with its rows checked in this process against checked by a pool of all cores.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from blt_status.central import CentralStore, publish_records
 from blt_status.central.demodata import write_demo_world
-from blt_status.central.plan import compute_aggregates, plan_publication
+from blt_status.central.plan import StreamedPlan, compute_aggregates, plan_publication
 from blt_status.crypto import PRODUCTION_INDEX_KDF, TEST_INDEX_KDF, KdfProfile
 from blt_status.records import Program, RecordPayload
 
@@ -58,6 +61,23 @@ def measure(base: Path, label: str, kdf: KdfProfile, records: Records, program: 
     return label, len(records), statistics.median(single), statistics.median(parallel)
 
 
+def plan_seconds(base: Path, rows: int, rounds: int, cores: int) -> tuple[float, float, int]:
+    """Median seconds to plan a ``rows``-row file with 1 worker and with ``cores``, alternating;
+    and how many rows the plan published."""
+    files = write_demo_world(base / "check-rows", recipients=rows, seed=13)
+    timings: dict[int, list[float]] = {1: [], cores: []}
+    published = 0
+    for round_index in range(rounds):
+        for workers in ([1, cores] if round_index % 2 == 0 else [cores, 1]):
+            started = time.perf_counter()
+            with StreamedPlan.build(files.recipients_csv, files.payout_points_csv,
+                                    files.program_toml, subject_key=bytes(32),
+                                    workers=workers) as plan:
+                timings[workers].append(time.perf_counter() - started)
+                published = plan.published
+    return statistics.median(timings[1]), statistics.median(timings[cores]), published
+
+
 def _burn(loops: int) -> int:
     total = 0
     for index in range(loops):
@@ -87,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--production-records", type=int, default=300,
                         help="rows for the production-KDF sample (0 to skip)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--check-rows", type=int, default=100_000,
+                        help="rows of the file planned with and without the pool (0 to skip)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="the 'all cores' worker count")
     args = parser.parse_args(argv)
@@ -110,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         publish_records(store, records, program=program, workers=cores,
                         aggregate=lambda items: compute_aggregates(items, program))
         republish = time.perf_counter() - started
+        planned = plan_seconds(base, args.check_rows, args.rounds, cores) \
+            if args.check_rows else None
 
     ceiling_after = available_parallelism(cores)
     print(f"publish throughput, median of rounds; cores: {os.cpu_count()}, 'all cores' = "
@@ -127,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{single / parallel:>9.2f}x")
     print(f"{'re-publish':<16}{len(records):>9}{'':>17}{len(records) / republish:>19.0f}"
           "   (unchanged input, cached keys)")
+    if planned is not None:
+        single, parallel, published = planned
+        print(f"{'plan, rows/s':<16}{args.check_rows:>9}{args.check_rows / single:>17.0f}"
+              f"{args.check_rows / parallel:>19.0f}{single / parallel:>9.2f}x   (all rows "
+              f"checked, {published} published; no key)")
     print("records = published recipients; each is sealed for 2 views (2 Argon2id keys).")
     return 0
 

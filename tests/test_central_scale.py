@@ -211,3 +211,66 @@ def test_the_aggregate_input_key_follows_what_the_aggregates_read():
     assert Aggregates(program, {"32.01.01": 1}).input_key("32.01.01", [payload]) \
         != key("32.01.01", [payload])
     assert key("32.01.01", [payload, collected]) == key("32.01.01", [collected, payload])
+
+
+def _plan_answers(plan: StreamedPlan) -> tuple:
+    return ([(subject, recipient) for kec in plan.kecamatan
+             for subject, recipient in plan.recipients_with_subjects(kec)],
+            list(plan.rejections()), plan.warnings, plan.input_rows, plan.counts)
+
+
+def test_a_large_file_is_checked_by_a_pool_with_the_same_answers(tmp_path, monkeypatch):
+    """A publish with more than one worker checks a large file's rows in a process pool; the
+    plan is the one a single process makes: the same recipients with the same store subjects,
+    the same rejections (invalid NIKs, duplicates, desil, inactive), warnings and counts."""
+    from blt_status.central import plan as plan_module
+    from blt_status.central.demodata import write_demo_world
+
+    world = write_demo_world(tmp_path / "inputs", recipients=600)
+    files = (world.recipients_csv, world.payout_points_csv, world.program_toml)
+    pools: list[int] = []
+    real_pool = plan_module._check_in_pool
+
+    def counting_pool(*args, **kwargs):
+        pools.append(args[-1])
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "_check_in_pool", counting_pool)
+    monkeypatch.setattr(plan_module, "PARALLEL_CHECK_ROWS", 100)
+    monkeypatch.setattr(plan_module, "_INSERT_BATCH", 37)  # many batches in flight at once
+    key = b"k" * 32
+    with StreamedPlan.build(*files, subject_key=key) as plan:
+        alone = _plan_answers(plan)
+    assert pools == []
+    with StreamedPlan.build(*files, subject_key=key, workers=2) as plan:
+        scratch = (plan._folder / "plan.db").read_bytes()
+        pooled = _plan_answers(plan)
+    assert pools == [2]
+    assert pooled == alone
+    codes = {rejection.code for rejection in alone[1]}
+    assert {"nik_length", "duplicate_nik", "duplicate_kk", "desil_above_max"} <= codes
+    assert all(subject is not None for subject, _ in alone[0])
+    for _subject, recipient in alone[0][:20]:  # sealed and hashed by the pool's processes too
+        assert recipient.nik_digits.encode() not in scratch
+        assert recipient.payload.name.encode() not in scratch
+
+
+def test_a_malformed_row_stops_the_pool_and_leaves_no_process(tmp_path, monkeypatch):
+    """A malformed row far into a large file is the same one-line error with the pool, and
+    the pool's processes are gone when it is raised."""
+    import multiprocessing
+
+    from blt_status.central import plan as plan_module
+    from blt_status.central.demodata import write_demo_world
+
+    world = write_demo_world(tmp_path / "inputs", recipients=600)
+    lines = world.recipients_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(400, '3201014505900001,"' + "x" * 200_000 + '"\n')  # over csv's field limit
+    world.recipients_csv.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(plan_module, "PARALLEL_CHECK_ROWS", 100)
+    monkeypatch.setattr(plan_module, "_INSERT_BATCH", 37)
+    with pytest.raises(FileFormatError) as raised:
+        StreamedPlan.build(world.recipients_csv, world.payout_points_csv, world.program_toml,
+                           workers=2)
+    assert raised.value.code == "csv_malformed"
+    assert multiprocessing.active_children() == []

@@ -458,4 +458,9 @@ def subject_key(master_pepper: bytes) -> bytes:
 
 def subject_of(store: CentralStore, nik_digits: str) -> str:
     """How the database names a person: hex HMAC-SHA256 of the NIK under a pepper-derived key."""
-    return hmac.digest(store.subject_key, nik_digits.encode(), "sha256").hex()
+    return subject_from_key(store.subject_key, nik_digits)
+
+
+def subject_from_key(key: bytes, nik_digits: str) -> str:
+    """:func:`subject_of` with the store's subject key given (a process without the store)."""
+    return hmac.digest(key, nik_digits.encode(), "sha256").hex()

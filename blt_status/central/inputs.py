@@ -45,7 +45,9 @@ __all__ = [
     "CsvRow",
     "PayoutPointRow",
     "ProgramConfig",
+    "csv_row",
     "csv_row_estimate",
+    "iter_csv_records",
     "iter_csv_rows",
     "load_payout_points",
     "load_program",
@@ -194,6 +196,23 @@ def iter_csv_rows(path: Path, required: Sequence[str], *,
     row raises when it is reached, so a caller decides nothing before the iterator ends.
     ``encoding_checked``: the caller has just run :func:`csv_row_estimate` on the file.
     """
+    for header, line, fields in iter_csv_records(path, required,
+                                                 encoding_checked=encoding_checked):
+        yield csv_row(header, line, fields)
+
+
+def csv_row(header: Sequence[str], line: int, fields: Sequence[str]) -> CsvRow:
+    """One record of :func:`iter_csv_records` as its :class:`CsvRow`."""
+    values = {name: (fields[i].strip() if i < len(fields) else "")
+              for i, name in enumerate(header) if name}
+    return CsvRow(line, values, extra=len(fields) > len(header))
+
+
+def iter_csv_records(path: Path, required: Sequence[str], *, encoding_checked: bool = False,
+                     ) -> Iterator[tuple[list[str], int, list[str]]]:
+    """:func:`iter_csv_rows` before the values are named: ``(header, line, fields)`` of each
+    non-blank record (the same header list each time), for a reader that hands the naming and
+    checking of the rows to other processes."""
     if not encoding_checked:
         csv_row_estimate(path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -224,9 +243,7 @@ def iter_csv_rows(path: Path, required: Sequence[str], *,
                         raise FileFormatError("csv_duplicate_columns", path=path,
                                               columns=", ".join(twice))
                     continue
-                values = {name: (fields[i].strip() if i < len(fields) else "")
-                          for i, name in enumerate(header) if name}
-                yield CsvRow(line, values, extra=len(fields) > len(header))
+                yield header, line, fields
         except csv.Error as error:
             raise FileFormatError("csv_malformed", path=path, line=reader.line_num,
                                   reason=error) from None

@@ -507,7 +507,7 @@ class _PlanSource(_MappingSource):
         from blt_status.central.roster import content_hash
 
         for subject, recipient in self.plan.recipients_with_subjects(kec):
-            # publish_files builds the plan with this store's subject_of: the checked row's
+            # publish_files builds the plan with this store's subject key: the checked row's
             # subject is reused instead of a second HMAC per recipient
             yield (subject or subject_of(self.store, recipient.nik_digits),
                    recipient.nik_digits, recipient.payload,
@@ -1587,7 +1587,8 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
 
     with StreamedPlan.build(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
                             progress=row_progress,
-                            subject=lambda nik: subject_of(store, nik)) as plan:
+                            subject_key=store.subject_key,
+                            workers=max(1, workers or os.cpu_count() or 1)) as plan:
         program = plan.program.program
         guards = Guards.for_store(store, input_rows=plan.input_rows,
                                   rejected_by_code=plan.rejected_by_code(),
