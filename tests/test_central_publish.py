@@ -236,6 +236,89 @@ def test_process_pool_gives_the_same_keys_as_one_worker(store: CentralStore) -> 
         assert state.records[nik].keys["officer"] == params.root_key(nik, "officer", base.shard)
 
 
+def three_kecamatan(per_kecamatan: int = 40) -> dict[str, tuple[str, RecordPayload]]:
+    """Enough recipients in each of three kecamatan for their keys to go to the pool."""
+    base = PEOPLE[0]
+    records = {}
+    for number, kec in enumerate(("32.01.01", "32.01.02", "32.01.03"), 1):
+        payload = dataclasses.replace(base.payload, kode_wilayah=f"{kec}.2001")
+        for index in range(per_kecamatan):
+            records[f"3201014505{number}{index:05d}"] = (kec, payload)
+    return records
+
+
+def test_the_next_kecamatan_is_derived_while_this_one_is_written(
+        store: CentralStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool derives kecamatan k+1 while this process writes kecamatan k's shards and
+    rows (the workers used to wait for it): its keys are sent before k is written, and
+    every key is still the one a device derives."""
+    from blt_status.central import publish as publish_module
+
+    events: list[tuple[str, str]] = []
+    real_send, real_write = publish_module._send, publish_module._write_kecamatan
+
+    def send(decided, deriver):
+        events.append(("send", decided.name))
+        return real_send(decided, deriver)
+
+    def write(store, plan, transaction, aggregate, staging, decided, sent):
+        events.append(("write", decided.name))
+        return real_write(store, plan, transaction, aggregate, staging, decided, sent)
+
+    monkeypatch.setattr(publish_module, "_send", send)
+    monkeypatch.setattr(publish_module, "_write_kecamatan", write)
+    records = three_kecamatan()
+    result = publish_records(store, records, program=PROGRAM, aggregate=count_aggregates,
+                             workers=2, now=NOW)
+    assert events == [("send", "32.01.01"), ("send", "32.01.02"), ("write", "32.01.01"),
+                      ("send", "32.01.03"), ("write", "32.01.02"), ("write", "32.01.03")]
+    assert result.keys_derived == 2 * len(records)
+    params = store.index_params(store.epoch(result.epoch))
+    state = store.load_state()
+    for nik, (kec, _payload) in list(records.items())[::9]:
+        for view in ("officer", "recipient"):
+            assert state.records[nik].keys[view] == params.root_key(nik, view, kec)
+    targets = load_verified(store, 1).signed.targets
+    for nik, (kec, payload) in list(records.items())[::13]:  # each record opens in its shard
+        for view in ("officer", "recipient"):
+            target = targets[shard_target(view, kec)]
+            lines = target_path_on_disk(store.targets_dir, target).read_bytes().splitlines()
+            sealed = {record.tag: record for record in read_shard(
+                lines, view=view, region=kec)}
+            key = IndexKey.from_root(params.root_key(nik, view, kec))
+            opened = open_payload(sealed[key.tag], key=key, view=view)
+            assert opened == (payload if view == "officer" else payload.for_recipient())
+
+
+def test_a_failure_while_a_kecamatan_is_written_stops_the_next_ones_derivation(
+        store: CentralStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing kecamatan k fails while k+1's keys are in the pool: the error is the
+    publish's, nothing is published, the pool is gone, and the next publish works."""
+    import multiprocessing
+
+    from blt_status.central import publish as publish_module
+
+    publish(store)
+    public_before = snapshot_tree(store.public_dir)
+    state_before = db_dump(store)
+
+    def fail(*args, **kwargs):
+        raise Boom()
+
+    monkeypatch.setattr(publish_module, "_stage_rows", fail)
+    records = three_kecamatan()
+    with pytest.raises(Boom):
+        publish_records(store, records, program=PROGRAM, aggregate=count_aggregates,
+                        workers=2, now=NOW)
+    assert multiprocessing.active_children() == []
+    assert snapshot_tree(store.public_dir) == public_before
+    assert db_dump(store) == state_before
+    monkeypatch.undo()
+    assert publish_records(store, records, program=PROGRAM, aggregate=count_aggregates,
+                           workers=2, now=NOW).version == 2
+    load_verified(store, 2)
+
+
 def test_old_target_files_are_pruned_after_three_versions(store: CentralStore) -> None:
     publish(store)
     first_shard = target_path_on_disk(store.targets_dir, load_verified(store, 1).signed.targets[

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from blt_status.central.publish import Progress, WorkItem
     from blt_status.indexer import IndexParams
 
-__all__ = ["STALL_SECONDS", "TASK_RETRIES", "ClusterExecutor", "active_executor",
+__all__ = ["STALL_SECONDS", "TASK_RETRIES", "ClusterBatch", "ClusterExecutor", "active_executor",
            "check_address", "task_slices", "use_scheduler"]
 
 TASK_RETRIES = 3
@@ -118,23 +118,56 @@ class ClusterExecutor:
 
     def __call__(self, params: IndexParams, items: Sequence[WorkItem],
                  progress: Progress | None) -> list[tuple[bytes, bytes]]:
-        total = len(items)
-        if progress:
-            progress("sealing", 0, total)
+        return self.submit(params, items).collect(progress)
+
+    def submit(self, params: IndexParams, items: Sequence[WorkItem]) -> ClusterBatch:
+        """Send ``items`` to the cluster now; :meth:`ClusterBatch.collect` waits for them (a
+        publish sends the next kecamatan before it writes this one)."""
         try:
             # One task per kecamatan kept every other worker idle: the publisher sends one
             # kecamatan at a time, so a cluster of any size derived on one thread.
             futures = {self.client.submit(_derive_and_seal_task, params,
                                           items[part.start:part.stop],
                                           pure=False, retries=TASK_RETRIES): part
-                       for part in task_slices(total, self.threads())}
+                       for part in task_slices(len(items), self.threads())}
+        except Exception as error:  # CommClosedError, ...
+            raise CentralError("cluster_failed", address=self.address,
+                               reason=type(error).__name__) from None
+        return ClusterBatch(self, futures, len(items))
+
+
+class ClusterBatch:
+    """One batch's tasks on the cluster, in flight until collected or cancelled."""
+
+    def __init__(self, executor: ClusterExecutor, futures: dict[Any, range], total: int) -> None:
+        self.executor = executor
+        self.futures = futures
+        self.total = total
+
+    def collect(self, progress: Progress | None) -> list[tuple[bytes, bytes]]:
+        """The results in item order, once every task is done (retried by Dask on a worker's
+        death); ``cluster_failed`` when a task fails for good or no worker is left. Whatever
+        stops the wait (that, Ctrl-C) cancels the batch's other tasks."""
+        try:
+            results = self._wait(progress)
+        except BaseException:
+            self.cancel()
+            raise
+        self.futures = {}
+        return results
+
+    def _wait(self, progress: Progress | None) -> list[tuple[bytes, bytes]]:
+        executor, total = self.executor, self.total
+        if progress:
+            progress("sealing", 0, total)
+        try:
             results: list[tuple[bytes, bytes] | None] = [None] * total
-            pending, done_items, idle_since = set(futures), 0, time.monotonic()
+            pending, done_items, idle_since = set(self.futures), 0, time.monotonic()
             while pending:
                 finished = {future for future in pending if future.done()}
                 pending -= finished
                 for future in finished:
-                    part = futures[future]
+                    part = self.futures[future]
                     results[part.start:part.stop] = future.result()
                     done_items += len(part)
                 if finished:
@@ -143,16 +176,23 @@ class ClusterExecutor:
                         progress("sealing", done_items, total)
                     continue
                 time.sleep(POLL_SECONDS)
-                if (time.monotonic() - idle_since > self.stall_seconds
-                      and not self.client.scheduler_info().get("workers")):
-                    raise CentralError("cluster_failed", address=self.address,
+                if (time.monotonic() - idle_since > executor.stall_seconds
+                      and not executor.client.scheduler_info().get("workers")):
+                    raise CentralError("cluster_failed", address=executor.address,
                                        reason="no worker is connected")
         except CentralError:
             raise
         except Exception as error:  # KilledWorker, CommClosedError, CancelledError, ...
-            raise CentralError("cluster_failed", address=self.address,
+            raise CentralError("cluster_failed", address=executor.address,
                                reason=type(error).__name__) from None
         return [result for result in results if result is not None]
+
+    def cancel(self) -> None:
+        """Drop the tasks not collected (the publish stopped): the cluster forgets them."""
+        if self.futures:
+            with contextlib.suppress(Exception):
+                self.executor.client.cancel(list(self.futures))
+            self.futures = {}
 
 
 def connect(address: str, *, timeout: float = CONNECT_SECONDS) -> Any:

@@ -115,7 +115,6 @@ Progress = Callable[[str, int, int], None]
 Aggregator = Callable[[Iterable[tuple[str, RecordPayload]]], Mapping[str, Mapping[str, Any]]]
 
 _MIN_PARALLEL_ITEMS = 64
-_DERIVE_SLICE = 2048  # work items per worker and slice: bounds the pickled work in flight
 KEEP_TARGET_VERSIONS = 3  # devices mid-sync on a recent version still find its files
 KEEP_DISTRIBUTION_LISTS = 2  # the lists hold names: keep few copies
 
@@ -351,9 +350,9 @@ def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int 
 #
 # One version is built in three steps: ``_plan`` reads the previous version from the database
 # and works out what changes (no secrets derived, nothing written: a dry run stops there),
-# ``_derive`` computes the missing Argon2id keys and seals the changed records, and ``_commit``
-# stages the public files, writes the database rows in one transaction and replaces
-# timestamp.json before that transaction commits.
+# ``_send`` and ``_receive`` compute the missing Argon2id keys and seal the changed records,
+# and ``_commit`` stages the public files, writes the database rows in one transaction and
+# replaces timestamp.json before that transaction commits.
 
 
 def _view_payload(payload: RecordPayload, view: str) -> RecordPayload:
@@ -894,7 +893,7 @@ class _Deriver:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(cancel_futures=True)  # nothing is queued unless a publish stopped
             self.pool = None
 
     def _report(self, done: int) -> None:
@@ -902,30 +901,61 @@ class _Deriver:
             self.progress("sealing", done, max(self.total, done))
 
     def __call__(self, items: Sequence[WorkItem]) -> list[tuple[bytes, bytes]]:
+        return self.submit(items).collect()
+
+    def submit(self, items: Sequence[WorkItem]) -> _Batch:
+        """Send ``items`` to the pool or the cluster now; the batch's ``collect`` waits for
+        the results (in item order). Batches are collected in the order they were sent."""
         offset = self.done
+        self.done = offset + len(items)
 
         def report(_stage: str, done: int, _total: int) -> None:
             self._report(offset + done)
 
-        if self.executor is not None:
-            results = self.executor(self.params, items, report if self.progress else None)
-        elif self.workers == 1 or len(items) < _MIN_PARALLEL_ITEMS:
-            results = []
-            for chunk in _chunks(items, 256):
-                results.extend(_derive_and_seal(self.params, chunk))
+        if isinstance(self.executor, ClusterExecutor):
+            sent = self.executor.submit(self.params, items)
+            return _Batch(lambda: sent.collect(report if self.progress else None), sent.cancel)
+        if self.executor is not None:  # another executor: a blocking call, made on collect
+            executor = self.executor
+            return _Batch(lambda: executor(self.params, items,
+                                           report if self.progress else None))
+        if self.workers == 1 or len(items) < _MIN_PARALLEL_ITEMS:
+            def here() -> list[tuple[bytes, bytes]]:
+                results: list[tuple[bytes, bytes]] = []
+                for chunk in _chunks(items, 256):
+                    results.extend(_derive_and_seal(self.params, chunk))
+                    self._report(offset + len(results))
+                return results
+
+            return _Batch(here)
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker,
+                                            initargs=(self.params,))
+        size = max(16, min(2000, len(items) // (self.workers * 8) or 1))
+        futures = [self.pool.submit(_derive_and_seal_chunk, chunk)
+                   for chunk in _chunks(items, size)]
+
+        def gather() -> list[tuple[bytes, bytes]]:
+            results: list[tuple[bytes, bytes]] = []
+            for future in futures:
+                results.extend(future.result())
                 self._report(offset + len(results))
-        else:
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                initializer=_init_worker,
-                                                initargs=(self.params,))
-            size = max(16, min(2000, len(items) // (self.workers * 8) or 1))
-            results = []
-            for chunk_result in self.pool.map(_derive_and_seal_chunk, _chunks(items, size)):
-                results.extend(chunk_result)
-                self._report(offset + len(results))
-        self.done = offset + len(items)
-        return results
+            return results
+
+        def cancel() -> None:
+            for future in futures:
+                future.cancel()
+
+        return _Batch(gather, cancel)
+
+
+@dataclass
+class _Batch:
+    """Derivations sent (:meth:`_Deriver.submit`): ``collect`` waits for their results,
+    ``cancel`` drops what has not started (a publish that stops)."""
+
+    collect: Callable[[], list[tuple[bytes, bytes]]]
+    cancel: Callable[[], None] = lambda: None
 
 
 class _Background:
@@ -1025,20 +1055,20 @@ def _derive_canaries(plan: _Plan, deriver: _Deriver) -> dict[str, dict[str, str]
     return canaries
 
 
-def _derive(store: CentralStore, decided: _Kecamatan, deriver: _Deriver) -> None:
-    """One kecamatan's missing keys and sealed records; changed records sealed again, an
-    unchanged one keeps its sealed blob (its cached key is unsealed only for its lookup tag). In
-    slices: the pickled work and its results of one slice are alive at a time."""
-    work = decided.work
-    slice_size = _DERIVE_SLICE * deriver.workers
-    for start in range(0, len(work), slice_size):
-        refs = work[start:start + slice_size]
-        items: list[WorkItem] = [(entry.nik, view, entry.shard,
-                                  _view_payload(entry.published, view)) for entry, view in refs]
-        for (entry, view), (root, blob) in zip(refs, deriver(items), strict=True):
-            entry.keys[view] = root
-            entry.tags[view] = IndexKey.from_root(root).tag
-            entry.blobs[view] = blob
+def _send(decided: _Kecamatan, deriver: _Deriver) -> _Batch:
+    """Send one kecamatan's missing keys (and the records they seal) to be derived."""
+    return deriver.submit([(entry.nik, view, entry.shard, _view_payload(entry.published, view))
+                           for entry, view in decided.work])
+
+
+def _receive(store: CentralStore, decided: _Kecamatan, sent: _Batch) -> None:
+    """One kecamatan's derived keys and sealed records (from :func:`_send`); changed records
+    sealed again, an unchanged one keeps its sealed blob (its cached key is unsealed only for
+    its lookup tag)."""
+    for (entry, view), (root, blob) in zip(decided.work, sent.collect(), strict=True):
+        entry.keys[view] = root
+        entry.tags[view] = IndexKey.from_root(root).tag
+        entry.blobs[view] = blob
     for entry, view in decided.reseal:
         key = IndexKey.from_root(store.unseal(entry.sealed_keys[view],
                                               _key_aad(entry.subject, view)))
@@ -1357,6 +1387,7 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
     deriver = _Deriver(store.index_params(plan.epoch), workers=workers, progress=progress,
                        total=2 * plan.published + len(plan.kecamatan) + 1)
     lists: _Background | None = None
+    pending: tuple[int, _Kecamatan, _Batch] | None = None  # sent, not yet written
     try:
         if distribution is not None:  # written by a second process while the shards are built
             shutil.rmtree(distribution_dir, ignore_errors=True)  # an aborted earlier attempt
@@ -1370,6 +1401,22 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
         if flagged is not None:
             inputs[FLAGGED] = dict(sorted(flagged.items()))  # type: ignore[assignment]
         canaries = _derive_canaries(plan, deriver)
+
+        def write(sent: tuple[int, _Kecamatan, _Batch] | None) -> None:
+            nonlocal shards_written, shards_unchanged
+            if sent is None:
+                return
+            number, decided, batch = sent
+            written, unchanged = _write_kecamatan(store, plan, transaction, aggregate,
+                                                  staging, decided, batch)
+            shards_written += written
+            shards_unchanged += unchanged
+            if progress:
+                progress("shards", number, len(plan.kecamatan))
+
+        # Pipelined: kecamatan k+1 is decided and its keys sent to the pool (or the cluster)
+        # before kecamatan k's shards and rows are written, so the workers derive while this
+        # process writes. At most two kecamatan are in memory.
         for done, kec in enumerate(plan.kecamatan, 1):
             if kec in settled:  # as _decide would find it: every recipient unchanged
                 count = plan.previous_counts[kec]
@@ -1379,6 +1426,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
             else:
                 decided = _decide(store, connection, plan, source, kec, previous_version)
             if kec in settled or kec not in plan.dirty:
+                previous, pending = pending, None
+                write(previous)  # the kecamatan before first: progress in order
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
                     if name in plan.previous_targets:
@@ -1389,21 +1438,13 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                 if progress:
                     progress("shards", done, len(plan.kecamatan))
                 continue
-            _derive(store, decided, deriver)
-            for view in VIEWS:
-                data, custom = shard_file(view, kec, _sealed(view, kec, decided.entries),
-                                          epoch=plan.epoch.id)
-                _, wrote = transaction.add_target(shard_target(view, kec), data, custom)
-                del data  # a shard of a large kecamatan is tens of MB: one at a time
-                if wrote:
-                    shards_written += 1
-                else:
-                    shards_unchanged += 1
-            _stage_aggregates(store, plan, transaction, aggregate, decided)
-            _stage_rows(store, staging, decided, version)
+            previous, pending = pending, (done, decided, _send(decided, deriver))
             del decided
-            if progress:
-                progress("shards", done, len(plan.kecamatan))
+            write(previous)
+            del previous
+        previous, pending = pending, None
+        write(previous)
+        del previous
         deriver.close()
         if progress:
             progress("sealing", deriver.total, deriver.total)
@@ -1443,6 +1484,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                 raise
         committed = True
     finally:
+        if pending is not None:
+            pending[2].cancel()
         deriver.close()
         if lists is not None:
             lists.cancel()  # a no-op once its result is in
@@ -1455,6 +1498,28 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
     if distribution is not None:
         prune_distribution_lists(store, keep=KEEP_DISTRIBUTION_LISTS)
     return _result(plan, shards_written, shards_unchanged, distribution_lists, now)
+
+
+def _write_kecamatan(store: CentralStore, plan: _Plan, transaction: RepoTransaction,
+                     aggregate: Aggregator, staging: _Staging, decided: _Kecamatan,
+                     sent: _Batch) -> tuple[int, int]:
+    """One kecamatan's derivations received, its shards and aggregates staged in the
+    transaction and its rows in the staging file: (shards written, shards unchanged)."""
+    _receive(store, decided, sent)
+    written = unchanged = 0
+    for view in VIEWS:
+        data, custom = shard_file(view, decided.name, _sealed(view, decided.name,
+                                                              decided.entries),
+                                  epoch=plan.epoch.id)
+        _, wrote = transaction.add_target(shard_target(view, decided.name), data, custom)
+        del data  # a shard of a large kecamatan is tens of MB: one at a time
+        if wrote:
+            written += 1
+        else:
+            unchanged += 1
+    _stage_aggregates(store, plan, transaction, aggregate, decided)
+    _stage_rows(store, staging, decided, plan.version)
+    return written, unchanged
 
 
 def _restore_timestamp(path: Path, data: bytes | None) -> None:
