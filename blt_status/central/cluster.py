@@ -50,11 +50,11 @@ KeyExecutor = Callable[["IndexParams", "Sequence[WorkItem]", "Progress | None"],
                        list[tuple[bytes, bytes]]]
 """What :func:`~blt_status.central.publish.derive_keys` delegates to: results in item order."""
 
-_ACTIVE: contextvars.ContextVar[KeyExecutor | None] = contextvars.ContextVar(
+_ACTIVE: contextvars.ContextVar[ClusterExecutor | None] = contextvars.ContextVar(
     "blt_key_executor", default=None)
 
 
-def active_executor() -> KeyExecutor | None:
+def active_executor() -> ClusterExecutor | None:
     """The executor set by :func:`use_scheduler` in this context, if any."""
     return _ACTIVE.get()
 

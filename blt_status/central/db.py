@@ -429,7 +429,7 @@ def upgrade(engine: Engine, store: CentralStore, revision: str = "head") -> None
         command.upgrade(config, revision)
 
 
-# -- subjects ----------------------------------------------------------------------------------
+# -- planner statistics ------------------------------------------------------------------------
 
 
 ANALYZE_AFTER_ROWS = 1000
@@ -450,6 +450,9 @@ def refresh_statistics(engine: Engine, *tables: sa.Table) -> None:
         return
     with contextlib.suppress(sa.exc.SQLAlchemyError), engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))
+
+
+# -- subjects ----------------------------------------------------------------------------------
 
 
 def subject_key(master_pepper: bytes) -> bytes:

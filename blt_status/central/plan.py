@@ -587,7 +587,7 @@ def _keyed_hash(key: bytes, text: str) -> bytes:
     return hashlib.blake2b(text.encode(), key=key, digest_size=16).digest()
 
 
-_Batch = tuple[Sequence[str], list[tuple[int, Sequence[str]]]]
+_Records = tuple[Sequence[str], list[tuple[int, Sequence[str]]]]
 """The header and ``(line, fields)`` records of up to :data:`_INSERT_BATCH` rows."""
 _Checked = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], _NumberCells]
 """A checked batch: its ``rows`` and ``rejected`` tuples, and what its NIK and KK cells were."""
@@ -648,12 +648,12 @@ def _init_check_worker(checker: _RowChecker) -> None:
     _pool_checker = checker
 
 
-def _check_batch(batch: _Batch) -> _Checked:
+def _check_batch(batch: _Records) -> _Checked:
     assert _pool_checker is not None
     return _pool_checker(*batch)
 
 
-def _check_in_pool(checker: _RowChecker, batches: Iterable[_Batch],
+def _check_in_pool(checker: _RowChecker, batches: Iterable[_Records],
                    write: Callable[[_Checked], None], workers: int) -> None:
     """``write(checker(*batch))`` for every batch, in order, the checks done by ``workers``
     processes while this one reads the next batches and writes the finished ones. At most
@@ -824,7 +824,7 @@ class StreamedPlan:
         cells = _NumberCells()
         done = 0
 
-        def batches() -> Iterator[_Batch]:
+        def batches() -> Iterator[_Records]:
             batch: list[tuple[int, Sequence[str]]] = []
             header: Sequence[str] = ()
             for header, line, fields in records:

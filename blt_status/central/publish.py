@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
-from blt_status.central.cluster import ClusterExecutor, KeyExecutor, active_executor
+from blt_status.central.cluster import KeyExecutor, active_executor
 from blt_status.central.db import (
     ANALYZE_AFTER_ROWS,
     database_url,
@@ -887,7 +887,7 @@ class _Deriver:
         self.total = total
         self.done = 0
         self.executor = active_executor()
-        if isinstance(self.executor, ClusterExecutor):  # slices wide enough for all of it
+        if self.executor is not None:  # slices wide enough for all of the cluster
             self.workers = self.executor.threads()
         self.pool: ProcessPoolExecutor | None = None
 
@@ -912,13 +912,9 @@ class _Deriver:
         def report(_stage: str, done: int, _total: int) -> None:
             self._report(offset + done)
 
-        if isinstance(self.executor, ClusterExecutor):
+        if self.executor is not None:
             sent = self.executor.submit(self.params, items)
             return _Batch(lambda: sent.collect(report if self.progress else None), sent.cancel)
-        if self.executor is not None:  # another executor: a blocking call, made on collect
-            executor = self.executor
-            return _Batch(lambda: executor(self.params, items,
-                                           report if self.progress else None))
         if self.workers == 1 or len(items) < _MIN_PARALLEL_ITEMS:
             def here() -> list[tuple[bytes, bytes]]:
                 results: list[tuple[bytes, bytes]] = []
@@ -1402,11 +1398,14 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
             inputs[FLAGGED] = dict(sorted(flagged.items()))  # type: ignore[assignment]
         canaries = _derive_canaries(plan, deriver)
 
-        def write(sent: tuple[int, _Kecamatan, _Batch] | None) -> None:
-            nonlocal shards_written, shards_unchanged
-            if sent is None:
+        def advance(sent: tuple[int, _Kecamatan, _Batch] | None) -> None:
+            """Make ``sent`` the pending kecamatan, then write the one pending before (if a
+            write fails, ``sent`` is the one the ``finally`` below cancels)."""
+            nonlocal pending, shards_written, shards_unchanged
+            previous, pending = pending, sent
+            if previous is None:
                 return
-            number, decided, batch = sent
+            number, decided, batch = previous
             written, unchanged = _write_kecamatan(store, plan, transaction, aggregate,
                                                   staging, decided, batch)
             shards_written += written
@@ -1426,8 +1425,7 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
             else:
                 decided = _decide(store, connection, plan, source, kec, previous_version)
             if kec in settled or kec not in plan.dirty:
-                previous, pending = pending, None
-                write(previous)  # the kecamatan before first: progress in order
+                advance(None)  # the kecamatan before first: progress in order
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
                     if name in plan.previous_targets:
@@ -1438,13 +1436,11 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                 if progress:
                     progress("shards", done, len(plan.kecamatan))
                 continue
-            previous, pending = pending, (done, decided, _send(decided, deriver))
+            sent = (done, decided, _send(decided, deriver))
             del decided
-            write(previous)
-            del previous
-        previous, pending = pending, None
-        write(previous)
-        del previous
+            advance(sent)
+            del sent
+        advance(None)
         deriver.close()
         if progress:
             progress("sealing", deriver.total, deriver.total)
