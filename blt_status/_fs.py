@@ -13,10 +13,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import tenacity
 
 __all__ = [
     "atomic_replace",
@@ -104,6 +101,8 @@ def sync_paths(paths: Iterable[Path]) -> None:
         finally:
             os.close(fd)
 
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
         list(pool.map(fsync_file, files))
     for directory in sorted({path.parent for path in files}):
@@ -138,16 +137,7 @@ def try_lock(path: Path, *, wait: float = 0,
             raise
         fd = os.open(path, os.O_RDONLY)
     try:
-        try:
-            stop: tenacity.stop.stop_base = tenacity.stop_after_delay(wait)
-            if cancelled is not None:
-                stop = stop | tenacity.stop_when_event_set(cancelled)
-            for attempt in tenacity.Retrying(
-                    stop=stop, wait=tenacity.wait_fixed(0.05),
-                    retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
-                with attempt:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _flock_within(fd, wait, cancelled):
             yield False
             return
         try:
@@ -156,6 +146,32 @@ def try_lock(path: Path, *, wait: float = 0,
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _flock_within(fd: int, wait: float, cancelled: threading.Event | None) -> bool:
+    """Lock ``fd`` exclusively: at once if nobody holds it (tenacity, whose import costs more
+    than a short command's work, is loaded only to wait), else retried every 50 ms for up to
+    ``wait`` seconds or until ``cancelled`` is set."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        if wait <= 0 or (cancelled is not None and cancelled.is_set()):
+            return False
+    import tenacity
+
+    stop: tenacity.stop.stop_base = tenacity.stop_after_delay(wait)
+    if cancelled is not None:
+        stop = stop | tenacity.stop_when_event_set(cancelled)
+    try:
+        for attempt in tenacity.Retrying(
+                stop=stop, wait=tenacity.wait_fixed(0.05),
+                retry=tenacity.retry_if_exception_type(BlockingIOError), reraise=True):
+            with attempt:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from blt_status.audit import unlock, verify
 from blt_status.commands._common import add_data_dir, current_lang, read_passphrase
-from blt_status.device import Device
 
 ORDER = 80
 
@@ -28,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from blt_status.audit import unlock, verify
+    from blt_status.device import Device
+
     device = Device.load(args.data_dir)
     keyring = unlock(device, read_passphrase() if device.needs_passphrase else None)
     report = verify(device.data_dir, keyring)

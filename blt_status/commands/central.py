@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
-import http.server
 import importlib
 import pkgutil
 import re
@@ -553,16 +552,17 @@ def run_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-class _PublicHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
-
-
 def run_serve(args: argparse.Namespace) -> int:
+    import http.server  # here, not at the top: every other command starts without it
+
     from blt_status.central import CentralStore
 
+    class PublicHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
     store = CentralStore.open(args.directory)
-    handler = functools.partial(_PublicHandler, directory=str(store.public_dir))
+    handler = functools.partial(PublicHandler, directory=str(store.public_dir))
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as error:

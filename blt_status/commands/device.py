@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 from blt_status.commands._common import add_data_dir, add_json, print_json
-from blt_status.crypto import PRODUCTION_WRAP_KDF, TEST_WRAP_KDF
 from blt_status.errors import PassphraseRequired
 from blt_status.i18n import _
 from blt_status.store import BACKENDS
-from blt_status.sync import install_bundle
 
 ORDER = 40
 
@@ -56,6 +54,9 @@ def _new_passphrase() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from blt_status.crypto import PRODUCTION_WRAP_KDF, TEST_WRAP_KDF
+    from blt_status.sync import install_bundle
+
     passphrase = None if args.pepper_file else _new_passphrase()
     device = install_bundle(
         args.data_dir, args.bundle, passphrase, backend=args.backend,

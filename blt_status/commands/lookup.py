@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import TYPE_CHECKING
 
-from blt_status.audit import AuditTrail, audited, unlock
 from blt_status.commands._common import (
     add_data_dir,
     add_json,
@@ -13,11 +13,11 @@ from blt_status.commands._common import (
     print_json,
     read_passphrase,
 )
-from blt_status.device import Device
 from blt_status.errors import NikError, NotInstalled, PassphraseRequired
-from blt_status.lookup import LookupResult, LookupService
 from blt_status.nik import fold_digits, parse_nik
-from blt_status.present import lookup_text
+
+if TYPE_CHECKING:
+    from blt_status.lookup import LookupResult
 
 ORDER = 30
 
@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from blt_status.audit import AuditTrail, audited, unlock
+    from blt_status.device import Device
+    from blt_status.lookup import LookupService
+
     # Invalid input fails before any passphrase prompt or KDF work, unless the device audits
     # its lookups (blt_status.audit): then the attempt is logged, as the TUI logs it.
     invalid: NikError | None = None
@@ -78,4 +82,6 @@ def run(args: argparse.Namespace) -> int:
 
 def render_text(result: LookupResult, lang: str, now: dt.datetime | None = None) -> str:
     """A plain-text answer for the terminal (wording and layout: blt_status.present)."""
+    from blt_status.present import lookup_text
+
     return lookup_text(result, lang, now or dt.datetime.now(dt.UTC))

@@ -8,10 +8,7 @@ import sys
 from typing import Any
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
-from blt_status.device import Device
 from blt_status.i18n import _, format_number
-from blt_status.present import format_date
-from blt_status.sync import device_status
 
 ORDER = 42
 
@@ -41,6 +38,8 @@ def render_text(status: dict[str, Any], lang: str) -> str:
     elif status["version"] is None:
         lines.append(_("No index yet: run `blt-status sync`."))
     else:
+        from blt_status.present import format_date
+
         as_of = format_date(dt.datetime.fromisoformat(status["data_as_of"]).date(), lang,
                             weekday=False)
         stale = _(" — may be out of date") if status["stale"] else ""
@@ -62,6 +61,9 @@ def render_text(status: dict[str, Any], lang: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from blt_status.device import Device
+    from blt_status.sync import device_status
+
     status = device_status(Device.load(args.data_dir), check=args.check)
     if args.json:
         print_json(status)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from blt_status.commands._common import add_data_dir, add_json, current_lang, print_json
-from blt_status.device import Device
 from blt_status.i18n import N_, _, format_number, translate
-from blt_status.sync import DEFAULT_TIMEOUT, SyncProgress, SyncReport, sync_device
+from blt_status.sync._settings import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from blt_status.sync import SyncProgress, SyncReport
 
 ORDER = 41
 
@@ -98,6 +101,9 @@ def render_text(report: SyncReport, lang: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from blt_status.device import Device
+    from blt_status.sync import sync_device
+
     device = Device.load(args.data_dir)
     lang = current_lang()
     progress = TerminalProgress(lang) if not args.json and sys.stderr.isatty() else None

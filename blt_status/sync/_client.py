@@ -45,6 +45,7 @@ from blt_status.records import Program, SealedRecord
 from blt_status.store import BACKENDS, IndexMeta, IndexStore, utcnow
 from blt_status.sync._errors import sync_error, translate
 from blt_status.sync._fetcher import DeadlineExceeded, HttpxFetcher, MissingFile, file_url_to_path
+from blt_status.sync._settings import DEFAULT_TIMEOUT
 from blt_status.sync._state import SyncPaths, sync_lock, write_last_sync
 
 __all__ = ["SyncProgress", "SyncReport", "resolve_source", "sync_device"]
@@ -60,7 +61,6 @@ UPDATER_CONFIG = UpdaterConfig(
     app_user_agent="blt-status",
 )
 MAX_PARAMS_BYTES = 1024 * 1024
-DEFAULT_TIMEOUT = 900.0  # seconds a whole sync may take (``blt-status sync --timeout S``)
 PROGRESS_EVERY = 20_000  # records between "index" progress reports
 _REGION = re.compile(r"^\d{2}\.\d{2}\.\d{2}$")
 
