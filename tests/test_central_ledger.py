@@ -139,6 +139,28 @@ def test_the_schema_matches_the_migrations(store: CentralStore) -> None:
         assert compare_metadata(context, central_db.metadata) == []
 
 
+def test_the_revision_is_read_as_alembic_reads_it(store: CentralStore) -> None:
+    """``current_revision`` reads Alembic's version table without importing Alembic: the same
+    answer as Alembic's own reader at the head, at an older revision and with no row."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = central_db.open_engine(store)
+
+    def both() -> tuple[str | None, str | None]:
+        with engine.connect() as connection:
+            alembic_says = MigrationContext.configure(connection).get_current_revision()
+        return central_db.current_revision(engine), alembic_says
+
+    assert both() == (central_db.SCHEMA_HEAD, central_db.SCHEMA_HEAD)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
+    assert both() == ("0002", "0002")
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM alembic_version"))
+    assert both() == (None, None)
+    central_db.dispose_engines()
+
+
 def test_a_database_at_an_unknown_revision_is_refused(store: CentralStore) -> None:
     engine = central_db.open_engine(store)
     with engine.begin() as connection:
