@@ -212,3 +212,40 @@ def test_sqlite_derived_version_writes_only_the_change(tmp_path: Path) -> None:
     base_path.unlink()  # a derived version without its base is corrupt, not silently partial
     with pytest.raises(IndexCorrupt):
         open_index(tmp_path / "v2.sqlite")
+
+
+def test_a_file_lock_is_taken_at_once_waited_for_or_given_up(tmp_path: Path) -> None:
+    """``try_lock``, which every writer's lock is: free, it is held at once; held by another
+    open file description (what another process holds), ``wait=0`` gives up at once, a wait
+    gives up after about that long or as soon as ``cancelled`` is set, and a lock released
+    while waited for is taken."""
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from blt_status._fs import try_lock
+
+    path = tmp_path / "x.lock"
+    with try_lock(path) as held:
+        assert held
+    other = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with try_lock(path) as held:
+            assert not held
+        with try_lock(path, wait=0.3) as held:
+            assert not held
+        assert time.monotonic() - started >= 0.25
+        cancelled = threading.Event()
+        threading.Timer(0.1, cancelled.set).start()
+        started = time.monotonic()
+        with try_lock(path, wait=30, cancelled=cancelled) as held:
+            assert not held
+        assert time.monotonic() - started < 10
+        threading.Timer(0.2, fcntl.flock, (other, fcntl.LOCK_UN)).start()
+        with try_lock(path, wait=30) as held:
+            assert held
+    finally:
+        os.close(other)
