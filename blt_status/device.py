@@ -153,6 +153,8 @@ class Device:
 
     @classmethod
     def load(cls, data_dir: Path) -> Device:
+        if data_dir.exists() and not data_dir.is_dir():  # a file given as D: no device there
+            raise NotInstalled(str(data_dir))
         try:
             config = DeviceConfig.from_dict(_read_json(data_dir / "device.json"))
         except FileNotFoundError:

@@ -98,6 +98,11 @@ def test_lookup_failures_are_one_line_with_a_code(make_device, tmp_path: Path) -
                           "passphrase_required")
     assert_one_line_error(run("lookup", PEOPLE[0].nik, "--data-dir", str(tmp_path / "none"),
                               env=good), "not_installed")
+    a_file = tmp_path / "a-file"  # a file named as D (it was "device.json is corrupt")
+    a_file.write_text("x")
+    for command in (["lookup", PEOPLE[0].nik], ["status"], ["sync", "--from", str(tmp_path)]):
+        assert_one_line_error(run(*command, "--data-dir", str(a_file), env=good),
+                              "not_installed")
     # nothing on disk changed through all of that, but the audit of the attempts
     assert unchanged_state() == before
 
