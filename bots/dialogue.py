@@ -191,6 +191,19 @@ def language_set_reply(lang: str) -> Reply:
     return Reply(translate('Language set to English.', lang))
 
 
+def link_reply(lang: str) -> Reply:
+    """A message holding a link and no NIK (often "is this site real?"): the bot opens none, and
+    the one official site is named, since fake "cek bansos" links are how NIKs are harvested."""
+    return Reply("\n".join([
+        translate('⚠️ This bot does not open or check links, and never sends a link to "register" '
+                  "or to check your aid.", lang),
+        translate("The official aid check is {CEKBANSOS}: an address that differs by even one "
+                  "letter is another site. Never type your NIK, PIN or OTP into a site you got "
+                  "in a message.", lang).format(CEKBANSOS=CEKBANSOS),
+        translate("To check your aid, send your NIK (16 digits) here.", lang),
+    ]))
+
+
 def no_nik_reply(lang: str) -> Reply:
     return Reply(translate(
         "Send your NIK (the 16 digits on the KTP) to see your payout. Type /bantuan for "

@@ -38,6 +38,11 @@ _LOG = logging.getLogger("bots.engine")
 MAX_TEXT = 200  # longer messages are not parsed at all
 _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[^\W\d_]{2}")  # two letters in a row: words around the number
+# A link as people paste one: a scheme, www., t.me/, or a host under a top-level domain that
+# scam links use (shorteners: bit.ly, s.id). Telegram's own link entities are used as well.
+_LINK = re.compile(r"(?i)(?:\bhttps?://|\bwww\.|\bt\.me/)\S|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*"
+                   r"\.(?:id|com|net|org|info|biz|xyz|site|online|top|ly|me|co|link|click|app"
+                   r"|io|cc|vip|shop|live|tk)(?:/|\b(?!\.\w)|$)")
 RECENT_TTL = 10 * 60.0  # seconds a found lookup can still be subscribed to with /ingatkan
 RECENT_MAX = 10_000  # > the default global cap (600/min) x RECENT_TTL: bounded memory
 
@@ -233,8 +238,10 @@ class BotEngine:
 
     # -- lookups ----------------------------------------------------------------------------
 
-    async def on_text(self, user_id: int, chat_id: int, text: str) -> Outcome:
-        """A plain private message: a NIK (probably), or something else."""
+    async def on_text(self, user_id: int, chat_id: int, text: str, *,
+                      link: bool = False) -> Outcome:
+        """A plain private message: a NIK (probably), or something else. ``link``: the
+        transport marked a link in it (Telegram's url and text_link entities)."""
         lang = self.language(user_id)
         stripped = text.strip()
         if len(stripped) > MAX_TEXT:
@@ -242,6 +249,11 @@ class BotEngine:
             if not self._chatter_ok(user_id):
                 return Outcome(delete_message=delete)
             return Outcome((dialogue.too_long_reply(lang),), delete_message=delete)
+        if (link or _LINK.search(stripped)) and find_nik(fold_digits(stripped)).count == 0:
+            delete = self.has_digits(stripped)
+            if not self._chatter_ok(user_id):
+                return Outcome(delete_message=delete)
+            return Outcome((dialogue.link_reply(lang),), delete_message=delete)
         if not self.has_digits(stripped):
             if not self._chatter_ok(user_id):
                 return Outcome()

@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.constants import ChatType
@@ -188,7 +189,10 @@ async def _on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, chat_id = _ids(update)
     message = update.effective_message
     text = message.text if message and message.text else ""
-    await _deliver(update, context, await _engine(context).on_text(user_id, chat_id, text))
+    link = bool(message and message.parse_entities([MessageEntity.URL,
+                                                    MessageEntity.TEXT_LINK]))
+    await _deliver(update, context,
+                   await _engine(context).on_text(user_id, chat_id, text, link=link))
 
 
 async def _on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -133,6 +133,7 @@ def _bot_replies(lang: str) -> Iterator[tuple[str, Reply]]:
     yield "/bahasa", d.language_prompt_reply(lang)
     yield "/bahasa (chosen)", d.language_set_reply(lang)
     yield "text without a NIK", d.no_nik_reply(lang)
+    yield "a link without a NIK (e.g. \"is this site real?\")", d.link_reply(lang)
     for code, count in (("length", 15), ("not_digits", 0), ("region", 0), ("birth_date", 0),
                         ("serial", 0)):
         error = NikError(code, subject="NIK", count=count)

@@ -626,6 +626,46 @@ async def test_a_nik_in_a_sentence_is_read_and_the_message_deleted(bot, text):
         [str(message_id)]
 
 
+LINK_TEXT = """\
+⚠️ Bot ini tidak membuka atau memeriksa tautan, dan tidak pernah mengirim tautan untuk \
+"pendaftaran" atau untuk mengecek bantuan.
+Cek bantuan resmi ada di cekbansos.kemensos.go.id: alamat yang berbeda satu huruf pun adalah \
+situs lain. Jangan pernah mengetik NIK, PIN, atau OTP di situs yang Anda terima lewat pesan.
+Untuk mengecek bantuan Anda, kirim NIK (16 angka) di sini."""
+
+
+@pytest.mark.parametrize(("text", "entities"), [
+    ("http://bit.ly/cek-bansos-2026", []),
+    ("ini asli? www.bansos-kemensos.com/daftar", []),
+    ("Dapat pesan: s.id/cekbansos, katanya harus isi NIK", []),
+    # a hyperlink whose text names no address: only Telegram's entity says it is a link
+    ("Klik di sini untuk daftar", [{"type": "text_link", "offset": 0, "length": 13,
+                                    "url": "http://bansos.example/x"}]),
+])
+async def test_a_link_without_a_nik_gets_the_scam_link_warning(bot, kdf_calls, text,
+                                                                entities):
+    """Fake "cek bansos" links are how NIKs are harvested: a message holding one (as text or
+    as Telegram's link entity) is told the bot opens no links and where the official check is,
+    not "a NIK has 16 digits; this one has 4"; nothing is derived."""
+    message_id = await bot.say(text, **({"entities": entities} if entities else {}))
+    assert bot.api.sent_texts() == [LINK_TEXT]
+    assert kdf_calls == []
+    deleted = [call.params["message_id"] for call in bot.api.calls("deleteMessage")]
+    assert deleted == ([str(message_id)] if any(c.isdigit() for c in text) else [])
+
+
+async def test_a_nik_sent_with_a_link_is_still_looked_up(bot):
+    await bot.say(f"link bit.ly/xyz minta NIK, ini NIK saya {SITI.nik}")
+    assert bot.api.sent_texts() == [SITI_ANSWER]
+
+
+async def test_the_scam_link_warning_is_in_english_for_english_users(bot):
+    await bot.say("/bahasa en")
+    await bot.say("https://bansos-2026.site/login")
+    assert bot.api.sent_texts()[-1] == dialogue.link_reply("en").text
+    assert bot.api.sent_texts()[-1].startswith("⚠️ This bot does not open or check links")
+
+
 async def test_two_niks_ask_for_one_at_a_time_and_echo_none(bot, kdf_calls):
     await bot.say(f"NIK saya {SITI.nik} dan istri {spaced(AGUS.nik)}")
     await bot.say(f"{SITI.nik} {AGUS.nik}")
