@@ -654,6 +654,14 @@ async def test_a_link_without_a_nik_gets_the_scam_link_warning(bot, kdf_calls, t
     assert deleted == ([str(message_id)] if any(c.isdigit() for c in text) else [])
 
 
+@pytest.mark.parametrize("text", ["Jl. Anggrek No. 42, Kab. Bogor", "email saya budi@gmail.com",
+                                  "Terima kasih. Sdr.Budi", "dll. co"])
+async def test_text_that_only_looks_dotted_is_no_link(bot, text):
+    await bot.say(text)
+    assert len(bot.api.sent_texts()) == 1
+    assert bot.api.sent_texts() != [LINK_TEXT]
+
+
 async def test_a_nik_sent_with_a_link_is_still_looked_up(bot):
     await bot.say(f"link bit.ly/xyz minta NIK, ini NIK saya {SITI.nik}")
     assert bot.api.sent_texts() == [SITI_ANSWER]
