@@ -267,3 +267,22 @@ def test_status_shows_versions_and_expiry(central: Path, world, capsys) -> None:
     assert data["timestamp_expires"] < data["targets_expires"] < data["root_expires"]
     code, out, _ = run(capsys, "central", "status", central)
     assert "version 1: 5 recipients in 2 kecamatan" in out and "NOT FOR REAL DATA" in out
+
+
+def test_the_change_per_kecamatan_names_each_kecamatan(tmp_path: Path, central: Path, world,
+                                                       capsys) -> None:
+    """A re-publish lists each kecamatan that changes by code and name, after the totals."""
+    assert run(capsys, *publish_args(central, world))[0] == 0
+    with world.recipients.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][3] += " (pindah)"  # Siti Aminah, Cibinong: a new address
+    changed = tmp_path / "changed.csv"
+    with changed.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    code, out, err = run(capsys, "central", "publish", central, "--recipients", changed,
+                         "--payout-points", world.payout_points, "--program", world.program,
+                         "--dry-run")
+    assert code == 0, err
+    assert "  changes: 0 added, 0 removed, 1 changed, 4 unchanged" in out
+    assert "    32.01.01 Cibinong: +0 -0 ~1 =2\n" in out
+    assert "32.01.02" not in out  # nothing changed there

@@ -339,9 +339,10 @@ def run_publish(args: argparse.Namespace) -> int:
 
 
 def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
-    """The change per kecamatan: added, removed, changed, unchanged (kecamatan with changes
-    first; the rest summed)."""
+    """The change per kecamatan, named: added, removed, changed, unchanged (kecamatan with
+    changes first; the rest summed)."""
     from blt_status.central.publish import change_totals
+    from blt_status.regions import region_name
 
     totals = change_totals(changes)
     print(_("  changes: {added} added, {removed} removed, {changed} changed, {unchanged} "
@@ -350,8 +351,10 @@ def _print_changes(changes: dict[str, dict[str, int]], limit: int = 20) -> None:
     moved = [(kec, counts) for kec, counts in sorted(changes.items())
              if counts["added"] or counts["removed"] or counts["changed"]]
     for kec, counts in moved[:limit]:
-        print(f"    {kec}: +{counts['added']} -{counts['removed']} ~{counts['changed']} "
-              f"={counts['unchanged']}")
+        name = region_name(kec)
+        number = {key: format_number(value) for key, value in counts.items()}
+        print(f"    {kec}{' ' + name if name else ''}: +{number['added']} -{number['removed']} "
+              f"~{number['changed']} ={number['unchanged']}")
     if len(moved) > limit:
         print(_("    ... and {count} more kecamatan (see --json)").format(
             count=format_number(len(moved) - limit)))
