@@ -41,7 +41,8 @@ _WORD = re.compile(r"[^\W\d_]{2}")  # two letters in a row: words around the num
 # A link as people paste one: a scheme, www., t.me/, or a host under a top-level domain that
 # scam links use (shorteners: bit.ly, s.id), not the domain of an e-mail address. Telegram's
 # own link entities are used as well.
-_LINK = re.compile(r"(?i)(?:\bhttps?://|\bwww\.|\bt\.me/)\S|(?<!@)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*"
+_LINK = re.compile(r"(?i)(?:\bhttps?://|\bwww\.|\bt\.me/)\S"
+                   r"|(?<!@)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*"
                    r"\.(?:id|com|net|org|info|biz|xyz|site|online|top|ly|me|co|link|click|app"
                    r"|io|cc|vip|shop|live|tk)(?:/|\b(?!\.\w)|$)")
 RECENT_TTL = 10 * 60.0  # seconds a found lookup can still be subscribed to with /ingatkan
