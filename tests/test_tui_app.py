@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,19 @@ async def settle(app: BltApp, pilot) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def screen_showing(app: BltApp, pilot, *texts: str, seconds: float = 10.0) -> str:
+    """The screen once it shows all of ``texts``, or as it is after ``seconds``. A DataTable
+    sizes its columns for new rows when it is next idle, which a loaded machine can delay past
+    ``settle``: in one CI run the audit table's result column still had its header's width
+    ("berha…" for "berhasil") when the screen was read."""
+    deadline = time.monotonic() + seconds
+    shown = screen_text(app)
+    while not all(text in shown for text in texts) and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        shown = screen_text(app)
+    return shown
 
 
 async def type_text(pilot, value: str) -> None:
@@ -397,7 +411,7 @@ async def test_audit_view_counts_and_verifies(device):
         await look_up(app, pilot, NOT_LISTED_NIK)
         await pilot.press("f5")
         await settle(app, pilot)
-        shown = screen_text(app)
+        shown = await screen_showing(app, pilot, "tidak ditemukan", "22-11-2025 10:00:00")
         assert "Pencarian hari ini: 2" in shown and "Entri total: 3" in shown
         assert "OK: 3 entri, rantai dan MAC utuh" in shown  # the unlock and two lookups
         # words, local time (WIB), a short tag: no hex, no UTC
