@@ -28,7 +28,7 @@ import contextvars
 import ipaddress
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from blt_status.errors import CentralError
@@ -46,10 +46,6 @@ CONNECT_SECONDS = 10.0
 POLL_SECONDS = 0.02
 TASKS_PER_THREAD = 4  # tasks per worker thread and batch: even load, few round trips
 MAX_TASK_ITEMS = 2000  # items per task at most: bounds what one task (and its retry) carries
-KeyExecutor = Callable[["IndexParams", "Sequence[WorkItem]", "Progress | None"],
-                       list[tuple[bytes, bytes]]]
-"""What :func:`~blt_status.central.publish.derive_keys` delegates to: results in item order."""
-
 _ACTIVE: contextvars.ContextVar[ClusterExecutor | None] = contextvars.ContextVar(
     "blt_key_executor", default=None)
 
@@ -115,10 +111,6 @@ class ClusterExecutor:
     def threads(self) -> int:
         """Worker threads connected now (at least 1): how many tasks a batch needs."""
         return max(1, sum(int(count) for count in self.client.nthreads().values()))
-
-    def __call__(self, params: IndexParams, items: Sequence[WorkItem],
-                 progress: Progress | None) -> list[tuple[bytes, bytes]]:
-        return self.submit(params, items).collect(progress)
 
     def submit(self, params: IndexParams, items: Sequence[WorkItem]) -> ClusterBatch:
         """Send ``items`` to the cluster now; :meth:`ClusterBatch.collect` waits for them (a

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
 from blt_status._fs import atomic_write_bytes, make_private_dir, try_lock
-from blt_status.central.cluster import KeyExecutor, active_executor
+from blt_status.central.cluster import ClusterExecutor, active_executor
 from blt_status.central.db import (
     ANALYZE_AFTER_ROWS,
     database_url,
@@ -315,35 +315,19 @@ def _chunks(items: Sequence[WorkItem], size: int) -> list[Sequence[WorkItem]]:
 
 
 def derive_keys(params: IndexParams, items: Sequence[WorkItem], *, workers: int | None,
-                progress: Progress | None, executor: KeyExecutor | None = None,
+                progress: Progress | None, executor: ClusterExecutor | None = None,
                 ) -> list[tuple[bytes, bytes]]:
     """Argon2id + seal each item; over a process pool when worth it, or on a Dask cluster
     (``executor``, default: :func:`~blt_status.central.cluster.use_scheduler`'s). Order is
-    preserved."""
-    executor = executor or active_executor()
-    if executor is not None:
-        return executor(params, items, progress)
-    total = len(items)
-    workers = max(1, workers or os.cpu_count() or 1)
-    if progress:
-        progress("sealing", 0, total)
-    if workers == 1 or total < _MIN_PARALLEL_ITEMS:
-        results: list[tuple[bytes, bytes]] = []
-        for chunk in _chunks(items, 256):
-            results.extend(_derive_and_seal(params, chunk))
-            if progress:
-                progress("sealing", len(results), total)
-        return results
-    # Small enough chunks for even load and steady progress, big enough to amortise pickling.
-    size = max(16, min(2000, total // (workers * 8) or 1))
-    results = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                             initargs=(params,)) as pool:
-        for chunk_result in pool.map(_derive_and_seal_chunk, _chunks(items, size)):
-            results.extend(chunk_result)
-            if progress:
-                progress("sealing", len(results), total)
-    return results
+    preserved. One batch of :class:`_Deriver`, the publisher's own."""
+    deriver = _Deriver(params, workers=workers, progress=progress, total=len(items),
+                       executor=executor)
+    try:
+        if progress and deriver.executor is None:  # the cluster reports its own start
+            progress("sealing", 0, len(items))
+        return deriver(items)
+    finally:
+        deriver.close()
 
 
 # -- the version builder ----------------------------------------------------------------------
@@ -876,17 +860,19 @@ def _latest_version(connection: Connection) -> int:
 
 
 class _Deriver:
-    """Argon2id + sealing for the whole publish: one process pool (or the Dask cluster), fed
-    one kecamatan's work at a time, in slices."""
+    """Argon2id + sealing for the whole publish: one process pool (or the Dask cluster,
+    ``executor``, default: :func:`~blt_status.central.cluster.use_scheduler`'s), fed one
+    kecamatan's work at a time, in slices."""
 
     def __init__(self, params: IndexParams, *, workers: int | None,
-                 progress: Progress | None, total: int) -> None:
+                 progress: Progress | None, total: int,
+                 executor: ClusterExecutor | None = None) -> None:
         self.params = params
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.progress = progress
         self.total = total
         self.done = 0
-        self.executor = active_executor()
+        self.executor = executor or active_executor()
         if self.executor is not None:  # slices wide enough for all of the cluster
             self.workers = self.executor.threads()
         self.pool: ProcessPoolExecutor | None = None
