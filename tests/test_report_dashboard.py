@@ -88,7 +88,8 @@ async def loaded(app: AdminApp, pilot, loads: int = 1, version: int | None = Non
             break
         await pilot.pause(0.02)
     else:
-        raise AssertionError("the summary's layout never caught up with its text")
+        raise AssertionError("the summary's layout never caught up with its text: height "
+                             f"{summary.size.height}, text {str(summary.content)!r}")
     await pilot.pause()  # the redraw after the load is on screen
 
 
