@@ -11,9 +11,11 @@ pepper, so the database alone never reveals a NIK; what is personal is sealed wi
     roster         the published roster, temporal: a row is part of version v when
                    valid_from <= v and (valid_to is null or valid_to > v); sealed NIK + payload,
                    and in plain what the progress report counts and no person is named by:
-                   entitlement (rupiah), payout mode, payout point name (revision 0002)
+                   entitlement (rupiah), payout mode, payout point name (revision 0002);
+                   and the keyed hash of the inputs the payload was made from (0004)
     key_cache      per epoch, subject and view: the Argon2id root key (sealed), the sealed
-                   record last published and the keyed hash of the payload it holds
+                   record last published and the keyed hash of the payload it holds, and the
+                   lookup tag (public: it is in the shard) of the key (0004)
     payout_events  the payout ledger: append-only, one row per payout fact (csv or api)
     payout_outcomes  per epoch and subject, the ledger event that decides the status (the
                    fold of ``ledger.fold_status``), kept by every append in its transaction
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 DB_ENV = "BLT_CENTRAL_DB"
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 BUSY_TIMEOUT_MS = 10_000
 _SUBJECT_CONTEXT = b"blt-central-subject-v1"
 
@@ -105,6 +107,10 @@ roster = sa.Table(
     sa.Column("amount", sa.BigInteger),  # entitlement, rupiah
     sa.Column("mode", sa.String(16)),  # kantor_pos | komunitas | antar
     sa.Column("point_name", sa.Text),  # the payout point's public name ("" if none)
+    # A keyed hash of everything the payload is made from (the checked row, its schedule and
+    # payout point, the program; ``plan.StreamedPlan.source_of``): a re-publish that finds the
+    # same value keeps the row without building the payload again (0004; NULL: unknown).
+    sa.Column("source_hash", sa.String(64)),
     sa.Index("ix_roster_current", "valid_to", "kecamatan"),
     # Covering (0002): the report finds each person with ledger events by subject and reads
     # what it counts from the index, never the wide row with its sealed part.
@@ -121,6 +127,9 @@ key_cache = sa.Table(
     sa.Column("root_key", sa.LargeBinary, nullable=False),  # sealed
     sa.Column("blob", sa.LargeBinary),  # the published sealed record (ciphertext already)
     sa.Column("blob_hash", sa.String(64)),  # keyed hash of the payload inside ``blob``
+    # The key's lookup tag, as published in the shard (0004; NULL: rows of an earlier
+    # release, whose tag is computed from the unsealed key).
+    sa.Column("tag", sa.LargeBinary),
     sa.Column("version", sa.Integer, nullable=False),  # the publish that wrote the row
 )
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -69,6 +70,7 @@ __all__ = [
     "Aggregates",
     "PayoutPointRow",
     "PlannedRecipient",
+    "PlannedRow",
     "ProgramConfig",
     "PublicationPlan",
     "Rejection",
@@ -494,15 +496,23 @@ class Aggregates:
         return compute_aggregates(records, self.program, flagged=self.flagged)
 
     def input_key(self, kecamatan: str, payloads: Iterable[RecordPayload]) -> bytes:
-        rows = sorted(
-            (payload.kode_wilayah, payload.status, payload.amount,
-             payload.schedule.date.isoformat(),
-             payload.collected_at.date().isoformat()
-             if payload.status == "collected" and payload.collected_at is not None else "")
-            for payload in payloads)
+        return self.input_key_of_rows(kecamatan, map(aggregate_input, payloads))
+
+    def input_key_of_rows(self, kecamatan: str, rows: Iterable[tuple[Any, ...]]) -> bytes:
+        """:meth:`input_key` from each recipient's :func:`aggregate_input` (a publish knows
+        them without building the payloads of recipients nothing changed)."""
         return json.dumps([AGGREGATES_FORMAT, kecamatan, self.program.to_dict(),
-                           self.flagged.get(kecamatan, 0), rows], sort_keys=True,
+                           self.flagged.get(kecamatan, 0), sorted(rows)], sort_keys=True,
                           separators=(",", ":")).encode()
+
+
+def aggregate_input(payload: RecordPayload) -> tuple[str, str, int, str, str]:
+    """What :func:`compute_aggregates` reads of one payload: desa, status, amount, schedule
+    date and (collected ones) the day collected."""
+    return (payload.kode_wilayah, payload.status, payload.amount,
+            payload.schedule.date.isoformat(),
+            payload.collected_at.date().isoformat()
+            if payload.status == "collected" and payload.collected_at is not None else "")
 
 
 def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Program, *,
@@ -587,6 +597,35 @@ def _keyed_hash(key: bytes, text: str) -> bytes:
     return hashlib.blake2b(text.encode(), key=key, digest_size=16).digest()
 
 
+SOURCE_FORMAT = "blt-source-v1"
+"""Part of every source hash (:meth:`StreamedPlan.source_of`), with the package's version:
+change it when what a recipient's payload is made from, or how, changes, so that no re-publish
+takes an old payload for the new one."""
+
+
+def source_key_of(subject_key: bytes) -> bytes:
+    """The key of the row and source hashes, derived from the store's subject key (the
+    processes that check rows have that key already; they are given no other)."""
+    return hmac.digest(subject_key, b"blt-row-source-v1", "sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    """One published recipient as the scratch file holds it: the personal part still sealed
+    (:meth:`StreamedPlan.recipient` opens it)."""
+
+    line: int
+    subject: str | None
+    kecamatan: str
+    desa: str
+    desil: int
+    point_id: str
+    schedule: Schedule
+    sched_text: str = field(repr=False)
+    body: bytes = field(repr=False)
+    row_hash: bytes | None = field(repr=False)
+
+
 _Records = tuple[Sequence[str], list[tuple[int, Sequence[str]]]]
 """The header and ``(line, fields)`` records of up to :data:`_INSERT_BATCH` rows."""
 _Checked = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], _NumberCells]
@@ -604,6 +643,7 @@ class _RowChecker:
         self.seal_key = seal_key
         self.hash_key = hash_key
         self.subject_key = subject_key
+        self.source_key = source_key_of(subject_key) if subject_key is not None else None
         self.today = today
         self._aead: Any = None
 
@@ -636,7 +676,10 @@ class _RowChecker:
                           if self.subject_key is not None else None,
                           kecamatan_of(checked.desa), checked.desa, int(checked.active),
                           checked.desil, mask_digits(checked.nik_digits),
-                          nonce + self._aead.encrypt(nonce, body, None)))
+                          nonce + self._aead.encrypt(nonce, body, None),
+                          hashlib.blake2b(b"%s|%d|%s" % (checked.desa.encode(), checked.desil,
+                                                          body), key=self.source_key).digest()
+                          if self.source_key is not None else None))
         return valid, rejected, cells
 
 
@@ -735,7 +778,7 @@ class StreamedPlan:
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
-            " status TEXT, winner INTEGER, point TEXT, sched TEXT)")
+            " row_h BLOB, status TEXT, winner INTEGER, point TEXT, sched TEXT)")
         self.db.execute("CREATE TABLE rejected (line INTEGER PRIMARY KEY, masked TEXT,"
                         " code TEXT, reason TEXT)")
         self.input_rows = 0
@@ -746,6 +789,8 @@ class StreamedPlan:
         self.warnings: list[RosterWarning] = []
         self._groups = _Groups(payout_points)
         self._subject_index = False
+        self._source_key = source_key_of(subject_key) if subject_key is not None else None
+        self._source_context: dict[str, bytes] = {}  # per payout point
 
     # -- life cycle
 
@@ -839,7 +884,8 @@ class StreamedPlan:
             nonlocal done
             valid, rejected, batch_cells = checked
             self.db.executemany("INSERT INTO rows (line, nik_h, kk_h, subject, kec, desa, active,"
-                                " desil, masked, body) VALUES (?,?,?,?,?,?,?,?,?,?)", valid)
+                                " desil, masked, body, row_h) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                valid)
             self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?)", rejected)
             cells.extend(batch_cells)
             done += len(valid) + len(rejected)
@@ -959,27 +1005,60 @@ class StreamedPlan:
                                  ) -> Iterator[tuple[str | None, PlannedRecipient]]:
         """:meth:`recipients` with each one's store subject as computed when the row was
         checked (None when the plan was built without a ``subject`` function)."""
-        program = self.program
-        query = ("SELECT line, desa, desil, point, sched, body, subject FROM rows WHERE kec = ?"
-                 " AND status IS NULL AND point IS NOT NULL")
-        planned: list[tuple[str | None, PlannedRecipient]] = []
-        schedules: dict[str, Schedule] = {}
-        for line, desa, desil, point_id, sched, body, subject in self.db.execute(query, (kec,)):
-            nik, kk, name, address, household_size, special = self._unseal(body)
+        planned = [(row.subject, self.recipient(row)) for row in self.planned_rows(kec)]
+        planned.sort(key=lambda item: item[1].nik_digits)
+        yield from planned
+
+    def planned_rows(self, kec: str) -> list[PlannedRow]:
+        """One kecamatan's recipients as the scratch file holds them, nothing unsealed, in
+        line order."""
+        query = ("SELECT line, desa, desil, point, sched, body, subject, row_h FROM rows"
+                 " WHERE kec = ? AND status IS NULL AND point IS NOT NULL ORDER BY line")
+        schedules: dict[str, Schedule] = {}  # a slot's schedule is shared by its recipients
+        rows: list[PlannedRow] = []
+        for line, desa, desil, point_id, sched, body, subject, row_hash in self.db.execute(
+                query, (kec,)):
             schedule = schedules.get(sched)
             if schedule is None:
                 schedule = schedules[sched] = Schedule.from_dict(json.loads(sched))
-            amount = entitlement_amount(program.base_amount, program.rules,
-                                        household_size=household_size, desil=desil,
-                                        special_needs=special)
-            payload = RecordPayload(
-                view="officer", status="scheduled", amount=amount, program=program.program,
-                schedule=schedule, payout_point=self.payout_points[point_id].point, name=name,
-                kode_wilayah=desa, address=address, household_size=household_size,
-                special_needs=special)
-            planned.append((subject, PlannedRecipient(nik, kk, kec, payload, line, desil)))
-        planned.sort(key=lambda item: item[1].nik_digits)
-        yield from planned
+            rows.append(PlannedRow(line, subject, kec, desa, desil, point_id, schedule, sched,
+                                   body, row_hash))
+        return rows
+
+    def recipient(self, row: PlannedRow) -> PlannedRecipient:
+        """The recipient of one planned row: its sealed part opened, its payload built."""
+        program = self.program
+        nik, kk, name, address, household_size, special = self._unseal(row.body)
+        amount = entitlement_amount(program.base_amount, program.rules,
+                                    household_size=household_size, desil=row.desil,
+                                    special_needs=special)
+        payload = RecordPayload(
+            view="officer", status="scheduled", amount=amount, program=program.program,
+            schedule=row.schedule, payout_point=self.payout_points[row.point_id].point,
+            name=name, kode_wilayah=row.desa, address=address, household_size=household_size,
+            special_needs=special)
+        return PlannedRecipient(nik, kk, row.kecamatan, payload, row.line, row.desil)
+
+    def source_of(self, row: PlannedRow) -> str | None:
+        """A keyed hash of everything :meth:`recipient` makes the payload from: the checked
+        row (its row hash: name, address, NIK, KK, household, needs, desa, desil), the
+        schedule, the payout point and the program (and :data:`SOURCE_FORMAT` and this
+        release). Two publishes that give a recipient the same source give the same payload,
+        so a re-publish compares sources instead of building every payload. None for a plan
+        built without the store's subject key (whose rows have no row hash)."""
+        if row.row_hash is None or self._source_key is None:
+            return None
+        context = self._source_context.get(row.point_id)
+        if context is None:
+            from blt_status import __version__
+
+            context = self._source_context[row.point_id] = hashlib.blake2b(repr(
+                (SOURCE_FORMAT, __version__, self.program,
+                 self.payout_points[row.point_id].point)).encode(),
+                key=self._source_key).digest()
+        return hashlib.blake2b(b"|".join((context, row.kecamatan.encode(),
+                                          row.sched_text.encode(), row.row_hash)),
+                               key=self._source_key, digest_size=32).hexdigest()
 
     def placed(self, subjects: Iterable[str]) -> dict[str, str]:
         """The kecamatan of each published subject among ``subjects`` (store subjects)."""

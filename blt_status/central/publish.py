@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -61,6 +61,7 @@ from blt_status.central.db import (
 )
 from blt_status.central.ledger import (
     Ledger,
+    Outcome,
     PayoutEvent,
     outcomes_in,
     recorded_facts,
@@ -89,7 +90,7 @@ from blt_status.records import (
 )
 
 if TYPE_CHECKING:
-    from blt_status.central.plan import StreamedPlan
+    from blt_status.central.plan import PlannedRow, StreamedPlan
 
 __all__ = [
     "Guards",
@@ -400,16 +401,28 @@ class _PerView:
                 yield view, value
 
 
+Loader = Callable[[], tuple[str, RecordPayload]]
+"""A recipient's NIK and officer payload, made when first asked for (see :class:`_Entry`)."""
+
+
 @dataclass(slots=True)
 class _Entry:
-    """One recipient of the kecamatan being built (in memory only)."""
+    """One recipient of the kecamatan being built (in memory only).
+
+    The NIK and the payload are made only when something needs them (``load``): a recipient
+    of a re-publish whose inputs hash as before (``source``) keeps its roster row, key and
+    sealed records, and only its aggregate inputs (``desa``, ``amount``, ``day``) are read.
+    """
 
     subject: str
-    nik: str = field(repr=False)
     shard: str
-    base: RecordPayload = field(repr=False)  # the roster's payload (as planned)
-    published: RecordPayload = field(repr=False)  # with the ledger's status
-    base_hash: str
+    base_hash: str | None  # the roster's content hash; None until decided
+    load: Loader = field(repr=False)
+    source: str | None = None  # the plan's source hash (None: not known)
+    desa: str = ""
+    day: dt.date | None = None  # the schedule's date
+    amount: int | None = None  # known without the payload when the source matched
+    outcome: Outcome | None = field(default=None, repr=False)  # from the ledger
     keys: _PerView = field(default_factory=_PerView, repr=False)  # derived root keys
     blobs: _PerView = field(default_factory=_PerView, repr=False)
     blob_hashes: _PerView = field(default_factory=_PerView)
@@ -417,6 +430,52 @@ class _Entry:
     sealed_keys: _PerView = field(default_factory=_PerView, repr=False)  # from the cache
     tags: _PerView = field(default_factory=_PerView, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
+    memo_write: bool = False  # the kept roster row gets this source hash
+    tag_write: _PerView = field(default_factory=_PerView)  # kept cache rows without a tag
+    _nik: str | None = field(default=None, repr=False)
+    _base: RecordPayload | None = field(default=None, repr=False)
+    _published: RecordPayload | None = field(default=None, repr=False)
+
+    @classmethod
+    def loaded(cls, subject: str, nik: str, shard: str, payload: RecordPayload,
+               base_hash: str) -> _Entry:
+        return cls(subject, shard, base_hash, lambda: (nik, payload), desa=payload.kode_wilayah,
+                   day=payload.schedule.date, _nik=nik, _base=payload)
+
+    def _opened(self) -> RecordPayload:
+        if self._base is None:
+            self._nik, self._base = self.load()
+        return self._base
+
+    @property
+    def nik(self) -> str:
+        self._opened()
+        assert self._nik is not None
+        return self._nik
+
+    @property
+    def base(self) -> RecordPayload:
+        """The roster's payload (as planned)."""
+        return self._opened()
+
+    @property
+    def published(self) -> RecordPayload:
+        """The payload with the ledger's status."""
+        if self.outcome is None:
+            return self._opened()
+        if self._published is None:
+            self._published = with_outcome(self._opened(), self.outcome)
+        return self._published
+
+    def aggregate_row(self) -> tuple[Any, ...]:
+        """What the aggregates read of this recipient (:func:`plan.aggregate_input`), without
+        the payload when nothing changed it."""
+        from blt_status.central.plan import aggregate_input
+
+        if self.outcome is None and self._base is None and self.amount is not None \
+                and self.day is not None:
+            return (self.desa, "scheduled", self.amount, self.day.isoformat(), "")
+        return aggregate_input(self.published)
 
 
 @dataclass(slots=True)
@@ -425,10 +484,22 @@ class _CacheRow:
     root_key: bytes = field(repr=False)  # sealed
     blob: bytes | None
     blob_hash: str | None
+    tag: bytes | None
 
 
-Previous = tuple[int, str, str]
-"""A published roster row: (row id, kecamatan, content hash)."""
+# What a publish reads of a key-cache row: (subject, view) and then _CacheRow's fields in order.
+_CACHE_COLUMNS = (key_cache.c.subject, key_cache.c.view, key_cache.c.key_shard,
+                  key_cache.c.root_key, key_cache.c.blob, key_cache.c.blob_hash, key_cache.c.tag)
+
+
+class Previous(NamedTuple):
+    """A published roster row."""
+
+    id: int
+    kecamatan: str
+    payload_hash: str
+    source_hash: str | None = None
+    amount: int | None = None
 
 
 class _Source:
@@ -438,9 +509,8 @@ class _Source:
     published: int
     carry_over = False  # the published roster itself (nobody added or removed)
 
-    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
-                                                  Previous | None]]:
-        """``(subject, nik, officer payload, content hash, previous row if known)``."""
+    def records(self, kec: str) -> Iterator[tuple[_Entry, Previous | None]]:
+        """Each recipient, with its previous roster row if the source knows it."""
         raise NotImplementedError
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
@@ -464,20 +534,20 @@ class _MappingSource(_Source):
         self.kecamatan = sorted(self.by_kec)
         self.published = len(records)
 
-    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
-                                                  Previous | None]]:
+    def records(self, kec: str) -> Iterator[tuple[_Entry, Previous | None]]:
         from blt_status.central.roster import content_hash
 
         for nik, payload in self.by_kec.get(kec, []):
-            yield (subject_of(self.store, nik), nik, payload,
-                   content_hash(self.store, kec, payload), None)
+            yield _Entry.loaded(subject_of(self.store, nik), nik, kec, payload,
+                                content_hash(self.store, kec, payload)), None
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return {subject: self.where[subject] for subject in subjects if subject in self.where}
 
 
 class _PlanSource(_MappingSource):
-    """A :class:`~blt_status.central.plan.StreamedPlan`: read back per kecamatan from disk."""
+    """A :class:`~blt_status.central.plan.StreamedPlan`: read back per kecamatan from disk,
+    each recipient's sealed part opened only if the publish needs it."""
 
     def __init__(self, store: CentralStore, plan: StreamedPlan) -> None:
         self.store = store
@@ -485,16 +555,18 @@ class _PlanSource(_MappingSource):
         self.kecamatan = list(plan.kecamatan)
         self.published = plan.published
 
-    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
-                                                  Previous | None]]:
-        from blt_status.central.roster import content_hash
+    def records(self, kec: str) -> Iterator[tuple[_Entry, Previous | None]]:
+        plan = self.plan
+        for row in plan.planned_rows(kec):
+            def load(row: PlannedRow = row) -> tuple[str, RecordPayload]:
+                recipient = plan.recipient(row)
+                return recipient.nik_digits, recipient.payload
 
-        for subject, recipient in self.plan.recipients_with_subjects(kec):
             # publish_files builds the plan with this store's subject key: the checked row's
             # subject is reused instead of a second HMAC per recipient
-            yield (subject or subject_of(self.store, recipient.nik_digits),
-                   recipient.nik_digits, recipient.payload,
-                   content_hash(self.store, kec, recipient.payload), None)
+            subject = row.subject or subject_of(self.store, load()[0])
+            yield _Entry(subject, kec, None, load, plan.source_of(row), row.desa,
+                         row.schedule.date), None
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return self.plan.placed(subjects)
@@ -514,13 +586,13 @@ class _RosterSource(_Source):
         self.kecamatan = kecamatan_at(connection, version) if version else []
         self.published = 0  # counted as read
 
-    def records(self, kec: str) -> Iterator[tuple[str, str, RecordPayload, str,
-                                                  Previous | None]]:
+    def records(self, kec: str) -> Iterator[tuple[_Entry, Previous | None]]:
         from blt_status.central.roster import sealed_rows
 
         for row in sealed_rows(self.store, self.connection, self.version, kec):
-            yield (row.subject, row.nik_digits, row.payload, row.payload_hash,
-                   (row.id, kec, row.payload_hash))
+            yield (_Entry.loaded(row.subject, row.nik_digits, kec, row.payload,
+                                 row.payload_hash),
+                   Previous(row.id, kec, row.payload_hash))
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:  # pragma: no cover
         raise AssertionError("a carried-over roster removes nobody")
@@ -546,9 +618,11 @@ class _Staging:
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE closed (id INTEGER)")
+        self.db.execute("CREATE TABLE memo (id INTEGER, source_hash TEXT)")
+        self.db.execute("CREATE TABLE tags (subject TEXT, view TEXT, tag BLOB)")
         self.db.execute(f"CREATE TABLE roster ({', '.join(_STAGED_ROSTER)})")
         self.db.execute("CREATE TABLE cache (subject TEXT, view TEXT, key_shard TEXT,"
-                        " root_key BLOB, blob BLOB, blob_hash TEXT)")
+                        " root_key BLOB, blob BLOB, blob_hash TEXT, tag BLOB)")
         self.rows = 0  # staged so far, all tables
 
     def close(self) -> None:
@@ -736,56 +810,70 @@ class _Kecamatan:
     work: list[tuple[_Entry, str]] = field(default_factory=list)  # keys to derive
     reseal: list[tuple[_Entry, str]] = field(default_factory=list)  # cached key, new content
     closed: list[int] = field(default_factory=list)  # roster rows ending with this version
+    memo: list[tuple[int, str | None]] = field(default_factory=list)  # kept rows' new source
     touched: bool = False
 
 
 def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _Source,
             kec: str, previous_version: int) -> _Kecamatan:
     """Read one kecamatan's published rows, ledger statuses and cached keys; decide for each
-    recipient whether the roster row, the key and the sealed record can be kept."""
-    from blt_status.central.roster import visible_at
+    recipient whether the roster row, the key and the sealed record can be kept.
+
+    A recipient whose source hash (:meth:`~blt_status.central.plan.StreamedPlan.source_of`)
+    equals its published row's has that row's payload: its content hash and amount are read
+    from the row, and its payload is never built unless a ledger status or a changed view
+    needs it."""
+    from blt_status.central.roster import content_hash, visible_at
 
     entries: list[_Entry] = []
     previous: dict[str, Previous] = {}
-    for subject, nik, payload, base_hash, before in source.records(kec):
-        entries.append(_Entry(subject, nik, kec, payload, payload, base_hash))
+    for entry, before in source.records(kec):
+        entries.append(entry)
         if before is not None:
-            previous[subject] = before
+            previous[entry.subject] = before
     subjects = [entry.subject for entry in entries]
     # Most recipients were in this kecamatan before: their roster and key-cache rows come in
     # one query each, by kecamatan; only the others (new, moved, back) are looked up by subject.
     here = visible_at(previous_version) & (roster.c.kecamatan == kec) if previous_version \
         else None
+    columns = (roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash,
+               roster.c.source_hash, roster.c.amount)
     if here is not None and not source.carry_over:
-        for row in connection.execute(sa.select(
-                roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash)
-                .where(here)):
-            previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
+        for row in connection.execute(sa.select(*columns).where(here)):
+            previous[row.subject] = Previous(int(row.id), *row[2:])
         elsewhere = [subject for subject in subjects if subject not in previous]
-        for row in _lookup(connection, lambda chunk: sa.select(
-                roster.c.id, roster.c.subject, roster.c.kecamatan, roster.c.payload_hash)
-                .where(visible_at(previous_version), roster.c.subject.in_(chunk)), elsewhere):
-            previous[row.subject] = (int(row.id), row.kecamatan, row.payload_hash)
+        for row in _lookup(connection, lambda chunk: sa.select(*columns).where(
+                visible_at(previous_version), roster.c.subject.in_(chunk)), elsewhere):
+            previous[row.subject] = Previous(int(row.id), *row[2:])
+    for entry in entries:
+        if entry.base_hash is not None:
+            continue
+        before = previous.get(entry.subject)
+        if entry.source is not None and before is not None and before.kecamatan == kec \
+                and before.source_hash == entry.source and before.amount is not None:
+            entry.base_hash, entry.amount = before.payload_hash, int(before.amount)
+        else:
+            entry.base_hash = content_hash(store, kec, entry.base)
+            # the same payload made from inputs that hash differently (a new release): the
+            # kept row learns the new source, so the next publish need not build it again
+            entry.memo_write = entry.source is not None and before is not None \
+                and before.kecamatan == kec and before.payload_hash == entry.base_hash
     outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
     for entry in entries:
-        outcome = outcomes.get(entry.subject)
-        if outcome is not None:
-            entry.published = with_outcome(entry.base, outcome)
+        entry.outcome = outcomes.get(entry.subject)
     cache: dict[tuple[str, str], _CacheRow] = {}
     if not plan.new_epoch:
         cached_subjects = set()
         if here is not None:
-            for row in connection.execute(sa.select(key_cache).where(
+            for row in connection.execute(sa.select(*_CACHE_COLUMNS).where(
                     key_cache.c.epoch_id == plan.epoch.id,
                     key_cache.c.subject.in_(sa.select(roster.c.subject).where(here)))):
-                cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key,
-                                                           row.blob, row.blob_hash)
-                cached_subjects.add(row.subject)
-        for row in _lookup(connection, lambda chunk: sa.select(key_cache).where(
+                cache[(row[0], row[1])] = _CacheRow(*row[2:])
+                cached_subjects.add(row[0])
+        for row in _lookup(connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
                 key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
                 [subject for subject in subjects if subject not in cached_subjects]):
-            cache[(row.subject, row.view)] = _CacheRow(row.key_shard, row.root_key, row.blob,
-                                                       row.blob_hash)
+            cache[(row[0], row[1])] = _CacheRow(*row[2:])
     decided = _Kecamatan(kec, entries)
     for entry in entries:
         before = previous.get(entry.subject)
@@ -795,7 +883,7 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
             cached = cache.get((entry.subject, view))
             if view == "officer":
                 # The roster's hash is the officer view's hash when the ledger adds nothing.
-                wanted = entry.base_hash if entry.published is entry.base \
+                wanted = entry.base_hash if entry.outcome is None \
                     else _view_hash(store, entry.shard, entry.published)
                 officer_unchanged = cached is not None and cached.blob_hash == wanted
             elif officer_unchanged and cached is not None and cached.blob_hash is not None \
@@ -811,27 +899,33 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
                 continue
             plan.keys_reused += 1
             entry.sealed_keys[view] = cached.root_key  # unsealed only if the shard is rebuilt
+            if cached.tag is not None:
+                entry.tags[view] = cached.tag
+            else:  # a row of an earlier release: its tag is stored once the shard is built
+                entry.tag_write[view] = True
             if cached.blob_hash == wanted and cached.blob is not None:
                 entry.blobs[view] = cached.blob
             else:
                 decided.reseal.append((entry, view))
                 entry.cache_write[view] = True
                 touched = True
-        if before is None or before[1] != entry.shard:
+        if before is None or before.kecamatan != entry.shard:
             plan.change(entry.shard).added += 1
             if before is not None:
-                decided.closed.append(before[0])
+                decided.closed.append(before.id)
             entry.roster_write = True
             touched = True
         else:
-            if before[2] != entry.base_hash:
-                decided.closed.append(before[0])
+            if before.payload_hash != entry.base_hash:
+                decided.closed.append(before.id)
                 entry.roster_write = True
                 touched = True
             if touched:
                 plan.change(entry.shard).changed += 1
             else:
                 plan.change(entry.shard).unchanged += 1
+            if entry.memo_write and not entry.roster_write:
+                decided.memo.append((before.id, entry.source))
         decided.touched |= touched
     plan.keys_derived += len(decided.work)
     plan.counts[kec] = len(entries)
@@ -1139,9 +1233,10 @@ def _stage_aggregates(store: CentralStore, plan: _Plan, transaction: RepoTransac
     """Compute one kecamatan's aggregates file, or keep the published one when the aggregator
     says (``input_key``) that what it reads of this kecamatan has not changed."""
     kec = decided.name
-    input_key = getattr(aggregate, "input_key", None)
+    input_key = getattr(aggregate, "input_key_of_rows", None)
     if input_key is not None:
-        key = store.keyed_hash(input_key(kec, (entry.published for entry in decided.entries)))
+        key = store.keyed_hash(input_key(kec, (entry.aggregate_row()
+                                               for entry in decided.entries)))
         plan.aggregate_keys[kec] = key
         previous = plan.previous_targets.get(aggregates_target(kec))
         if previous is not None and plan.previous_aggregate_keys.get(kec) == key:
@@ -1158,11 +1253,13 @@ def _stage_rows(store: CentralStore, staging: _Staging, decided: _Kecamatan,
     from blt_status.central.roster import roster_row
 
     staging.add("closed", [(row_id,) for row_id in decided.closed])
+    staging.add("memo", decided.memo)
     new_rows = []
     for entry in decided.entries:
         if entry.roster_write:
             row = roster_row(store, entry.subject, entry.nik, entry.shard, entry.base,
-                             version=version, payload_hash=entry.base_hash)
+                             version=version, payload_hash=entry.base_hash,
+                             source_hash=entry.source)
             new_rows.append(tuple(row[column] for column in _STAGED_ROSTER))
     staging.add("roster", new_rows)
     staging.add("cache", [
@@ -1170,8 +1267,10 @@ def _stage_rows(store: CentralStore, staging: _Staging, decided: _Kecamatan,
          entry.sealed_keys.get(view) or store.seal(entry.keys[view],
                                                    _key_aad(entry.subject, view)),
          entry.blobs[view],
-         entry.blob_hashes[view])
+         entry.blob_hashes[view], entry.tags[view])
         for entry in decided.entries for view, _ in entry.cache_write.items()])
+    staging.add("tags", [(entry.subject, view, entry.tags[view]) for entry in decided.entries
+                         for view, _ in entry.tag_write.items() if view not in entry.cache_write])
 
 
 def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
@@ -1183,6 +1282,16 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
     for batch in staging.read("closed"):
         connection.execute(roster.update().where(roster.c.id.in_([row[0] for row in batch]))
                            .values(valid_to=version))
+    memo = roster.update().where(roster.c.id == sa.bindparam("row_id")) \
+        .values(source_hash=sa.bindparam("source"))
+    for batch in staging.read("memo"):
+        connection.execute(memo, [{"row_id": row[0], "source": row[1]} for row in batch])
+    tags = key_cache.update().where(key_cache.c.epoch_id == plan.epoch.id,
+                                    key_cache.c.subject == sa.bindparam("s"),
+                                    key_cache.c.view == sa.bindparam("v")) \
+        .values(tag=sa.bindparam("t"))
+    for batch in staging.read("tags"):
+        connection.execute(tags, [{"s": row[0], "v": row[1], "t": row[2]} for row in batch])
     for batch in staging.read("roster"):
         connection.execute(sa.insert(roster), [
             {**dict(zip(_STAGED_ROSTER, row, strict=True)), "valid_from": version,
@@ -1196,7 +1305,8 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
                                     for row in batch])
         connection.execute(sa.insert(key_cache), [
             {"epoch_id": plan.epoch.id, "subject": row[0], "view": row[1], "key_shard": row[2],
-             "root_key": row[3], "blob": row[4], "blob_hash": row[5], "version": version}
+             "root_key": row[3], "blob": row[4], "blob_hash": row[5], "tag": row[6],
+             "version": version}
             for row in batch])
     if plan.new_epoch:  # keys of an earlier program period are never used again
         connection.execute(key_cache.delete().where(key_cache.c.epoch_id != plan.epoch.id))
@@ -1412,6 +1522,8 @@ def _build(store: CentralStore, engine: sa.Engine, connection: Connection, plan:
                 decided = _decide(store, connection, plan, source, kec, previous_version)
             if kec in settled or kec not in plan.dirty:
                 advance(None)  # the kecamatan before first: progress in order
+                if kec not in settled:
+                    staging.add("memo", decided.memo)
                 for name in (*(shard_target(view, kec) for view in VIEWS),
                              aggregates_target(kec)):
                     if name in plan.previous_targets:

@@ -81,7 +81,8 @@ def content_hash(store: CentralStore, kecamatan: str, payload: RecordPayload) ->
 
 def roster_row(store: CentralStore, subject: str, nik_digits: str, kecamatan: str,
                payload: RecordPayload, *, version: int,
-               payload_hash: str | None = None) -> dict[str, Any]:
+               payload_hash: str | None = None,
+               source_hash: str | None = None) -> dict[str, Any]:
     """The values of a new roster row (valid from ``version``)."""
     body = json.dumps({"nik": nik_digits, "p": payload.to_dict()},
                       separators=(",", ":")).encode()
@@ -92,7 +93,9 @@ def roster_row(store: CentralStore, subject: str, nik_digits: str, kecamatan: st
             "sealed": store.seal(body, _aad(subject)), "valid_from": version, "valid_to": None,
             # what the progress report counts, in plain (no person is named by these)
             "amount": payload.amount, "mode": payload.schedule.mode,
-            "point_name": point.name if point else ""}
+            "point_name": point.name if point else "",
+            # what the payload was made from (plan.StreamedPlan.source_of), if known
+            "source_hash": source_hash}
 
 
 def unseal_row(store: CentralStore, row: Any) -> SealedRow:
