@@ -11,7 +11,6 @@ from conftest import KNOWN_SECRETS, PEOPLE, secrets_found
 from test_central_publish import load_verified, snapshot_tree
 
 from blt_status.central import CentralStore, publish_files
-from blt_status.central.db import dispose_engines
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.errors import BltError, FileFormatError
 
@@ -85,9 +84,6 @@ def test_unchanged_files_republish_without_new_shards(store: CentralStore, world
 def test_bad_input_publishes_nothing(store: CentralStore, world, tmp_path: Path,
                                      breakage: str) -> None:
     publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
-    # A plan short of capacity has read the store (its published schedule, to compare): a
-    # read changes SQLite's shared-memory index, which goes with the last connection.
-    dispose_engines()
     before = snapshot_tree(store.directory)
     recipients, points, program = world.recipients, world.payout_points, world.program
     if breakage == "program":
@@ -108,7 +104,6 @@ def test_bad_input_publishes_nothing(store: CentralStore, world, tmp_path: Path,
     assert caught.value.code and " " not in caught.value.code
     if breakage != "capacity":
         assert isinstance(caught.value, FileFormatError)
-    dispose_engines()
     assert snapshot_tree(store.directory) == before
     assert store.published_version() == 1
 

@@ -200,8 +200,7 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_store_of_the_previous_release_learns_sources_and_tags(
-        tmp_path: Path, previous_release: Path, built: list[int],
-        scheduled: list[list[str]]) -> None:
+        tmp_path: Path, previous_release: Path, built: list[int]) -> None:
     world = write_world(tmp_path / "inputs")
     directory = tmp_path / "central"
     run_release(previous_release, PREVIOUS_STORE, str(directory), str(world.recipients.parent))
@@ -223,97 +222,16 @@ def test_a_store_of_the_previous_release_learns_sources_and_tags(
         current = central_db.roster.c.valid_to.is_(None)
         assert connection.execute(sa.select(sa.func.count()).select_from(
             central_db.roster)).scalar() == rows_before  # no row rewritten
-        for learned in (central_db.roster.c.source_hash, central_db.roster.c.schedule):
-            assert connection.execute(sa.select(sa.func.count()).select_from(
-                central_db.roster).where(current, learned.is_(None))).scalar() == 0
+        assert connection.execute(sa.select(sa.func.count()).select_from(central_db.roster)
+                                  .where(current, central_db.roster.c.source_hash.is_(None))
+                                  ).scalar() == 0
     assert {view: published_payloads(store, RESIDENTS | {EXTRA_NIK: "32.01.01"}, view)
             for view in ("officer", "recipient")} == before
 
     built.clear()
-    scheduled.clear()
     publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
-    assert scheduled == []  # the slots it learned
     # now only recipients with a ledger status have their payload built (to add it)
     with engine.connect() as connection:
         with_status = connection.execute(sa.select(sa.func.count(sa.distinct(
             central_db.payout_events.c.subject)))).scalar()
     assert len(built) <= with_status < published
-
-
-@pytest.fixture()
-def scheduled(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The desa of every group a publish schedules (every call of ``build_schedule``)."""
-    import blt_status.central.plan as plan_module
-
-    calls: list[list[str]] = []
-    original = plan_module.build_schedule
-
-    def build_schedule(requests, points, program):  # type: ignore[no-untyped-def]
-        requests = list(requests)
-        calls.append(sorted({request.desa for request in requests}))
-        return original(requests, points, program)
-
-    monkeypatch.setattr(plan_module, "build_schedule", build_schedule)
-    return calls
-
-
-def test_a_group_whose_requests_did_not_change_keeps_its_schedule(
-        tmp_path: Path, world, scheduled: list[list[str]], db_url: str | None,  # noqa: F811
-        fresh_url: Callable[[], str | None]) -> None:
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
-    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
-    groups = len(scheduled)
-    assert groups == 2  # Cibinong and Gunung Putri, one point each
-    scheduled.clear()
-
-    def move_first(header: list[str], rows: list[list[str]]) -> None:
-        rows[0][header.index("alamat")] += " (pindah)"  # an address is no schedule input
-
-    moved = edited(world.recipients, tmp_path / "moved.csv", move_first)
-    publish_files(store, moved, world.payout_points, world.program, workers=1)
-    assert scheduled == []
-    same_as_fresh(tmp_path, store, moved, world.payout_points, world.program, fresh_url)
-
-    def at_home(header: list[str], rows: list[list[str]]) -> None:
-        # served at home from now on: a different request, in Gunung Putri only
-        row = next(row for row in rows if row[header.index("kode_wilayah")]
-                   .startswith("32.01.02") and not row[header.index("kebutuhan_khusus")])
-        row[header.index("kebutuhan_khusus")] = "disabilitas"
-
-    home = edited(moved, tmp_path / "home.csv", at_home)
-    scheduled.clear()  # (the reference store scheduled both)
-    publish_files(store, home, world.payout_points, world.program, workers=1)
-    assert [kecamatan_of(desa[0]) for desa in scheduled] == ["32.01.02"]
-    same_as_fresh(tmp_path, store, home, world.payout_points, world.program, fresh_url)
-
-    def bigger(header: list[str], rows: list[list[str]]) -> None:
-        rows[0][header.index("kapasitas_per_hari")] = "60"  # Cibinong's point
-
-    points = edited(world.payout_points, tmp_path / "points.csv", bigger)
-    scheduled.clear()
-    publish_files(store, home, points, world.program, workers=1)
-    assert [kecamatan_of(desa[0]) for desa in scheduled] == ["32.01.01"]
-    same_as_fresh(tmp_path, store, home, points, world.program, fresh_url)
-
-
-def test_a_roster_published_from_a_mapping_keeps_no_schedule(
-        tmp_path: Path, world, scheduled: list[list[str]]) -> None:
-    """A version whose roster did not come from a plan has no schedule keys: the next plan
-    schedules every group (its recipients are not the ones a plan would have placed)."""
-    from blt_status.central import publish_records
-    from blt_status.central.plan import Aggregates
-
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF)
-    first = publish_files(store, world.recipients, world.payout_points, world.program,
-                          workers=1)
-    program = next(iter(published_payloads(store, RESIDENTS).values())).program
-    records = {nik: (RESIDENTS[nik], payload)
-               for nik, payload in published_payloads(store, RESIDENTS).items()
-               if nik != PEOPLE[0].nik}
-    publish_records(store, records, program=program, aggregate=Aggregates(program, {}),
-                    workers=1, guards=None)
-    scheduled.clear()
-    again = publish_files(store, world.recipients, world.payout_points, world.program,
-                          workers=1)
-    assert len(scheduled) == 2
-    assert again.published == first.published

@@ -12,8 +12,7 @@ pepper, so the database alone never reveals a NIK; what is personal is sealed wi
                    valid_from <= v and (valid_to is null or valid_to > v); sealed NIK + payload,
                    and in plain what the progress report counts and no person is named by:
                    entitlement (rupiah), payout mode, payout point name (revision 0002);
-                   and the keyed hash of the inputs the payload was made from and its
-                   schedule slot in plain (0004)
+                   and the keyed hash of the inputs the payload was made from (0004)
     key_cache      per epoch, subject and view: the Argon2id root key (sealed), the sealed
                    record last published and the keyed hash of the payload it holds, and the
                    lookup tag (public: it is in the shard) of the key (0004)
@@ -112,10 +111,6 @@ roster = sa.Table(
     # payout point, the program; ``plan.StreamedPlan.source_of``): a re-publish that finds the
     # same value keeps the row without building the payload again (0004; NULL: unknown).
     sa.Column("source_hash", sa.String(64)),
-    # The schedule slot in plain (the JSON text the plan keeps; no person is named by it), so
-    # that a plan whose group's schedule inputs did not change takes the published slots
-    # (``plan.ScheduleMemo``) without opening a sealed row (0004; NULL: unknown).
-    sa.Column("schedule", sa.Text),
     sa.Index("ix_roster_current", "valid_to", "kecamatan"),
     # Covering (0002): the report finds each person with ledger events by subject and reads
     # what it counts from the index, never the wide row with its sealed part.

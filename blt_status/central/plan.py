@@ -39,7 +39,7 @@ import sqlite3
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ __all__ = [
     "PublicationPlan",
     "Rejection",
     "RosterWarning",
-    "ScheduleMemo",
     "StreamedPlan",
     "compute_aggregates",
     "load_payout_points",
@@ -627,29 +626,6 @@ class PlannedRow:
     row_hash: bytes | None = field(repr=False)
 
 
-@dataclass
-class ScheduleMemo:
-    """The schedule a published version gave each group of kecamatan sharing payout points.
-
-    ``load_keys()``: per group (named by its first kecamatan) the key of the schedule's inputs
-    (:attr:`StreamedPlan.schedule_keys`), read when first needed (after the files are
-    checked: a bad file is refused without the store being read); ``assignments(kecamatan)``:
-    the payout point and slot (the JSON text the plan keeps) of every recipient that version
-    published in those kecamatan, by subject. A plan whose group has the same key takes these
-    assignments instead of scheduling the group again: the same requests, points and program
-    give the same schedule (``build_schedule`` orders requests itself)."""
-
-    load_keys: Callable[[], Mapping[str, str]]
-    assignments: Callable[[Sequence[str]], Mapping[str, tuple[str | None, str | None]]]
-    _keys: Mapping[str, str] | None = None
-
-    @property
-    def keys(self) -> Mapping[str, str]:
-        if self._keys is None:
-            self._keys = self.load_keys()
-        return self._keys
-
-
 _Records = tuple[Sequence[str], list[tuple[int, Sequence[str]]]]
 """The header and ``(line, fields)`` records of up to :data:`_INSERT_BATCH` rows."""
 _Checked = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], _NumberCells]
@@ -701,25 +677,10 @@ class _RowChecker:
                           kecamatan_of(checked.desa), checked.desa, int(checked.active),
                           checked.desil, mask_digits(checked.nik_digits),
                           nonce + self._aead.encrypt(nonce, body, None),
-                          *self._memo_hashes(checked, body)))
+                          hashlib.blake2b(b"%s|%d|%s" % (checked.desa.encode(), checked.desil,
+                                                          body), key=self.source_key).digest()
+                          if self.source_key is not None else None))
         return valid, rejected, cells
-
-    def _memo_hashes(self, checked: _ValidRow, body: bytes,
-                     ) -> tuple[bytes | None, bytes | None, bytes | None]:
-        """The row's keyed hashes under the source key (all None without one): of every cell
-        its payload is made from (``row_h``), of what its schedule request is made from
-        (``sched_h``: NIK, desa, special needs) and of what the same-person warning compares
-        (``person_h``: name as compared, birth date, desa)."""
-        key = self.source_key
-        if key is None:
-            return None, None, None
-        nik, desa = checked.nik_digits, checked.desa
-        return (hashlib.blake2b(b"%s|%d|%s" % (desa.encode(), checked.desil, body),
-                                key=key).digest(),
-                hashlib.blake2b(f"{nik}|{desa}|{checked.special_needs or ''}".encode(),
-                                key=key, digest_size=16).digest(),
-                hashlib.blake2b(f"{_normal_name(checked.name)}|{nik[6:12]}|{desa}".encode(),
-                                key=key, digest_size=16).digest())
 
 
 _pool_checker: _RowChecker | None = None
@@ -817,8 +778,7 @@ class StreamedPlan:
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
-            " row_h BLOB, sched_h BLOB, person_h BLOB, status TEXT, winner INTEGER,"
-            " point TEXT, sched TEXT)")
+            " row_h BLOB, status TEXT, winner INTEGER, point TEXT, sched TEXT)")
         self.db.execute("CREATE TABLE rejected (line INTEGER PRIMARY KEY, masked TEXT,"
                         " code TEXT, reason TEXT)")
         self.input_rows = 0
@@ -831,8 +791,6 @@ class StreamedPlan:
         self._subject_index = False
         self._source_key = source_key_of(subject_key) if subject_key is not None else None
         self._source_context: dict[str, bytes] = {}  # per payout point
-        self.schedule_keys: dict[str, str] = {}  # per group of kecamatan (see ScheduleMemo)
-        self.schedules_kept = 0  # groups whose schedule came from the memo
 
     # -- life cycle
 
@@ -871,13 +829,11 @@ class StreamedPlan:
     def build(cls, recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
               progress: Callable[[int, int], None] | None = None,
               today: dt.date | None = None, subject_key: bytes | None = None,
-              workers: int = 1, schedule_memo: ScheduleMemo | None = None) -> StreamedPlan:
+              workers: int = 1) -> StreamedPlan:
         """Read and check the three files into a new plan.
 
         ``subject_key``: each valid row gets its store subject (:func:`subject_from_key`).
         ``workers``: processes that check the rows of a large file (see :meth:`_check_rows`).
-        ``schedule_memo``: the published schedule, kept for groups whose inputs did not change
-        (needs ``subject_key``).
         """
         program = load_program(program_toml, today=today)
         payout_points = load_payout_points(payout_points_csv)
@@ -888,7 +844,7 @@ class StreamedPlan:
                                               encoding_checked=True),
                              today or dt.date.today(), progress, estimate, workers)
             plan._apply_duplicate_rules()
-            plan._schedule(schedule_memo)
+            plan._schedule()
         except BaseException:
             plan.close()
             raise
@@ -928,8 +884,8 @@ class StreamedPlan:
             nonlocal done
             valid, rejected, batch_cells = checked
             self.db.executemany("INSERT INTO rows (line, nik_h, kk_h, subject, kec, desa, active,"
-                                " desil, masked, body, row_h, sched_h, person_h)"
-                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", valid)
+                                " desil, masked, body, row_h) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                valid)
             self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?)", rejected)
             cells.extend(batch_cells)
             done += len(valid) + len(rejected)
@@ -979,62 +935,7 @@ class StreamedPlan:
         return [(line, desa, self._unseal(body))
                 for line, desa, body in self.db.execute(query, chosen)]
 
-    def _schedule_key(self, group: Sequence[str], points: Mapping[str, PayoutPointRow],
-                      ) -> str | None:
-        """A keyed hash of everything ``build_schedule`` reads for ``group``: each eligible
-        row's request (its ``sched_h``, in any order, as the scheduler sorts them), the
-        group's points and the program. None without the source key."""
-        if self._source_key is None:
-            return None
-        marks = ",".join("?" * len(group))
-        hashes = sorted(sched_h for (sched_h,) in self.db.execute(
-            f"SELECT sched_h FROM rows WHERE status IS NULL AND kec IN ({marks})", list(group)))
-        if any(value is None for value in hashes):
-            return None
-        from blt_status import __version__
-
-        served_by = [replace(row, line=0) for _pid, row in sorted(points.items())]
-        digest = hashlib.blake2b(repr((SOURCE_FORMAT, __version__, self.program, served_by,
-                                       list(group))).encode(),
-                                 key=self._source_key, digest_size=32)
-        for value in hashes:
-            digest.update(value)
-        return digest.hexdigest()
-
-    def _kept_schedule(self, group: Sequence[str], memo: ScheduleMemo,
-                       ) -> tuple[list[tuple[int]], list[tuple[str, str, int]]] | None:
-        """``group``'s unserved lines and placements ``(point, slot, line)`` as the memo's
-        version scheduled them; None if the memo does not cover every recipient it
-        published there (then the group is scheduled again)."""
-        marks = ",".join("?" * len(group))
-        assigned = memo.assignments(list(group))
-        unserved: list[tuple[int]] = []
-        placed: list[tuple[str, str, int]] = []
-        for line, subject in self.db.execute(
-                f"SELECT line, subject FROM rows WHERE status IS NULL AND kec IN ({marks})",
-                list(group)):
-            found = assigned.get(subject)
-            if found is None:
-                unserved.append((line,))
-                continue
-            point_id, sched = found
-            if point_id not in self.payout_points or sched is None:
-                return None
-            placed.append((point_id, sched, line))
-        return (unserved, placed) if len(placed) == len(assigned) else None
-
-    def _same_person_of(self, group: Sequence[str]) -> dict[str, list[RosterWarning]]:
-        """:func:`_same_person` of a group's published rows, opening only the rows that share
-        their ``person_h`` with another (the warning's only candidates)."""
-        marks = ",".join("?" * len(group))
-        query = (f"SELECT line, desa, body FROM rows WHERE status IS NULL AND point IS NOT NULL"
-                 f" AND kec IN ({marks}) AND person_h IN (SELECT person_h FROM rows"
-                 f" WHERE status IS NULL AND point IS NOT NULL AND kec IN ({marks})"
-                 f" GROUP BY person_h HAVING count(*) > 1)")
-        return _same_person([(line, desa, self._unseal(body)) for line, desa, body
-                             in self.db.execute(query, [*group, *group])])
-
-    def _schedule(self, memo: ScheduleMemo | None = None) -> None:
+    def _schedule(self) -> None:
         present = [kec for (kec,) in self.db.execute(
             "SELECT DISTINCT kec FROM rows WHERE status IS NULL ORDER BY kec")]
         groups: dict[str, list[str]] = defaultdict(list)
@@ -1044,29 +945,9 @@ class StreamedPlan:
         same_person: dict[str, list[RosterWarning]] = {}
         self.db.execute("BEGIN")
         for group in sorted(groups.values()):
+            rows = self._eligible(group)
             points = {pid: self.payout_points[pid]
                       for pid in self._groups.points_of(set(group))}
-            key = self._schedule_key(group, points)
-            if key is not None:
-                self.schedule_keys[group[0]] = key
-            kept = self._kept_schedule(group, memo) \
-                if key is not None and memo is not None and memo.keys.get(group[0]) == key \
-                else None
-            if kept is not None:
-                self.schedules_kept += 1
-                self.db.executemany("UPDATE rows SET status = 'no_payout_point' WHERE line = ?",
-                                    kept[0])
-                self.db.executemany("UPDATE rows SET point = ?, sched = ? WHERE line = ?",
-                                    kept[1])
-                for kec in group:
-                    self.counts[kec] = 0
-                for kec, count in self.db.execute(
-                        f"SELECT kec, count(*) FROM rows WHERE status IS NULL AND point IS NOT"
-                        f" NULL AND kec IN ({','.join('?' * len(group))}) GROUP BY kec", group):
-                    self.counts[kec] = int(count)
-                same_person.update(self._same_person_of(group))
-                continue
-            rows = self._eligible(group)
             requests = [ScheduleRequest(body[0], desa, body[5]) for _, desa, body in rows]
             try:
                 result = build_schedule(requests, points, self.program)

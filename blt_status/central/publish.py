@@ -90,7 +90,7 @@ from blt_status.records import (
 )
 
 if TYPE_CHECKING:
-    from blt_status.central.plan import PlannedRow, ScheduleMemo, StreamedPlan
+    from blt_status.central.plan import PlannedRow, StreamedPlan
 
 __all__ = [
     "Guards",
@@ -430,7 +430,7 @@ class _Entry:
     sealed_keys: _PerView = field(default_factory=_PerView, repr=False)  # from the cache
     tags: _PerView = field(default_factory=_PerView, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
-    memo_write: bool = False  # the kept roster row gets this source hash (and its slot)
+    memo_write: bool = False  # the kept roster row gets this source hash
     tag_write: _PerView = field(default_factory=_PerView)  # kept cache rows without a tag
     _nik: str | None = field(default=None, repr=False)
     _base: RecordPayload | None = field(default=None, repr=False)
@@ -618,7 +618,7 @@ class _Staging:
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.execute("CREATE TABLE closed (id INTEGER)")
-        self.db.execute("CREATE TABLE memo (id INTEGER, source_hash TEXT, schedule TEXT)")
+        self.db.execute("CREATE TABLE memo (id INTEGER, source_hash TEXT)")
         self.db.execute("CREATE TABLE tags (subject TEXT, view TEXT, tag BLOB)")
         self.db.execute(f"CREATE TABLE roster ({', '.join(_STAGED_ROSTER)})")
         self.db.execute("CREATE TABLE cache (subject TEXT, view TEXT, key_shard TEXT,"
@@ -810,8 +810,7 @@ class _Kecamatan:
     work: list[tuple[_Entry, str]] = field(default_factory=list)  # keys to derive
     reseal: list[tuple[_Entry, str]] = field(default_factory=list)  # cached key, new content
     closed: list[int] = field(default_factory=list)  # roster rows ending with this version
-    memo: list[tuple[int, str | None, str]] = field(default_factory=list)  # kept rows' source
-    # hash and slot, learned (see _Entry.memo_write)
+    memo: list[tuple[int, str | None]] = field(default_factory=list)  # kept rows' new source
     touched: bool = False
 
 
@@ -866,16 +865,15 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
     if not plan.new_epoch:
         cached_subjects = set()
         if here is not None:
-            for subject, view, *values in connection.execute(sa.select(*_CACHE_COLUMNS).where(
+            for row in connection.execute(sa.select(*_CACHE_COLUMNS).where(
                     key_cache.c.epoch_id == plan.epoch.id,
                     key_cache.c.subject.in_(sa.select(roster.c.subject).where(here)))):
-                cache[(subject, view)] = _CacheRow(*values)
-                cached_subjects.add(subject)
-        for subject, view, *values in _lookup(
-                connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
-                    key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
+                cache[(row[0], row[1])] = _CacheRow(*row[2:])
+                cached_subjects.add(row[0])
+        for row in _lookup(connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
+                key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
                 [subject for subject in subjects if subject not in cached_subjects]):
-            cache[(subject, view)] = _CacheRow(*values)
+            cache[(row[0], row[1])] = _CacheRow(*row[2:])
     decided = _Kecamatan(kec, entries)
     for entry in entries:
         before = previous.get(entry.subject)
@@ -927,8 +925,7 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
             else:
                 plan.change(entry.shard).unchanged += 1
             if entry.memo_write and not entry.roster_write:
-                decided.memo.append((before.id, entry.source, json.dumps(
-                    entry.base.schedule.to_dict(), separators=(",", ":"))))
+                decided.memo.append((before.id, entry.source))
         decided.touched |= touched
     plan.keys_derived += len(decided.work)
     plan.counts[kec] = len(entries)
@@ -1165,10 +1162,6 @@ def _sealed(view: str, kecamatan: str, entries: Iterable[_Entry]) -> Iterator[Se
         yield SealedRecord(entry.tags[view], kecamatan, entry.blobs[view])
 
 
-SCHEDULE_KEYS = "schedule_inputs"
-"""The key of ``versions.inputs`` that holds each group of kecamatan's schedule input key
-(``plan.StreamedPlan.schedule_keys``): kept by a version whose roster is the plan's (or carried
-over from one), never by one published from a mapping."""
 AGGREGATE_KEYS = "aggregate_inputs"
 """The key of ``versions.inputs`` that holds each kecamatan's aggregate input hash."""
 # How many ledger events of the epoch there were before the version read any status (kept in
@@ -1290,10 +1283,9 @@ def _write_rows(connection: Connection, plan: _Plan, staging: _Staging,
         connection.execute(roster.update().where(roster.c.id.in_([row[0] for row in batch]))
                            .values(valid_to=version))
     memo = roster.update().where(roster.c.id == sa.bindparam("row_id")) \
-        .values(source_hash=sa.bindparam("source"), schedule=sa.bindparam("slot"))
+        .values(source_hash=sa.bindparam("source"))
     for batch in staging.read("memo"):
-        connection.execute(memo, [{"row_id": row[0], "source": row[1], "slot": row[2]}
-                                  for row in batch])
+        connection.execute(memo, [{"row_id": row[0], "source": row[1]} for row in batch])
     tags = key_cache.update().where(key_cache.c.epoch_id == plan.epoch.id,
                                     key_cache.c.subject == sa.bindparam("s"),
                                     key_cache.c.view == sa.bindparam("v")) \
@@ -1451,15 +1443,9 @@ def _publish_records(store: CentralStore,
                 for kec in plan.kecamatan:
                     _decide(store, connection, plan, source, kec, previous_version)
                 return _result(plan, 0, 0, [], now, dry_run=True)
-            kept = dict(inputs if inputs is not None else plan.previous_inputs)
-            if isinstance(source, _PlanSource):
-                kept[SCHEDULE_KEYS] = dict(  # type: ignore[assignment]
-                    sorted(source.plan.schedule_keys.items()))
-            elif not source.carry_over:
-                kept.pop(SCHEDULE_KEYS, None)
             return _build(store, engine, connection, plan, source, staging,
                           aggregate=aggregate, previous_version=previous_version,
-                          inputs=kept,
+                          inputs=inputs if inputs is not None else plan.previous_inputs,
                           distribution=distribution, workers=workers, progress=progress,
                           now=now)
     finally:
@@ -1758,14 +1744,10 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
         if progress is not None:
             progress("checking", done, total)
 
-    with db_errors(database_url(store)):
-        memo = _schedule_memo(store)
-        plan = StreamedPlan.build(Path(recipients_csv), Path(payout_points_csv),
-                                  Path(program_toml), progress=row_progress,
-                                  subject_key=store.subject_key,
-                                  workers=max(1, workers or os.cpu_count() or 1),
-                                  schedule_memo=memo)
-    with plan:
+    with StreamedPlan.build(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
+                            progress=row_progress,
+                            subject_key=store.subject_key,
+                            workers=max(1, workers or os.cpu_count() or 1)) as plan:
         program = plan.program.program
         guards = Guards.for_store(store, input_rows=plan.input_rows,
                                   rejected_by_code=plan.rejected_by_code(),
@@ -1791,31 +1773,6 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                              [str(path) for path in result.distribution_lists],
                              result.changes, dry_run,
                              [warning.to_dict() for warning in plan.warnings])
-
-
-def _schedule_memo(store: CentralStore) -> ScheduleMemo | None:
-    """The published version's schedule, for a plan to keep where its inputs did not change
-    (``plan.ScheduleMemo``; nothing is read until the plan asks); None before the first
-    publish."""
-    from blt_status.central.plan import ScheduleMemo
-    from blt_status.central.roster import visible_at
-
-    version = store.published_version()
-    if version == 0:
-        return None
-
-    def keys() -> dict[str, str]:
-        with open_engine(store).connect() as connection:
-            info = _version_info(connection, version)
-        return dict(json.loads(info.inputs).get(SCHEDULE_KEYS) or {}) if info else {}
-
-    def assignments(kecamatan: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        with open_engine(store).connect() as connection:
-            return {row.subject: (row.point_id, row.schedule) for row in connection.execute(
-                sa.select(roster.c.subject, roster.c.point_id, roster.c.schedule).where(
-                    visible_at(version), roster.c.kecamatan.in_(list(kecamatan))))}
-
-    return ScheduleMemo(keys, assignments)
 
 
 def _file_sha256(path: Path) -> str:

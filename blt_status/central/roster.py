@@ -94,10 +94,8 @@ def roster_row(store: CentralStore, subject: str, nik_digits: str, kecamatan: st
             # what the progress report counts, in plain (no person is named by these)
             "amount": payload.amount, "mode": payload.schedule.mode,
             "point_name": point.name if point else "",
-            # what the payload was made from (plan.StreamedPlan.source_of), if known, and
-            # the slot as the plan keeps it (plan.ScheduleMemo)
-            "source_hash": source_hash,
-            "schedule": json.dumps(payload.schedule.to_dict(), separators=(",", ":"))}
+            # what the payload was made from (plan.StreamedPlan.source_of), if known
+            "source_hash": source_hash}
 
 
 def unseal_row(store: CentralStore, row: Any) -> SealedRow:

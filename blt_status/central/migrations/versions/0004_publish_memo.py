@@ -1,26 +1,21 @@
-"""Roster rows remember what their payload was made from and their slot; key-cache rows their tag.
+"""Roster rows remember what their payload was made from; key-cache rows their lookup tag.
 
 Revision ID: 0004
 Revises: 0003
 
 A re-publish rebuilt every recipient's payload (unsealing the checked row, computing the
 entitlement, encoding and hashing the payload) only to find, for nearly all of them, the hash
-it had published; scheduled every group of kecamatan again though its requests had not
-changed; and unsealed every cached Argon2id key only to compute the lookup tag the shard
-already holds. Nullable columns let it skip them:
+it had published; and it unsealed every cached Argon2id key only to compute the lookup tag the
+shard already holds. Two nullable columns let it skip both:
 
 - ``roster.source_hash``: a keyed hash of the payload's inputs (the checked row, its schedule,
   payout point and program; see ``plan.StreamedPlan.source_of``). Equal inputs make the equal
   payload, so a recipient whose inputs hash the same keeps its roster row, cached key and
   sealed records without the payload being built.
-- ``roster.schedule``: the schedule slot in plain (not personal: a date, hours and a mode).
-  A plan whose group of kecamatan has the schedule inputs it had (the requests, points and
-  program, hashed into the version's ``schedule_inputs``) takes each recipient's slot from
-  here instead of scheduling the group again (``plan.ScheduleMemo``).
 - ``key_cache.tag``: the key's lookup tag (public: it is what the shard lists).
 
-None is backfilled: NULL means "not known", and a publish computes what it needs as the
-previous release did, then writes them for the rows it writes. SQLite adds a nullable column in
+Neither is backfilled: NULL means "not known", and a publish computes what it needs as the
+previous release did, then writes both for the rows it writes. SQLite adds a nullable column in
 place; a column already there (an ``ALTER TABLE`` that outlived a failed upgrade on SQLite) is
 not added twice.
 """
@@ -35,8 +30,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = (("roster", "source_hash", sa.String(64)), ("roster", "schedule", sa.Text()),
-            ("key_cache", "tag", sa.LargeBinary()))
+_COLUMNS = (("roster", "source_hash", sa.String(64)), ("key_cache", "tag", sa.LargeBinary()))
 
 
 def upgrade() -> None:
