@@ -678,7 +678,8 @@ class _RowChecker:
                           checked.desil, mask_digits(checked.nik_digits),
                           nonce + self._aead.encrypt(nonce, body, None),
                           hashlib.blake2b(b"%s|%d|%s" % (checked.desa.encode(), checked.desil,
-                                                          body), key=self.source_key).digest()
+                                                          body), key=self.source_key,
+                                          digest_size=16).digest()
                           if self.source_key is not None else None))
         return valid, rejected, cells
 
@@ -790,7 +791,7 @@ class StreamedPlan:
         self._groups = _Groups(payout_points)
         self._subject_index = False
         self._source_key = source_key_of(subject_key) if subject_key is not None else None
-        self._source_context: dict[str, bytes] = {}  # per payout point
+        self._source_context: dict[tuple[str, str], Any] = {}  # per point and kecamatan
 
     # -- life cycle
 
@@ -1048,17 +1049,18 @@ class StreamedPlan:
         built without the store's subject key (whose rows have no row hash)."""
         if row.row_hash is None or self._source_key is None:
             return None
-        context = self._source_context.get(row.point_id)
-        if context is None:
+        prefix = self._source_context.get((row.point_id, row.kecamatan))
+        if prefix is None:  # keyed and fed the shared part once, copied for each row
             from blt_status import __version__
 
-            context = self._source_context[row.point_id] = hashlib.blake2b(repr(
-                (SOURCE_FORMAT, __version__, self.program,
-                 self.payout_points[row.point_id].point)).encode(),
-                key=self._source_key).digest()
-        return hashlib.blake2b(b"|".join((context, row.kecamatan.encode(),
-                                          row.sched_text.encode(), row.row_hash)),
-                               key=self._source_key, digest_size=32).hexdigest()
+            prefix = self._source_context[(row.point_id, row.kecamatan)] = hashlib.blake2b(
+                repr((SOURCE_FORMAT, __version__, self.program,
+                      self.payout_points[row.point_id].point, row.kecamatan)).encode(),
+                key=self._source_key, digest_size=32)
+        digest = prefix.copy()
+        digest.update(row.sched_text.encode())
+        digest.update(row.row_hash)
+        return digest.hexdigest()
 
     def placed(self, subjects: Iterable[str]) -> dict[str, str]:
         """The kecamatan of each published subject among ``subjects`` (store subjects)."""

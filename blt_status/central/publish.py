@@ -865,15 +865,16 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
     if not plan.new_epoch:
         cached_subjects = set()
         if here is not None:
-            for row in connection.execute(sa.select(*_CACHE_COLUMNS).where(
+            for subject, view, *values in connection.execute(sa.select(*_CACHE_COLUMNS).where(
                     key_cache.c.epoch_id == plan.epoch.id,
                     key_cache.c.subject.in_(sa.select(roster.c.subject).where(here)))):
-                cache[(row[0], row[1])] = _CacheRow(*row[2:])
-                cached_subjects.add(row[0])
-        for row in _lookup(connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
-                key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
+                cache[(subject, view)] = _CacheRow(*values)
+                cached_subjects.add(subject)
+        for subject, view, *values in _lookup(
+                connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
+                    key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
                 [subject for subject in subjects if subject not in cached_subjects]):
-            cache[(row[0], row[1])] = _CacheRow(*row[2:])
+            cache[(subject, view)] = _CacheRow(*values)
     decided = _Kecamatan(kec, entries)
     for entry in entries:
         before = previous.get(entry.subject)
