@@ -102,23 +102,32 @@ def same_as_fresh(tmp_path: Path, store: CentralStore, recipients: Path, points:
             == published_payloads(fresh, RESIDENTS, view)
 
 
+def move_first(header: list[str], rows: list[list[str]]) -> None:
+    """The first recipient has moved (a new address: nothing else of theirs changes)."""
+    rows[0][header.index("alamat")] += " (pindah)"
+
+
+def published_store(tmp_path: Path, world, db_url: str | None,  # noqa: F811
+                    ) -> tuple[CentralStore, int]:
+    """A new store with the world published once, and how many it published."""
+    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
+    report = publish_files(store, world.recipients, world.payout_points, world.program,
+                           workers=1)
+    return store, report.published
+
+
 def test_a_republish_builds_only_the_payloads_whose_inputs_changed(
         tmp_path: Path, world, built: list[int], db_url: str | None,  # noqa: F811
         fresh_url: Callable[[], str | None]) -> None:
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
-    first = publish_files(store, world.recipients, world.payout_points, world.program,
-                          workers=1)
-    assert sorted(built) == list(range(2, 2 + first.published))  # a first publish builds all
+    store, published = published_store(tmp_path, world, db_url)
+    assert sorted(built) == list(range(2, 2 + published))  # a first publish builds all
     built.clear()
 
     again = publish_files(store, world.recipients, world.payout_points, world.program,
                           workers=1)
     assert built == []
-    assert sum(change["unchanged"] for change in again.changes.values()) == first.published
+    assert sum(change["unchanged"] for change in again.changes.values()) == published
     assert again.shards_written == 0
-
-    def move_first(header: list[str], rows: list[list[str]]) -> None:
-        rows[0][header.index("alamat")] += " (pindah)"
 
     moved = edited(world.recipients, tmp_path / "moved.csv", move_first)
     report = publish_files(store, moved, world.payout_points, world.program, workers=1)
@@ -133,15 +142,13 @@ def test_a_new_program_or_payout_point_rebuilds_what_it_changes(
         tmp_path: Path, world, built: list[int], db_url: str | None,  # noqa: F811
         fresh_url: Callable[[], str | None]) -> None:
     """The row is the same, what the payload is made from is not: the source hash differs."""
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
-    first = publish_files(store, world.recipients, world.payout_points, world.program,
-                          workers=1)
+    store, published = published_store(tmp_path, world, db_url)
     built.clear()
     program = tmp_path / "program.toml"
     program.write_text(world.program.read_text(encoding="utf-8").replace(
         "monthly_amount = 200000", "monthly_amount = 250000"), encoding="utf-8")
     publish_files(store, world.recipients, world.payout_points, program, workers=1)
-    assert len(built) == first.published
+    assert len(built) == published
     assert {payload.amount for payload in published_payloads(store, RESIDENTS).values()} \
         >= {750000}
     same_as_fresh(tmp_path, store, world.recipients, world.payout_points, program,
@@ -164,8 +171,7 @@ def test_a_new_program_or_payout_point_rebuilds_what_it_changes(
 def test_cached_tags_are_the_keys_tags_and_no_key_is_unsealed_for_one(
         tmp_path: Path, world, db_url: str | None,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    store = CentralStore.init(tmp_path / "central", kdf=TEST_INDEX_KDF, db_url=db_url)
-    publish_files(store, world.recipients, world.payout_points, world.program, workers=1)
+    store, _published = published_store(tmp_path, world, db_url)
     ingest_payouts(store, world.report, workers=1)
     with central_db.open_engine(store).connect() as connection:
         rows = connection.execute(sa.select(central_db.key_cache)).all()
@@ -183,10 +189,6 @@ def test_cached_tags_are_the_keys_tags_and_no_key_is_unsealed_for_one(
         return unseal(self, sealed, aad)
 
     monkeypatch.setattr(CentralStore, "unseal", counted)
-
-    def move_first(header: list[str], rows: list[list[str]]) -> None:
-        rows[0][header.index("alamat")] += " (pindah)"
-
     moved = edited(world.recipients, tmp_path / "moved.csv", move_first)
     publish_files(store, moved, world.payout_points, world.program, workers=1)
     # only the changed officer record is sealed again (with its cached key); every shard of
