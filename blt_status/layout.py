@@ -42,6 +42,9 @@ __all__ = [
     "params_document",
     "read_shard",
     "shard_file",
+    "shard_file_of_lines",
+    "shard_line",
+    "shard_lines",
     "shard_target",
     "target_custom",
     "write_shard",
@@ -94,14 +97,51 @@ def write_shard(out: IO[bytes], header: ShardHeader, records: Iterable[SealedRec
     for record in records:
         if record.shard != header.region:
             raise ValueError("record of another shard")
-        # json.dumps({"t": ..., "b": ...}, separators=(",", ":")): hex and base64 need no
-        # escaping, so the line is put together directly (one per recipient and view)
-        out.write(b'{"t":"' + record.tag.hex().encode() + b'","b":"'
-                  + base64.b64encode(record.blob) + b'"}\n')
+        out.write(shard_line(record))
         count += 1
     if count != header.records:
         raise ValueError("record count does not match the header")
     return count
+
+
+def shard_line(record: SealedRecord) -> bytes:
+    """One record's line of a shard file (with its newline)."""
+    # json.dumps({"t": ..., "b": ...}, separators=(",", ":")): hex and base64 need no
+    # escaping, so the line is put together directly (one per recipient and view)
+    return b'{"t":"' + record.tag.hex().encode() + b'","b":"' + base64.b64encode(record.blob) \
+        + b'"}\n'
+
+
+_LINE_START = b'{"t":"'
+
+
+def shard_lines(data: bytes) -> dict[bytes, bytes] | None:
+    """The record lines of a shard file written by :func:`write_shard`, by their tag's hex;
+    None if ``data`` is not laid out as that writes it."""
+    header, _, body = data.partition(b"\n")
+    lines = body.splitlines(keepends=True)
+    try:
+        records = json.loads(header)["records"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    found: dict[bytes, bytes] = {}
+    for line in lines:
+        tag, middle, _ = line[len(_LINE_START):].partition(b'","b":"')
+        if not (line.startswith(_LINE_START) and middle and line.endswith(b'"}\n')):
+            return None
+        found[tag] = line
+    return found if records == len(lines) == len(found) else None
+
+
+def shard_file_of_lines(view: str, region: str, lines: Iterable[bytes], *,
+                        epoch: str) -> tuple[bytes, dict[str, Any]]:
+    """:func:`shard_file` from record lines (:func:`shard_line`; sorted here): the same bytes
+    as ``shard_file`` gives for the same records."""
+    ordered = sorted(lines)  # every line starts alike, then the tag's hex: in tag order
+    header = json.dumps(ShardHeader(view, region, len(ordered), epoch).to_dict(),
+                        sort_keys=True).encode() + b"\n"
+    return header + b"".join(ordered), target_custom("shard", view=view, region=region,
+                                                     records=len(ordered), epoch=epoch)
 
 
 def shard_file(view: str, region: str, records: Iterable[SealedRecord], *,

@@ -79,6 +79,8 @@ from blt_status.layout import (
     aggregates_target,
     params_document,
     shard_file,
+    shard_file_of_lines,
+    shard_line,
     shard_target,
 )
 from blt_status.records import (
@@ -431,6 +433,7 @@ class _Entry:
     tags: _PerView = field(default_factory=_PerView, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
     memo_write: bool = False  # the kept roster row gets this source hash
+    same_source: bool = False  # its source hash is its published row's
     tag_write: _PerView = field(default_factory=_PerView)  # kept cache rows without a tag
     _nik: str | None = field(default=None, repr=False)
     _base: RecordPayload | None = field(default=None, repr=False)
@@ -812,6 +815,10 @@ class _Kecamatan:
     closed: list[int] = field(default_factory=list)  # roster rows ending with this version
     memo: list[tuple[int, str | None]] = field(default_factory=list)  # kept rows' new source
     touched: bool = False
+    # Recipients whose records are their published ones (same source, no ledger status):
+    # their shard lines are copied from the published shards (see _patched_lines).
+    kept: set[str] = field(default_factory=set)
+    kept_lines: dict[str, list[bytes]] | None = None  # per view
 
 
 def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _Source,
@@ -852,6 +859,7 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
         if entry.source is not None and before is not None and before.kecamatan == kec \
                 and before.source_hash == entry.source and before.amount is not None:
             entry.base_hash, entry.amount = before.payload_hash, int(before.amount)
+            entry.same_source = True
         else:
             entry.base_hash = content_hash(store, kec, entry.base)
             # the same payload made from inputs that hash differently (a new release): the
@@ -862,7 +870,32 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
     for entry in entries:
         entry.outcome = outcomes.get(entry.subject)
     cache: dict[tuple[str, str], _CacheRow] = {}
-    if not plan.new_epoch:
+
+    def read_cache(chosen: Iterable[str]) -> None:
+        for subject, view, *values in _lookup(
+                connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
+                    key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
+                list(chosen)):
+            cache[(subject, view)] = _CacheRow(*values)
+
+    kept: set[str] = set()
+    kept_lines: dict[str, list[bytes]] | None = None
+    if here is not None and not source.carry_over and not plan.new_epoch \
+            and kec in plan.published_kecamatan \
+            and all(shard_target(view, kec) in plan.previous_targets for view in VIEWS):
+        kept = {entry.subject for entry in entries if entry.same_source and entry.outcome is None}
+    if kept:
+        # Only the other recipients' cache rows, and those of everyone who leaves this
+        # kecamatan's shards (for their tags); the kept ones' lines come from the shards.
+        leaving = sorted(subject for subject, before in previous.items()
+                         if before.kecamatan == kec and subject not in kept)
+        read_cache({entry.subject for entry in entries if entry.subject not in kept}
+                   | set(leaving))
+        kept_lines = _patched_lines(store, plan, kec, leaving, cache)
+        if kept_lines is None or any(len(lines) != len(kept) for lines in kept_lines.values()):
+            read_cache(kept)  # the shards are not what the database says: built as before
+            kept, kept_lines = set(), None
+    elif not plan.new_epoch:
         cached_subjects = set()
         if here is not None:
             for subject, view, *values in connection.execute(sa.select(*_CACHE_COLUMNS).where(
@@ -870,13 +903,13 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
                     key_cache.c.subject.in_(sa.select(roster.c.subject).where(here)))):
                 cache[(subject, view)] = _CacheRow(*values)
                 cached_subjects.add(subject)
-        for subject, view, *values in _lookup(
-                connection, lambda chunk: sa.select(*_CACHE_COLUMNS).where(
-                    key_cache.c.epoch_id == plan.epoch.id, key_cache.c.subject.in_(chunk)),
-                [subject for subject in subjects if subject not in cached_subjects]):
-            cache[(subject, view)] = _CacheRow(*values)
-    decided = _Kecamatan(kec, entries)
+        read_cache(subject for subject in subjects if subject not in cached_subjects)
+    decided = _Kecamatan(kec, entries, kept=kept, kept_lines=kept_lines)
     for entry in entries:
+        if entry.subject in kept:
+            plan.keys_reused += len(VIEWS)
+            plan.change(kec).unchanged += 1
+            continue
         before = previous.get(entry.subject)
         touched = False
         officer_unchanged = False
@@ -934,6 +967,39 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
             shard_target(view, kec) not in plan.previous_targets for view in VIEWS):
         plan.dirty.add(kec)
     return decided
+
+
+def _patched_lines(store: CentralStore, plan: _Plan, kec: str, leaving: Sequence[str],
+                   cache: Mapping[tuple[str, str], _CacheRow]) -> dict[str, list[bytes]] | None:
+    """The published shards' lines of ``kec`` without those of ``leaving`` (found by the
+    tags of their cached keys), per view; None when a shard file is missing, is not the
+    published one or a leaving recipient's line cannot be found (then the kecamatan is built
+    from the key cache, as without this)."""
+    from tuf.api.exceptions import LengthOrHashMismatchError
+
+    from blt_status.layout import shard_lines
+
+    kept: dict[str, list[bytes]] = {}
+    for view in VIEWS:
+        target = plan.previous_targets[shard_target(view, kec)]
+        try:
+            data = target_path_on_disk(store.targets_dir, target).read_bytes()
+            target.verify_length_and_hashes(data)
+        except (OSError, LengthOrHashMismatchError):
+            return None
+        lines = shard_lines(data)
+        if lines is None:
+            return None
+        for subject in leaving:
+            cached = cache.get((subject, view))
+            if cached is None:
+                return None
+            tag = cached.tag if cached.tag is not None \
+                else lookup_tag(store.unseal(cached.root_key, _key_aad(subject, view)))
+            if lines.pop(tag.hex().encode(), None) is None:
+                return None
+        kept[view] = list(lines.values())
+    return kept
 
 
 def _key_aad(subject: str, view: str) -> bytes:
@@ -1603,9 +1669,15 @@ def _write_kecamatan(store: CentralStore, plan: _Plan, transaction: RepoTransact
     _receive(store, decided, sent)
     written = unchanged = 0
     for view in VIEWS:
-        data, custom = shard_file(view, decided.name, _sealed(view, decided.name,
-                                                              decided.entries),
-                                  epoch=plan.epoch.id)
+        if decided.kept_lines is not None:  # the kept recipients' lines as published
+            built = (entry for entry in decided.entries if entry.subject not in decided.kept)
+            data, custom = shard_file_of_lines(
+                view, decided.name, [*decided.kept_lines[view], *map(
+                    shard_line, _sealed(view, decided.name, built))], epoch=plan.epoch.id)
+        else:
+            data, custom = shard_file(view, decided.name, _sealed(view, decided.name,
+                                                                  decided.entries),
+                                      epoch=plan.epoch.id)
         _, wrote = transaction.add_target(shard_target(view, decided.name), data, custom)
         del data  # a shard of a large kecamatan is tens of MB: one at a time
         if wrote:
