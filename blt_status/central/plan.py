@@ -1062,6 +1062,12 @@ class StreamedPlan:
         digest.update(row.row_hash)
         return digest.hexdigest()
 
+    def subjects_in(self, kec: str) -> set[str]:
+        """The store subjects of one kecamatan's published recipients."""
+        return {subject for (subject,) in self.db.execute(
+            "SELECT subject FROM rows WHERE kec = ? AND status IS NULL AND point IS NOT NULL",
+            (kec,))}
+
     def placed(self, subjects: Iterable[str]) -> dict[str, str]:
         """The kecamatan of each published subject among ``subjects`` (store subjects)."""
         if not self._subject_index:

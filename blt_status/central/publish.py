@@ -35,7 +35,7 @@ import multiprocessing.process
 import os
 import shutil
 import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -520,6 +520,10 @@ class _Source:
         """The kecamatan of each of ``subjects`` in the new version (absent: removed)."""
         raise NotImplementedError
 
+    def subjects_in(self, kec: str) -> Container[str]:
+        """The subjects of ``kec`` in the new version."""
+        raise NotImplementedError
+
 
 class _MappingSource(_Source):
     """Records given in memory (NIK -> (kecamatan, payload))."""
@@ -546,6 +550,9 @@ class _MappingSource(_Source):
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return {subject: self.where[subject] for subject in subjects if subject in self.where}
+
+    def subjects_in(self, kec: str) -> Container[str]:
+        return {subject for subject, shard in self.where.items() if shard == kec}
 
 
 class _PlanSource(_MappingSource):
@@ -574,6 +581,9 @@ class _PlanSource(_MappingSource):
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:
         return self.plan.placed(subjects)
 
+    def subjects_in(self, kec: str) -> Container[str]:
+        return self.plan.subjects_in(kec)
+
 
 class _RosterSource(_Source):
     """The published roster carried over (refresh, ingest): statuses from the ledger."""
@@ -598,6 +608,9 @@ class _RosterSource(_Source):
                    Previous(row.id, kec, row.payload_hash))
 
     def placed(self, subjects: Sequence[str]) -> dict[str, str]:  # pragma: no cover
+        raise AssertionError("a carried-over roster removes nobody")
+
+    def subjects_in(self, kec: str) -> Container[str]:  # pragma: no cover
         raise AssertionError("a carried-over roster removes nobody")
 
 
@@ -750,9 +763,10 @@ def _start(store: CentralStore, connection: Connection, source: _Source,
            previous_version: int) -> _Plan:
     """The previous version, the epoch, and who leaves each published kecamatan.
 
-    Streams the published roster's subjects once (no unsealing) and asks the source where each
-    is now: removals are counted (and their rows staged to be closed) before any kecamatan is
-    built, so the guards can refuse before anything is derived.
+    Reads the published roster's subjects one kecamatan at a time (no unsealing) against the
+    source's subjects of that kecamatan, and asks the source where the ones not there now
+    have gone: removals are counted (and their rows staged to be closed) before any
+    kecamatan is built, so the guards can refuse before anything is derived.
     """
     from blt_status.central.roster import visible_at
 
@@ -776,24 +790,24 @@ def _start(store: CentralStore, connection: Connection, source: _Source,
     plan.published = sum(previous_counts.values()) if source.carry_over else source.published
     if source.carry_over or not previous_version:
         return plan
-    # yield_per on the statement: Connection.execution_options() sets it on the connection
-    # for good, and every later query of the publish then ran as a PostgreSQL server-side
-    # cursor planned for its first rows (a 1 % re-publish of 100,000 rows took minutes).
-    rows = connection.execute(
-        sa.select(roster.c.id, roster.c.subject, roster.c.kecamatan)
-        .where(visible_at(previous_version)).execution_options(yield_per=5000))
-    for batch in rows.partitions(1000):
-        placed = source.placed([row.subject for row in batch])
-        gone: list[tuple[int]] = []
-        for row in batch:
-            now = placed.get(row.subject)
-            if now != row.kecamatan:
-                plan.change(row.kecamatan).removed += 1
-                plan.dirty.add(row.kecamatan)
-                if now is None:
-                    gone.append((int(row.id),))  # moved ones are closed by their new kecamatan
-        if staging is not None:
-            staging.add("closed", gone)
+    # One kecamatan at a time, never a scan of the whole roster: memory holds one
+    # kecamatan's subjects, and no statement needs a server-side cursor (yield_per set on a
+    # connection stays for every later read; on PostgreSQL a 1 % re-publish of 100,000 rows
+    # then took minutes).
+    for kec in sorted(previous_counts):
+        here = source.subjects_in(kec)
+        leaving = [(int(row_id), subject) for row_id, subject in connection.execute(
+            sa.select(roster.c.id, roster.c.subject)
+            .where(visible_at(previous_version), roster.c.kecamatan == kec))
+            if subject not in here]
+        if not leaving:
+            continue
+        plan.change(kec).removed += len(leaving)
+        plan.dirty.add(kec)
+        placed = source.placed([subject for _id, subject in leaving])
+        if staging is not None:  # moved ones are closed by their new kecamatan
+            staging.add("closed", [(row_id,) for row_id, subject in leaving
+                                   if subject not in placed])
     return plan
 
 
