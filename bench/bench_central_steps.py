@@ -45,6 +45,8 @@ _STEPS: list[tuple[Any, str, str]] = [
     (publish_module, "_send", "kecamatan loop: send derivations"),
     (publish_module, "_receive", "kecamatan loop: wait for derivations, tags"),
     (publish_module, "shard_file", "kecamatan loop: shards"),
+    (publish_module, "shard_file_of_lines", "kecamatan loop: shards"),
+    (publish_module, "_patched_lines", "kecamatan loop: published shard lines"),
     (publish_module, "_stage_aggregates", "kecamatan loop: aggregates"),
     (publish_module, "_stage_rows", "kecamatan loop: staged rows"),
     (plan_module.StreamedPlan, "write_distribution_lists", "distribution lists"),
