@@ -3,13 +3,15 @@
 The flow of one version (``publish_files``, ``ingest_events`` and ``refresh`` all end in
 :func:`publish_records`); memory holds one kecamatan's recipients at a time:
 
-1. Stream the published roster's subjects (nothing unsealed) and ask the new roster (a
-   :class:`~blt_status.central.plan.StreamedPlan` on disk, a mapping, or the published roster
-   itself) where each one is now: removals per kecamatan. The guards refuse here, before
-   anything is derived.
+1. Kecamatan by kecamatan, compare the published roster's subjects (nothing unsealed) with
+   the new roster's (a :class:`~blt_status.central.plan.StreamedPlan` on disk, a mapping, or
+   the published roster itself) and ask where the ones who left are now: removals per
+   kecamatan. The guards refuse here, before anything is derived.
 2. Kecamatan by kecamatan: read its new recipients, their published roster rows, ledger
    statuses and cached keys by subject, and decide for each whether the roster row, the key and
-   the sealed record can be kept (a dry run does only this, for the change report). For a
+   the sealed record can be kept (a dry run does only this, for the change report). A
+   recipient whose inputs hash as published (its source hash) keeps all three without its
+   record being built, and its shard lines are copied from the published shards. For a
    kecamatan that changed: Argon2id root keys for NIKs not yet known in this epoch (one process
    pool for the whole publish, or the Dask cluster), sealing in the same worker; known NIKs
    keep their cached key and an unchanged record its sealed blob, so an unchanged shard has the
