@@ -535,11 +535,14 @@ class _MappingSource(_Source):
         self.store = store
         self.by_kec: dict[str, list[tuple[str, RecordPayload]]] = {}
         self.where: dict[str, str] = {}
+        self.subjects_by_kec: dict[str, set[str]] = {}
         for nik, (shard, payload) in records.items():
             if payload.view != "officer":
                 raise ValueError("publish expects officer-view payloads")
             self.by_kec.setdefault(shard, []).append((nik, payload))
-            self.where[subject_of(store, nik)] = shard
+            subject = subject_of(store, nik)
+            self.where[subject] = shard
+            self.subjects_by_kec.setdefault(shard, set()).add(subject)
         self.kecamatan = sorted(self.by_kec)
         self.published = len(records)
 
@@ -554,7 +557,7 @@ class _MappingSource(_Source):
         return {subject: self.where[subject] for subject in subjects if subject in self.where}
 
     def subjects_in(self, kec: str) -> Container[str]:
-        return {subject for subject, shard in self.where.items() if shard == kec}
+        return self.subjects_by_kec.get(kec, set())
 
 
 class _PlanSource(_MappingSource):
