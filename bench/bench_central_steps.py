@@ -44,7 +44,6 @@ _STEPS: list[tuple[Any, str, str]] = [
     (publish_module, "_decide", "kecamatan loop: decisions"),
     (publish_module, "_send", "kecamatan loop: send derivations"),
     (publish_module, "_receive", "kecamatan loop: wait for derivations, tags"),
-    (publish_module, "shard_file", "kecamatan loop: shards"),
     (publish_module, "shard_file_of_lines", "kecamatan loop: shards"),
     (publish_module, "_patched_lines", "kecamatan loop: published shard lines"),
     (publish_module, "_stage_aggregates", "kecamatan loop: aggregates"),

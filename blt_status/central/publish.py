@@ -80,7 +80,6 @@ from blt_status.layout import (
     aggregates_file,
     aggregates_target,
     params_document,
-    shard_file,
     shard_file_of_lines,
     shard_line,
     shard_target,
@@ -435,7 +434,6 @@ class _Entry:
     tags: _PerView = field(default_factory=_PerView, repr=False)
     roster_write: bool = False  # a new roster row (new, moved or changed recipient)
     memo_write: bool = False  # the kept roster row gets this source hash
-    same_source: bool = False  # its source hash is its published row's
     tag_write: _PerView = field(default_factory=_PerView)  # kept cache rows without a tag
     _nik: str | None = field(default=None, repr=False)
     _base: RecordPayload | None = field(default=None, repr=False)
@@ -451,6 +449,11 @@ class _Entry:
         if self._base is None:
             self._nik, self._base = self.load()
         return self._base
+
+    @property
+    def same_source(self) -> bool:
+        """Its source hash is its published row's (only then is ``amount`` read from it)."""
+        return self.amount is not None
 
     @property
     def nik(self) -> str:
@@ -837,7 +840,7 @@ class _Kecamatan:
     # Recipients whose records are their published ones (same source, no ledger status):
     # their shard lines are copied from the published shards (see _patched_lines).
     kept: set[str] = field(default_factory=set)
-    kept_lines: dict[str, list[bytes]] | None = None  # per view
+    kept_lines: dict[str, list[bytes]] = field(default_factory=dict)  # per view
 
 
 def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _Source,
@@ -878,7 +881,6 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
         if entry.source is not None and before is not None and before.kecamatan == kec \
                 and before.source_hash == entry.source and before.amount is not None:
             entry.base_hash, entry.amount = before.payload_hash, int(before.amount)
-            entry.same_source = True
         else:
             entry.base_hash = content_hash(store, kec, entry.base)
             # the same payload made from inputs that hash differently (a new release): the
@@ -923,7 +925,7 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
                 cache[(subject, view)] = _CacheRow(*values)
                 cached_subjects.add(subject)
         read_cache(subject for subject in subjects if subject not in cached_subjects)
-    decided = _Kecamatan(kec, entries, kept=kept, kept_lines=kept_lines)
+    decided = _Kecamatan(kec, entries, kept=kept, kept_lines=kept_lines or {})
     for entry in entries:
         if entry.subject in kept:
             plan.keys_reused += len(VIEWS)
@@ -1688,15 +1690,11 @@ def _write_kecamatan(store: CentralStore, plan: _Plan, transaction: RepoTransact
     _receive(store, decided, sent)
     written = unchanged = 0
     for view in VIEWS:
-        if decided.kept_lines is not None:  # the kept recipients' lines as published
-            built = (entry for entry in decided.entries if entry.subject not in decided.kept)
-            data, custom = shard_file_of_lines(
-                view, decided.name, [*decided.kept_lines[view], *map(
-                    shard_line, _sealed(view, decided.name, built))], epoch=plan.epoch.id)
-        else:
-            data, custom = shard_file(view, decided.name, _sealed(view, decided.name,
-                                                                  decided.entries),
-                                      epoch=plan.epoch.id)
+        # the kept recipients' lines as published, the others' as built now
+        built = (entry for entry in decided.entries if entry.subject not in decided.kept)
+        data, custom = shard_file_of_lines(
+            view, decided.name, [*decided.kept_lines.get(view, ()), *map(
+                shard_line, _sealed(view, decided.name, built))], epoch=plan.epoch.id)
         _, wrote = transaction.add_target(shard_target(view, decided.name), data, custom)
         del data  # a shard of a large kecamatan is tens of MB: one at a time
         if wrote:
