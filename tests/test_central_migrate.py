@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from central_world import db_dump, db_url, write_world  # noqa: F401  (db_url: fixture)
 from conftest import PEOPLE
-from support.releases import export_release, run_release
+from support.releases import export_release, run_release, store_script
 from test_central_publish import snapshot_tree
 
 from blt_status.central import CentralStore, publish_files
@@ -20,18 +20,7 @@ from blt_status.errors import CentralError
 # The last commit of the file-based release (the base the database work started from).
 OLD_RELEASE = "3f825db"
 
-OLD_SCRIPT = """
-import sys
-from pathlib import Path
-from blt_status.central import CentralStore, ingest_payouts, publish_files
-from blt_status.crypto import TEST_INDEX_KDF
-assert "old-release" in __import__("blt_status").__file__
-directory, inputs = Path(sys.argv[1]), Path(sys.argv[2])
-store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
-publish_files(store, inputs / "recipients.csv", inputs / "payout_points.csv",
-              inputs / "program.toml", workers=1)
-ingest_payouts(store, inputs / "payout_report.csv", workers=1)
-"""
+OLD_SCRIPT = store_script("old release")
 
 OLD_READ = """
 import sys

@@ -27,7 +27,7 @@ from central_world import (  # noqa: F401  (db_url: fixture)
 from conftest import PEOPLE
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.releases import export_release, run_release
+from support.releases import export_release, run_release, store_script
 
 from blt_status.central import CentralStore, ingest_payouts, publish_files
 from blt_status.central import db as central_db
@@ -38,18 +38,7 @@ from blt_status.regions import kecamatan_of
 # The last commit at schema 0003: the release whose stores revision 0004 upgrades.
 PREVIOUS_RELEASE = "ca8cadc"
 
-PREVIOUS_STORE = """
-import sys
-from pathlib import Path
-from blt_status.central import CentralStore, ingest_payouts, publish_files
-from blt_status.crypto import TEST_INDEX_KDF
-assert "before-0004" in __import__("blt_status").__file__
-directory, inputs = Path(sys.argv[1]), Path(sys.argv[2])
-store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
-publish_files(store, inputs / "recipients.csv", inputs / "payout_points.csv",
-              inputs / "program.toml", workers=1)
-ingest_payouts(store, inputs / "payout_report.csv", workers=1)
-"""
+PREVIOUS_STORE = store_script("before 0004")
 
 RESIDENTS = {person.nik: kecamatan_of(person.payload.kode_wilayah) for person in PEOPLE}
 

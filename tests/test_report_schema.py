@@ -24,7 +24,7 @@ from central_world import db_url, write_world  # noqa: F401  (db_url: fixture)
 from conftest import PEOPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.releases import export_release, run_release
+from support.releases import export_release, run_release, store_script
 from test_report_engine import worlds
 
 from blt_status.central import CentralStore, publish_files
@@ -41,18 +41,7 @@ from blt_status.records import PayoutPoint
 # The last commit at schema 0001: the release whose stores revision 0002 upgrades.
 PREVIOUS_RELEASE = "8c60a52"
 
-PREVIOUS_STORE = """
-import sys
-from pathlib import Path
-from blt_status.central import CentralStore, ingest_payouts, publish_files
-from blt_status.crypto import TEST_INDEX_KDF
-assert "previous-release" in __import__("blt_status").__file__
-directory, inputs = Path(sys.argv[1]), Path(sys.argv[2])
-store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
-publish_files(store, inputs / "recipients.csv", inputs / "payout_points.csv",
-              inputs / "program.toml", workers=1)
-ingest_payouts(store, inputs / "payout_report.csv", workers=1)
-"""
+PREVIOUS_STORE = store_script("previous release")
 
 PREVIOUS_REPORTS = """
 import json, sys

@@ -36,3 +36,22 @@ def run_release(release: Path, script: str, *args: str) -> str:
                           text=True, env=env, timeout=120, cwd=release)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def store_script(name: str) -> str:
+    """A script for :func:`run_release`: the release exported as ``name`` (checked: it is the
+    package imported) makes a store at ``argv[1]`` (test KDF), publishes the world whose files
+    are in ``argv[2]`` and ingests its payout report."""
+    marker = name.replace(" ", "-")
+    return f"""
+import sys
+from pathlib import Path
+from blt_status.central import CentralStore, ingest_payouts, publish_files
+from blt_status.crypto import TEST_INDEX_KDF
+assert "{marker}" in __import__("blt_status").__file__
+directory, inputs = Path(sys.argv[1]), Path(sys.argv[2])
+store = CentralStore.init(directory, kdf=TEST_INDEX_KDF)
+publish_files(store, inputs / "recipients.csv", inputs / "payout_points.csv",
+              inputs / "program.toml", workers=1)
+ingest_payouts(store, inputs / "payout_report.csv", workers=1)
+"""
