@@ -40,8 +40,10 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from blt_status.central.db import subject_from_key
 from blt_status.central.entitlement import SPECIAL_NEEDS, entitlement_amount
@@ -56,6 +58,15 @@ from blt_status.central.inputs import (
     iter_csv_rows,
     load_payout_points,
     load_program,
+)
+from blt_status.central.rowmemo import (
+    PlanKeys,
+    attach_memo,
+    memo_context,
+    memo_salt,
+    plan_keys,
+    raw_hash,
+    save_memo,
 )
 from blt_status.central.schedule import CapacityShortError, ScheduleRequest, build_schedule
 from blt_status.errors import KkError, NikError
@@ -273,23 +284,57 @@ class _NumberCells:
         self.numbers: dict[str, int] = {"nik": 0, "no_kk": 0}
 
     def add(self, row: CsvRow) -> None:
-        for column in ("nik", "no_kk"):
-            cell = row.values.get(column, "").strip()
-            if ("e" in cell or "E" in cell) and _SCIENTIFIC.fullmatch(cell):
-                self.scientific[column].append(row.line)
-            # the usual cell is plain ASCII digits: no regex for it
-            digits = cell if cell.isascii() and cell.isdigit() else re.sub(r"[^0-9]", "", cell)
-            if len(digits) == 16:
-                self.numbers[column] += 1
-                if digits.endswith("0"):
-                    self.zeros[column].append(row.line)
+        self.add_flags(row.line, cell_flags(row))
 
-    def extend(self, other: _NumberCells) -> None:
-        """Add what ``other`` gathered of the rows after these (a batch checked elsewhere)."""
-        for column in ("nik", "no_kk"):
-            self.scientific[column].extend(other.scientific[column])
-            self.zeros[column].extend(other.zeros[column])
-            self.numbers[column] += other.numbers[column]
+    def add_flags(self, line: int, flags: int) -> None:
+        """Count one row by its :func:`cell_flags`."""
+        for column, shift in _FLAG_SHIFTS:
+            if flags >> shift & _SIXTEEN:
+                self.numbers[column] += 1
+                if flags >> shift & _ENDS_IN_ZERO:
+                    self.zeros[column].append(line)
+            if flags >> shift & _SCIENTIFIC_CELL:
+                self.scientific[column].append(line)
+
+    @classmethod
+    def of_scratch(cls, db: sqlite3.Connection) -> _NumberCells:
+        """The cells of every row of a :class:`StreamedPlan`'s scratch file, from the flags
+        its ``rows`` and ``rejected`` tables keep (the common 16-digit cells only counted)."""
+        cells = cls()
+        for column, shift in _FLAG_SHIFTS:
+            for table in ("rows", "rejected"):
+                (count,) = db.execute(f"SELECT count(*) FROM {table}"
+                                      f" WHERE cells >> {shift} & {_SIXTEEN}").fetchone()
+                cells.numbers[column] += int(count)
+        unusual = sum((_ENDS_IN_ZERO | _SCIENTIFIC_CELL) << shift for _, shift in _FLAG_SHIFTS)
+        for line, flags in db.execute(
+                f"SELECT line, cells FROM rows WHERE cells & {unusual} UNION ALL SELECT line,"
+                f" cells FROM rejected WHERE cells & {unusual} ORDER BY 1"):
+            for column, shift in _FLAG_SHIFTS:
+                if flags >> shift & _ENDS_IN_ZERO:
+                    cells.zeros[column].append(line)
+                if flags >> shift & _SCIENTIFIC_CELL:
+                    cells.scientific[column].append(line)
+        return cells
+
+
+_SIXTEEN, _ENDS_IN_ZERO, _SCIENTIFIC_CELL = 1, 2, 4
+_FLAG_SHIFTS = (("nik", 0), ("no_kk", 3))
+
+
+def cell_flags(row: CsvRow) -> int:
+    """What :class:`_NumberCells` counts of a row's NIK and KK cells, as bits: per column (NIK
+    in bits 0-2, KK in bits 3-5) 16 digits, 16 digits ending in 0, written like 3.2E+15."""
+    flags = 0
+    for column, shift in _FLAG_SHIFTS:
+        cell = row.values.get(column, "").strip()
+        if ("e" in cell or "E" in cell) and _SCIENTIFIC.fullmatch(cell):
+            flags |= _SCIENTIFIC_CELL << shift
+        # the usual cell is plain ASCII digits: no regex for it
+        digits = cell if cell.isascii() and cell.isdigit() else re.sub(r"[^0-9]", "", cell)
+        if len(digits) == 16:
+            flags |= (_SIXTEEN | (_ENDS_IN_ZERO if digits.endswith("0") else 0)) << shift
+    return flags
 
 
 _SCIENTIFIC = re.compile(r"[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+")
@@ -587,6 +632,7 @@ def compute_aggregates(records: Iterable[tuple[str, RecordPayload]], program: Pr
 # duplicate rules then run as SQL over indexes, the schedule runs per group of kecamatan that
 # share payout points, and a publish reads the recipients back one kecamatan at a time.
 
+_decode_json = json.JSONDecoder().decode  # of a str: no guessing of the bytes' encoding
 _INSERT_BATCH = 2000
 PARALLEL_CHECK_ROWS = 20_000
 """A file this long is checked by a process pool when a publish has more than one worker:
@@ -628,15 +674,14 @@ class PlannedRow:
 
 _Records = tuple[Sequence[str], list[tuple[int, Sequence[str]]]]
 """The header and ``(line, fields)`` records of up to :data:`_INSERT_BATCH` rows."""
-_Checked = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], _NumberCells]
-"""A checked batch: its ``rows`` and ``rejected`` tuples, and what its NIK and KK cells were."""
+_Checked = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""A checked batch: its ``rows`` and ``rejected`` tuples."""
 
 
 class _RowChecker:
     """What pass 1 writes for a batch of rows: each valid row as a ``rows`` tuple (NIK and KK
-    as keyed hashes, the rest sealed), each invalid one as a ``rejected`` tuple (masked), and
-    the batch's :class:`_NumberCells`. Holds only bytes, so it is sent as it is to the
-    processes of :func:`_check_in_pool`."""
+    as keyed hashes, the rest sealed), each invalid one as a ``rejected`` tuple (masked). Holds
+    only bytes, so it is sent as it is to the processes of :func:`_check_in_pool`."""
 
     def __init__(self, seal_key: bytes, hash_key: bytes, subject_key: bytes | None,
                  today: dt.date) -> None:
@@ -658,13 +703,13 @@ class _RowChecker:
             self._aead = AESGCM(self.seal_key)
         valid: list[tuple[Any, ...]] = []
         rejected: list[tuple[Any, ...]] = []
-        cells = _NumberCells()
         for line, fields in records:
             row = csv_row(header, line, fields)
-            cells.add(row)
+            flags = cell_flags(row)
             checked = _validate_row(row, self.today)
             if isinstance(checked, Rejection):
-                rejected.append((checked.line, checked.nik_masked, checked.code, checked.reason))
+                rejected.append((checked.line, checked.nik_masked, checked.code, checked.reason,
+                                 flags))
                 continue
             body = json.dumps([checked.nik_digits, checked.kk_digits, checked.name,
                                checked.address, checked.household_size, checked.special_needs],
@@ -680,8 +725,8 @@ class _RowChecker:
                           hashlib.blake2b(b"%s|%d|%s" % (checked.desa.encode(), checked.desil,
                                                           body), key=self.source_key,
                                           digest_size=16).digest()
-                          if self.source_key is not None else None))
-        return valid, rejected, cells
+                          if self.source_key is not None else None, flags))
+        return valid, rejected
 
 
 _pool_checker: _RowChecker | None = None
@@ -698,26 +743,38 @@ def _check_batch(batch: _Records) -> _Checked:
 
 
 def _check_in_pool(checker: _RowChecker, batches: Iterable[_Records],
-                   write: Callable[[_Checked], None], workers: int) -> None:
+                   write: Callable[[_Checked], None], workers: int, *,
+                   in_process_first: int = 0) -> None:
     """``write(checker(*batch))`` for every batch, in order, the checks done by ``workers``
     processes while this one reads the next batches and writes the finished ones. At most
     two batches a worker are in flight, so memory stays bounded whatever the file's length.
-    An error (a malformed row further on, Ctrl-C) cancels what is queued."""
+    An error (a malformed row further on, Ctrl-C) cancels what is queued.
+
+    ``in_process_first``: rows checked here before the pool is started (none is started when
+    there are no more), for a publish that expects few rows to check."""
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_check_worker,
-                               initargs=(checker,))
+    pool: ProcessPoolExecutor | None = None
     pending: deque[Future[_Checked]] = deque()
+    checked = 0
     try:
         for batch in batches:
+            if pool is None and checked < in_process_first:
+                write(checker(*batch))
+                checked += len(batch[1])
+                continue
+            if pool is None:
+                pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_check_worker,
+                                           initargs=(checker,))
             pending.append(pool.submit(_check_batch, batch))
             if len(pending) >= 2 * workers:
                 write(pending.popleft().result())
         while pending:
             write(pending.popleft().result())
     finally:
-        pool.shutdown(cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 class _Groups:
@@ -761,7 +818,7 @@ class StreamedPlan:
     """
 
     def __init__(self, program: ProgramConfig, payout_points: dict[str, PayoutPointRow],
-                 subject_key: bytes | None = None) -> None:
+                 subject_key: bytes | None = None, memo: Path | None = None) -> None:
         import tempfile
 
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -770,18 +827,31 @@ class StreamedPlan:
         self.payout_points = payout_points
         self._subject_key = subject_key
         self._folder = Path(tempfile.mkdtemp(prefix="blt-plan-"))  # 0700
-        self._seal_key = AESGCM.generate_key(bit_length=256)
+        # With the store's subject key, the scratch file's keys are the memo's (rowmemo): a
+        # re-publish takes over the rows it checked before, sealed and hashed as they were.
+        self._keys: PlanKeys | None = None
+        self._memo: Path | None = None
+        if subject_key is not None:
+            salt = memo_salt(memo) if memo is not None else None
+            self._keys = plan_keys(subject_key, salt)
+            self._memo = memo if salt is not None else None
+            self._seal_key, self._hash_key = self._keys.seal, self._keys.hash
+        else:
+            self._seal_key = AESGCM.generate_key(bit_length=256)
+            self._hash_key = AESGCM.generate_key(bit_length=256)
         self._aead = AESGCM(self._seal_key)
-        self._hash_key = AESGCM.generate_key(bit_length=256)
+        self._context: bytes | None = None  # what the rows were checked under (rowmemo)
+        self.memo_rows = 0  # rows taken from the memo instead of checked
         self._db: sqlite3.Connection | None = None
         self._pid = self._owner = os.getpid()
         self._inherited: sqlite3.Connection | None = None  # a forked child: its parent's
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
-            " row_h BLOB, status TEXT, winner INTEGER, point TEXT, sched TEXT)")
+            " row_h BLOB, cells INTEGER, status TEXT, winner INTEGER, point TEXT, sched TEXT,"
+            " raw_h BLOB)")
         self.db.execute("CREATE TABLE rejected (line INTEGER PRIMARY KEY, masked TEXT,"
-                        " code TEXT, reason TEXT)")
+                        " code TEXT, reason TEXT, cells INTEGER)")
         self.input_rows = 0
         self.published = 0
         self.rejected_count = 0
@@ -803,7 +873,9 @@ class StreamedPlan:
         if self._db is None or self._pid != os.getpid():
             if self._db is not None:  # the parent's: kept, never closed (nor used) here
                 self._inherited = self._db
-            self._db = sqlite3.connect(self._folder / "plan.db", isolation_level=None)
+            # URIs on: the memo is attached read-only by one (rowmemo.read_only)
+            self._db = sqlite3.connect(f"file:{quote(str(self._folder / 'plan.db'))}",
+                                       uri=True, isolation_level=None)
             self._pid = os.getpid()
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
                            "cache_size=-16000"):
@@ -830,16 +902,18 @@ class StreamedPlan:
     def build(cls, recipients_csv: Path, payout_points_csv: Path, program_toml: Path, *,
               progress: Callable[[int, int], None] | None = None,
               today: dt.date | None = None, subject_key: bytes | None = None,
-              workers: int = 1) -> StreamedPlan:
+              workers: int = 1, memo: Path | None = None) -> StreamedPlan:
         """Read and check the three files into a new plan.
 
         ``subject_key``: each valid row gets its store subject (:func:`subject_from_key`).
         ``workers``: processes that check the rows of a large file (see :meth:`_check_rows`).
+        ``memo``: the store's memo of checked rows (:mod:`~blt_status.central.rowmemo`; with
+        ``subject_key`` only), whose rows are taken over instead of checked again.
         """
         program = load_program(program_toml, today=today)
         payout_points = load_payout_points(payout_points_csv)
         estimate = csv_row_estimate(recipients_csv)
-        plan = cls(program, payout_points, subject_key)
+        plan = cls(program, payout_points, subject_key, memo)
         try:
             plan._check_rows(iter_csv_records(recipients_csv, RECIPIENT_COLUMNS,
                                               encoding_checked=True),
@@ -854,7 +928,7 @@ class StreamedPlan:
     # -- sealing inside the scratch file
 
     def _unseal(self, data: bytes) -> Any:
-        return json.loads(self._aead.decrypt(data[:12], data[12:], None))
+        return _decode_json(self._aead.decrypt(data[:12], data[12:], None).decode())
 
     # -- pass 1: check every row, keep the valid ones on disk
 
@@ -865,45 +939,114 @@ class StreamedPlan:
         ``workers`` > 1 and a file of at least :data:`PARALLEL_CHECK_ROWS` rows, this process
         reads the CSV and writes the results while a process pool names, checks, hashes and
         seals the rows, batch by batch, in order; the same :class:`_RowChecker` either way,
-        so the scratch file says the same."""
+        so the scratch file says the same.
+
+        With a memo (:mod:`~blt_status.central.rowmemo`) made under the same keys, code and
+        header, a row whose raw hash it holds is copied from it, and only the others are
+        checked (here, unless there turn out to be many)."""
         checker = _RowChecker(self._seal_key, self._hash_key, self._subject_key, today)
-        cells = _NumberCells()
         done = 0
+        records = iter(records)
+        first = next(records, None)
+        if first is None:
+            self.input_rows, self._cells = 0, _NumberCells()
+            return
+        header = first[0]
+        keys = self._keys
+        if keys is not None:
+            self._context = memo_context(keys, header)
+        memo = self._memo is not None and self._context is not None \
+            and attach_memo(self.db, self._memo, self._context)
+        raws: dict[int, bytes | None] = {}  # raw hashes of the rows the checker has
+        columns = ("line, nik_h, kk_h, subject, kec, desa, active, desil, masked, body, row_h,"
+                   " cells, raw_h")
+        if memo:
+            self.db.execute("CREATE TABLE incoming (line INTEGER PRIMARY KEY, raw_h BLOB)")
+            # the memo is looked up in hash order, i.e. all over the file: mapped, not read
+            self.db.execute(f"PRAGMA memo.mmap_size={1 << 40}")
 
-        def batches() -> Iterator[_Records]:
-            batch: list[tuple[int, Sequence[str]]] = []
-            header: Sequence[str] = ()
-            for header, line, fields in records:
-                batch.append((line, fields))
-                if len(batch) == _INSERT_BATCH:
-                    yield header, batch
-                    batch = []
-            if batch:
-                yield header, batch
-
-        def write(checked: _Checked) -> None:
-            nonlocal done
-            valid, rejected, batch_cells = checked
-            self.db.executemany("INSERT INTO rows (line, nik_h, kk_h, subject, kec, desa, active,"
-                                " desil, masked, body, row_h) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                valid)
-            self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?)", rejected)
-            cells.extend(batch_cells)
-            done += len(valid) + len(rejected)
+        def report() -> None:
             if progress is not None:
                 progress(done, max(total, done))
 
+        def sift(batch: list[tuple[int, list[str]]]) -> list[tuple[int, Sequence[str]]]:
+            """The rows of ``batch`` to check: all of them, or those the memo does not hold
+            (the others are copied into the scratch file here)."""
+            nonlocal done
+            hashed = [(line, raw_hash(keys, fields)) for line, fields in batch] \
+                if keys is not None else [(line, None) for line, _fields in batch]
+            if not memo:
+                raws.update(hashed)
+                return list(batch)
+            db = self.db
+            db.executemany("INSERT INTO incoming VALUES (?, ?)", hashed)
+            db.execute(f"INSERT INTO rows ({columns}) SELECT i.line, m.nik_h, m.kk_h, m.subject,"
+                       " m.kec, m.desa, m.active, m.desil, m.masked, m.body, m.row_h, m.cells,"
+                       " m.raw_h FROM incoming i JOIN memo.checked m ON m.raw_h = i.raw_h")
+            missing = {line for (line,) in db.execute(
+                "SELECT line FROM incoming i WHERE NOT EXISTS"
+                " (SELECT 1 FROM rows r WHERE r.line = i.line)")}
+            db.execute("DELETE FROM incoming")
+            raws.update((line, raw) for line, raw in hashed if line in missing)
+            self.memo_rows += len(batch) - len(missing)
+            done += len(batch) - len(missing)
+            report()
+            return [(line, fields) for line, fields in batch if line in missing]
+
+        def batches() -> Iterator[_Records]:
+            waiting: list[tuple[int, Sequence[str]]] = []  # rows for the checker
+            batch: list[tuple[int, list[str]]] = []
+            for _header, line, fields in chain([first], records):
+                batch.append((line, fields))
+                if len(batch) == _INSERT_BATCH:
+                    waiting.extend(sift(batch))
+                    batch = []
+                    if len(waiting) >= _INSERT_BATCH:
+                        yield header, waiting
+                        waiting = []
+            waiting.extend(sift(batch))
+            if waiting:
+                yield header, waiting
+
+        def write(checked: _Checked) -> None:
+            nonlocal done
+            valid, rejected = checked
+            self.db.executemany(f"INSERT INTO rows ({columns})"
+                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [(*row, raws.pop(row[0])) for row in valid])
+            self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?,?)", rejected)
+            for row in rejected:
+                del raws[row[0]]
+            done += len(valid) + len(rejected)
+            report()
+
         self.db.execute("BEGIN")
         if workers > 1 and total >= PARALLEL_CHECK_ROWS:
-            _check_in_pool(checker, batches(), write, workers)
+            # With a memo, most rows are usually not checked at all: a pool is started only
+            # when many are (a memo of another file).
+            _check_in_pool(checker, batches(), write, workers,
+                           in_process_first=PARALLEL_CHECK_ROWS // 4 if memo else 0)
         else:
             for batch in batches():
                 write(checker(*batch))
+        if memo:
+            self.db.execute("DROP TABLE incoming")
         self.db.execute("COMMIT")
+        if memo:
+            self.db.execute("DETACH DATABASE memo")
         if progress is not None and done:
             progress(done, done)  # the estimate was a guess: the count is known now
         self.input_rows = done
-        self._cells = cells
+        self._cells = _NumberCells.of_scratch(self.db)
+
+    def save_memo(self, path: Path) -> bool:
+        """Keep the rows this plan checked as the memo at ``path`` for the next publish (see
+        :mod:`~blt_status.central.rowmemo`); False for a plan that cannot make one (built
+        without the store's subject key, or from a file without rows)."""
+        if self._keys is None or self._context is None:
+            return False
+        save_memo(self.db, path, self._keys, self._context)
+        return True
 
     # -- pass 2: the duplicate and eligibility rules, in the database
 

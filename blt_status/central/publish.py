@@ -37,6 +37,7 @@ import multiprocessing.process
 import os
 import shutil
 import signal
+import sqlite3
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -207,6 +208,7 @@ class PublishReport:
     changes: dict[str, dict[str, int]] = field(default_factory=dict)
     dry_run: bool = False
     warnings: list[dict[str, Any]] = field(default_factory=list)  # roster warnings (recon)
+    rows_checked_before: int = 0  # rows taken from the last publish's memo (rowmemo)
 
     def rejected_by_code(self) -> dict[str, int]:
         return _count_codes(self.rejected)
@@ -215,6 +217,7 @@ class PublishReport:
         return {
             "version": self.version,
             "published": self.published,
+            "rows_checked_before": self.rows_checked_before,
             "warnings": self.warnings,
             "rejected": self.rejected,
             "input_rows": self.input_rows,
@@ -1829,6 +1832,9 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
     if not dry_run:
         store.require_writable()  # before reading a national file, not after
     from blt_status.central.plan import Aggregates, StreamedPlan
+    from blt_status.central.rowmemo import MEMO_FILE
+
+    memo = store.private_dir / MEMO_FILE
 
     def row_progress(done: int, total: int) -> None:
         if progress is not None:
@@ -1836,7 +1842,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
 
     with StreamedPlan.build(Path(recipients_csv), Path(payout_points_csv), Path(program_toml),
                             progress=row_progress,
-                            subject_key=store.subject_key,
+                            subject_key=store.subject_key, memo=memo,
                             workers=max(1, workers or os.cpu_count() or 1)) as plan:
         program = plan.program.program
         guards = Guards.for_store(store, input_rows=plan.input_rows,
@@ -1855,6 +1861,9 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
             workers=workers, progress=progress, now=now, guards=guards, dry_run=dry_run)
         if result.published + plan.rejected_count != plan.input_rows:
             raise CentralError("count_mismatch")
+        if not dry_run:
+            with contextlib.suppress(OSError, sqlite3.Error):  # a cache: the next publish
+                plan.save_memo(memo)  # only checks more rows without it
         rejected = RejectionLog(rejection.to_dict() for rejection in plan.rejections())
         return PublishReport(result.version, result.published, rejected, plan.input_rows,
                              result.shards_written, result.shards_unchanged,
@@ -1862,7 +1871,7 @@ def publish_files(store: CentralStore, recipients_csv: Path, payout_points_csv: 
                              store.config.kdf.label,
                              [str(path) for path in result.distribution_lists],
                              result.changes, dry_run,
-                             [warning.to_dict() for warning in plan.warnings])
+                             [warning.to_dict() for warning in plan.warnings], plan.memo_rows)
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,0 +1,199 @@
+"""The rows the last publish checked, kept so that a re-publish checks only the rows that changed.
+
+A publish that commits saves the recipient rows it checked (``private/plan-memo.db``, SQLite,
+mode 0600) under a keyed hash of each row's raw CSV fields: its NIK and KK as keyed hashes,
+its store subject, its desa, desil and active flag, its masked NIK and, sealed, the rest, just
+as the publish's scratch file holds them (:class:`~blt_status.central.plan.StreamedPlan`). The
+next publish hashes every row it reads the same way; a row whose hash the memo holds takes the
+memo's checked row instead of being named, validated, hashed and sealed again. Everything after
+the checks (the duplicate rules, eligibility, the schedule) runs on every row as before.
+
+What makes a memo usable by a publish, and why its rows are the rows it would check:
+
+- The keys. The scratch file's keys are derived from the store's subject key and a salt the
+  memo keeps (:func:`plan_keys`): a memo is only readable by its own store, and a publish that
+  uses it seals and hashes its new rows under the same keys as the rows it takes over.
+- The context (:func:`memo_context`): the header of the file (a column order that changed
+  names the same fields differently) and a fingerprint of the code and data that check a row
+  (:data:`CHECK_SOURCES`, the region tables included). A memo made by other code, or of a file
+  with another header, is not used at all.
+- The day. A row's check depends on the day only through the birth date in its NIK: a
+  two-digit year is read as 20YY unless that is after today, else as 19YY, and a NIK is
+  rejected only when neither is a date. Whether it is a date does not depend on the day
+  (for any day after 29 February 2000), so a check made yesterday is today's.
+- Rows rejected by the checks are not kept (their reasons are in the language of the day's
+  publish): they are checked again, as is any row with a ``\\x1f`` in a field.
+
+The memo is a cache: deleting it costs the next publish only time, and a memo that cannot be
+read is ignored. Nothing in it is in clear: the NIK is masked to its last four digits, as in
+the rejection log, and names and addresses are sealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "CHECK_SOURCES",
+    "MEMO_FILE",
+    "PlanKeys",
+    "attach_memo",
+    "memo_context",
+    "memo_salt",
+    "plan_keys",
+    "raw_hash",
+    "save_memo",
+]
+
+MEMO_FILE = "plan-memo.db"
+MEMO_FORMAT = b"blt-plan-memo-v1"
+
+CHECK_SOURCES = ("central/plan.py", "central/inputs.py", "central/db.py",
+                 "central/entitlement.py", "nik.py", "regions.py", "data/wilayah.csv",
+                 "data/wilayah_historical.csv")
+"""The package files that decide what a checked row is (relative to the package): a change
+to any of them makes every memo unusable."""
+
+# The columns a memo keeps, in the order of the scratch file's ``rows`` table.
+MEMO_COLUMNS = ("nik_h", "kk_h", "subject", "kec", "desa", "active", "desil", "masked", "body",
+                "row_h", "cells")
+
+_code_fingerprint: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PlanKeys:
+    """The keys of one publish's scratch file (and of the memo it saves)."""
+
+    salt: bytes
+    seal: bytes = b""  # AES-256-GCM, for the sealed part of each row
+    hash: bytes = b""  # keyed hashes of NIK and KK
+    raw: bytes = b""  # keyed hashes of raw rows and of the context
+
+
+def plan_keys(subject_key: bytes, salt: bytes | None = None) -> PlanKeys:
+    """The keys made from the store's subject key and ``salt`` (a new one when None)."""
+    salt = salt if salt is not None else os.urandom(16)
+
+    def derive(label: bytes) -> bytes:
+        return hmac.digest(subject_key, b"blt-plan-keys-v1|" + label + b"|" + salt, "sha256")
+
+    return PlanKeys(salt, derive(b"seal"), derive(b"hash"), derive(b"raw"))
+
+
+def _fingerprint() -> bytes:
+    global _code_fingerprint
+    if _code_fingerprint is None:
+        from blt_status import __version__
+
+        root = Path(__file__).resolve().parent.parent
+        digest = hashlib.sha256(MEMO_FORMAT + b"|" + __version__.encode())
+        for name in CHECK_SOURCES:
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+        _code_fingerprint = digest.digest()
+    return _code_fingerprint
+
+
+def memo_context(keys: PlanKeys, header: list[str], delimiter: str = "") -> bytes:
+    """What a memo must have been made under to be used for a file with ``header``."""
+    text = "\x1f".join([delimiter, *header]).encode()
+    return hmac.digest(keys.raw, _fingerprint() + b"|" + text, "sha256")
+
+
+def raw_hash(keys: PlanKeys, fields: list[str]) -> bytes | None:
+    """The keyed hash of one row's raw fields; None for a row with a ``\\x1f`` in a field (its
+    fields could not be told apart once joined: such a row is always checked)."""
+    text = "\x1f".join(fields)
+    if text.count("\x1f") != len(fields) - 1:
+        return None
+    return hashlib.blake2b(text.encode(), key=keys.raw[:32], digest_size=16).digest()
+
+
+def read_only(path: Path) -> str:
+    """``path`` as an SQLite URI that opens it read-only (and never creates it); the
+    connection or the ``ATTACH`` needs URIs enabled."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def memo_salt(path: Path) -> bytes | None:
+    """The salt of the memo at ``path``; None when there is none or it cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(read_only(path), uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = db.execute("SELECT salt FROM meta").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return bytes(row[0]) if row and isinstance(row[0], bytes) else None
+
+
+def attach_memo(db: sqlite3.Connection, path: Path, context: bytes) -> bool:
+    """Attach the memo at ``path`` to ``db`` as ``memo`` if it was made under ``context``
+    (outside any transaction); False, and nothing attached, otherwise."""
+    if not path.is_file():
+        return False
+    try:
+        db.execute("ATTACH DATABASE ? AS memo", (read_only(path),))
+    except sqlite3.Error:
+        return False
+    try:
+        row = db.execute("SELECT context FROM memo.meta").fetchone()
+        usable = row is not None and hmac.compare_digest(bytes(row[0]), context)
+        if usable:
+            db.execute("SELECT raw_h FROM memo.checked LIMIT 1").fetchall()
+    except (sqlite3.Error, TypeError):
+        usable = False
+    if not usable:
+        db.execute("DETACH DATABASE memo")
+    return usable
+
+
+def save_memo(db: sqlite3.Connection, path: Path, keys: PlanKeys, context: bytes) -> None:
+    """Write the checked rows of the scratch file ``db`` as the memo at ``path`` (replaced
+    whole, never half-written)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    columns = ", ".join(MEMO_COLUMNS)
+    db.execute("ATTACH DATABASE ? AS saved", (f"file:{quote(str(partial.resolve()))}",))
+    try:
+        db.execute("PRAGMA saved.journal_mode=OFF")
+        db.execute("BEGIN")
+        db.execute("CREATE TABLE saved.meta (salt BLOB, context BLOB)")
+        db.execute("INSERT INTO saved.meta VALUES (?, ?)", (keys.salt, context))
+        db.execute(f"CREATE TABLE saved.checked (raw_h BLOB PRIMARY KEY, {columns})"
+                   " WITHOUT ROWID")
+        # A file may hold the same row twice: both were checked alike, either will do.
+        db.execute(f"INSERT OR IGNORE INTO saved.checked SELECT raw_h, {columns} FROM rows"
+                   " WHERE raw_h IS NOT NULL ORDER BY raw_h")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.execute("DETACH DATABASE saved")
+        partial.unlink(missing_ok=True)
+        raise
+    db.execute("DETACH DATABASE saved")
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+
+
+def memo_row_count(path: Path) -> int:  # for tests and the bench
+    """How many rows the memo at ``path`` holds."""
+    db = sqlite3.connect(read_only(path), uri=True)
+    try:
+        count: Any = db.execute("SELECT count(*) FROM checked").fetchone()[0]
+    finally:
+        db.close()
+    return int(count)
