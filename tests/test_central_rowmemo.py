@@ -17,8 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blt_status.central import CentralStore, publish_files
-from blt_status.central import rowmemo
+from blt_status.central import CentralStore, publish_files, rowmemo
 from blt_status.central.demodata import write_demo_world
 from blt_status.central.plan import StreamedPlan
 from blt_status.crypto import TEST_INDEX_KDF
