@@ -476,19 +476,14 @@ def roster_warnings(rows: Iterable[CsvRow], recipients: list[PlannedRecipient],
 
 
 def _warnings(cells: _NumberCells, recipients: list[PlannedRecipient]) -> list[RosterWarning]:
-    warnings: list[RosterWarning] = []
     seen: dict[tuple[str, str, str], list[PlannedRecipient]] = defaultdict(list)
     for recipient in recipients:
         born = recipient.nik_digits[6:12]  # DDMMYY (+40 on DD for women)
         seen[(_normal_name(recipient.payload.name), born, recipient.payload.kode_wilayah)] \
             .append(recipient)
-    for group in seen.values():
-        if len(group) > 1:
-            lines = tuple(sorted(member.line for member in group))
-            warnings.append(RosterWarning(
-                "same_person_two_niks", lines,
-                _("lines {lines} have the same name, birth date and desa under different "
-                  "NIKs: one person registered twice?").format(lines=", ".join(map(str, lines)))))
+    twice = sorted((group[0].shard, tuple(sorted(member.line for member in group)))
+                   for group in seen.values() if len(group) > 1)
+    warnings = [_same_person_warning(lines) for _kec, lines in twice]
     for column in ("nik", "no_kk"):
         scientific = cells.scientific[column]
         zeros = cells.zeros[column]
@@ -725,7 +720,12 @@ class _RowChecker:
                           hashlib.blake2b(b"%s|%d|%s" % (checked.desa.encode(), checked.desil,
                                                           body), key=self.source_key,
                                           digest_size=16).digest()
-                          if self.source_key is not None else None, flags))
+                          if self.source_key is not None else None, flags,
+                          _keyed_hash(self.hash_key,
+                                      f"{checked.nik_digits}|{checked.special_needs or ''}"),
+                          _keyed_hash(self.hash_key, "|".join((
+                              _normal_name(checked.name), checked.nik_digits[6:12],
+                              checked.desa)))))
         return valid, rejected
 
 
@@ -841,15 +841,17 @@ class StreamedPlan:
             self._hash_key = AESGCM.generate_key(bit_length=256)
         self._aead = AESGCM(self._seal_key)
         self._context: bytes | None = None  # what the rows were checked under (rowmemo)
+        self._memo_attached = False
         self.memo_rows = 0  # rows taken from the memo instead of checked
+        self.memo_groups = 0  # groups of kecamatan whose schedule the memo gave
         self._db: sqlite3.Connection | None = None
         self._pid = self._owner = os.getpid()
         self._inherited: sqlite3.Connection | None = None  # a forked child: its parent's
         self.db.execute(
             "CREATE TABLE rows (line INTEGER PRIMARY KEY, nik_h BLOB, kk_h BLOB, subject TEXT,"
             " kec TEXT, desa TEXT, active INTEGER, desil INTEGER, masked TEXT, body BLOB,"
-            " row_h BLOB, cells INTEGER, status TEXT, winner INTEGER, point TEXT, sched TEXT,"
-            " raw_h BLOB)")
+            " row_h BLOB, cells INTEGER, sched_h BLOB, person_h BLOB, status TEXT,"
+            " winner INTEGER, point TEXT, sched TEXT, grp BLOB, raw_h BLOB)")
         self.db.execute("CREATE TABLE rejected (line INTEGER PRIMARY KEY, masked TEXT,"
                         " code TEXT, reason TEXT, cells INTEGER)")
         self.input_rows = 0
@@ -920,6 +922,9 @@ class StreamedPlan:
                              today or dt.date.today(), progress, estimate, workers)
             plan._apply_duplicate_rules()
             plan._schedule()
+            if plan._memo_attached:
+                plan.db.execute("DETACH DATABASE memo")
+                plan._memo_attached = False
         except BaseException:
             plan.close()
             raise
@@ -959,11 +964,12 @@ class StreamedPlan:
             and attach_memo(self.db, self._memo, self._context)
         raws: dict[int, bytes | None] = {}  # raw hashes of the rows the checker has
         columns = ("line, nik_h, kk_h, subject, kec, desa, active, desil, masked, body, row_h,"
-                   " cells, raw_h")
+                   " cells, sched_h, person_h, raw_h")
         if memo:
             self.db.execute("CREATE TABLE incoming (line INTEGER PRIMARY KEY, raw_h BLOB)")
-            # the memo is looked up in hash order, i.e. all over the file: mapped, not read
-            self.db.execute(f"PRAGMA memo.mmap_size={1 << 40}")
+            # looked up in hash order, i.e. all over the file: a larger cache than SQLite's
+            # 2 MB, bounded (a national memo is gigabytes; mapping it would count in RSS)
+            self.db.execute("PRAGMA memo.cache_size=-32000")
 
         def report() -> None:
             if progress is not None:
@@ -980,9 +986,12 @@ class StreamedPlan:
                 return list(batch)
             db = self.db
             db.executemany("INSERT INTO incoming VALUES (?, ?)", hashed)
-            db.execute(f"INSERT INTO rows ({columns}) SELECT i.line, m.nik_h, m.kk_h, m.subject,"
-                       " m.kec, m.desa, m.active, m.desil, m.masked, m.body, m.row_h, m.cells,"
-                       " m.raw_h FROM incoming i JOIN memo.checked m ON m.raw_h = i.raw_h")
+            # with where the memo's plan placed it: the schedule keeps that when the row's
+            # group is as it was (_schedule_from_memo)
+            db.execute(f"INSERT OR IGNORE INTO rows ({columns}, point, sched, grp) SELECT i.line,"
+                       " m.nik_h, m.kk_h, m.subject, m.kec, m.desa, m.active, m.desil, m.masked,"
+                       " m.body, m.row_h, m.cells, m.sched_h, m.person_h, m.raw_h, m.point,"
+                       " m.sched, m.grp FROM incoming i JOIN memo.rows m ON m.raw_h = i.raw_h")
             missing = {line for (line,) in db.execute(
                 "SELECT line FROM incoming i WHERE NOT EXISTS"
                 " (SELECT 1 FROM rows r WHERE r.line = i.line)")}
@@ -1012,7 +1021,7 @@ class StreamedPlan:
             nonlocal done
             valid, rejected = checked
             self.db.executemany(f"INSERT INTO rows ({columns})"
-                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(*row, raws.pop(row[0])) for row in valid])
             self.db.executemany("INSERT INTO rejected VALUES (?,?,?,?,?)", rejected)
             for row in rejected:
@@ -1032,8 +1041,7 @@ class StreamedPlan:
         if memo:
             self.db.execute("DROP TABLE incoming")
         self.db.execute("COMMIT")
-        if memo:
-            self.db.execute("DETACH DATABASE memo")
+        self._memo_attached = memo  # until the schedule has read it (build)
         if progress is not None and done:
             progress(done, done)  # the estimate was a guess: the count is known now
         self.input_rows = done
@@ -1045,7 +1053,7 @@ class StreamedPlan:
         without the store's subject key, or from a file without rows)."""
         if self._keys is None or self._context is None:
             return False
-        save_memo(self.db, path, self._keys, self._context)
+        save_memo(self.db, self._folder / "plan.db", path, self._keys, self._context)
         return True
 
     # -- pass 2: the duplicate and eligibility rules, in the database
@@ -1079,6 +1087,52 @@ class StreamedPlan:
         return [(line, desa, self._unseal(body))
                 for line, desa, body in self.db.execute(query, chosen)]
 
+    def _group_key(self, group: list[str], points: Mapping[str, PayoutPointRow]) -> bytes | None:
+        """What a group's schedule is made from, hashed: the program, the group's payout
+        points and every eligible recipient's desa and :attr:`sched_h` (NIK and special
+        needs). Two plans that give a group the same key schedule it alike. None without the
+        store's keys."""
+        if self._keys is None:
+            return None
+        digest = hashlib.blake2b(repr((self.program, sorted(points.items()))).encode(),
+                                 key=self._keys.raw[:32], digest_size=16)
+        marks = ",".join("?" * len(group))
+        for desa, sched_h in self.db.execute(
+                f"SELECT desa, sched_h FROM rows WHERE status IS NULL AND kec IN ({marks})"
+                " ORDER BY desa, sched_h", sorted(group)):
+            digest.update(desa.encode() + b"|" + sched_h)
+        return digest.digest()
+
+    def _schedule_from_memo(self, group: list[str], key: bytes) -> bool:
+        """Give the group the places the memo's plan gave it, when that plan had the same
+        :meth:`_group_key`; False (nothing changed) when it had not.
+
+        A row's ``point``, ``sched`` and ``grp`` always say where a group of key ``grp``
+        places its ``sched_h`` (the schedule depends on nothing else), and a row copied from
+        the memo comes with the memo's: only the group's other rows (new or edited ones) are
+        looked up. The values of a row that is not published (``status`` set) are never read.
+        """
+        if self.db.execute("SELECT 1 FROM memo.rows WHERE grp = ? LIMIT 1",
+                           (key,)).fetchone() is None:
+            return False
+        marks = ",".join("?" * len(group))
+        chosen = sorted(group)
+        self.db.execute("SAVEPOINT memo_group")
+        self.db.execute(
+            "UPDATE rows SET (point, sched, grp) = (SELECT p.point, p.sched, p.grp FROM"
+            " memo.rows p WHERE p.grp = ?1 AND p.sched_h = rows.sched_h)"
+            f" WHERE status IS NULL AND kec IN ({marks}) AND grp IS NOT ?1", (key, *chosen))
+        (unplaced,) = self.db.execute("SELECT count(*) FROM rows WHERE status IS NULL AND grp"
+                                      f" IS NULL AND kec IN ({marks})", chosen).fetchone()
+        if unplaced:  # only if two different groups hashed alike: scheduled as without it
+            self.db.execute("ROLLBACK TO memo_group")
+            self.db.execute("RELEASE memo_group")
+            return False
+        self.db.execute("UPDATE rows SET status = 'no_payout_point' WHERE status IS NULL"
+                        f" AND point IS NULL AND kec IN ({marks})", chosen)
+        self.db.execute("RELEASE memo_group")
+        return True
+
     def _schedule(self) -> None:
         present = [kec for (kec,) in self.db.execute(
             "SELECT DISTINCT kec FROM rows WHERE status IS NULL ORDER BY kec")]
@@ -1086,12 +1140,16 @@ class StreamedPlan:
         for kec in present:
             groups[self._groups.find(kec)].append(kec)
         shortages: list[dict[str, Any]] = []
-        same_person: dict[str, list[RosterWarning]] = {}
         self.db.execute("BEGIN")
         for group in sorted(groups.values()):
-            rows = self._eligible(group)
             points = {pid: self.payout_points[pid]
                       for pid in self._groups.points_of(set(group))}
+            key = self._group_key(group, points)
+            if self._memo_attached and key is not None \
+                    and self._schedule_from_memo(group, key):
+                self.memo_groups += 1
+                continue
+            rows = self._eligible(group)
             requests = [ScheduleRequest(body[0], desa, body[5]) for _, desa, body in rows]
             try:
                 result = build_schedule(requests, points, self.program)
@@ -1102,41 +1160,49 @@ class StreamedPlan:
             # Two statements: only the unserved change ``status``, which two indexes hold; an
             # UPDATE naming it rewrites those index entries for every row (a third of the time
             # of scheduling 100,000 rows), even where the value stays NULL.
-            unserved_lines: list[tuple[int]] = []
-            placed: list[tuple[str, str, int]] = []
+            unserved_lines: list[tuple[bytes | None, int]] = []
+            placed: list[tuple[str, str, bytes | None, int]] = []
             texts: dict[Schedule, str] = {}  # a slot's schedule is shared by its recipients
             for line, _desa, body in rows:
                 if body[0] in unserved:
-                    unserved_lines.append((line,))
+                    unserved_lines.append((key, line))
                     continue
                 assignment = result.assignments[body[0]]
                 text = texts.get(assignment.schedule)
                 if text is None:
                     text = texts[assignment.schedule] = json.dumps(
                         assignment.schedule.to_dict(), separators=(",", ":"))
-                placed.append((assignment.point.id, text, line))
-            self.db.executemany("UPDATE rows SET status = 'no_payout_point' WHERE line = ?",
-                                unserved_lines)
-            self.db.executemany("UPDATE rows SET point = ?, sched = ? WHERE line = ?", placed)
-            served = [(line, desa, body) for line, desa, body in rows
-                      if body[0] not in unserved]
-            for kec in group:
-                self.counts[kec] = 0
-            for _line, desa, _body in served:
-                self.counts[kecamatan_of(desa)] += 1
-            for kec, warnings in _same_person(served).items():
-                same_person[kec] = warnings
-            del rows, requests, result, unserved_lines, placed, served
+                placed.append((assignment.point.id, text, key, line))
+            self.db.executemany("UPDATE rows SET status = 'no_payout_point', point = NULL,"
+                                " sched = NULL, grp = ? WHERE line = ?", unserved_lines)
+            self.db.executemany("UPDATE rows SET point = ?, sched = ?, grp = ? WHERE line = ?",
+                                placed)
+            del rows, requests, result, unserved_lines, placed
         self.db.execute("COMMIT")
         if shortages:
             shortages.sort(key=lambda short: short["desa"])
             raise CapacityShortError(shortages, f"{self.program.start}..{self.program.end}")
+        self.counts = {kec: 0 for kec in present}
+        self.counts.update(self.db.execute(
+            "SELECT kec, count(*) FROM rows WHERE status IS NULL AND point IS NOT NULL"
+            " GROUP BY kec"))
         self.kecamatan = sorted(kec for kec, count in self.counts.items() if count)
         self.published = sum(self.counts.values())
         self.rejected_count = self.input_rows - self.published
-        recipients_warnings = [warning for kec in sorted(same_person)
-                               for warning in same_person[kec]]
-        self.warnings = recipients_warnings + _number_warnings(self._cells)
+        self.warnings = self._same_person() + _number_warnings(self._cells)
+
+    def _same_person(self) -> list[RosterWarning]:
+        """The ``same_person_two_niks`` warnings: published rows of one kecamatan with the
+        same :attr:`person_h` (name, birth date and desa) under different NIKs (a NIK is
+        published once), by kecamatan and first line."""
+        found = []
+        for kec, lines in self.db.execute(
+                "SELECT kec, group_concat(line) FROM (SELECT kec, person_h, line FROM rows"
+                " WHERE status IS NULL AND point IS NOT NULL ORDER BY line)"
+                " GROUP BY kec, person_h HAVING count(*) > 1"):
+            found.append((kec, tuple(sorted(int(line) for line in lines.split(",")))))
+        found.sort()
+        return [_same_person_warning(lines) for _kec, lines in found]
 
     # -- reading the plan
 
@@ -1304,22 +1370,11 @@ class StreamedPlan:
         return sorted(paths, key=lambda path: path.name[:-len(".csv")])
 
 
-def _same_person(rows: list[tuple[int, str, list[Any]]]) -> dict[str, list[RosterWarning]]:
-    """The ``same_person_two_niks`` warnings of published rows ``(line, desa, body)``, per
-    kecamatan, in the order :func:`_warnings` gives them (groups by their first NIK)."""
-    seen: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
-    for line, desa, body in sorted(rows, key=lambda row: (kecamatan_of(row[1]), row[2][0])):
-        nik, name = body[0], body[2]
-        seen[(_normal_name(name), nik[6:12], desa)].append((nik, line))
-    found: dict[str, list[RosterWarning]] = defaultdict(list)
-    for (_name, _born, desa), group in seen.items():
-        if len(group) > 1:
-            lines = tuple(sorted(line for _nik, line in group))
-            found[kecamatan_of(desa)].append(RosterWarning(
-                "same_person_two_niks", lines,
-                _("lines {lines} have the same name, birth date and desa under different "
-                  "NIKs: one person registered twice?").format(lines=", ".join(map(str, lines)))))
-    return found
+def _same_person_warning(lines: tuple[int, ...]) -> RosterWarning:
+    return RosterWarning(
+        "same_person_two_niks", lines,
+        _("lines {lines} have the same name, birth date and desa under different NIKs: one "
+          "person registered twice?").format(lines=", ".join(map(str, lines))))
 
 
 def _number_warnings(cells: _NumberCells) -> list[RosterWarning]:

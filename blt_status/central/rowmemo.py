@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +57,10 @@ MEMO_FILE = "plan-memo.db"
 MEMO_FORMAT = b"blt-plan-memo-v1"
 
 CHECK_SOURCES = ("central/plan.py", "central/inputs.py", "central/db.py",
-                 "central/entitlement.py", "nik.py", "regions.py", "data/wilayah.csv",
-                 "data/wilayah_historical.csv")
-"""The package files that decide what a checked row is (relative to the package): a change
-to any of them makes every memo unusable."""
-
-# The columns a memo keeps, in the order of the scratch file's ``rows`` table.
-MEMO_COLUMNS = ("nik_h", "kk_h", "subject", "kec", "desa", "active", "desil", "masked", "body",
-                "row_h", "cells")
+                 "central/entitlement.py", "central/schedule.py", "nik.py", "regions.py",
+                 "records.py", "data/wilayah.csv", "data/wilayah_historical.csv")
+"""The package files that decide what a checked row is and where it is scheduled (relative
+to the package): a change to any of them makes every memo unusable."""
 
 _code_fingerprint: bytes | None = None
 
@@ -152,7 +149,7 @@ def attach_memo(db: sqlite3.Connection, path: Path, context: bytes) -> bool:
         row = db.execute("SELECT context FROM memo.meta").fetchone()
         usable = row is not None and hmac.compare_digest(bytes(row[0]), context)
         if usable:
-            db.execute("SELECT raw_h FROM memo.checked LIMIT 1").fetchall()
+            db.execute("SELECT raw_h, grp, sched_h FROM memo.rows LIMIT 1").fetchall()
     except (sqlite3.Error, TypeError):
         usable = False
     if not usable:
@@ -160,40 +157,34 @@ def attach_memo(db: sqlite3.Connection, path: Path, context: bytes) -> bool:
     return usable
 
 
-def save_memo(db: sqlite3.Connection, path: Path, keys: PlanKeys, context: bytes) -> None:
-    """Write the checked rows of the scratch file ``db`` as the memo at ``path`` (replaced
-    whole, never half-written)."""
+def save_memo(db: sqlite3.Connection, scratch: Path, path: Path, keys: PlanKeys,
+              context: bytes) -> None:
+    """Keep the scratch file ``scratch`` (open as ``db``, no transaction running) as the memo
+    at ``path``: indexed for the next publish's lookups, its keys' salt and context added,
+    then copied whole (the memo is replaced at once, never half-written)."""
+    # A file may hold the same row twice: both were checked alike, either will do.
+    db.execute("CREATE INDEX IF NOT EXISTS rows_raw ON rows (raw_h) WHERE raw_h IS NOT NULL")
+    # Where each group of kecamatan placed its recipients (point NULL: unserved), by the
+    # group's key (StreamedPlan._group_key) and each recipient's sched_h.
+    db.execute("CREATE INDEX IF NOT EXISTS rows_placed ON rows (grp, sched_h)"
+               " WHERE grp IS NOT NULL")
+    db.execute("DROP TABLE IF EXISTS meta")
+    db.execute("CREATE TABLE meta (salt BLOB, context BLOB)")
+    db.execute("INSERT INTO meta VALUES (?, ?)", (keys.salt, context))
     partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    columns = ", ".join(MEMO_COLUMNS)
-    db.execute("ATTACH DATABASE ? AS saved", (f"file:{quote(str(partial.resolve()))}",))
     try:
-        db.execute("PRAGMA saved.journal_mode=OFF")
-        db.execute("BEGIN")
-        db.execute("CREATE TABLE saved.meta (salt BLOB, context BLOB)")
-        db.execute("INSERT INTO saved.meta VALUES (?, ?)", (keys.salt, context))
-        db.execute(f"CREATE TABLE saved.checked (raw_h BLOB PRIMARY KEY, {columns})"
-                   " WITHOUT ROWID")
-        # A file may hold the same row twice: both were checked alike, either will do.
-        db.execute(f"INSERT OR IGNORE INTO saved.checked SELECT raw_h, {columns} FROM rows"
-                   " WHERE raw_h IS NOT NULL ORDER BY raw_h")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        db.execute("DETACH DATABASE saved")
+        shutil.copyfile(scratch, partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)
+    finally:
         partial.unlink(missing_ok=True)
-        raise
-    db.execute("DETACH DATABASE saved")
-    os.chmod(partial, 0o600)
-    os.replace(partial, path)
 
 
 def memo_row_count(path: Path) -> int:  # for tests and the bench
     """How many rows the memo at ``path`` holds."""
     db = sqlite3.connect(read_only(path), uri=True)
     try:
-        count: Any = db.execute("SELECT count(*) FROM checked").fetchone()[0]
+        count: Any = db.execute("SELECT count(*) FROM rows WHERE raw_h IS NOT NULL").fetchone()[0]
     finally:
         db.close()
     return int(count)
