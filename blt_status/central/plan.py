@@ -1305,23 +1305,35 @@ class StreamedPlan:
         query = ("SELECT line, masked, code, reason, NULL, NULL, NULL FROM rejected UNION ALL"
                  " SELECT line, masked, status, NULL, winner, desa, desil FROM rows"
                  " WHERE status IS NOT NULL ORDER BY 1")
+        reason_of = self._reasons()
         for line, masked, code, reason, winner, desa, desil in self.db.execute(query):
             yield Rejection(line, masked, code, reason if reason is not None
-                            else self._reason(code, winner, desa, desil))
+                            else reason_of(code, winner, desa, desil))
 
-    def _reason(self, code: str, winner: int | None, desa: str | None, desil: int) -> str:
-        if code == "duplicate_nik":
-            return _("the same NIK is on line {line}, which is used").format(line=winner)
-        if code == "duplicate_kk":
-            return _("this household (KK) already has a recipient on line {line}; one "
-                     "recipient per KK").format(line=winner)
-        if code == "not_active":
-            return _("status is nonaktif")
-        if code == "no_payout_point":
-            return _("no payout point serves desa {desa} or kecamatan {kecamatan}").format(
-                desa=desa, kecamatan=kecamatan_of(desa or ""))
-        return _("desil {desil} is above the program's maximum {maximum}").format(
-            desil=desil, maximum=self.program.max_desil)
+    def _reasons(self) -> Callable[[str, int | None, str | None, int], str]:
+        """The reason of a row rejected by the duplicate, eligibility or schedule rules, each
+        text translated once (a national file has millions of such rows)."""
+        texts = {
+            "duplicate_nik": _("the same NIK is on line {line}, which is used"),
+            "duplicate_kk": _("this household (KK) already has a recipient on line {line}; one "
+                              "recipient per KK"),
+            "not_active": _("status is nonaktif"),
+            "no_payout_point": _("no payout point serves desa {desa} or kecamatan "
+                                 "{kecamatan}"),
+            "desil_above_max": _("desil {desil} is above the program's maximum {maximum}"),
+        }
+        maximum = self.program.max_desil
+
+        def reason(code: str, winner: int | None, desa: str | None, desil: int) -> str:
+            if code in ("duplicate_nik", "duplicate_kk"):
+                return texts[code].format(line=winner)
+            if code == "not_active":
+                return texts[code]
+            if code == "no_payout_point":
+                return texts[code].format(desa=desa, kecamatan=kecamatan_of(desa or ""))
+            return texts["desil_above_max"].format(desil=desil, maximum=maximum)
+
+        return reason
 
     def write_distribution_lists(self, out_dir: Path, *, version: int | None = None,
                                  private_dir: Path | None = None) -> list[Path]:

@@ -157,9 +157,10 @@ class RejectionLog(Sequence[dict[str, Any]]):
         folder = Path(tempfile.mkdtemp(prefix="blt-rejected-"))  # 0700
         self._path = folder / "rejected.jsonl"
         self._count = 0
+        encode = json.JSONEncoder(ensure_ascii=False).encode
         with self._path.open("w", encoding="utf-8") as handle:
             for item in items:
-                handle.write(json.dumps(dict(item), ensure_ascii=False) + "\n")
+                handle.write(encode(dict(item)) + "\n")
                 self._count += 1
         self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
 

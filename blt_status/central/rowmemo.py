@@ -1,12 +1,14 @@
-"""The rows the last publish checked, kept so that a re-publish checks only the rows that changed.
+"""The plan the last publish made, kept so that a re-publish checks only the rows that changed.
 
-A publish that commits saves the recipient rows it checked (``private/plan-memo.db``, SQLite,
-mode 0600) under a keyed hash of each row's raw CSV fields: its NIK and KK as keyed hashes,
-its store subject, its desa, desil and active flag, its masked NIK and, sealed, the rest, just
-as the publish's scratch file holds them (:class:`~blt_status.central.plan.StreamedPlan`). The
-next publish hashes every row it reads the same way; a row whose hash the memo holds takes the
-memo's checked row instead of being named, validated, hashed and sealed again. Everything after
-the checks (the duplicate rules, eligibility, the schedule) runs on every row as before.
+A publish that commits keeps its plan's scratch file (:class:`~blt_status.central.plan
+.StreamedPlan`) as ``private/plan-memo.db`` (SQLite, mode 0600): each valid row with a keyed
+hash of its raw CSV fields (``raw_h``), what the checks made of it (its NIK and KK as keyed
+hashes, its store subject, desa, desil and active flag, its masked NIK and, sealed, the rest)
+and where the schedule placed it (``point``, ``sched``, and ``grp``, the key of its group of
+kecamatan). The next publish hashes every row it reads the same way: a row whose hash the memo
+holds is copied from it instead of being named, validated, hashed and sealed again, and a
+group whose key the memo holds keeps the memo's places (``StreamedPlan._schedule_from_memo``).
+The duplicate rules and eligibility run on every row as before.
 
 What makes a memo usable by a publish, and why its rows are the rows it would check:
 
@@ -14,15 +16,15 @@ What makes a memo usable by a publish, and why its rows are the rows it would ch
   memo keeps (:func:`plan_keys`): a memo is only readable by its own store, and a publish that
   uses it seals and hashes its new rows under the same keys as the rows it takes over.
 - The context (:func:`memo_context`): the header of the file (a column order that changed
-  names the same fields differently) and a fingerprint of the code and data that check a row
-  (:data:`CHECK_SOURCES`, the region tables included). A memo made by other code, or of a file
-  with another header, is not used at all.
+  names the same fields differently) and a fingerprint of the code and data that check and
+  schedule a row (:data:`CHECK_SOURCES`, the region tables included). A memo made by other
+  code, or of a file with another header, is not used at all.
 - The day. A row's check depends on the day only through the birth date in its NIK: a
   two-digit year is read as 20YY unless that is after today, else as 19YY, and a NIK is
   rejected only when neither is a date. Whether it is a date does not depend on the day
   (for any day after 29 February 2000), so a check made yesterday is today's.
-- Rows rejected by the checks are not kept (their reasons are in the language of the day's
-  publish): they are checked again, as is any row with a ``\\x1f`` in a field.
+- Rows rejected by the checks are not looked up (their reasons are in the language of the
+  day's publish): they are checked again, as is any row with a ``\\x1f`` in a field.
 
 The memo is a cache: deleting it costs the next publish only time, and a memo that cannot be
 read is ignored. Nothing in it is in clear: the NIK is masked to its last four digits, as in
