@@ -569,9 +569,21 @@ def recorded_facts(connection: Connection, store: CentralStore, epoch_id: str,
 
 
 def outcomes_in(connection: Connection, epoch_id: str,
-                subjects: Collection[str] | None = None) -> dict[str, Outcome]:
-    """Each subject's folded status (only subjects with events in the epoch)."""
+                subjects: Collection[str] | None = None, *,
+                among: sa.Select[Any] | None = None) -> dict[str, Outcome]:
+    """Each subject's folded status (only subjects with events in the epoch).
+
+    ``among``: a query of subjects (one column) whose events are read too, in one statement
+    (e.g. a published kecamatan's roster), so that ``subjects`` need name only the others:
+    a kecamatan's few thousand subjects one by one cost several statements each publish."""
     grouped: dict[str, list[StoredEvent]] = {}
     for event in events_in(connection, epoch_id=epoch_id, subjects=subjects):
         grouped.setdefault(event.subject, []).append(event)
+    if among is not None:
+        query = sa.select(payout_events).where(payout_events.c.epoch_id == epoch_id,
+                                               payout_events.c.subject.in_(among.scalar_subquery()))
+        for row in connection.execute(query):
+            if row.subject not in grouped or all(event.id != row.id
+                                                 for event in grouped[row.subject]):
+                grouped.setdefault(row.subject, []).append(_stored(row))
     return {subject: fold_status(items) for subject, items in grouped.items()}

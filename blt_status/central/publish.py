@@ -891,7 +891,18 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
             # kept row learns the new source, so the next publish need not build it again
             entry.memo_write = entry.source is not None and before is not None \
                 and before.kecamatan == kec and before.payload_hash == entry.base_hash
-    outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
+    if here is not None and not source.carry_over:
+        # those published here: one statement; only the others (new, moved) by subject
+        outcomes = outcomes_in(
+            connection, plan.epoch.id,
+            [entry.subject for entry in entries
+             if (before := previous.get(entry.subject)) is None or before.kecamatan != kec],
+            among=sa.select(roster.c.subject).where(here)) if subjects else {}
+        staying = set(subjects)  # not those who leave the kecamatan
+        outcomes = {subject: outcome for subject, outcome in outcomes.items()
+                    if subject in staying}
+    else:
+        outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
     for entry in entries:
         entry.outcome = outcomes.get(entry.subject)
     cache: dict[tuple[str, str], _CacheRow] = {}
