@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,11 +23,13 @@ from hypothesis import strategies as st
 from test_central_publish import snapshot_tree
 
 from blt_status.central import CentralStore, ingest_payouts, publish_files
+from blt_status.central import lists as lists_module
 from blt_status.central.lists import manifest_bytes, verify_list
 from blt_status.central.plan import StreamedPlan
 from blt_status.crypto import TEST_INDEX_KDF, canonical_json
 from blt_status.errors import CentralError
 from blt_status.records import PayoutPoint, Program, RecordPayload, Schedule
+from blt_status.regions import region_name
 
 text = st.text(max_size=12)
 maybe_text = st.none() | text
@@ -64,6 +67,27 @@ def test_manifest_bytes_are_the_indented_json(head: dict, rows: list, version: i
                                                   ensure_ascii=False).encode()
     tricky = {**manifest, "note": json.dumps("@@row_index@@")}  # the placeholder as a value
     assert manifest_bytes(tricky) == json.dumps(tricky, indent=1, ensure_ascii=False).encode()
+
+
+@given(st.lists(text | st.sampled_from(["=1+1", "-", "@x", "\tx", ""]), max_size=14),
+       payloads.filter(lambda payload: payload.name is not None))
+@settings(max_examples=300, deadline=None)
+def test_list_rows_and_their_hashes_are_what_the_plain_code_made(cells: list,
+                                                                 payload: RecordPayload) -> None:
+    def plain_hash(data: object) -> str:
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                              .encode("utf-8")).hexdigest()
+
+    assert lists_module._hash(cells) == plain_hash(cells)
+    schedule = payload.schedule
+    plain = [lists_module.escape_cell(value) for value in (
+        schedule.date.isoformat(), (schedule.window_end or schedule.date).isoformat(),
+        schedule.start.strftime("%H:%M") if schedule.start else "",
+        schedule.end.strftime("%H:%M") if schedule.end else "",
+        payload.name, payload.address or "", region_name(payload.kode_wilayah) or "",
+        payload.kode_wilayah, "0001", str(payload.amount), schedule.mode,
+        payload.special_needs or "")]
+    assert lists_module.ListRow("0001", payload).cells() == plain
 
 
 def files(store: CentralStore) -> dict[str, bytes]:
