@@ -65,7 +65,7 @@ from blt_status.central.rowmemo import (
     memo_context,
     memo_salt,
     plan_keys,
-    raw_hash,
+    raw_hasher,
     save_memo,
 )
 from blt_status.central.schedule import CapacityShortError, ScheduleRequest, build_schedule
@@ -963,6 +963,7 @@ class StreamedPlan:
         memo = self._memo is not None and self._context is not None \
             and attach_memo(self.db, self._memo, self._context)
         raws: dict[int, bytes | None] = {}  # raw hashes of the rows the checker has
+        raw_hash = raw_hasher(keys) if keys is not None else None
         columns = ("line, nik_h, kk_h, subject, kec, desa, active, desil, masked, body, row_h,"
                    " cells, sched_h, person_h, raw_h")
         if memo:
@@ -979,8 +980,8 @@ class StreamedPlan:
             """The rows of ``batch`` to check: all of them, or those the memo does not hold
             (the others are copied into the scratch file here)."""
             nonlocal done
-            hashed = [(line, raw_hash(keys, fields)) for line, fields in batch] \
-                if keys is not None else [(line, None) for line, _fields in batch]
+            hashed = [(line, raw_hash(fields)) for line, fields in batch] \
+                if raw_hash is not None else [(line, None) for line, _fields in batch]
             if not memo:
                 raws.update(hashed)
                 return list(batch)
