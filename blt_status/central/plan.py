@@ -1107,6 +1107,7 @@ class StreamedPlan:
         store's keys."""
         if self._keys is None:
             return None
+        # Every field of ProgramConfig and PayoutPointRow is in its repr (as for source_of).
         digest = hashlib.blake2b(repr((self.program, sorted(points.items()))).encode(),
                                  key=self._keys.raw[:32], digest_size=16)
         marks = ",".join("?" * len(group))
