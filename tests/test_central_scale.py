@@ -26,7 +26,7 @@ from blt_status.central.plan import (
 )
 from blt_status.central.publish import RejectionLog
 from blt_status.central.schedule import CapacityShortError
-from blt_status.commands._common import print_json
+from blt_status.commands._common import indented_json, print_json
 from blt_status.crypto import TEST_INDEX_KDF
 from blt_status.errors import FileFormatError
 
@@ -183,6 +183,18 @@ def test_the_rejections_of_a_publish_stream_from_disk(capsys):
     assert printed == json.dumps({**data, "rejected": items, "none": []}, ensure_ascii=False,
                                  indent=2) + "\n"
     assert POINTS  # the world's points are the ones the publish test above used
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5) | json_values)
+@settings(max_examples=300, deadline=None)
+def test_indented_json_is_what_json_dumps_gives(value) -> None:
+    assert indented_json(value) == json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
 def test_the_aggregate_input_key_follows_what_the_aggregates_read():

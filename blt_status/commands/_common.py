@@ -187,6 +187,21 @@ def add_lang(parser: argparse.ArgumentParser, help_text: str = N_(
     parser.add_argument("--lang", choices=LANGUAGES, default=None, help=help_text)
 
 
+_SCALAR_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def indented_json(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2, default=str)``. A flat dict of plain
+    values (a rejected row: a publish prints millions) is composed by the C encoder, value by
+    value; json's indenting encoder is pure Python."""
+    if isinstance(value, dict) and value and all(
+            type(key) is str and type(item) in _SCALARS for key, item in value.items()):
+        return "{\n" + ",\n".join(f"  {_SCALAR_JSON(key)}: {_SCALAR_JSON(item)}"
+                                   for key, item in value.items()) + "\n}"
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
 def print_json(data: Any) -> None:
     """``data`` as indented JSON. A top-level value that is a sequence but not a list (e.g. a
     publish's rejected rows, kept on disk) is written item by item, never held as one text."""
@@ -198,8 +213,7 @@ def print_json(data: Any) -> None:
         return
 
     def dumps(value: Any, indent: str) -> str:
-        return json.dumps(value, ensure_ascii=False, indent=2, default=str) \
-            .replace("\n", "\n" + indent)
+        return indented_json(value).replace("\n", "\n" + indent)
 
     write = sys.stdout.write
     write("{")
