@@ -650,10 +650,11 @@ def source_key_of(subject_key: bytes) -> bytes:
     return hmac.digest(subject_key, b"blt-row-source-v1", "sha256")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlannedRow:
     """One published recipient as the scratch file holds it: the personal part still sealed
-    (:meth:`StreamedPlan.recipient` opens it)."""
+    (:meth:`StreamedPlan.recipient` opens it). Not frozen: one is made for every published
+    row twice a publish, and a frozen dataclass costs five times as much to make."""
 
     line: int
     subject: str | None
