@@ -101,9 +101,10 @@ def _fingerprint() -> bytes:
     return _code_fingerprint
 
 
-def memo_context(keys: PlanKeys, header: list[str], delimiter: str = "") -> bytes:
-    """What a memo must have been made under to be used for a file with ``header``."""
-    text = "\x1f".join([delimiter, *header]).encode()
+def memo_context(keys: PlanKeys, header: list[str]) -> bytes:
+    """What a memo must have been made under to be used for a file with ``header`` (the
+    delimiter does not matter: rows are hashed as the fields it splits them into)."""
+    text = "\x1f".join(header).encode()
     return hmac.digest(keys.raw, _fingerprint() + b"|" + text, "sha256")
 
 
