@@ -575,7 +575,8 @@ def outcomes_in(connection: Connection, epoch_id: str,
 
     ``among``: a query of subjects (one column) whose events are read too, in one statement
     (e.g. a published kecamatan's roster), so that ``subjects`` need name only the others:
-    a kecamatan's few thousand subjects one by one cost several statements each publish."""
+    a kecamatan's few thousand subjects one by one cost several statements each publish. The
+    two should not overlap (an event read twice would be folded twice: the same status)."""
     grouped: dict[str, list[StoredEvent]] = {}
     for event in events_in(connection, epoch_id=epoch_id, subjects=subjects):
         grouped.setdefault(event.subject, []).append(event)
@@ -583,7 +584,5 @@ def outcomes_in(connection: Connection, epoch_id: str,
         query = sa.select(payout_events).where(payout_events.c.epoch_id == epoch_id,
                                                payout_events.c.subject.in_(among.scalar_subquery()))
         for row in connection.execute(query):
-            if row.subject not in grouped or all(event.id != row.id
-                                                 for event in grouped[row.subject]):
-                grouped.setdefault(row.subject, []).append(_stored(row))
+            grouped.setdefault(row.subject, []).append(_stored(row))
     return {subject: fold_status(items) for subject, items in grouped.items()}

@@ -287,12 +287,12 @@ class _NumberCells:
         self.add_flags(row.line, cell_flags(row))
 
     def add_flags(self, line: int, flags: int) -> None:
-        """Count one row by its :func:`cell_flags`."""
+        """Count one row by its :func:`cell_flags` (a cell ending in 0 has 16 digits)."""
         for column, shift in _FLAG_SHIFTS:
             if flags >> shift & _SIXTEEN:
                 self.numbers[column] += 1
-                if flags >> shift & _ENDS_IN_ZERO:
-                    self.zeros[column].append(line)
+            if flags >> shift & _ENDS_IN_ZERO:
+                self.zeros[column].append(line)
             if flags >> shift & _SCIENTIFIC_CELL:
                 self.scientific[column].append(line)
 
@@ -310,11 +310,7 @@ class _NumberCells:
         for line, flags in db.execute(
                 f"SELECT line, cells FROM rows WHERE cells & {unusual} UNION ALL SELECT line,"
                 f" cells FROM rejected WHERE cells & {unusual} ORDER BY 1"):
-            for column, shift in _FLAG_SHIFTS:
-                if flags >> shift & _ENDS_IN_ZERO:
-                    cells.zeros[column].append(line)
-                if flags >> shift & _SCIENTIFIC_CELL:
-                    cells.scientific[column].append(line)
+            cells.add_flags(line, flags & unusual)  # the 16-digit ones are counted above
         return cells
 
 
@@ -989,7 +985,8 @@ class StreamedPlan:
             db = self.db
             db.executemany("INSERT INTO incoming VALUES (?, ?)", hashed)
             # with where the memo's plan placed it: the schedule keeps that when the row's
-            # group is as it was (_schedule_from_memo)
+            # group is as it was (_schedule_from_memo). A memo may hold the same row twice
+            # (a file with a repeated line): both were checked alike, either will do.
             db.execute(f"INSERT OR IGNORE INTO rows ({columns}, point, sched, grp) SELECT i.line,"
                        " m.nik_h, m.kk_h, m.subject, m.kec, m.desa, m.active, m.desil, m.masked,"
                        " m.body, m.row_h, m.cells, m.sched_h, m.person_h, m.raw_h, m.point,"
@@ -1212,9 +1209,8 @@ class StreamedPlan:
         published once), by kecamatan and first line."""
         found = []
         for kec, lines in self.db.execute(
-                "SELECT kec, group_concat(line) FROM (SELECT kec, person_h, line FROM rows"
-                " WHERE status IS NULL AND point IS NOT NULL ORDER BY line)"
-                " GROUP BY kec, person_h HAVING count(*) > 1"):
+                "SELECT kec, group_concat(line) FROM rows WHERE status IS NULL"
+                " AND point IS NOT NULL GROUP BY kec, person_h HAVING count(*) > 1"):
             found.append((kec, tuple(sorted(int(line) for line in lines.split(",")))))
         found.sort()
         return [_same_person_warning(lines) for _kec, lines in found]

@@ -893,14 +893,12 @@ def _decide(store: CentralStore, connection: Connection, plan: _Plan, source: _S
                 and before.kecamatan == kec and before.payload_hash == entry.base_hash
     if here is not None and not source.carry_over:
         # those published here: one statement; only the others (new, moved) by subject
+        # (the statuses of those who leave are read too, and not asked for below)
         outcomes = outcomes_in(
             connection, plan.epoch.id,
             [entry.subject for entry in entries
              if (before := previous.get(entry.subject)) is None or before.kecamatan != kec],
             among=sa.select(roster.c.subject).where(here)) if subjects else {}
-        staying = set(subjects)  # not those who leave the kecamatan
-        outcomes = {subject: outcome for subject, outcome in outcomes.items()
-                    if subject in staying}
     else:
         outcomes = outcomes_in(connection, plan.epoch.id, subjects) if subjects else {}
     for entry in entries:

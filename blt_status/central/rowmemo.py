@@ -73,9 +73,9 @@ class PlanKeys:
     """The keys of one publish's scratch file (and of the memo it saves)."""
 
     salt: bytes
-    seal: bytes = b""  # AES-256-GCM, for the sealed part of each row
-    hash: bytes = b""  # keyed hashes of NIK and KK
-    raw: bytes = b""  # keyed hashes of raw rows and of the context
+    seal: bytes  # AES-256-GCM, for the sealed part of each row
+    hash: bytes  # keyed hashes of NIK, KK and what the schedule and warnings compare
+    raw: bytes  # keyed hashes of raw rows, of groups and of the context
 
 
 def plan_keys(subject_key: bytes, salt: bytes | None = None) -> PlanKeys:
@@ -159,6 +159,8 @@ def attach_memo(db: sqlite3.Connection, path: Path, context: bytes) -> bool:
     except sqlite3.Error:
         return False
     try:
+        # Checked on the attached file itself: another publish may have replaced the memo
+        # since its salt was read, and a memo under other keys must not be used.
         row = db.execute("SELECT context FROM memo.meta").fetchone()
         usable = row is not None and hmac.compare_digest(bytes(row[0]), context)
         if usable:
@@ -175,7 +177,6 @@ def save_memo(db: sqlite3.Connection, scratch: Path, path: Path, keys: PlanKeys,
     """Keep the scratch file ``scratch`` (open as ``db``, no transaction running) as the memo
     at ``path``: indexed for the next publish's lookups, its keys' salt and context added,
     then copied whole (the memo is replaced at once, never half-written)."""
-    # A file may hold the same row twice: both were checked alike, either will do.
     db.execute("CREATE INDEX IF NOT EXISTS rows_raw ON rows (raw_h) WHERE raw_h IS NOT NULL")
     # Where each group of kecamatan placed its recipients (point NULL: unserved), by the
     # group's key (StreamedPlan._group_key) and each recipient's sched_h.
@@ -193,7 +194,7 @@ def save_memo(db: sqlite3.Connection, scratch: Path, path: Path, keys: PlanKeys,
         partial.unlink(missing_ok=True)
 
 
-def memo_row_count(path: Path) -> int:  # for tests and the bench
+def memo_row_count(path: Path) -> int:  # for tests
     """How many rows the memo at ``path`` holds."""
     db = sqlite3.connect(read_only(path), uri=True)
     try:
